@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from './schemas/env.ts'
+import config from './plugins/config.ts'
+import errors from './plugins/errors.ts'
+import observability from './plugins/observability.ts'
+import postgres from './plugins/postgres.ts'
+import redis from './plugins/redis.ts'
+import storage from './plugins/storage.ts'
+import auth from './plugins/auth.ts'
+import security from './plugins/security.ts'
+import docs from './plugins/docs.ts'
+import healthRoutes from './routes/health.ts'
+import meRoutes from './routes/me.ts'
+
+export interface AppOptions {
+  config?: Config
+}
+
+// The application as a plugin. It never listens: server.ts and the tests do that.
+export default async function app (fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  // Infrastructure, in dependency order.
+  await fastify.register(config, { config: opts.config })
+  await fastify.register(errors)
+  await fastify.register(observability)
+  await fastify.register(postgres)
+  await fastify.register(redis)
+  await fastify.register(storage)
+  await fastify.register(auth)
+  await fastify.register(security)
+  await fastify.register(docs)
+
+  // Domains.
+  await fastify.register(healthRoutes)
+  await fastify.register(meRoutes, { prefix: '/api/v1' })
+}

@@ -1,0 +1,33 @@
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import Postgrator from 'postgrator'
+
+const migrationsDir = fileURLToPath(new URL('../migrations', import.meta.url))
+// Any fixed number shared by every instance: only one of them migrates at a time.
+const MIGRATION_LOCK = 727_001
+
+export interface MigrationResult {
+  applied: string[]
+  version: number
+}
+
+export async function migrate (connectionString: string): Promise<MigrationResult> {
+  const client = new pg.Client({ connectionString })
+  await client.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    const postgrator = new Postgrator({
+      migrationPattern: path.join(migrationsDir, '*.sql'),
+      driver: 'pg',
+      schemaTable: 'schema_migrations',
+      execQuery: async (query) => await client.query(query)
+    })
+    const applied = await postgrator.migrate()
+    const version = Number(await postgrator.getDatabaseVersion())
+    return { applied: applied.map((m) => m.filename), version }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {})
+    await client.end()
+  }
+}

@@ -1,0 +1,120 @@
+import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
+import buildGetJwks from 'get-jwks'
+import type { FastifyRequest } from 'fastify'
+import { loadDevSecret } from '../lib/dev-secret.ts'
+import { errors } from '../lib/errors.ts'
+
+export interface TokenClaims {
+  sub: string
+  email?: string
+  role?: string
+  app_metadata?: { role?: string }
+  user_metadata?: { full_name?: string, name?: string, user_name?: string, avatar_url?: string }
+}
+
+export interface AuthUser {
+  id: string
+  email: string | null
+  // 'service' is Supabase's service_role key: a trusted backend caller.
+  role: 'user' | 'admin' | 'service'
+  isAdmin: boolean
+  displayName: string | null
+}
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: TokenClaims
+    user: AuthUser
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // onRequest hook for routes that need a signed-in caller.
+    authenticate: (request: FastifyRequest) => Promise<void>
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+function toUser (claims: TokenClaims): AuthUser {
+  if (typeof claims.sub !== 'string' || !UUID.test(claims.sub)) throw errors.Unauthorized('Token subject must be a user id')
+  const role = claims.role === 'service_role' ? 'service' : claims.app_metadata?.role === 'admin' ? 'admin' : 'user'
+  const meta = claims.user_metadata ?? {}
+  return {
+    id: claims.sub.toLowerCase(),
+    email: claims.email ?? null,
+    role,
+    isAdmin: role !== 'user',
+    displayName: meta.full_name ?? meta.name ?? meta.user_name ?? null
+  }
+}
+
+function extractToken (request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization
+  if (header !== undefined) {
+    const [scheme, token] = header.split(' ')
+    return scheme?.toLowerCase() === 'bearer' && token ? token : undefined
+  }
+  // Browsers cannot set headers on a WebSocket upgrade, so the realtime route takes ?token=.
+  if (request.url.startsWith('/ws/')) {
+    const token = (request.query as Record<string, unknown> | undefined)?.token
+    return typeof token === 'string' ? token : undefined
+  }
+  return undefined
+}
+
+// Supabase signs with its project secret (HS256) or, on newer projects, asymmetric keys
+// published as a JWKS. The algorithm decides the key, and each key only accepts its own
+// family of algorithms, so an HS token can never be checked against a public key.
+export default fp(async function authPlugin (fastify) {
+  const { config } = fastify
+  let secret = config.JWT_SECRET
+  if (secret === '' && config.JWKS_URL === '') {
+    if (config.DATABASE_URL !== '') throw new Error('Set JWT_SECRET or JWKS_URL: a service with a real database never runs with a development secret')
+    secret = await loadDevSecret(config.DATA_DIR)
+    fastify.log.warn('JWT_SECRET is not set: using a development secret (see `npm run token`)')
+  }
+
+  const jwksUrl = config.JWKS_URL === '' ? null : new URL(config.JWKS_URL)
+  const getJwks = jwksUrl && buildGetJwks({
+    max: 100,
+    ttl: 10 * 60 * 1000,
+    jwksPath: jwksUrl.pathname,
+    providerDiscovery: false
+  })
+  const algorithms = [...(secret ? ['HS256'] : []), ...(getJwks ? ['RS256', 'ES256'] : [])]
+
+  await fastify.register(fastifyJwt, {
+    decode: { complete: true },
+    secret: async (_request: FastifyRequest, token: { header: { alg?: string, kid?: string } }) => {
+      const { alg, kid } = token.header
+      if (alg === 'HS256' && secret) return secret
+      if (getJwks && jwksUrl && (alg === 'RS256' || alg === 'ES256')) {
+        return await getJwks.getPublicKey({ domain: jwksUrl.origin, alg, kid })
+      }
+      throw errors.Unauthorized('Token algorithm is not accepted')
+    },
+    verify: {
+      algorithms,
+      allowedAud: config.JWT_AUDIENCE || undefined,
+      allowedIss: config.JWT_ISSUER || undefined,
+      requiredClaims: ['sub', 'exp'],
+      clockTolerance: 5000,
+      // Verified tokens are cached (fast-jwt honours exp/nbf) so hot reads skip the signature check.
+      cache: 10000,
+      extractToken
+    },
+    formatUser: (claims) => toUser(claims as TokenClaims)
+  } as Parameters<typeof fastifyJwt>[1])
+
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    try {
+      await request.jwtVerify()
+    } catch (err) {
+      const message = (err as Error).message
+      throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
+    }
+  })
+}, { name: 'auth', dependencies: ['config'] })

@@ -1,0 +1,42 @@
+import fp from 'fastify-plugin'
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+
+export const API_TAGS = [
+  { name: 'health', description: 'Liveness and readiness' },
+  { name: 'users', description: 'Profiles, avatars, dashboard, activity and wallet' },
+  { name: 'competitions', description: 'Competition lifecycle, joining and leaving' },
+  { name: 'leaderboard', description: 'Rankings and score updates' },
+  { name: 'prizes', description: 'Prize calculation and distribution' },
+  { name: 'fitness', description: 'Fitness data sync and statistics' },
+  { name: 'admin', description: 'Operator actions' }
+]
+
+export default fp(async function docsPlugin (fastify) {
+  await fastify.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Health Competition API',
+        description: 'Competitions, fitness sync, live leaderboards and prizes. Money is in integer minor units; times are ISO-8601 UTC.',
+        version: '1.0.0'
+      },
+      servers: fastify.config.PUBLIC_URL ? [{ url: fastify.config.PUBLIC_URL }] : [],
+      tags: API_TAGS,
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Supabase access token' }
+        }
+      },
+      security: [{ bearerAuth: [] }]
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`)
+    }
+  })
+  await fastify.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    uiConfig: { persistAuthorization: true, deepLinking: true, tryItOutEnabled: true }
+  })
+}, { name: 'docs', dependencies: ['config'] })

@@ -1,0 +1,61 @@
+import fp from 'fastify-plugin'
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+
+interface ErrorBody {
+  statusCode: number
+  code: string
+  error: string
+  message: string
+  requestId: string
+  details?: Array<{ field: string, message: string }>
+}
+
+// pg and ioredis failures that mean "a store is unreachable right now", not "our bug".
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable|Client has encountered a connection error/
+
+function isStoreUnavailable (err: FastifyError & { code?: string }): boolean {
+  return (err.code !== undefined && UNAVAILABLE_CODES.has(err.code)) || UNAVAILABLE_MESSAGES.test(err.message ?? '')
+}
+
+function validationDetails (err: FastifyError): ErrorBody['details'] {
+  return err.validation?.map((v) => {
+    const missing = (v.params as { missingProperty?: string }).missingProperty
+    const base = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.')
+    const field = [err.validationContext, base, missing].filter(Boolean).join('.')
+    return { field, message: v.message ?? 'is invalid' }
+  })
+}
+
+export function errorBody (request: FastifyRequest, statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message, requestId: request.id }
+}
+
+export default fp(async function errorsPlugin (fastify) {
+  fastify.setErrorHandler(function handleError (err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    if (err.validation) {
+      const details = validationDetails(err)
+      const first = details?.[0]
+      const message = first ? `${first.field} ${first.message}` : err.message
+      return reply.code(400).send({ ...errorBody(request, 400, 'VALIDATION_ERROR', message), details })
+    }
+    if (isStoreUnavailable(err)) {
+      request.log.warn({ err }, 'a data store is unavailable')
+      return reply.code(503).header('retry-after', '5')
+        .send(errorBody(request, 503, 'SERVICE_UNAVAILABLE', 'A data store is temporarily unavailable, try again shortly'))
+    }
+    const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    if (statusCode >= 500) {
+      request.log.error({ err }, 'request failed')
+      const message = statusCode === 503 ? err.message : 'Something went wrong on our side'
+      return reply.code(statusCode).send(errorBody(request, statusCode, statusCode === 503 ? (err.code ?? 'SERVICE_UNAVAILABLE') : 'INTERNAL_ERROR', message))
+    }
+    request.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
+    return reply.code(statusCode).send(errorBody(request, statusCode, err.code ?? 'ERROR', err.message))
+  })
+
+  fastify.setNotFoundHandler(function handleNotFound (request, reply) {
+    return reply.code(404).send(errorBody(request, 404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`))
+  })
+}, { name: 'errors' })

@@ -1,0 +1,49 @@
+import fp from 'fastify-plugin'
+import metricsModule from 'fastify-metrics'
+import fastifyUnderPressure from '@fastify/under-pressure'
+import promClient from '@prometheus-io/client'
+import { errorBody } from './errors.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // Registry for this instance's metrics, HTTP and business alike.
+    metricsRegistry: promClient.Registry
+  }
+}
+
+export default fp(async function observabilityPlugin (fastify) {
+  const { config } = fastify
+
+  // Echo the request id (taken from x-request-id when the caller sent one).
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  const registry = new promClient.Registry()
+  fastify.decorate('metricsRegistry', registry)
+  if (config.METRICS_ENABLED) {
+    // A CommonJS module whose plugin is its `default` export.
+    await fastify.register(metricsModule.default, {
+      endpoint: '/metrics',
+      defaultMetrics: { enabled: true, register: registry },
+      routeMetrics: {
+        enabled: true,
+        registeredRoutesOnly: true,
+        routeBlacklist: ['/metrics', '/health', '/health/ready'],
+        overrides: { histogram: { registers: [registry] }, summary: { registers: [registry] } }
+      },
+      promClient
+    })
+  }
+
+  await fastify.register(fastifyUnderPressure, {
+    maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
+    maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES,
+    retryAfter: 5,
+    pressureHandler: (request, reply, type, value) => {
+      request.log.warn({ type, value }, 'shedding load')
+      reply.code(503).header('retry-after', '5')
+        .send(errorBody(request, 503, 'OVERLOADED', 'The service is overloaded, try again shortly'))
+    }
+  })
+}, { name: 'observability', dependencies: ['config'] })

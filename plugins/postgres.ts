@@ -1,0 +1,46 @@
+import fp from 'fastify-plugin'
+import fastifyPostgres from '@fastify/postgres'
+import { startEmbeddedPostgres } from '../lib/embedded-postgres.ts'
+import { migrate } from '../lib/migrate.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // Where the data lives; read by health checks and start-up logs.
+    postgresMode: 'external' | 'embedded'
+  }
+}
+
+// A configured DATABASE_URL is always used as given: an unreachable server fails start-up,
+// it never falls back to the embedded database.
+export default fp(async function postgresPlugin (fastify) {
+  const { config } = fastify
+  let connectionString = config.DATABASE_URL
+  let stopEmbedded: (() => Promise<void>) | undefined
+  if (connectionString === '') {
+    fastify.log.warn({ dataDir: config.DATA_DIR }, 'DATABASE_URL is not set: starting embedded Postgres (PGlite). Embedded mode is single-instance and meant for trying the service out')
+    const embedded = await startEmbeddedPostgres(config.DATA_DIR, config.DATABASE_POOL_MAX + 5)
+    connectionString = embedded.connectionString
+    stopEmbedded = embedded.stop
+  }
+
+  try {
+    const { applied, version } = await migrate(connectionString)
+    fastify.log.info({ applied, version }, 'database schema is up to date')
+  } catch (err) {
+    await stopEmbedded?.()
+    throw err
+  }
+
+  await fastify.register(fastifyPostgres, {
+    connectionString,
+    max: config.DATABASE_POOL_MAX,
+    connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+    statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
+    idleTimeoutMillis: 30000
+  })
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  fastify.pg.pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres client failed'))
+  fastify.decorate('postgresMode', stopEmbedded ? 'embedded' : 'external')
+  if (stopEmbedded) fastify.addHook('onClose', stopEmbedded)
+}, { name: 'postgres', dependencies: ['config'] })

@@ -1,0 +1,60 @@
+import fp from 'fastify-plugin'
+import fastifyHelmet from '@fastify/helmet'
+import fastifyCors from '@fastify/cors'
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { FastifyRequest } from 'fastify'
+import { errors } from '../lib/errors.ts'
+
+function parseOrigins (value: string): string[] {
+  return value.split(',').map((o) => o.trim()).filter(Boolean)
+}
+
+export default fp(async function securityPlugin (fastify) {
+  const { config } = fastify
+
+  // One body size limit for every route that does not declare its own (uploads do).
+  fastify.addHook('onRoute', (route) => {
+    route.bodyLimit ??= config.BODY_LIMIT_BYTES
+  })
+
+  await fastify.register(fastifyHelmet, {
+    // Swagger UI and the live page load their own scripts from this origin only.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:', 'https:'],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"]
+      }
+    },
+    strictTransportSecurity: { maxAge: 31536000, includeSubDomains: true }
+  })
+
+  const origins = parseOrigins(config.CORS_ORIGINS)
+  await fastify.register(fastifyCors, {
+    origin: origins.includes('*') ? true : origins,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
+    maxAge: 600
+  })
+
+  // Counted in Redis so every instance shares one budget per caller. Runs after the
+  // domain's auth hook, so signed-in callers are limited per user, others per address.
+  await fastify.register(fastifyRateLimit, {
+    global: true,
+    hook: 'preHandler',
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    redis: fastify.redis,
+    nameSpace: `${fastify.redisPrefix}rl:`,
+    // A Redis outage must not take the API down with it.
+    skipOnError: true,
+    keyGenerator: (request: FastifyRequest) => request.user?.id ?? request.ip,
+    errorResponseBuilder: (_request, context) => {
+      const err = errors.TooManyRequests(`Rate limit exceeded, retry in ${context.after}`)
+      return err
+    }
+  })
+}, { name: 'security', dependencies: ['config', 'redis'] })

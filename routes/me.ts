@@ -1,0 +1,28 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import { errorResponses, UuidSchema } from '../schemas/common.ts'
+
+const MeSchema = Type.Object({
+  id: UuidSchema,
+  email: Type.Union([Type.String(), Type.Null()]),
+  role: Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('service')]),
+  isAdmin: Type.Boolean()
+})
+
+// Who the bearer token says the caller is: lets a client check its token in one call.
+const meRoutes: FastifyPluginAsyncTypebox = async function meRoutes (fastify) {
+  fastify.addHook('onRequest', fastify.authenticate)
+
+  fastify.get('/me', {
+    schema: {
+      tags: ['users'],
+      summary: 'The signed-in caller',
+      response: { 200: MeSchema, ...errorResponses(401, 429) }
+    }
+  }, async function getMe (request) {
+    const { id, email, role, isAdmin } = request.user
+    return { id, email, role, isAdmin }
+  })
+}
+
+export default meRoutes

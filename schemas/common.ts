@@ -1,0 +1,39 @@
+import { Type, type Static, type TSchema } from 'typebox'
+
+export const UuidSchema = Type.String({ format: 'uuid', description: 'A uuid' })
+export const TimestampSchema = Type.String({ format: 'date-time', description: 'ISO-8601 UTC' })
+export const MinorUnitsSchema = Type.Integer({ minimum: 0, description: 'Money in integer minor units (e.g. cents)' })
+export const CurrencySchema = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO-4217 currency code', examples: ['USD'] })
+export const CursorSchema = Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page' })
+export const LimitSchema = Type.Integer({ minimum: 1, maximum: 100, default: 20 })
+export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Unique per logical operation; a retry with the same key changes nothing' })
+
+export const ErrorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.String(),
+  error: Type.String(),
+  message: Type.String(),
+  requestId: Type.String(),
+  details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() })))
+}, { $id: 'Error', description: 'The shape of every 4xx and 5xx response' })
+export type ErrorBody = Static<typeof ErrorSchema>
+
+export const PageQuerySchema = Type.Object({
+  cursor: Type.Optional(CursorSchema),
+  limit: Type.Optional(LimitSchema)
+})
+
+export function PageSchema<T extends TSchema> (item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' })
+  })
+}
+
+// Error responses a route may return, by status, for the OpenAPI document.
+export function errorResponses (...codes: number[]): Record<number, typeof ErrorSchema> {
+  return Object.fromEntries(codes.map((code) => [code, ErrorSchema]))
+}
+
+export const IdParamsSchema = Type.Object({ id: UuidSchema })
+export const UserIdParamsSchema = Type.Object({ userId: UuidSchema })

@@ -1,0 +1,49 @@
+import { Type, type Static } from 'typebox'
+
+// The one description of the service's configuration. Every key is documented in env.template.
+export const EnvSchema = Type.Object({
+  NODE_ENV: Type.String({ default: 'production' }),
+  HOST: Type.String({ default: '127.0.0.1' }),
+  PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535 }),
+  LOG_LEVEL: Type.Union([
+    Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'),
+    Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')
+  ], { default: 'info' }),
+  PUBLIC_URL: Type.String({ default: '' }),
+
+  DATABASE_URL: Type.String({ default: '' }),
+  DATABASE_POOL_MAX: Type.Integer({ default: 10, minimum: 1 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ default: 3000, minimum: 100 }),
+  DATA_DIR: Type.String({ default: '.data' }),
+
+  REDIS_URL: Type.String({ default: '' }),
+  REDIS_KEY_PREFIX: Type.String({ default: 'hc:' }),
+
+  SUPABASE_URL: Type.String({ default: '' }),
+  SUPABASE_SERVICE_ROLE_KEY: Type.String({ default: '' }),
+  STORAGE_BUCKET: Type.String({ default: 'avatars' }),
+
+  JWT_SECRET: Type.String({ default: '' }),
+  JWKS_URL: Type.String({ default: '' }),
+  JWT_ISSUER: Type.String({ default: '' }),
+  JWT_AUDIENCE: Type.String({ default: 'authenticated' }),
+
+  CORS_ORIGINS: Type.String({ default: '' }),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),
+  RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000 }),
+
+  MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0 }),
+  MAX_HEAP_USED_BYTES: Type.Integer({ default: 0, minimum: 0 }),
+  METRICS_ENABLED: Type.Boolean({ default: true }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.String({ default: '' })
+})
+
+export type Config = Static<typeof EnvSchema>
+
+// Derived, not configured: how the service talks to its stores.
+export interface RuntimeMode {
+  postgres: 'external' | 'embedded'
+  redis: 'external' | 'embedded'
+}
