@@ -9,6 +9,7 @@ import storage from './plugins/storage.ts'
 import auth from './plugins/auth.ts'
 import security from './plugins/security.ts'
 import docs from './plugins/docs.ts'
+import events from './plugins/events.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 
@@ -28,6 +29,9 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(auth)
   await fastify.register(security)
   await fastify.register(docs)
+  await fastify.register(events)
+
+  // Services (decorators in plugins/app/, one file per domain), then routes.
 
   // Domains.
   await fastify.register(healthRoutes)
