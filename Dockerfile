@@ -1,0 +1,24 @@
+# syntax=docker/dockerfile:1
+FROM node:24-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Production dependencies only; the node@24 devDependency is not needed inside a node:24 image.
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/.data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json app.ts server.ts otel.ts ./
+COPY plugins ./plugins
+COPY routes ./routes
+COPY services ./services
+COPY schemas ./schemas
+COPY lib ./lib
+COPY migrations ./migrations
+COPY scripts ./scripts
+RUN mkdir -p /app/.data && chown -R node:node /app/.data
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+CMD ["node", "--import", "./otel.ts", "server.ts"]
