@@ -8,8 +8,6 @@ import { serverOptions } from './lib/server-options.ts'
 const config = loadConfig()
 const server = Fastify(serverOptions(config))
 
-await server.register(fp(app), { config })
-
 // Slow clients must not hold sockets forever; keep-alive stays below typical LB idle timeouts.
 server.server.keepAliveTimeout = 65_000
 server.server.requestTimeout = 30_000
@@ -22,11 +20,14 @@ closeWithGrace({ delay: 10_000 }, async function shutdown ({ signal, err }) {
 })
 
 try {
+  await server.register(fp(app), { config })
   await server.listen({ host: config.HOST, port: config.PORT })
   const embedded = server.postgresMode === 'embedded' || server.redisMode === 'embedded'
   server.log.info({ postgres: server.postgresMode, redis: server.redisMode },
     embedded ? 'running in embedded, single-instance mode: for trying out, not for production' : 'running against external Postgres and Redis')
 } catch (err) {
-  server.log.error({ err }, 'failed to start')
+  // A configured store that cannot be reached stops start-up: never a silent fallback.
+  server.log.fatal({ err }, 'failed to start')
+  await server.close().catch(() => {})
   process.exit(1)
 }
