@@ -59,6 +59,8 @@ export interface BuildOptions {
   // Share a database with another instance (multi-instance tests).
   databaseUrl?: string
   redisPrefix?: string
+  // Extra routes or hooks a test needs, added before the app is ready.
+  extend?: (fastify: FastifyInstance) => void | Promise<void>
 }
 
 export async function testConfig (t: Test, opts: BuildOptions = {}): Promise<Config> {
@@ -81,6 +83,7 @@ export async function build (t: Test, opts: BuildOptions = {}): Promise<FastifyI
   const config = await testConfig(t, opts)
   const fastify = Fastify(serverOptions(config))
   await fastify.register(fp(app), { config })
+  if (opts.extend) await fastify.register(async (child) => { await opts.extend?.(child) })
   t.teardown(async () => await fastify.close())
   await fastify.ready()
   return fastify
