@@ -16,9 +16,11 @@ export const EnvSchema = Type.Object({
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100 }),
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ default: 3000, minimum: 100 }),
   DATA_DIR: Type.String({ default: '.data' }),
+  DATABASE_READ_URL: Type.String({ default: '' }),
 
   REDIS_URL: Type.String({ default: '' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'hc:' }),
+  REDIS_CLUSTER_NODES: Type.String({ default: '' }),
 
   SUPABASE_URL: Type.String({ default: '' }),
   SUPABASE_SERVICE_ROLE_KEY: Type.String({ default: '' }),

@@ -206,7 +206,8 @@ async function run (command: string, args: string[], timeoutMs: number): Promise
 
 // A throwaway PostgreSQL cluster: initdb into a temp dir, started with pg_ctl on a spare port,
 // its socket in the same temp dir. fsync is off: the data is thrown away afterwards.
-export async function startPostgresServer (t: Test): Promise<PostgresServer> {
+// With `replicaOf`, the new server is a streaming hot standby of that one (pg_basebackup -R).
+export async function startPostgresServer (t: Test, opts: { replicaOf?: PostgresServer } = {}): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'hc-pg-'))
   const dataDir = join(dir, 'data')
   if (process.getuid?.() === 0) {
@@ -215,7 +216,11 @@ export async function startPostgresServer (t: Test): Promise<PostgresServer> {
     chownSync(dir, uid, gid)
   }
   const port = await freePort()
-  await run(postgresBin('initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'], 60_000)
+  if (opts.replicaOf) {
+    await run(postgresBin('pg_basebackup'), ['-h', '127.0.0.1', '-p', String(opts.replicaOf.port), '-U', 'postgres', '-D', dataDir, '-R', '-X', 'stream', '--no-sync'], 60_000)
+  } else {
+    await run(postgresBin('initdb'), ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions'], 60_000)
+  }
   let up = false
   const pgCtl = postgresBin('pg_ctl')
   const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`
