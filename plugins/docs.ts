@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
+import { decorateOpenApi } from '../lib/openapi-decorate.ts'
 
 export const API_TAGS = [
   { name: 'health', description: 'Liveness and readiness' },
@@ -32,11 +33,16 @@ export default fp(async function docsPlugin (fastify) {
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`)
-    }
+    },
+    // Examples, status descriptions and the shared Error component for every route, derived
+    // from the route schemas (a copy: the route schemas themselves are never touched).
+    transformObject: (document) => 'openapiObject' in document
+      ? decorateOpenApi(structuredClone(document.openapiObject))
+      : document.swaggerObject
   })
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    uiConfig: { persistAuthorization: true, deepLinking: true, tryItOutEnabled: true }
+    uiConfig: { persistAuthorization: true, deepLinking: true, tryItOutEnabled: true, displayRequestDuration: true, filter: true }
   })
 }, { name: 'docs', dependencies: ['config'] })

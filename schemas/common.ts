@@ -1,12 +1,12 @@
 import { Type, type Static, type TSchema } from 'typebox'
 
-export const UuidSchema = Type.String({ format: 'uuid', description: 'A uuid' })
-export const TimestampSchema = Type.String({ format: 'date-time', description: 'ISO-8601 UTC' })
-export const MinorUnitsSchema = Type.Integer({ minimum: 0, description: 'Money in integer minor units (e.g. cents)' })
+export const UuidSchema = Type.String({ format: 'uuid', description: 'A uuid', examples: ['6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f'] })
+export const TimestampSchema = Type.String({ format: 'date-time', description: 'ISO-8601 UTC', examples: ['2026-11-02T08:30:00.000Z'] })
+export const MinorUnitsSchema = Type.Integer({ minimum: 0, description: 'Money in integer minor units (e.g. cents)', examples: [2500] })
 export const CurrencySchema = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO-4217 currency code', examples: ['USD'] })
 export const CursorSchema = Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page' })
 export const LimitSchema = Type.Integer({ minimum: 1, maximum: 100, default: 20 })
-export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Unique per logical operation; a retry with the same key changes nothing' })
+export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Unique per logical operation; a retry with the same key changes nothing', examples: ['join-2026-11-02-ada-1'] })
 
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),

@@ -1,0 +1,139 @@
+import { STATUS_CODES } from 'node:http'
+import { ErrorSchema } from '../schemas/common.ts'
+import { exampleFromSchema, type RefResolver } from './openapi-examples.ts'
+
+// Finishing touches on the generated OpenAPI document, applied to every route alike so no
+// domain has to repeat them: one shared Error component, a description for every status,
+// the errors every route can return, and an example for every parameter, body and response.
+
+type Obj = Record<string, any>
+
+const ERROR_REF = '#/components/schemas/Error'
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']
+
+const ERROR_DESCRIPTIONS: Record<string, string> = {
+  400: 'Bad request: a field failed validation (`details` names it) or the request is malformed',
+  401: 'Missing, expired or invalid bearer token',
+  403: 'Signed in, but not allowed to act on this resource',
+  404: 'Not found',
+  409: 'Conflict with the current state (duplicate, full, already done, insufficient funds)',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  422: 'Well-formed but not acceptable in the current state',
+  429: 'Rate limit exceeded: wait for `Retry-After` seconds',
+  500: 'Unexpected failure; the body never shows internals',
+  503: 'A data store or provider is temporarily unavailable: retry after `Retry-After` seconds'
+}
+
+const ERROR_CODES: Record<string, string> = {
+  400: 'VALIDATION_ERROR',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE',
+  429: 'RATE_LIMITED',
+  500: 'INTERNAL_ERROR',
+  503: 'SERVICE_UNAVAILABLE'
+}
+
+const SUCCESS_DESCRIPTIONS: Record<string, string> = {
+  200: 'OK',
+  201: 'Created',
+  202: 'Accepted',
+  204: 'No content'
+}
+
+const ERROR_KEYS = JSON.stringify(Object.keys(ErrorSchema.properties).sort())
+const ERROR_DESCRIPTION = (ErrorSchema as { description?: string }).description
+
+function isErrorSchema (schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return false
+  const s = schema as Obj
+  if (s.$ref === ERROR_REF) return true
+  return s.type === 'object' && typeof s.properties === 'object' &&
+    JSON.stringify(Object.keys(s.properties).sort()) === ERROR_KEYS
+}
+
+function errorExample (status: string): Obj {
+  const statusCode = Number(status)
+  const example: Obj = {
+    statusCode,
+    code: ERROR_CODES[status] ?? 'ERROR',
+    error: STATUS_CODES[statusCode] ?? 'Error',
+    message: ERROR_DESCRIPTIONS[status]?.split(':')[0] ?? 'Request failed',
+    requestId: 'req-6f1c4b7e'
+  }
+  if (statusCode === 400) {
+    example.message = 'body.name must NOT have fewer than 1 characters'
+    example.details = [{ field: 'body.name', message: 'must NOT have fewer than 1 characters' }]
+  }
+  return example
+}
+
+function errorContent (status: string): Obj {
+  return { 'application/json': { schema: { $ref: ERROR_REF }, example: errorExample(status) } }
+}
+
+function decorateResponses (operation: Obj, resolve: RefResolver, secured: boolean): void {
+  const responses: Obj = operation.responses ??= {}
+  for (const [status, response] of Object.entries(responses) as Array<[string, Obj]>) {
+    const json = response.content?.['application/json']
+    const isError = Number(status) >= 400
+    if (isError && (json === undefined || isErrorSchema(json.schema))) {
+      response.content = errorContent(status)
+    } else if (json?.schema !== undefined && json.example === undefined && json.examples === undefined) {
+      const example = exampleFromSchema(json.schema, resolve)
+      if (example !== undefined) json.example = example
+    }
+    if (response.description === undefined || response.description === 'Default Response' ||
+      response.description === ERROR_DESCRIPTION) {
+      response.description = (isError ? ERROR_DESCRIPTIONS[status] : SUCCESS_DESCRIPTIONS[status]) ??
+        STATUS_CODES[Number(status)] ?? 'Response'
+    }
+  }
+  // Every route validates its input and every secured route checks the token.
+  const hasInput = (operation.parameters?.length ?? 0) > 0 || operation.requestBody !== undefined
+  const implied = [...(hasInput ? ['400'] : []), ...(secured ? ['401'] : [])]
+  for (const status of implied) {
+    responses[status] ??= { description: ERROR_DESCRIPTIONS[status], content: errorContent(status) }
+  }
+  if (responses['429']) {
+    responses['429'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }
+  }
+}
+
+function decorateInputs (operation: Obj, resolve: RefResolver): void {
+  for (const parameter of (operation.parameters ?? []) as Obj[]) {
+    if (parameter.example !== undefined || parameter.examples !== undefined) continue
+    const example = exampleFromSchema(parameter.schema, resolve, parameter.name)
+    if (example !== undefined) parameter.example = example
+  }
+  for (const media of Object.values((operation.requestBody?.content ?? {}) as Obj)) {
+    if (media.schema === undefined || media.example !== undefined || media.examples !== undefined) continue
+    const example = exampleFromSchema(media.schema, resolve)
+    if (example !== undefined) media.example = example
+  }
+}
+
+export function decorateOpenApi<T extends Obj> (document: T): T {
+  const components: Obj = (document as Obj).components ??= {}
+  const schemas: Obj = components.schemas ??= {}
+  const { $id: _id, ...errorSchema } = JSON.parse(JSON.stringify(ErrorSchema)) as Obj
+  schemas.Error ??= errorSchema
+  const resolve: RefResolver = (ref) => ref.startsWith('#/components/schemas/') ? schemas[ref.slice(21)] : undefined
+  const globalSecured = Array.isArray(document.security) && document.security.length > 0
+
+  for (const pathItem of Object.values((document.paths ?? {}) as Obj)) {
+    for (const method of METHODS) {
+      const operation = pathItem?.[method] as Obj | undefined
+      if (operation === undefined) continue
+      const secured = Array.isArray(operation.security) ? operation.security.length > 0 : globalSecured
+      decorateInputs(operation, resolve)
+      decorateResponses(operation, resolve, secured)
+    }
+  }
+  return document
+}
