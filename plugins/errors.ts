@@ -13,7 +13,9 @@ interface ErrorBody {
 
 // pg and ioredis failures that mean "a store is unreachable right now", not "our bug".
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006'])
-const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable|Client has encountered a connection error/
+// "Query read timeout" (pg) and "Command timed out" (ioredis) are the client-side timeouts that
+// fire when a server stops answering without refusing (a network partition).
+const UNAVAILABLE_MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable|Client has encountered a connection error|Query read timeout|Command timed out/
 
 function isStoreUnavailable (err: FastifyError & { code?: string }): boolean {
   return (err.code !== undefined && UNAVAILABLE_CODES.has(err.code)) || UNAVAILABLE_MESSAGES.test(err.message ?? '')
