@@ -100,7 +100,8 @@ export default fp(async function authPlugin (fastify) {
       algorithms,
       allowedAud: config.JWT_AUDIENCE || undefined,
       allowedIss: config.JWT_ISSUER || undefined,
-      requiredClaims: ['sub', 'exp'],
+      // fast-jwt checks iss/aud only when present, so a configured one must also be required.
+      requiredClaims: ['sub', 'exp', ...(config.JWT_AUDIENCE ? ['aud'] : []), ...(config.JWT_ISSUER ? ['iss'] : [])],
       clockTolerance: 5000,
       // Verified tokens are cached (fast-jwt honours exp/nbf) so hot reads skip the signature check.
       cache: 10000,
