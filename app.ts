@@ -12,6 +12,11 @@ import docs from './plugins/docs.ts'
 import events from './plugins/events.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
+import ledgerService from './plugins/app/ledger.ts'
+import usersService from './plugins/app/users.ts'
+import competitionsService from './plugins/app/competitions.ts'
+import usersRoutes from './routes/users/index.ts'
+import competitionsRoutes from './routes/competitions/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -32,8 +37,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(events)
 
   // Services (decorators in plugins/app/, one file per domain), then routes.
+  await fastify.register(ledgerService)
+  await fastify.register(usersService)
+  await fastify.register(competitionsService)
 
   // Domains.
   await fastify.register(healthRoutes)
   await fastify.register(meRoutes, { prefix: '/api/v1' })
+  await fastify.register(usersRoutes, { prefix: '/api/v1' })
+  await fastify.register(competitionsRoutes, { prefix: '/api/v1' })
 }

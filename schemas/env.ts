@@ -25,6 +25,7 @@ export const EnvSchema = Type.Object({
   SUPABASE_URL: Type.String({ default: '' }),
   SUPABASE_SERVICE_ROLE_KEY: Type.String({ default: '' }),
   STORAGE_BUCKET: Type.String({ default: 'avatars' }),
+  AVATAR_MAX_BYTES: Type.Integer({ default: 5242880, minimum: 1024 }),
 
   JWT_SECRET: Type.String({ default: '' }),
   JWKS_URL: Type.String({ default: '' }),
@@ -35,6 +36,9 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),
   RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000 }),
+
+  COMPETITION_CREATORS: Type.Union([Type.Literal('admins'), Type.Literal('users')], { default: 'admins' }),
+  SWEEPER_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 0 }),
 
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0 }),
   MAX_HEAP_USED_BYTES: Type.Integer({ default: 0, minimum: 0 }),

@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
+import { CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema } from '../../schemas/competitions.ts'
+
+const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoutes (fastify) {
+  fastify.get('/competitions', {
+    schema: {
+      tags: ['competitions'],
+      summary: 'List competitions, newest first, with filters',
+      querystring: CompetitionListQuerySchema,
+      response: { 200: CompetitionPageSchema, ...errorResponses(400, 401, 429) }
+    }
+  }, async function listCompetitions (request) {
+    const { limit = 20, ...filters } = request.query
+    return await fastify.competitions.list({ id: request.user.id, isAdmin: request.user.isAdmin }, { ...filters, limit })
+  })
+
+  fastify.post('/competitions', {
+    config: { accessRule: 'creator' },
+    schema: {
+      tags: ['competitions'],
+      summary: 'Create a competition (admins, unless COMPETITION_CREATORS=users)',
+      body: NewCompetitionSchema,
+      response: { 201: CompetitionSchema, ...errorResponses(400, 401, 403, 413, 429) }
+    }
+  }, async function createCompetition (request, reply) {
+    const competition = await fastify.competitions.create(request.user.id, request.body)
+    return await reply.code(201).header('location', `${request.url}/${competition.id}`).send(competition)
+  })
+
+  fastify.get('/competitions/:id', {
+    schema: {
+      tags: ['competitions'],
+      summary: 'Competition details: status, participant count, prize pool',
+      params: IdParamsSchema,
+      response: { 200: CompetitionSchema, ...errorResponses(400, 401, 404, 429) }
+    }
+  }, async function getCompetition (request) {
+    return await fastify.competitions.get(request.params.id)
+  })
+}
+
+export default catalogueRoutes

@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
+import { ActorBodySchema, DepartureSchema, MembershipSchema } from '../../schemas/competitions.ts'
+import { IdempotencyHeadersSchema } from '../../schemas/ledger.ts'
+import { targetUserId } from '../users/access.ts'
+
+function actor (request: FastifyRequest): { actorId: string, idempotencyKey?: string } {
+  const key = request.headers['idempotency-key']
+  return { actorId: request.user.id, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) }
+}
+
+// Join and leave act for the caller, or for body.userId when an admin calls.
+const membershipRoutes: FastifyPluginAsyncTypebox = async function membershipRoutes (fastify) {
+  fastify.post('/competitions/:id/join', {
+    config: { accessRule: 'owner' },
+    schema: {
+      tags: ['competitions'],
+      summary: 'Join a competition, paying its entry fee; joining again returns the same membership',
+      params: IdParamsSchema,
+      headers: IdempotencyHeadersSchema,
+      body: ActorBodySchema,
+      response: { 200: MembershipSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429) }
+    }
+  }, async function joinCompetition (request) {
+    return await fastify.competitions.join(request.params.id, targetUserId(request), actor(request))
+  })
+
+  fastify.post('/competitions/:id/leave', {
+    config: { accessRule: 'owner' },
+    schema: {
+      tags: ['competitions'],
+      summary: 'Leave a competition before it starts; the entry fee is refunded',
+      params: IdParamsSchema,
+      headers: IdempotencyHeadersSchema,
+      body: ActorBodySchema,
+      response: { 200: DepartureSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429) }
+    }
+  }, async function leaveCompetition (request) {
+    return await fastify.competitions.leave(request.params.id, targetUserId(request), actor(request))
+  })
+}
+
+export default membershipRoutes

@@ -1,0 +1,34 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
+import { ProfileSchema, ProfileUpdateSchema } from '../../schemas/users.ts'
+import { publicProfile } from '../../services/users.ts'
+import { actsForSelfOrAdmin, targetUserId } from './access.ts'
+
+const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (fastify) {
+  fastify.get('/users/:userId/profile', {
+    schema: {
+      tags: ['users'],
+      summary: 'A user\'s profile: everything for the user and admins, public fields for others',
+      params: UserIdParamsSchema,
+      response: { 200: ProfileSchema, ...errorResponses(400, 401, 404, 429) }
+    }
+  }, async function getProfile (request) {
+    const profile = await fastify.users.getProfile(targetUserId(request))
+    return actsForSelfOrAdmin(request) ? profile : publicProfile(profile)
+  })
+
+  fastify.put('/users/:userId/profile', {
+    config: { accessRule: 'owner' },
+    schema: {
+      tags: ['users'],
+      summary: 'Update a profile (own, or any as admin); fields left out are unchanged',
+      params: UserIdParamsSchema,
+      body: ProfileUpdateSchema,
+      response: { 200: ProfileSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 429) }
+    }
+  }, async function updateProfile (request) {
+    return await fastify.users.updateProfile(targetUserId(request), request.body)
+  })
+}
+
+export default profileRoutes

@@ -1,0 +1,116 @@
+import { Type, type Static } from 'typebox'
+import { CurrencySchema, CursorSchema, LimitSchema, MinorUnitsSchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { TimeZoneSchema } from './users.ts'
+
+export const MetricSchema = Type.Enum(['steps', 'distance_m', 'active_kcal', 'active_minutes', 'custom'])
+export const StatusSchema = Type.Enum(['scheduled', 'active', 'grace', 'final', 'paid', 'cancelled'], {
+  description: 'scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)'
+})
+export const VisibilitySchema = Type.Enum(['public', 'private'], {
+  description: 'private competitions are unlisted: only their creator, participants and admins see them in lists'
+})
+
+export const PrizeSplitSchema = Type.Union([
+  Type.Object({
+    type: Type.Literal('percent'),
+    places: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 100, description: 'Percent of the pool per place, summing to 100' })
+  }),
+  Type.Object({
+    type: Type.Literal('fixed'),
+    amounts: Type.Array(MinorUnitsSchema, { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
+  })
+])
+
+export const CompetitionSchema = Type.Object({
+  id: UuidSchema,
+  name: Type.String(),
+  description: Type.String(),
+  metric: MetricSchema,
+  startsAt: TimestampSchema,
+  endsAt: TimestampSchema,
+  timeZone: Type.String(),
+  gracePeriodSeconds: Type.Integer(),
+  entryFee: MinorUnitsSchema,
+  currency: CurrencySchema,
+  sponsorPrize: MinorUnitsSchema,
+  houseShareBps: Type.Integer(),
+  maxParticipants: Type.Union([Type.Integer(), Type.Null()]),
+  participantCount: Type.Integer(),
+  prizePool: Type.Integer({ description: 'Entry fees net of the house share, plus the sponsor prize' }),
+  prizeSplit: PrizeSplitSchema,
+  allowManualEntries: Type.Boolean(),
+  visibility: VisibilitySchema,
+  status: StatusSchema,
+  statusChangedAt: TimestampSchema,
+  joinable: Type.Boolean(),
+  createdBy: Type.Union([UuidSchema, Type.Null()]),
+  createdAt: TimestampSchema
+})
+export const CompetitionPageSchema = PageSchema(CompetitionSchema)
+
+export const NewCompetitionSchema = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 120 }),
+  description: Type.Optional(Type.String({ maxLength: 2000 })),
+  metric: MetricSchema,
+  startsAt: Type.String({ format: 'date-time', description: 'Not in the past' }),
+  endsAt: Type.String({ format: 'date-time', description: 'After startsAt' }),
+  timeZone: Type.Optional(TimeZoneSchema),
+  gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long late syncs still count after the end' })),
+  entryFee: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+  currency: Type.Optional(CurrencySchema),
+  sponsorPrize: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000_000 })),
+  houseShareBps: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000, description: 'House share of entry fees, in basis points' })),
+  maxParticipants: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
+  prizeSplit: Type.Optional(PrizeSplitSchema),
+  allowManualEntries: Type.Optional(Type.Boolean()),
+  visibility: Type.Optional(VisibilitySchema)
+})
+export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
+
+export const CompetitionListQuerySchema = Type.Object({
+  status: Type.Optional(StatusSchema),
+  metric: Type.Optional(MetricSchema),
+  visibility: Type.Optional(VisibilitySchema),
+  joinable: Type.Optional(Type.Boolean({ description: 'Open for joining now (not over, places left)' })),
+  cursor: Type.Optional(CursorSchema),
+  limit: Type.Optional(LimitSchema)
+})
+
+// Admins may act for another user; everyone else only for themselves.
+export const ActorBodySchema = Type.Union([
+  Type.Object({ userId: Type.Optional(UuidSchema) }),
+  Type.Null()
+], { description: 'Optional; admins may name the user to act for' })
+
+export const MembershipSchema = Type.Object({
+  competitionId: UuidSchema,
+  userId: UuidSchema,
+  joinedAt: TimestampSchema,
+  entryFee: MinorUnitsSchema,
+  currency: CurrencySchema,
+  transactionId: Type.Union([Type.Integer(), Type.Null()], { description: 'Ledger transaction of the entry fee' })
+})
+
+export const DepartureSchema = Type.Object({
+  competitionId: UuidSchema,
+  userId: UuidSchema,
+  refunded: MinorUnitsSchema,
+  currency: CurrencySchema,
+  transactionId: Type.Union([Type.Integer(), Type.Null()], { description: 'Ledger transaction of the refund' })
+})
+
+export const UserCompetitionSchema = Type.Object({
+  competition: CompetitionSchema,
+  joinedAt: TimestampSchema,
+  score: Type.Integer(),
+  rank: Type.Integer({ description: '1 + participants with a strictly higher score' }),
+  finalRank: Type.Union([Type.Integer(), Type.Null()]),
+  entryFeePaid: MinorUnitsSchema
+})
+export const UserCompetitionPageSchema = PageSchema(UserCompetitionSchema)
+
+export const UserCompetitionsQuerySchema = Type.Object({
+  scope: Type.Optional(Type.Enum(['current', 'past', 'all'], { default: 'all' })),
+  cursor: Type.Optional(CursorSchema),
+  limit: Type.Optional(LimitSchema)
+})

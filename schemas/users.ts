@@ -1,0 +1,78 @@
+import { Type, type Static } from 'typebox'
+import { PageQuerySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+
+export const UsernameSchema = Type.String({ pattern: '^[A-Za-z0-9_.]{3,30}$', description: '3-30 letters, digits, "_" or "."; unique ignoring case' })
+export const UnitsSchema = Type.Enum(['metric', 'imperial'])
+export const TimeZoneSchema = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris', examples: ['Europe/Paris'] })
+
+const publicFields = {
+  id: UuidSchema,
+  username: Type.Union([UsernameSchema, Type.Null()]),
+  displayName: Type.String({ maxLength: 64 }),
+  bio: Type.String({ maxLength: 500 }),
+  avatarUrl: Type.Union([Type.String(), Type.Null()])
+}
+
+// Others see the public fields; the user themselves and admins also see the private ones.
+export const ProfileSchema = Type.Object({
+  ...publicFields,
+  email: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  timeZone: Type.Optional(Type.String()),
+  units: Type.Optional(UnitsSchema),
+  createdAt: Type.Optional(TimestampSchema),
+  updatedAt: Type.Optional(TimestampSchema)
+}, { description: 'email, timeZone, units and timestamps are shown only to the user and admins' })
+
+export const ProfileUpdateSchema = Type.Object({
+  username: Type.Optional(UsernameSchema),
+  displayName: Type.Optional(Type.String({ maxLength: 64 })),
+  bio: Type.Optional(Type.String({ maxLength: 500 })),
+  timeZone: Type.Optional(TimeZoneSchema),
+  units: Type.Optional(UnitsSchema)
+}, { additionalProperties: false, minProperties: 1, description: 'Fields left out keep their value' })
+export type ProfileUpdateBody = Static<typeof ProfileUpdateSchema>
+
+export const AvatarSchema = Type.Object({
+  avatarUrl: Type.String(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+  bytes: Type.Integer()
+})
+
+export const ActivityKindSchema = Type.Enum(['joined', 'left', 'synced', 'rank_changed', 'prize', 'refund', 'credit', 'competition_status', 'flagged'])
+export const ActivityItemSchema = Type.Object({
+  id: Type.Integer(),
+  kind: ActivityKindSchema,
+  competitionId: Type.Union([UuidSchema, Type.Null()]),
+  data: Type.Object({}, { additionalProperties: true }),
+  createdAt: TimestampSchema
+})
+export const ActivityPageSchema = PageSchema(ActivityItemSchema)
+
+const MetricTotalsSchema = Type.Object({
+  steps: Type.Number(),
+  distance_m: Type.Number(),
+  active_kcal: Type.Number(),
+  active_minutes: Type.Number()
+})
+
+export const DashboardSchema = Type.Object({
+  timeZone: Type.String(),
+  today: Type.String({ format: 'date', description: 'The user\'s local date' }),
+  weekStart: Type.String({ format: 'date', description: 'Monday of the user\'s local week' }),
+  totals: Type.Object({ today: MetricTotalsSchema, week: MetricTotalsSchema }),
+  competitions: Type.Array(Type.Object({
+    id: UuidSchema,
+    name: Type.String(),
+    metric: Type.String(),
+    status: Type.String(),
+    endsAt: TimestampSchema,
+    participantCount: Type.Integer(),
+    score: Type.Integer(),
+    rank: Type.Integer({ description: '1 + participants with a strictly higher score' })
+  })),
+  wallets: Type.Array(Type.Object({ currency: Type.String(), balance: Type.Integer() })),
+  recentActivity: Type.Array(ActivityItemSchema)
+})
+
+export const UserPageQuerySchema = PageQuerySchema
