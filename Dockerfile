@@ -16,6 +16,7 @@ COPY services ./services
 COPY schemas ./schemas
 COPY lib ./lib
 COPY migrations ./migrations
+COPY public ./public
 COPY scripts ./scripts
 RUN mkdir -p /app/.data && chown -R node:node /app/.data
 USER node

@@ -17,6 +17,7 @@ import usersService from './plugins/app/users.ts'
 import competitionsService from './plugins/app/competitions.ts'
 import usersRoutes from './routes/users/index.ts'
 import competitionsRoutes from './routes/competitions/index.ts'
+import liveRoutes from './routes/live.ts'
 
 export interface AppOptions {
   config?: Config
@@ -46,4 +47,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(meRoutes, { prefix: '/api/v1' })
   await fastify.register(usersRoutes, { prefix: '/api/v1' })
   await fastify.register(competitionsRoutes, { prefix: '/api/v1' })
+  await fastify.register(liveRoutes)
 }
