@@ -1,0 +1,168 @@
+import { Type, type Static } from 'typebox'
+import { CursorSchema, LimitSchema, TimestampSchema, UuidSchema } from './common.ts'
+
+export const METRICS = ['steps', 'distance_m', 'active_kcal', 'active_minutes'] as const
+
+export const MetricSchema = Type.Union([Type.Literal('steps'), Type.Literal('distance_m'), Type.Literal('active_kcal'), Type.Literal('active_minutes')], {
+  description: 'steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes'
+})
+export type Metric = Static<typeof MetricSchema>
+
+export const SourceSchema = Type.Union([
+  Type.Literal('healthkit'), Type.Literal('health_connect'), Type.Literal('google_fit'), Type.Literal('manual'),
+  Type.Literal('fitbit'), Type.Literal('garmin'), Type.Literal('strava'), Type.Literal('other')
+], {
+  description: 'Where the data was recorded. Part of a sample\'s identity with its external id'
+})
+export type Source = Static<typeof SourceSchema>
+
+export const ProviderSchema = Type.Union([Type.Literal('google_fit')], {
+  description: 'A server-side provider to pull from instead of pushing samples'
+})
+export type ProviderName = Static<typeof ProviderSchema>
+
+const DaySchema = Type.String({ format: 'date', description: 'A calendar day, YYYY-MM-DD' })
+
+export const SampleInputSchema = Type.Object({
+  externalId: Type.String({ minLength: 1, maxLength: 200, description: 'The source\'s id for this record (HealthKit UUID, Health Connect clientRecordId, ...)' }),
+  version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'A higher version replaces the stored record; an equal or lower one is ignored' }),
+  metric: MetricSchema,
+  kind: Type.Union([Type.Literal('sample'), Type.Literal('daily_total')], {
+    default: 'sample',
+    description: 'sample: an interval measurement. daily_total: the source\'s own total for one local day. ' +
+      'Within one source and day the larger of the two sums counts, so a source sending both is not counted twice'
+  }),
+  startTime: TimestampSchema,
+  endTime: Type.String({ format: 'date-time', description: 'ISO-8601 UTC, not before startTime; a record spans at most 25 hours' }),
+  value: Type.Number({ minimum: 0, maximum: 1e9 }),
+  recordingMethod: Type.Union([Type.Literal('automatic'), Type.Literal('active'), Type.Literal('manual'), Type.Literal('unknown')], {
+    default: 'unknown',
+    description: 'manual for user-entered data (HealthKit WasUserEntered, Health Connect RECORDING_METHOD_MANUAL_ENTRY); ' +
+      'manual data counts only in competitions that allow manual entries'
+  }),
+  tzOffsetMinutes: Type.Integer({ minimum: -840, maximum: 840, description: 'The device\'s UTC offset when recorded; the local day is taken from startTime plus this offset' })
+})
+export type SampleInput = Static<typeof SampleInputSchema>
+
+export const DeletionInputSchema = Type.Object({
+  externalId: Type.String({ minLength: 1, maxLength: 200 }),
+  version: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'When given, a stored record with a higher version is kept' }))
+})
+export type DeletionInput = Static<typeof DeletionInputSchema>
+
+// One flat object rather than a union: Ajv's removeAdditional would strip one branch's fields
+// while trying the other. The service checks that exactly one of the two modes is used.
+export function SyncBodySchema (batchMax: number) {
+  return Type.Object({
+    source: Type.Optional(SourceSchema),
+    samples: Type.Optional(Type.Array(SampleInputSchema, { maxItems: batchMax, description: `At most ${batchMax} records per request` })),
+    deletions: Type.Optional(Type.Array(DeletionInputSchema, { maxItems: batchMax, description: `At most ${batchMax} deletions per request` })),
+    provider: Type.Optional(ProviderSchema),
+    accessToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'The user\'s OAuth access token for the provider; without it the stored token is used' })),
+    from: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: first local day to fetch (default: the last day already pulled, or a week back)' })),
+    to: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: last local day to fetch (default: today in the user\'s time zone)' }))
+  }, {
+    description: 'Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`). ' +
+      'A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`)'
+  })
+}
+export type SyncBody = Static<ReturnType<typeof SyncBodySchema>>
+
+export const DayTotalSchema = Type.Object({ day: DaySchema, metric: MetricSchema, value: Type.Number() })
+
+export const CompetitionScoreSchema = Type.Object({
+  competitionId: UuidSchema,
+  score: Type.Integer({ description: 'The participant\'s score after this sync' }),
+  applied: Type.Boolean({ description: 'false when the recomputed total was already the stored one' })
+})
+
+export const SyncResultSchema = Type.Object({
+  source: SourceSchema,
+  received: Type.Integer(),
+  inserted: Type.Integer(),
+  replaced: Type.Integer(),
+  unchanged: Type.Integer({ description: 'Records already stored with the same or a higher version' }),
+  deleted: Type.Integer(),
+  flagged: Type.Array(Type.Object({ externalId: Type.String(), reason: Type.String() })),
+  days: Type.Array(DayTotalSchema, { description: 'Combined daily totals (all sources) of the days this sync touched' }),
+  competitions: Type.Array(CompetitionScoreSchema),
+  provider: Type.Optional(Type.Object({ name: ProviderSchema, from: DaySchema, to: DaySchema, days: Type.Integer() }))
+})
+export type SyncResult = Static<typeof SyncResultSchema>
+
+export const StatsQuerySchema = Type.Object({
+  from: Type.Optional(Type.String({ format: 'date', description: 'First local day (default: 29 days before `to`)' })),
+  to: Type.Optional(Type.String({ format: 'date', description: 'Last local day (default: today in the user\'s time zone)' })),
+  metric: Type.Optional(MetricSchema),
+  goal: Type.Optional(Type.Number({ minimum: 0, description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
+})
+
+const PeriodValueSchema = Type.Object({ start: DaySchema, value: Type.Number() })
+const BestSchema = Type.Union([PeriodValueSchema, Type.Null()])
+
+export const MetricStatsSchema = Type.Object({
+  metric: MetricSchema,
+  total: Type.Number({ description: 'Sum over the range' }),
+  daily: Type.Array(PeriodValueSchema, { description: 'Every day of the range, 0 when nothing was recorded' }),
+  weekly: Type.Array(PeriodValueSchema, { description: 'ISO weeks (Monday start) overlapping the range, summed within the range' }),
+  monthly: Type.Array(PeriodValueSchema, { description: 'Calendar months overlapping the range, summed within the range' }),
+  streak: Type.Object({
+    goal: Type.Number(),
+    current: Type.Integer({ description: 'Consecutive days meeting the goal ending on `to` (or the day before, while `to` is still open)' }),
+    longest: Type.Integer({ description: 'Longest run of days meeting the goal, all history' })
+  }),
+  personalBests: Type.Object({ day: BestSchema, week: BestSchema, month: BestSchema }, { description: 'All history' })
+})
+
+export const StatsSchema = Type.Object({
+  userId: UuidSchema,
+  from: DaySchema,
+  to: DaySchema,
+  timeZone: Type.String(),
+  rule: Type.String({ description: 'How overlapping sources are combined' }),
+  metrics: Type.Array(MetricStatsSchema)
+})
+export type Stats = Static<typeof StatsSchema>
+
+export const FlagStatusSchema = Type.Union([Type.Literal('open'), Type.Literal('cleared'), Type.Literal('confirmed')])
+export type FlagStatus = Static<typeof FlagStatusSchema>
+
+export const FlagSchema = Type.Object({
+  id: Type.Integer(),
+  userId: UuidSchema,
+  status: FlagStatusSchema,
+  reason: Type.String({ description: 'steps_rate, daily_ceiling or speed' }),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  sample: Type.Union([Type.Object({
+    id: Type.Integer(),
+    source: SourceSchema,
+    externalId: Type.String(),
+    version: Type.Integer(),
+    metric: MetricSchema,
+    startTime: TimestampSchema,
+    endTime: TimestampSchema,
+    value: Type.Number(),
+    recordingMethod: Type.String(),
+    deleted: Type.Boolean(),
+    rejected: Type.Boolean()
+  }), Type.Null()]),
+  competitionIds: Type.Array(UuidSchema, { description: 'Competitions this flag holds the participant out of prizes in' }),
+  createdAt: TimestampSchema,
+  resolvedBy: Type.Union([UuidSchema, Type.Null()]),
+  resolvedAt: Type.Union([TimestampSchema, Type.Null()]),
+  note: Type.Union([Type.String(), Type.Null()])
+})
+export type Flag = Static<typeof FlagSchema>
+
+export const FlagListQuerySchema = Type.Object({
+  status: Type.Optional(FlagStatusSchema),
+  userId: Type.Optional(UuidSchema),
+  cursor: Type.Optional(CursorSchema),
+  limit: Type.Optional(LimitSchema)
+})
+
+export const FlagIdParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
+
+export const FlagResolutionSchema = Type.Object({
+  note: Type.Optional(Type.String({ maxLength: 500, description: 'Why the flag was cleared or confirmed (kept in the audit trail)' }))
+})

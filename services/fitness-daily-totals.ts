@@ -1,0 +1,61 @@
+import type pg from 'pg'
+import type { Metric } from '../schemas/fitness.ts'
+import type { DayKey } from './fitness-ingest.ts'
+
+type Db = Pick<pg.ClientBase, 'query'>
+
+// How overlapping sources are combined, stated once for code, stats and the API document.
+export const COMBINE_RULE = 'Per local day and metric, each source\'s total is the larger of its interval samples\' sum and its own ' +
+  'daily total; sources are then combined by taking the maximum across sources, so a phone and a watch recording the same ' +
+  'walk are not added together. Deleted and admin-rejected records do not count.'
+
+export interface SourceDayTotal { metric: Metric, day: string, source: string, value: number }
+
+function uniqueKeys (days: DayKey[]): { metrics: string[], dayList: string[] } {
+  const seen = new Set<string>()
+  const metrics: string[] = []
+  const dayList: string[] = []
+  for (const { metric, day } of days) {
+    const key = `${metric}|${day}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    metrics.push(metric)
+    dayList.push(day)
+  }
+  return { metrics, dayList }
+}
+
+// Rebuilds daily_totals (one row per user, day, metric and source) for the given days from
+// the stored samples. Recomputing rather than adding deltas is what makes replays harmless.
+export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey[]): Promise<SourceDayTotal[]> {
+  if (days.length === 0) return []
+  const { metrics, dayList } = uniqueKeys(days)
+  await tx.query(
+    `DELETE FROM daily_totals d USING unnest($2::text[], $3::date[]) AS k(metric, local_day)
+     WHERE d.user_id = $1 AND d.metric = k.metric AND d.local_day = k.local_day`,
+    [userId, metrics, dayList])
+  const { rows } = await tx.query<{ metric: Metric, day: string, source: string, value: string }>(
+    `INSERT INTO daily_totals (user_id, local_day, metric, source, value)
+     SELECT $1, s.local_day, s.metric, s.source,
+       greatest(coalesce(sum(s.value) FILTER (WHERE s.kind = 'sample'), 0), coalesce(sum(s.value) FILTER (WHERE s.kind = 'daily_total'), 0))
+     FROM fitness_samples s JOIN unnest($2::text[], $3::date[]) AS k(metric, local_day)
+       ON s.metric = k.metric AND s.local_day = k.local_day
+     WHERE s.user_id = $1 AND NOT s.deleted AND NOT s.rejected
+     GROUP BY s.local_day, s.metric, s.source
+     RETURNING metric, local_day::text AS day, source, value`,
+    [userId, metrics, dayList])
+  return rows.map((r) => ({ ...r, value: Number(r.value) }))
+}
+
+// The combined total (maximum across sources) of each given day, 0 when nothing is left.
+export async function combinedDayTotals (db: Db, userId: string, days: DayKey[]): Promise<Array<{ day: string, metric: Metric, value: number }>> {
+  if (days.length === 0) return []
+  const { metrics, dayList } = uniqueKeys(days)
+  const { rows } = await db.query<{ metric: Metric, day: string, value: string }>(
+    `SELECT k.metric, k.local_day::text AS day, coalesce(max(d.value), 0) AS value
+     FROM unnest($2::text[], $3::date[]) AS k(metric, local_day)
+     LEFT JOIN daily_totals d ON d.user_id = $1 AND d.metric = k.metric AND d.local_day = k.local_day
+     GROUP BY k.metric, k.local_day ORDER BY k.local_day, k.metric`,
+    [userId, metrics, dayList])
+  return rows.map((r) => ({ day: r.day, metric: r.metric, value: Number(r.value) }))
+}

@@ -1,0 +1,39 @@
+import { errors } from '../lib/errors.ts'
+import type { DeletionInput, SampleInput } from '../schemas/fitness.ts'
+
+// Longest span of one record: a whole local day, 25 hours on the day clocks go back.
+export const MAX_SPAN_MS = 25 * 3_600_000
+// Devices' clocks drift; a record a little in the future is accepted.
+const CLOCK_SKEW_MS = 10 * 60_000
+
+// A 400 in the same shape as a schema failure, naming the record (`body.samples.3.endTime`), so
+// clients handle both kinds of bad input one way. Thrown before anything is written.
+export function invalidField (path: Array<string | number>, message: string): Error {
+  return Object.assign(errors.BadRequest(message), {
+    validation: [{ instancePath: `/${path.join('/')}`, message, params: {}, keyword: 'fitness' }],
+    validationContext: 'body'
+  })
+}
+
+// Rules the schema cannot express. Duplicated ids are rejected rather than resolved by order,
+// so a shuffled batch always means the same thing.
+export function validateBatch (samples: SampleInput[], deletions: DeletionInput[], now: Date): void {
+  const seen = new Map<string, string>()
+  samples.forEach((s, i) => {
+    const start = Date.parse(s.startTime)
+    const end = Date.parse(s.endTime)
+    if (end < start) throw invalidField(['samples', i, 'endTime'], 'must not be before startTime')
+    if (end - start > MAX_SPAN_MS) throw invalidField(['samples', i, 'endTime'], 'must be within 25 hours of startTime (split longer records by day)')
+    const latest = now.getTime() + CLOCK_SKEW_MS
+    if (s.kind === 'sample' && end > latest) throw invalidField(['samples', i, 'endTime'], 'must not be in the future')
+    if (start > latest) throw invalidField(['samples', i, 'startTime'], 'must not be in the future')
+    const first = seen.get(s.externalId)
+    if (first !== undefined) throw invalidField(['samples', i, 'externalId'], `duplicates ${first}`)
+    seen.set(s.externalId, `samples.${i}`)
+  })
+  deletions.forEach((d, i) => {
+    const first = seen.get(d.externalId)
+    if (first !== undefined) throw invalidField(['deletions', i, 'externalId'], `duplicates ${first}`)
+    seen.set(d.externalId, `deletions.${i}`)
+  })
+}
