@@ -43,6 +43,10 @@ export default fp(async function docsPlugin (fastify) {
   await fastify.register(fastifySwaggerUi, {
     routePrefix: '/docs',
     staticCSP: true,
-    uiConfig: { persistAuthorization: true, deepLinking: true, tryItOutEnabled: true, displayRequestDuration: true, filter: true }
+    // Swagger UI styles some elements inline (response highlighting); a hash list would block
+    // those, so its style-src allows inline styles like the rest of the service does.
+    transformStaticCSP: (header) => header.replace(/style-src [^;]*/, "style-src 'self' https: 'unsafe-inline'"),
+    // No validator badge: it would send the document's URL to a third-party validator.
+    uiConfig: { persistAuthorization: true, deepLinking: true, tryItOutEnabled: true, displayRequestDuration: true, filter: true, validatorUrl: null }
   })
 }, { name: 'docs', dependencies: ['config'] })
