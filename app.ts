@@ -18,6 +18,10 @@ import competitionsService from './plugins/app/competitions.ts'
 import usersRoutes from './routes/users/index.ts'
 import competitionsRoutes from './routes/competitions/index.ts'
 import liveRoutes from './routes/live.ts'
+import broadcaster from './plugins/broadcaster.ts'
+import leaderboardService from './plugins/app/leaderboard.ts'
+import leaderboardRoutes from './routes/leaderboard.ts'
+import realtimeRoutes from './routes/realtime.ts'
 
 export interface AppOptions {
   config?: Config
@@ -36,11 +40,13 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(security)
   await fastify.register(docs)
   await fastify.register(events)
+  await fastify.register(broadcaster)
 
   // Services (decorators in plugins/app/, one file per domain), then routes.
   await fastify.register(ledgerService)
   await fastify.register(usersService)
   await fastify.register(competitionsService)
+  await fastify.register(leaderboardService)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -48,4 +54,6 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersRoutes, { prefix: '/api/v1' })
   await fastify.register(competitionsRoutes, { prefix: '/api/v1' })
   await fastify.register(liveRoutes)
+  await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
+  await fastify.register(realtimeRoutes)
 }

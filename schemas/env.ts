@@ -57,6 +57,11 @@ export const EnvSchema = Type.Object({
   FITNESS_PULL_MAX_DAYS: Type.Integer({ default: 31, minimum: 1, maximum: 90 }),
   GOOGLE_FIT_BASE_URL: Type.String({ default: 'https://www.googleapis.com' }),
 
+  REALTIME_TICK_MS: Type.Integer({ default: 100, minimum: 10, maximum: 10000 }),
+  REALTIME_REPLAY_FRAMES: Type.Integer({ default: 512, minimum: 1, maximum: 100000 }),
+  REALTIME_HEARTBEAT_MS: Type.Integer({ default: 30000, minimum: 100 }),
+  REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),
+
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0 }),
   MAX_HEAP_USED_BYTES: Type.Integer({ default: 0, minimum: 0 }),
   METRICS_ENABLED: Type.Boolean({ default: true }),
