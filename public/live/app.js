@@ -13,8 +13,8 @@ const BACKOFF_BASE_MS = 500
 const BACKOFF_MAX_MS = 30_000
 const HIGHLIGHT_MS = 2500
 // Close codes after which retrying the same token cannot help.
-const CLOSE_UNAUTHORIZED = new Set([4401, 4001])
-const CLOSE_PERMANENT = new Set([4400, 4403, 4404, 4003, 4004])
+const CLOSE_UNAUTHORIZED = new Set([4401])
+const CLOSE_PERMANENT = new Set([4400, 4403, 4404])
 
 const params = new URLSearchParams(window.location.search)
 const competitionId = decodeURIComponent(window.location.pathname.replace(/\/+$/, '').split('/').pop() ?? '')
@@ -36,6 +36,7 @@ const el = {
 
 const state = {
   token: params.get('token') || globalThis.HC_LIVE_TOKEN || null,
+  userId: null,
   socket: null,
   seq: null,
   attempt: 0,
@@ -44,8 +45,21 @@ const state = {
   entries: new Map(),
   me: null,
   total: null,
+  degraded: false,
   metric: null,
-  lastUpdate: null
+  lastUpdate: null,
+  resumeSentAt: null
+}
+
+// The caller's user id, read (not verified: the server does that) from the token, to mark
+// their own row.
+function subjectOf (token) {
+  try {
+    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')
+    return JSON.parse(atob(payload)).sub ?? null
+  } catch {
+    return null
+  }
 }
 
 function setConnection (name, text) {
@@ -54,79 +68,68 @@ function setConnection (name, text) {
 }
 
 // ---- Frames -------------------------------------------------------------------------------
+// The protocol (schemas/realtime.ts): a `snapshot` first (top entries, the caller's entry and
+// neighbours, seq), then `update` frames with seq + 1 holding only the changed entries, `rank`
+// when the caller's own rank moves, `resumed` before replayed updates.
 
 function isEntry (value) {
   return value !== null && typeof value === 'object' && typeof value.userId === 'string'
 }
 
-function firstArray (frame, keys) {
-  for (const key of keys) {
-    if (Array.isArray(frame[key])) return frame[key].filter(isEntry)
-  }
-  return []
-}
-
-function mergeEntry (entry) {
-  const known = state.entries.get(entry.userId) ?? {}
-  const merged = { ...known, ...entry }
-  state.entries.set(entry.userId, merged)
-  return merged
-}
-
-function applyCompetition (frame) {
-  const competition = frame.competition ?? {}
-  const name = competition.name ?? frame.name
-  if (typeof name === 'string' && name !== '') {
-    el.title.textContent = name
-    document.title = `${name} · Live leaderboard`
-  }
-  state.metric = competition.metric ?? frame.metric ?? state.metric
-  const status = competition.status ?? frame.status
-  if (typeof status === 'string') el.meta.textContent = [metricLabel(state.metric), status].filter(Boolean).join(' · ')
-}
-
 function applySnapshot (frame) {
   state.entries.clear()
-  for (const entry of firstArray(frame, ['top', 'entries', 'items', 'leaderboard'])) mergeEntry(entry)
-  for (const entry of firstArray(frame, ['around', 'aroundMe', 'neighbours', 'neighbors'])) mergeEntry(entry)
-  const me = frame.me ?? frame.self ?? frame.own
-  state.me = isEntry(me) ? mergeEntry(me) : null
-  applyCompetition(frame)
-  if (typeof frame.total === 'number') state.total = frame.total
-  else if (typeof frame.totalParticipants === 'number') state.total = frame.totalParticipants
+  for (const entry of (frame.entries ?? []).filter(isEntry)) state.entries.set(entry.userId, entry)
+  // Neighbours further down are shown only through the caller's own row.
+  state.me = isEntry(frame.me) ? { ...frame.me } : null
+  if (state.me) state.userId = state.me.userId
+  state.total = frame.total ?? state.total
+  state.degraded = frame.degraded === true
 }
 
 function applyUpdate (frame) {
-  for (const entry of firstArray(frame, ['changes', 'entries', 'changed', 'updates', 'top'])) {
-    const merged = mergeEntry(entry)
-    if (state.me && merged.userId === state.me.userId) state.me = merged
+  let topShrank = false
+  const cutoff = ranked()[Math.min(topN, state.entries.size) - 1]
+  for (const entry of (frame.entries ?? []).filter(isEntry)) {
+    const known = state.entries.get(entry.userId)
+    // Somebody on the board lost points: a participant we never saw may now belong above them.
+    if (known && entry.score < known.score) topShrank = true
+    if (known || cutoff === undefined || state.entries.size < topN || compareEntries(entry, cutoff) < 0) {
+      state.entries.set(entry.userId, { ...known, ...entry })
+    }
+    if (entry.userId === state.userId) state.me = { ...state.me, ...entry }
   }
-  for (const userId of Array.isArray(frame.removed) ? frame.removed : []) state.entries.delete(userId)
-  const me = frame.me ?? frame.self
-  if (isEntry(me)) state.me = mergeEntry(me)
-  applyCompetition(frame)
+  for (const userId of frame.removed ?? []) {
+    if (state.entries.delete(userId)) topShrank = true
+    if (state.me?.userId === userId) state.me = null
+  }
   if (typeof frame.total === 'number') state.total = frame.total
+  return topShrank && (state.total ?? 0) > state.entries.size
 }
 
 function onFrame (frame) {
   if (frame === null || typeof frame !== 'object') return
-  const seq = typeof frame.seq === 'number' ? frame.seq : null
   switch (frame.type) {
     case 'snapshot':
       applySnapshot(frame)
+      state.seq = frame.seq
       break
     case 'update':
-      // A gap means frames were lost: ask again from the last one we applied.
-      if (seq !== null && state.seq !== null && seq > state.seq + 1) {
-        sendResume()
+      if (state.seq !== null && frame.seq <= state.seq) return
+      if (state.seq !== null && frame.seq > state.seq + 1) {
+        // Frames were lost: ask the server to replay from the last one applied.
+        requestResume()
         return
       }
-      if (seq !== null && state.seq !== null && seq <= state.seq) return
-      applyUpdate(frame)
+      state.seq = frame.seq
+      if (applyUpdate(frame)) refreshSnapshot()
       break
     case 'rank':
-    case 'me':
-      if (isEntry(frame.entry ?? frame.me)) state.me = mergeEntry(frame.entry ?? frame.me)
+      // Personal: the caller's rank moved. Its seq is the update's, which sets the position.
+      if (frame.rank === null) state.me = null
+      else if (state.me) state.me = { ...state.me, rank: frame.rank, score: frame.score ?? state.me.score }
+      break
+    case 'resumed':
+      state.resumeSentAt = null
       break
     case 'error':
       setConnection('failed', frame.message ?? 'Server error')
@@ -134,10 +137,9 @@ function onFrame (frame) {
     default:
       return
   }
-  if (seq !== null) state.seq = seq
   state.attempt = 0
   state.lastUpdate = new Date()
-  setConnection('live', 'Live')
+  setConnection('live', state.degraded ? 'Live (catching up)' : 'Live')
   render()
 }
 
@@ -198,7 +200,7 @@ function fillRow (row, entry, previous) {
   row.dataset.userId = entry.userId
   row.dataset.rank = String(entry.rank)
   row.dataset.score = String(entry.score)
-  row.classList.toggle('is-me', state.me !== null && state.me.userId === entry.userId)
+  row.classList.toggle('is-me', state.userId !== null && state.userId === entry.userId)
   row.querySelector('.rank').textContent = String(entry.rank)
   row.querySelector('.name').textContent = name
   row.querySelector('.name').title = name
@@ -264,15 +266,17 @@ function render () {
   }
 
   el.empty.hidden = top.length > 0
-  renderMe(all, keep)
+  renderMe(keep)
   const total = state.total ?? all.length
   el.participants.textContent = `${numberFormat.format(total)} participant${total === 1 ? '' : 's'}`
   el.updated.textContent = state.lastUpdate ? `Updated ${state.lastUpdate.toLocaleTimeString()}` : ''
 }
 
-function renderMe (all, shown) {
-  const me = state.me && all.find((e) => e.userId === state.me.userId)
-  el.me.hidden = !me || shown.has(me.userId)
+// The caller's own row under the board when they are not in the top: its rank is the
+// server's, since the entries between the top and the caller are not on this page.
+function renderMe (shown) {
+  const me = state.me
+  el.me.hidden = me === null || shown.has(me.userId)
   if (el.me.hidden) return
   let row = el.meRows.firstElementChild
   if (!row) {
@@ -284,17 +288,34 @@ function renderMe (all, shown) {
 
 // ---- Connection ---------------------------------------------------------------------------
 
-function socketUrl () {
+function socketUrl (resumeFrom) {
   const url = new URL(`/ws/leaderboard/${encodeURIComponent(competitionId)}`, window.location.href)
   url.protocol = window.location.protocol === 'https:' ? 'wss:' : 'ws:'
   url.searchParams.set('token', state.token)
+  url.searchParams.set('limit', String(topN))
+  url.searchParams.set('k', '0')
+  // Reconnecting with ?seq=n is the protocol's resume on connect: the server answers with
+  // `resumed` and the missed updates, or a fresh snapshot when it no longer has them.
+  if (resumeFrom !== null) url.searchParams.set('seq', String(resumeFrom))
   return url.href
 }
 
-function sendResume () {
-  if (state.socket?.readyState === WebSocket.OPEN && state.seq !== null) {
-    state.socket.send(JSON.stringify({ type: 'resume', seq: state.seq }))
-  }
+// On an open socket, a gap in seq means frames were lost: {type:'resume', seq} asks the server
+// to replay everything after the last frame applied (or to send a snapshot).
+function requestResume () {
+  if (state.socket?.readyState !== WebSocket.OPEN || state.seq === null) return
+  if (state.resumeSentAt !== null && Date.now() - state.resumeSentAt < 2000) return
+  state.resumeSentAt = Date.now()
+  state.socket.send(JSON.stringify({ type: 'resume', seq: state.seq }))
+}
+
+// A fresh snapshot, when an update may have let a participant we never saw into the top.
+function refreshSnapshot () {
+  state.seq = null
+  const old = state.socket
+  state.socket = null
+  old?.close(1000, 'refresh')
+  connect()
 }
 
 function connect () {
@@ -303,14 +324,14 @@ function connect () {
     setConnection('waiting', 'Waiting for a sign-in token')
     return
   }
-  setConnection(state.seq === null ? 'connecting' : 'reconnecting', state.seq === null ? 'Connecting' : 'Reconnecting')
-  const socket = new WebSocket(socketUrl())
+  state.userId = subjectOf(state.token)
+  const resuming = state.seq !== null
+  setConnection(resuming ? 'reconnecting' : 'connecting', resuming ? 'Reconnecting' : 'Connecting')
+  const socket = new WebSocket(socketUrl(state.seq))
   state.socket = socket
-  socket.addEventListener('open', () => {
-    // The server replays what we missed, or sends a fresh snapshot when it cannot.
-    sendResume()
-  })
+  state.resumeSentAt = null
   socket.addEventListener('message', (event) => {
+    if (state.socket !== socket) return
     let frame
     try { frame = JSON.parse(event.data) } catch { return }
     onFrame(frame)
@@ -350,6 +371,24 @@ function scheduleReconnect () {
   state.retryTimer = setTimeout(() => { clearInterval(tick); connect() }, delay)
 }
 
+// Name, metric and status for the header; the feed itself carries only the ranking.
+async function loadCompetition () {
+  try {
+    const res = await fetch(`/api/v1/competitions/${encodeURIComponent(competitionId)}`, {
+      headers: { authorization: `Bearer ${state.token}` }
+    })
+    if (!res.ok) return
+    const competition = await res.json()
+    el.title.textContent = competition.name
+    document.title = `${competition.name} · Live leaderboard`
+    state.metric = competition.metric
+    el.meta.textContent = [metricLabel(competition.metric), competition.status].filter(Boolean).join(' · ')
+    render()
+  } catch {
+    // The header keeps its placeholder; the board does not depend on it.
+  }
+}
+
 function useToken (token) {
   if (typeof token !== 'string' || token === '' || token === state.token) return
   state.token = token
@@ -360,6 +399,7 @@ function useToken (token) {
     old.close(1000, 'new token')
   }
   connect()
+  loadCompetition()
 }
 
 window.addEventListener('message', (event) => {
@@ -377,3 +417,4 @@ el.title.textContent = `Competition ${competitionId.slice(0, 8)}`
 render()
 if (window.parent !== window) window.parent.postMessage({ type: 'hc.live.ready', competitionId }, '*')
 connect()
+if (state.token) loadCompetition()
