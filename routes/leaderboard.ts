@@ -4,7 +4,7 @@ import { errors } from '../lib/errors.ts'
 import { errorResponses } from '../schemas/common.ts'
 import {
   IdempotencyHeadersSchema, LeaderboardParamsSchema, LeaderboardQuerySchema, LeaderboardSchema, RANKING_RULE,
-  RebuildBodySchema, RebuildResultSchema, ScoreUpdateResultSchema, ScoreUpdateSchema
+  RebuildResultSchema, ScoreUpdateResultSchema, ScoreUpdateSchema
 } from '../schemas/leaderboard.ts'
 
 // The leaderboard domain: reads for signed-in users, score updates and rebuilds for trusted
@@ -62,19 +62,28 @@ const leaderboardRoutes: FastifyPluginAsyncTypebox = async function leaderboardR
     config: { accessRule: 'admin' },
     schema: {
       tags: ['admin', 'leaderboard'],
-      summary: 'Rebuild Redis leaderboards from Postgres: one competition, or every active and grace one (admins)',
-      description: 'Afterwards the Redis projection equals Postgres; live clients receive a fresh snapshot when anything differed.',
-      body: RebuildBodySchema,
+      summary: 'Rebuild the Redis leaderboards of every active and grace competition from Postgres (admins)',
+      description: 'Afterwards each projection equals Postgres; live clients receive a fresh snapshot where anything differed. ' +
+        'The same runs at start-up and when Redis reconnects.',
+      response: { 200: RebuildResultSchema, ...errorResponses(401, 403, 429, 503) }
+    }
+  }, async function rebuildLeaderboards () {
+    return { rebuilt: await fastify.leaderboard.rebuildAll(), at: new Date().toISOString() }
+  })
+
+  fastify.post('/admin/leaderboard/:competitionId/rebuild', {
+    config: { accessRule: 'admin' },
+    schema: {
+      tags: ['admin', 'leaderboard'],
+      summary: 'Rebuild one competition\'s Redis leaderboard from Postgres, whatever its status (admins)',
+      params: LeaderboardParamsSchema,
       response: { 200: RebuildResultSchema, ...errorResponses(400, 401, 403, 404, 429, 503) }
     }
-  }, async function rebuildLeaderboards (request) {
-    const competitionId = request.body?.competitionId
-    if (competitionId !== undefined) {
-      if (!await fastify.leaderboard.exists(competitionId)) throw errors.NotFound('Competition not found')
-      await fastify.leaderboard.rebuild(competitionId)
-      return { rebuilt: [competitionId], at: new Date().toISOString() }
-    }
-    return { rebuilt: await fastify.leaderboard.rebuildAll(), at: new Date().toISOString() }
+  }, async function rebuildLeaderboard (request) {
+    const { competitionId } = request.params
+    if (!await fastify.leaderboard.exists(competitionId)) throw errors.NotFound('Competition not found')
+    await fastify.leaderboard.rebuild(competitionId)
+    return { rebuilt: [competitionId], at: new Date().toISOString() }
   })
 }
 

@@ -64,10 +64,6 @@ export const ScoreUpdateResultSchema = Type.Object({
   score: SafeScoreSchema
 })
 
-export const RebuildBodySchema = Type.Object({
-  competitionId: Type.Optional(UuidSchema)
-})
-
 export const RebuildResultSchema = Type.Object({
   rebuilt: Type.Array(UuidSchema, { description: 'Competitions whose Redis projection now equals Postgres' }),
   at: TimestampSchema
