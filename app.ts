@@ -22,6 +22,8 @@ import broadcaster from './plugins/broadcaster.ts'
 import leaderboardService from './plugins/app/leaderboard.ts'
 import leaderboardRoutes from './routes/leaderboard.ts'
 import realtimeRoutes from './routes/realtime.ts'
+import fitnessService from './plugins/app/fitness.ts'
+import fitnessRoutes from './routes/fitness.ts'
 
 export interface AppOptions {
   config?: Config
@@ -47,6 +49,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersService)
   await fastify.register(competitionsService)
   await fastify.register(leaderboardService)
+  await fastify.register(fitnessService)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -56,4 +59,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(liveRoutes)
   await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
   await fastify.register(realtimeRoutes)
+  await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
 }

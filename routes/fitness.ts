@@ -1,0 +1,128 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import { errors } from '../lib/errors.ts'
+import { errorResponses, PageSchema, UserIdParamsSchema } from '../schemas/common.ts'
+import {
+  FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, StatsQuerySchema, StatsSchema, SyncBodySchema, SyncResultSchema
+} from '../schemas/fitness.ts'
+
+type Access = 'user' | 'self' | 'admin'
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    // Who may call a fitness route: any signed-in user, the user named by :userId (or an
+    // admin), or admins only.
+    fitnessAccess?: Access
+  }
+}
+
+const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls from a provider.
+
+* **Batch**: at most the configured number of records (samples plus deletions). The batch is all-or-nothing:
+  an invalid record rejects it with 400 naming the record (\`body.samples.3.value\`) and nothing is written.
+* **Exactly once**: a record is identified by (user, source, externalId). A higher \`version\` replaces it,
+  an equal or lower one is ignored; deletions by externalId remove its contribution. Replaying, reordering
+  or sending a batch twice at once gives the same totals and scores, so no Idempotency-Key is needed.
+* **Local day**: startTime plus tzOffsetMinutes.
+* **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
+  recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
+* **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
+  is in is recomputed from stored data over its window, with days in the competition's time zone (records crossing
+  midnight are split by time), and pushed to the leaderboard (live update included). Manual records count only where
+  the competition allows manual entries. Data arriving after the grace period is stored but no longer moves it.
+* **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
+  impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
+* **Provider pull**: \`{ "provider": "google_fit", "accessToken": "..." }\` (or a stored token) fetches the days not yet
+  pulled as per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit breaker: while the
+  provider keeps failing, calls fail fast with 503 and Retry-After.`
+
+function needsAccess (request: FastifyRequest): void {
+  const access = request.routeOptions.config.fitnessAccess ?? 'user'
+  const { isAdmin, id } = request.user
+  if (access === 'admin' && !isAdmin) throw errors.Forbidden('Admins only')
+  if (access === 'self' && !isAdmin) {
+    const { userId } = request.params as { userId?: string }
+    if (userId?.toLowerCase() !== id) throw errors.Forbidden('You can only read your own fitness data')
+  }
+}
+
+const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (fastify) {
+  // The domain's one auth rule: signed in, then the route's access level.
+  fastify.addHook('onRequest', async function authorise (request) {
+    await fastify.authenticate(request)
+    needsAccess(request)
+  })
+
+  fastify.post('/fitness/sync', {
+    schema: {
+      tags: ['fitness'],
+      summary: 'Sync fitness data (device push or provider pull)',
+      description: SYNC_DESCRIPTION,
+      body: SyncBodySchema(fastify.config.FITNESS_SYNC_BATCH_MAX),
+      response: { 200: SyncResultSchema, ...errorResponses(400, 401, 409, 413, 422, 429, 503) }
+    }
+  }, async function syncFitness (request, reply) {
+    try {
+      return await fastify.fitness.sync(request.user, request.body)
+    } catch (err) {
+      // Provider outages tell the client when to come back.
+      const retryAfter = (err as { retryAfterSeconds?: number }).retryAfterSeconds
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter))
+      throw err
+    }
+  })
+
+  fastify.get('/fitness/stats/:userId', {
+    config: { fitnessAccess: 'self' },
+    schema: {
+      tags: ['fitness'],
+      summary: 'Daily, weekly and monthly totals, streaks and personal bests',
+      description: 'Own data or admin only. Days are the user\'s local days; sources are combined per day by taking the maximum.',
+      params: UserIdParamsSchema,
+      querystring: StatsQuerySchema,
+      response: { 200: StatsSchema, ...errorResponses(400, 401, 403, 429) }
+    }
+  }, async function fitnessStats (request) {
+    return await fastify.fitness.stats(request.params.userId.toLowerCase(), request.query)
+  })
+
+  fastify.get('/admin/flags', {
+    config: { fitnessAccess: 'admin' },
+    schema: {
+      tags: ['admin', 'fitness'],
+      summary: 'Anti-cheat flags to review (oldest first)',
+      querystring: FlagListQuerySchema,
+      response: { 200: PageSchema(FlagSchema), ...errorResponses(400, 401, 403, 429) }
+    }
+  }, async function listFitnessFlags (request) {
+    return await fastify.fitness.listFlags(request.query)
+  })
+
+  const resolution = (summary: string, description: string) => ({
+    config: { fitnessAccess: 'admin' as const },
+    schema: {
+      tags: ['admin', 'fitness'],
+      summary,
+      description,
+      params: FlagIdParamsSchema,
+      body: Type.Optional(FlagResolutionSchema),
+      response: { 200: FlagSchema, ...errorResponses(400, 401, 403, 404, 409, 429) }
+    }
+  })
+
+  fastify.post('/admin/flags/:id/clear', resolution('Clear a flag (the data is plausible)',
+    'The record keeps counting; the participant is released from the prize hold once no open or confirmed flag holds them. ' +
+    'Clearing again returns the flag unchanged; clearing a confirmed flag is 409.'),
+  async function clearFitnessFlag (request) {
+    return await fastify.fitness.clearFlag(request.user, request.params.id, request.body?.note)
+  })
+
+  fastify.post('/admin/flags/:id/confirm', resolution('Confirm a flag (the data is not plausible)',
+    'The flagged record stops counting: daily totals and running competitions are recomputed and the leaderboard moves. ' +
+    'The participant stays held out of those competitions\' prizes. Confirming again returns the flag unchanged; confirming a cleared flag is 409.'),
+  async function confirmFitnessFlag (request) {
+    return await fastify.fitness.confirmFlag(request.user, request.params.id, request.body?.note)
+  })
+}
+
+export default fitnessRoutes
