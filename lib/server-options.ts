@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
-import { LogController, type FastifyServerOptions } from 'fastify'
+import { STATUS_CODES, type IncomingMessage } from 'node:http'
+import { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../schemas/env.ts'
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
@@ -9,6 +9,16 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 function requestId (req: IncomingMessage): string {
   const given = req.headers['x-request-id']
   return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+// Errors raised by the router before any route or hook runs (a malformed URL, a path segment
+// longer than maxParamLength): the same error shape as every other error, without echoing
+// the URL back.
+function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const statusCode = error.statusCode ?? 400
+  const message = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path segment is too long' : 'The URL is malformed'
+  reply.code(statusCode).header('x-request-id', request.id)
+    .send({ statusCode, code: error.code ?? 'BAD_REQUEST', error: STATUS_CODES[statusCode] ?? 'Error', message, requestId: request.id })
 }
 
 // Shared by server.ts and the test helper, so tests run the same server settings.
@@ -24,6 +34,7 @@ export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     trustProxy: true,
     pluginTimeout: 60_000,
     return503OnClosing: true,
+    frameworkErrors,
     ajv: {
       customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true }
     }

@@ -21,6 +21,15 @@ function isStoreUnavailable (err: FastifyError & { code?: string }): boolean {
   return (err.code !== undefined && UNAVAILABLE_CODES.has(err.code)) || UNAVAILABLE_MESSAGES.test(err.message ?? '')
 }
 
+// Postgres refusing a value the schemas let through: a NUL character in text, text in the
+// wrong encoding, a number, date or string out of the column's range, a malformed literal.
+// That is the caller's input, so 400, never 500. pg errors carry `severity`; others do not.
+const UNSTORABLE_CODES = new Set(['22021', '22P05', '22001', '22003', '22007', '22008', '22P02'])
+
+function isUnstorableInput (err: FastifyError & { code?: string, severity?: unknown }): boolean {
+  return err.code !== undefined && UNSTORABLE_CODES.has(err.code) && typeof err.severity === 'string'
+}
+
 function validationDetails (err: FastifyError): ErrorBody['details'] {
   return err.validation?.map((v) => {
     const missing = (v.params as { missingProperty?: string }).missingProperty
@@ -46,6 +55,12 @@ export default fp(async function errorsPlugin (fastify) {
       request.log.warn({ err }, 'a data store is unavailable')
       return reply.code(503).header('retry-after', '5')
         .send(errorBody(request, 503, 'SERVICE_UNAVAILABLE', 'A data store is temporarily unavailable, try again shortly'))
+    }
+    if (isUnstorableInput(err)) {
+      // Warn: a schema that lets such a value through deserves tightening.
+      request.log.warn({ err: { code: err.code, message: err.message } }, 'input refused by the database')
+      return reply.code(400).send(errorBody(request, 400, 'UNSTORABLE_VALUE',
+        'A value cannot be stored: text must not contain NUL characters, and numbers and dates must be within range'))
     }
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
     if (statusCode >= 500) {
