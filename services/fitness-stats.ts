@@ -75,8 +75,8 @@ export async function userStats (db: Db, userId: string, query: StatsQuery, now:
   const today = zoneDay(now, timeZone)
   const to = query.to ?? today
   const from = query.from ?? addDays(to, -29)
-  if (from > to) throw invalidField(['from'], 'must not be after to')
-  if (daysBetween(from, to) >= MAX_STATS_DAYS) throw invalidField(['from'], `must be within ${MAX_STATS_DAYS} days of to`)
+  if (from > to) throw invalidField(['from'], 'must not be after to', 'querystring')
+  if (daysBetween(from, to) >= MAX_STATS_DAYS) throw invalidField(['from'], `must be within ${MAX_STATS_DAYS} days of to`, 'querystring')
   const metrics = query.metric === undefined ? [...METRICS] : [query.metric]
 
   const { rows } = await db.query<{ metric: Metric, day: string, value: string }>(

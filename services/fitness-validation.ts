@@ -8,10 +8,10 @@ const CLOCK_SKEW_MS = 10 * 60_000
 
 // A 400 in the same shape as a schema failure, naming the record (`body.samples.3.endTime`), so
 // clients handle both kinds of bad input one way. Thrown before anything is written.
-export function invalidField (path: Array<string | number>, message: string): Error {
+export function invalidField (path: Array<string | number>, message: string, context: 'body' | 'querystring' = 'body'): Error {
   return Object.assign(errors.BadRequest(message), {
     validation: [{ instancePath: `/${path.join('/')}`, message, params: {}, keyword: 'fitness' }],
-    validationContext: 'body'
+    validationContext: context
   })
 }
 
