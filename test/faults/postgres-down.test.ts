@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import pg from 'pg'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import { build, bearer } from '../helper.ts'
 import { startPostgresServer } from '../processes.ts'
 
@@ -12,7 +12,7 @@ const BOUND_MS = 10_000
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
 // The response, or a failure if the app has not answered within the bound.
-async function within (app: FastifyInstance, opts: Parameters<FastifyInstance['inject']>[0]): Promise<LightMyRequestResponse> {
+async function within (app: FastifyInstance, opts: InjectOptions): Promise<LightMyRequestResponse> {
   let timer: NodeJS.Timeout | undefined
   const hang = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${BOUND_MS} ms`)), BOUND_MS) })
   try {

@@ -1,0 +1,216 @@
+import { test } from 'tap'
+import { randomUUID } from 'node:crypto'
+import { WebSocket } from 'ws'
+import { bearer, token } from '../helper.ts'
+import { buildWithRoutes, type RouteInfo } from '../route-table.ts'
+import { exampleFromSchema } from '../../lib/openapi-examples.ts'
+import { createCompetition, hoursFromNow, signIn, type Person } from '../routes/competitions-fixtures.ts'
+
+// Every route of the route table x {anonymous, another user, the user themselves, an admin},
+// each request aimed at the user's own resources, with the status the rule table expects.
+// A route missing from RULES (or a rule for a route that no longer exists) fails the test, so
+// a new route cannot ship without a decision about who may call it.
+
+type Caller = 'anonymous' | 'other' | 'self' | 'admin'
+// public: anyone. user: any signed-in caller. owner: the user named by the request (path
+// :userId, or body.userId) or an admin. admin: admins and trusted services only.
+// ws-user: a WebSocket that needs a valid token (refusals are close codes, not statuses).
+type Rule = 'public' | 'user' | 'owner' | 'admin' | 'ws-user'
+
+const RULES: Record<string, Rule> = {
+  'GET /health': 'public',
+  'GET /health/ready': 'public',
+  'GET /metrics': 'public',
+  'GET /docs': 'public',
+  'HEAD /docs/': 'public',
+  'GET /docs/json': 'public',
+  'GET /docs/yaml': 'public',
+  'GET /docs/static/index.html': 'public',
+  'GET /docs/static/swagger-initializer.js': 'public',
+  'GET /docs/static/*': 'public',
+  'GET /files/*': 'public',
+  'OPTIONS *': 'public',
+  'GET /live/:competitionId': 'public',
+  'GET /live/assets/*': 'public',
+
+  'GET /api/v1/me': 'user',
+  // Others get the public fields only (checked in test/routes/users.test.ts).
+  'GET /api/v1/users/:userId/profile': 'user',
+  'PUT /api/v1/users/:userId/profile': 'owner',
+  'POST /api/v1/users/:userId/avatar': 'owner',
+  'GET /api/v1/users/:userId/dashboard': 'owner',
+  'GET /api/v1/users/:userId/activity': 'owner',
+  'GET /api/v1/users/:userId/transactions': 'owner',
+  'GET /api/v1/users/:userId/competitions': 'owner',
+  'POST /api/v1/admin/users/:userId/credit': 'admin',
+
+  'GET /api/v1/competitions': 'user',
+  // COMPETITION_CREATORS=admins (the default) makes creation an admin action.
+  'POST /api/v1/competitions': 'admin',
+  'GET /api/v1/competitions/:id': 'user',
+  'POST /api/v1/competitions/:id/join': 'owner',
+  'POST /api/v1/competitions/:id/leave': 'owner',
+  'POST /api/v1/competitions/:id/cancel': 'admin',
+  'POST /api/v1/competitions/:id/end-early': 'admin',
+
+  'GET /api/v1/leaderboard/:competitionId': 'user',
+  'POST /api/v1/leaderboard/update': 'admin',
+  'POST /api/v1/admin/leaderboard/rebuild': 'admin',
+  'POST /api/v1/admin/leaderboard/:competitionId/rebuild': 'admin',
+  'GET /ws/leaderboard/:competitionId': 'ws-user',
+
+  // Sync writes the caller's own data: there is no other user to aim at.
+  'POST /api/v1/fitness/sync': 'user',
+  'GET /api/v1/fitness/stats/:userId': 'owner',
+  'GET /api/v1/admin/flags': 'admin',
+  'POST /api/v1/admin/flags/:id/clear': 'admin',
+  'POST /api/v1/admin/flags/:id/confirm': 'admin'
+}
+
+const DENIED = [401, 403]
+const EXPECTED: Record<Exclude<Rule, 'ws-user'>, Record<Caller, number | 'allowed'>> = {
+  public: { anonymous: 'allowed', other: 'allowed', self: 'allowed', admin: 'allowed' },
+  user: { anonymous: 401, other: 'allowed', self: 'allowed', admin: 'allowed' },
+  owner: { anonymous: 401, other: 403, self: 'allowed', admin: 'allowed' },
+  admin: { anonymous: 401, other: 403, self: 403, admin: 'allowed' }
+}
+
+const WILDCARDS: Record<string, string> = {
+  '/docs/static/*': 'index.css',
+  '/files/*': 'avatars/none.webp',
+  '/live/assets/*': 'app.js',
+  '*': 'api/v1/me'
+}
+
+type Obj = Record<string, unknown>
+const noRefs = () => undefined
+
+// The smallest request the schema accepts: required fields only, from the schema's examples.
+function required (schema: unknown): Obj {
+  const s = schema as { properties?: Obj, required?: string[] } | undefined
+  if (!s?.properties) return {}
+  const out: Obj = {}
+  for (const key of s.required ?? []) out[key] = exampleFromSchema(s.properties[key], noRefs, key)
+  return out
+}
+
+interface Context {
+  self: Person
+  other: Person
+  admin: Person
+  competitionId: string
+}
+
+// A request for the route, aimed at `self`'s resources.
+function requestFor (route: RouteInfo, ctx: Context): { url: string, payload?: Obj, headers: Record<string, string> } {
+  const schema = (route.schema ?? {}) as { params?: unknown, querystring?: unknown, body?: unknown, headers?: unknown }
+  const params: Obj = { ...required(schema.params) }
+  if ('userId' in params || route.url.includes(':userId')) params.userId = ctx.self.id
+  if (route.url.includes(':competitionId')) params.competitionId = ctx.competitionId
+  if (route.url.includes('/competitions/:id')) params.id = ctx.competitionId
+  let url = route.url.replace(/:(\w+)/g, (_m, name: string) => {
+    if (params[name] === undefined) throw new Error(`no value for :${name} in ${route.key}: add one to requestFor`)
+    return encodeURIComponent(String(params[name]))
+  })
+  if (url.endsWith('*')) {
+    const filler = WILDCARDS[route.url]
+    if (filler === undefined) throw new Error(`no value for the wildcard of ${route.key}: add one to WILDCARDS`)
+    url = url.slice(0, -1) + filler
+  }
+  const query = new URLSearchParams(Object.entries(required(schema.querystring)).map(([k, v]): [string, string] => [k, String(v)]))
+  if (query.size > 0) url += `?${query}`
+
+  // OPTIONS is the CORS preflight.
+  const headers: Record<string, string> = route.method === 'OPTIONS' ? { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } : {}
+  for (const name of Object.keys((schema.headers as { properties?: Obj } | undefined)?.properties ?? {})) {
+    if (name === 'idempotency-key') headers[name] = randomUUID()
+  }
+  let payload: Obj | undefined
+  const body = schema.body as { content?: unknown } | undefined
+  if (body && !body.content && !['GET', 'HEAD', 'OPTIONS'].includes(route.method)) {
+    const example = exampleFromSchema(body, noRefs)
+    payload = typeof example === 'object' && example !== null ? { ...example as Obj } : {}
+    if ('userId' in payload) payload.userId = ctx.self.id
+    if ('competitionId' in payload) payload.competitionId = ctx.competitionId
+  }
+  if (route.method === 'POST' && payload === undefined && !body?.content) payload = {}
+  return { url, payload, headers }
+}
+
+function headersOf (caller: Caller, ctx: Context): Record<string, string> {
+  if (caller === 'anonymous') return {}
+  return { ...ctx[caller].headers }
+}
+
+// Over a real socket: the refusal is a close code after the upgrade, the admission a snapshot.
+async function wsClose (base: string, url: string, jwt: string | undefined): Promise<{ code: number, firstFrame?: string }> {
+  const socket = new WebSocket(`${base}${url}${jwt ? `?token=${encodeURIComponent(jwt)}` : ''}`)
+  return await new Promise((resolve) => {
+    const timer = setTimeout(() => { socket.terminate(); resolve({ code: 0 }) }, 5000)
+    socket.once('message', (data) => { clearTimeout(timer); socket.terminate(); resolve({ code: 0, firstFrame: data.toString() }) })
+    socket.once('close', (code) => { clearTimeout(timer); resolve({ code }) })
+    socket.once('error', () => {})
+  })
+}
+
+test('authorisation matrix over the whole route table', async (t) => {
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, SWEEPER_INTERVAL_MS: 0 } })
+
+  const keys = routes.map((r) => r.key)
+  t.same(keys.filter((k) => !(k in RULES)), [], 'every route has a rule (add new routes to RULES)')
+  t.same(Object.keys(RULES).filter((k) => !keys.includes(k)), [], 'every rule names an existing route')
+
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  const base = `ws://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`
+  const admin = await signIn(app, { admin: true })
+  const self = await signIn(app)
+  const other = await signIn(app)
+
+  for (const route of routes) {
+    const rule = RULES[route.key]
+    if (rule === undefined) continue
+    // A fresh competition per route, so one route's admin action cannot spoil the next.
+    const competition = await createCompetition(app, admin, { startsAt: hoursFromNow(1), endsAt: hoursFromNow(25) })
+    const ctx: Context = { self, other, admin, competitionId: competition.id }
+
+    await t.test(`${route.key} (${rule})`, async (t) => {
+      if (rule === 'ws-user') {
+        const { url } = requestFor(route, ctx)
+        t.equal((await wsClose(base, url, undefined)).code, 4401, 'anonymous: closed with 4401')
+        t.equal((await wsClose(base, url, 'not-a-jwt')).code, 4401, 'bad token: closed with 4401')
+        for (const caller of ['other', 'self', 'admin'] as const) {
+          const result = await wsClose(base, url, token({ sub: ctx[caller].id, admin: caller === 'admin' }))
+          t.match(result, { firstFrame: /"type":"snapshot"/ }, `${caller}: admitted with a snapshot`)
+        }
+        return
+      }
+      const statuses: string[] = []
+      for (const caller of ['anonymous', 'other', 'self', 'admin'] as const) {
+        const req = requestFor(route, ctx)
+        const res = await app.inject({
+          method: route.method as 'GET',
+          url: req.url,
+          headers: { ...req.headers, ...headersOf(caller, ctx) },
+          ...(req.payload !== undefined ? { payload: req.payload } : {})
+        })
+        statuses.push(`${caller} ${res.statusCode}`)
+        const expected = EXPECTED[rule][caller]
+        t.ok(res.statusCode < 500, `${caller}: no server error (${res.statusCode})`)
+        if (expected === 'allowed') {
+          t.notOk(DENIED.includes(res.statusCode), `${caller}: allowed (${res.statusCode} ${res.statusCode >= 400 ? res.body.slice(0, 120) : ''})`)
+        } else {
+          t.equal(res.statusCode, expected, `${caller}: ${expected}`)
+          t.equal(res.json().code, expected === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN')
+        }
+      }
+      t.comment(statuses.join(', '))
+    })
+  }
+})
+
+test('the matrix callers are what they claim to be', async (t) => {
+  // Guards the premise: "other" and "self" differ only in who they are, not in role.
+  const id = randomUUID()
+  t.notMatch(bearer({ sub: id }).authorization, bearer({ sub: id, admin: true }).authorization)
+})
