@@ -8,7 +8,7 @@ import { startGoogleFitFake, type GoogleFitFake } from '../fitness/google-fit-fa
 const TOKEN = 'ya29.fake-access-token'
 
 // Short timings so retries, timeouts and the circuit breaker play out in well under a second.
-async function setUp (t: Parameters<Parameters<typeof test>[1]>[0]): Promise<{ app: FastifyInstance, fake: GoogleFitFake, alice: Person }> {
+async function setUp (t: { teardown: (fn: () => unknown) => void, comment: (...args: unknown[]) => void }): Promise<{ app: FastifyInstance, fake: GoogleFitFake, alice: Person }> {
   const fake = await startGoogleFitFake({ token: TOKEN })
   t.teardown(fake.close)
   const app = await build(t, {
