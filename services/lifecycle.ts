@@ -3,6 +3,7 @@ import type { EventBus } from '../plugins/events.ts'
 import { errors } from '../lib/errors.ts'
 import type { ActivityService } from './activity.ts'
 import type { CompetitionStatus } from './competition-rows.ts'
+import { publish } from './domain-events.ts'
 import { createEntryFees } from './entry-fees.ts'
 import { toMoney, type Db, type LedgerService } from './ledger.ts'
 
@@ -50,8 +51,8 @@ async function applyTransition (tx: Db, change: StatusChange, extra: { endsAt?: 
 export function createLifecycleService ({ transact, ledger, activity, events, clock = () => new Date() }: LifecycleDeps) {
   const fees = createEntryFees(ledger)
 
-  function publish (changes: StatusChange[]): void {
-    for (const change of changes) events.emit('competition.status', change)
+  function publishAll (changes: StatusChange[]): void {
+    for (const change of changes) publish(events, 'competition.status', change)
   }
 
   // One batch of one step. SKIP LOCKED lets several instances sweep at once: each takes
@@ -73,7 +74,7 @@ export function createLifecycleService ({ transact, ledger, activity, events, cl
       let batch: StatusChange[]
       do {
         batch = await sweepBatch(step, now)
-        publish(batch)
+        publishAll(batch)
         all.push(...batch)
       } while (batch.length === BATCH)
     }
@@ -105,7 +106,7 @@ export function createLifecycleService ({ transact, ledger, activity, events, cl
       }
       return change
     })
-    if (change) publish([change])
+    if (change) publishAll([change])
     return change
   }
 
@@ -131,7 +132,7 @@ export function createLifecycleService ({ transact, ledger, activity, events, cl
         ? 'Competition has not started: cancel it instead'
         : `Competition is ${competition.status} and cannot be ended early`)
     })
-    publish([change])
+    publishAll([change])
     return change
   }
 

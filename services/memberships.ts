@@ -4,6 +4,7 @@ import type { EventBus } from '../plugins/events.ts'
 import { errors } from '../lib/errors.ts'
 import type { ActivityService } from './activity.ts'
 import { joinableSql } from './competition-rows.ts'
+import { publish } from './domain-events.ts'
 import { createEntryFees } from './entry-fees.ts'
 import { toMoney, type Db, type LedgerService } from './ledger.ts'
 import { runOnce } from './stored-responses.ts'
@@ -112,7 +113,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
       })
       return { body: stored.body, joined }
     })
-    if (joined) events.emit('participant.joined', { competitionId, userId })
+    if (joined) publish(events, 'participant.joined', { competitionId, userId })
     return body
   }
 
@@ -149,7 +150,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
         async () => ({ statusCode: 200, body: await removeParticipant(tx, competitionId, userId, opts.actorId) }))
       return { body: stored.body, left: !stored.replayed }
     })
-    if (left) events.emit('participant.left', { competitionId, userId })
+    if (left) publish(events, 'participant.left', { competitionId, userId })
     return body
   }
 

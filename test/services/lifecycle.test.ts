@@ -177,3 +177,20 @@ test('the sweeper runs on its interval and stops on close', async (t) => {
   const changed = await new Promise<StatusChange>((resolve) => app.events.once('competition.status', (e) => resolve(e as StatusChange)))
   t.match(changed, { competitionId: competition.id, from: 'scheduled', to: 'active' })
 })
+
+test('a failing listener neither undoes nor fails a committed change', async (t) => {
+  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const reported: Error[] = []
+  app.events.on('error', (err) => { reported.push(err) })
+  app.events.on('competition.status', () => { throw new Error('listener broke') })
+  app.events.on('participant.joined', () => { throw new Error('listener broke too') })
+  const admin = await signIn(app, { admin: true })
+  const user = await signIn(app)
+  const competition = await createCompetition(app, admin)
+  const joined = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competition.id}/join`, headers: user.headers })
+  t.equal(joined.statusCode, 200, 'the join still answers 200')
+  const changes = await app.lifecycle.sweep(new Date(new Date(competition.startsAt).getTime() + 1))
+  t.equal(changes.length, 1, 'the sweep still reports its transition')
+  t.equal(await statusOf(app, competition.id), 'active')
+  t.same(reported.map((e) => e.message), ['listener broke too', 'listener broke'], 'the failures are reported on the bus')
+})
