@@ -5,7 +5,7 @@
 //
 //   npm run client:generate            regenerate both files
 //   npm run client:generate -- --check exit 1 when the files differ from the routes
-//   ... --dir <folder>                 read/write another folder than clients/
+//   ... --dir <folder>                 read/write another folder than clients/ (repeatable)
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -49,28 +49,25 @@ async function readOrEmpty (file: string): Promise<string> {
 }
 
 async function main (): Promise<number> {
-  const { values } = parseArgs({ options: { check: { type: 'boolean', default: false }, dir: { type: 'string', default: 'clients' } } })
-  const dir = path.resolve(ROOT, values.dir)
+  const { values } = parseArgs({ options: { check: { type: 'boolean', default: false }, dir: { type: 'string', multiple: true, default: ['clients'] } } })
   const document = await buildDocument()
-  const files = {
-    [path.join(dir, 'openapi.json')]: `${JSON.stringify(document, null, 2)}\n`,
-    [path.join(dir, 'generated', 'api.ts')]: await typesOf(document)
-  }
+  const contents = { 'openapi.json': `${JSON.stringify(document, null, 2)}\n`, [path.join('generated', 'api.ts')]: await typesOf(document) }
+  const files = values.dir.flatMap((dir) => Object.entries(contents).map(([name, content]) => [path.resolve(ROOT, dir, name), content] as const))
 
   if (values.check) {
     const stale = []
-    for (const [file, content] of Object.entries(files)) {
+    for (const [file, content] of files) {
       if (await readOrEmpty(file) !== content) stale.push(path.relative(ROOT, file))
     }
     if (stale.length > 0) {
-      console.error(`The routes changed but the client was not regenerated (${stale.join(', ')} out of date). Run: npm run client:generate`)
+      console.error(`The routes changed but the client was not regenerated (out of date: ${stale.join(', ')}). Run: npm run client:generate`)
       return 1
     }
-    console.log('clients/openapi.json and the generated client match the routes')
+    console.log('the OpenAPI document and the generated client match the routes')
     return 0
   }
 
-  for (const [file, content] of Object.entries(files)) {
+  for (const [file, content] of files) {
     await mkdir(path.dirname(file), { recursive: true })
     await writeFile(file, content)
     console.log(`wrote ${path.relative(ROOT, file)}`)

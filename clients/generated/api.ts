@@ -6,6 +6,1028 @@
 // Regenerate with `npm run client:generate`; CI fails when this file is out of date.
 
 export interface paths {
+    "/api/v1/admin/flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Anti-cheat flags to review (oldest first) */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Opaque cursor from a previous page
+                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
+                     */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                    /** @example open */
+                    status?: "open" | "cleared" | "confirmed";
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": 10,
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "status": "open",
+                         *           "reason": "Explained in words",
+                         *           "details": {},
+                         *           "sample": {
+                         *             "id": 10,
+                         *             "source": "healthkit",
+                         *             "externalId": "string",
+                         *             "version": 10,
+                         *             "metric": "steps",
+                         *             "startTime": "2026-11-02T08:30:00.000Z",
+                         *             "endTime": "2026-11-02T08:30:00.000Z",
+                         *             "value": 1.5,
+                         *             "recordingMethod": "string",
+                         *             "deleted": true,
+                         *             "rejected": true
+                         *           },
+                         *           "competitionIds": [
+                         *             "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                         *           ],
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "resolvedBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "resolvedAt": "2026-11-02T08:30:00.000Z",
+                         *           "note": "string"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                /** @description Competitions this flag holds the participant out of prizes in */
+                                competitionIds: string[];
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                details: {
+                                    [key: string]: unknown;
+                                };
+                                id: number;
+                                note: string | null;
+                                /** @description steps_rate, daily_ceiling or speed */
+                                reason: string;
+                                resolvedAt: string | null;
+                                resolvedBy: string | null;
+                                sample: {
+                                    deleted: boolean;
+                                    /**
+                                     * Format: date-time
+                                     * @description ISO-8601 UTC
+                                     * @example 2026-11-02T08:30:00.000Z
+                                     */
+                                    endTime: string;
+                                    externalId: string;
+                                    id: number;
+                                    /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                                    metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                                    recordingMethod: string;
+                                    rejected: boolean;
+                                    /** @description Where the data was recorded. Part of a sample's identity with its external id */
+                                    source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                    /**
+                                     * Format: date-time
+                                     * @description ISO-8601 UTC
+                                     * @example 2026-11-02T08:30:00.000Z
+                                     */
+                                    startTime: string;
+                                    value: number;
+                                    version: number;
+                                } | null;
+                                status: "open" | "cleared" | "confirmed";
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/flags/{id}/clear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Clear a flag (the data is plausible)
+         * @description The record keeps counting; the participant is released from the prize hold once no open or confirmed flag holds them. Clearing again returns the flag unchanged; clearing a confirmed flag is 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example 10 */
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "note": "string"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Why the flag was cleared or confirmed (kept in the audit trail) */
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": 10,
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "status": "open",
+                         *       "reason": "Explained in words",
+                         *       "details": {},
+                         *       "sample": {
+                         *         "id": 10,
+                         *         "source": "healthkit",
+                         *         "externalId": "string",
+                         *         "version": 10,
+                         *         "metric": "steps",
+                         *         "startTime": "2026-11-02T08:30:00.000Z",
+                         *         "endTime": "2026-11-02T08:30:00.000Z",
+                         *         "value": 1.5,
+                         *         "recordingMethod": "string",
+                         *         "deleted": true,
+                         *         "rejected": true
+                         *       },
+                         *       "competitionIds": [
+                         *         "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                         *       ],
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "resolvedBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "resolvedAt": "2026-11-02T08:30:00.000Z",
+                         *       "note": "string"
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Competitions this flag holds the participant out of prizes in */
+                            competitionIds: string[];
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            id: number;
+                            note: string | null;
+                            /** @description steps_rate, daily_ceiling or speed */
+                            reason: string;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            sample: {
+                                deleted: boolean;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                endTime: string;
+                                externalId: string;
+                                id: number;
+                                /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                                metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                                recordingMethod: string;
+                                rejected: boolean;
+                                /** @description Where the data was recorded. Part of a sample's identity with its external id */
+                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                startTime: string;
+                                value: number;
+                                version: number;
+                            } | null;
+                            status: "open" | "cleared" | "confirmed";
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/flags/{id}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a flag (the data is not plausible)
+         * @description The flagged record stops counting: daily totals and running competitions are recomputed and the leaderboard moves. The participant stays held out of those competitions' prizes. Confirming again returns the flag unchanged; confirming a cleared flag is 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @example 10 */
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "note": "string"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description Why the flag was cleared or confirmed (kept in the audit trail) */
+                        note?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": 10,
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "status": "open",
+                         *       "reason": "Explained in words",
+                         *       "details": {},
+                         *       "sample": {
+                         *         "id": 10,
+                         *         "source": "healthkit",
+                         *         "externalId": "string",
+                         *         "version": 10,
+                         *         "metric": "steps",
+                         *         "startTime": "2026-11-02T08:30:00.000Z",
+                         *         "endTime": "2026-11-02T08:30:00.000Z",
+                         *         "value": 1.5,
+                         *         "recordingMethod": "string",
+                         *         "deleted": true,
+                         *         "rejected": true
+                         *       },
+                         *       "competitionIds": [
+                         *         "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                         *       ],
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "resolvedBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "resolvedAt": "2026-11-02T08:30:00.000Z",
+                         *       "note": "string"
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Competitions this flag holds the participant out of prizes in */
+                            competitionIds: string[];
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            details: {
+                                [key: string]: unknown;
+                            };
+                            id: number;
+                            note: string | null;
+                            /** @description steps_rate, daily_ceiling or speed */
+                            reason: string;
+                            resolvedAt: string | null;
+                            resolvedBy: string | null;
+                            sample: {
+                                deleted: boolean;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                endTime: string;
+                                externalId: string;
+                                id: number;
+                                /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                                metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                                recordingMethod: string;
+                                rejected: boolean;
+                                /** @description Where the data was recorded. Part of a sample's identity with its external id */
+                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                startTime: string;
+                                value: number;
+                                version: number;
+                            } | null;
+                            status: "open" | "cleared" | "confirmed";
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/leaderboard/{competitionId}/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rebuild one competition's Redis leaderboard from Postgres, whatever its status (admins) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    competitionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "rebuilt": [
+                         *         "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                         *       ],
+                         *       "at": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            at: string;
+                            /** @description Competitions whose Redis projection now equals Postgres */
+                            rebuilt: string[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/leaderboard/rebuild": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rebuild the Redis leaderboards of every active and grace competition from Postgres (admins)
+         * @description Afterwards each projection equals Postgres; live clients receive a fresh snapshot where anything differed. The same runs at start-up and when Redis reconnects.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "rebuilt": [
+                         *         "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                         *       ],
+                         *       "at": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            at: string;
+                            /** @description Competitions whose Redis projection now equals Postgres */
+                            rebuilt: string[];
+                        };
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{userId}/credit": {
         parameters: {
             query?: never;
@@ -2058,6 +3080,1196 @@ export interface paths {
                          *       "code": "RATE_LIMITED",
                          *       "error": "Too Many Requests",
                          *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fitness/stats/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Daily, weekly and monthly totals, streaks and personal bests
+         * @description Own data or admin only. Days are the user's local days; sources are combined per day by taking the maximum.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description First local day (default: 29 days before `to`)
+                     * @example 2026-11-02
+                     */
+                    from?: string;
+                    /**
+                     * @description Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)
+                     * @example 1.5
+                     */
+                    goal?: number;
+                    /**
+                     * @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes
+                     * @example steps
+                     */
+                    metric?: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                    /**
+                     * @description Last local day (default: today in the user's time zone)
+                     * @example 2026-11-02
+                     */
+                    to?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "from": "2026-11-02",
+                         *       "to": "2026-11-02",
+                         *       "timeZone": "Europe/London",
+                         *       "rule": "string",
+                         *       "metrics": [
+                         *         {
+                         *           "metric": "steps",
+                         *           "total": 1.5,
+                         *           "daily": [
+                         *             {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             }
+                         *           ],
+                         *           "weekly": [
+                         *             {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             }
+                         *           ],
+                         *           "monthly": [
+                         *             {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             }
+                         *           ],
+                         *           "streak": {
+                         *             "goal": 1.5,
+                         *             "current": 10,
+                         *             "longest": 10
+                         *           },
+                         *           "personalBests": {
+                         *             "day": {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             },
+                         *             "week": {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             },
+                         *             "month": {
+                         *               "start": "2026-11-02",
+                         *               "value": 1.5
+                         *             }
+                         *           }
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date
+                             * @description A calendar day, YYYY-MM-DD
+                             */
+                            from: string;
+                            metrics: {
+                                /** @description Every day of the range, 0 when nothing was recorded */
+                                daily: {
+                                    /**
+                                     * Format: date
+                                     * @description A calendar day, YYYY-MM-DD
+                                     */
+                                    start: string;
+                                    value: number;
+                                }[];
+                                /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                                metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                                /** @description Calendar months overlapping the range, summed within the range */
+                                monthly: {
+                                    /**
+                                     * Format: date
+                                     * @description A calendar day, YYYY-MM-DD
+                                     */
+                                    start: string;
+                                    value: number;
+                                }[];
+                                /** @description All history */
+                                personalBests: {
+                                    day: {
+                                        /**
+                                         * Format: date
+                                         * @description A calendar day, YYYY-MM-DD
+                                         */
+                                        start: string;
+                                        value: number;
+                                    } | null;
+                                    month: {
+                                        /**
+                                         * Format: date
+                                         * @description A calendar day, YYYY-MM-DD
+                                         */
+                                        start: string;
+                                        value: number;
+                                    } | null;
+                                    week: {
+                                        /**
+                                         * Format: date
+                                         * @description A calendar day, YYYY-MM-DD
+                                         */
+                                        start: string;
+                                        value: number;
+                                    } | null;
+                                };
+                                streak: {
+                                    /** @description Consecutive days meeting the goal ending on `to` (or the day before, while `to` is still open) */
+                                    current: number;
+                                    goal: number;
+                                    /** @description Longest run of days meeting the goal, all history */
+                                    longest: number;
+                                };
+                                /** @description Sum over the range */
+                                total: number;
+                                /** @description ISO weeks (Monday start) overlapping the range, summed within the range */
+                                weekly: {
+                                    /**
+                                     * Format: date
+                                     * @description A calendar day, YYYY-MM-DD
+                                     */
+                                    start: string;
+                                    value: number;
+                                }[];
+                            }[];
+                            /** @description How overlapping sources are combined */
+                            rule: string;
+                            timeZone: string;
+                            /**
+                             * Format: date
+                             * @description A calendar day, YYYY-MM-DD
+                             */
+                            to: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/fitness/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync fitness data (device push or provider pull)
+         * @description Ingests one source's records for the caller, or pulls from a provider.
+         *
+         *     * **Batch**: at most the configured number of records (samples plus deletions). The batch is all-or-nothing:
+         *       an invalid record rejects it with 400 naming the record (`body.samples.3.value`) and nothing is written.
+         *     * **Exactly once**: a record is identified by (user, source, externalId). A higher `version` replaces it,
+         *       an equal or lower one is ignored; deletions by externalId remove its contribution. Replaying, reordering
+         *       or sending a batch twice at once gives the same totals and scores, so no Idempotency-Key is needed.
+         *     * **Local day**: startTime plus tzOffsetMinutes.
+         *     * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
+         *       recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
+         *     * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
+         *       is in is recomputed from stored data over its window, with days in the competition's time zone (records crossing
+         *       midnight are split by time), and pushed to the leaderboard (live update included). Manual records count only where
+         *       the competition allows manual entries. Data arriving after the grace period is stored but no longer moves it.
+         *     * **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
+         *       impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
+         *     * **Provider pull**: `{ "provider": "google_fit", "accessToken": "..." }` (or a stored token) fetches the days not yet
+         *       pulled as per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit breaker: while the
+         *       provider keeps failing, calls fail fast with 503 and Retry-After.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            /** @description Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`). A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`) */
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "source": "healthkit",
+                     *       "samples": [
+                     *         {
+                     *           "externalId": "string",
+                     *           "version": 0,
+                     *           "metric": "steps",
+                     *           "kind": "sample",
+                     *           "startTime": "2026-11-02T08:30:00.000Z",
+                     *           "endTime": "2026-11-02T08:30:00.000Z",
+                     *           "value": 1.5,
+                     *           "recordingMethod": "unknown",
+                     *           "tzOffsetMinutes": 10
+                     *         }
+                     *       ],
+                     *       "deletions": [
+                     *         {
+                     *           "externalId": "string",
+                     *           "version": 10
+                     *         }
+                     *       ],
+                     *       "provider": "google_fit",
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+                     *       "from": "2026-11-02",
+                     *       "to": "2026-11-02"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @description The user's OAuth access token for the provider; without it the stored token is used */
+                        accessToken?: string;
+                        /** @description At most 1000 deletions per request */
+                        deletions?: {
+                            externalId: string;
+                            /** @description When given, a stored record with a higher version is kept */
+                            version?: number;
+                        }[];
+                        /**
+                         * Format: date
+                         * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back)
+                         */
+                        from?: string;
+                        /** @description A server-side provider to pull from instead of pushing samples */
+                        provider?: "google_fit";
+                        /** @description At most 1000 records per request */
+                        samples?: {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours
+                             */
+                            endTime: string;
+                            /** @description The source's id for this record (HealthKit UUID, Health Connect clientRecordId, ...) */
+                            externalId: string;
+                            /**
+                             * @description sample: an interval measurement. daily_total: the source's own total for one local day. Within one source and day the larger of the two sums counts, so a source sending both is not counted twice
+                             * @default sample
+                             */
+                            kind: "sample" | "daily_total";
+                            /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                            metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                            /**
+                             * @description manual for user-entered data (HealthKit WasUserEntered, Health Connect RECORDING_METHOD_MANUAL_ENTRY); manual data counts only in competitions that allow manual entries
+                             * @default unknown
+                             */
+                            recordingMethod: "automatic" | "active" | "manual" | "unknown";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            startTime: string;
+                            /** @description The device's UTC offset when recorded; the local day is taken from startTime plus this offset */
+                            tzOffsetMinutes: number;
+                            value: number;
+                            /**
+                             * @description A higher version replaces the stored record; an equal or lower one is ignored
+                             * @default 0
+                             */
+                            version: number;
+                        }[];
+                        /** @description Where the data was recorded. Part of a sample's identity with its external id */
+                        source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                        /**
+                         * Format: date
+                         * @description Provider pull: last local day to fetch (default: today in the user's time zone)
+                         */
+                        to?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "source": "healthkit",
+                         *       "received": 10,
+                         *       "inserted": 10,
+                         *       "replaced": 10,
+                         *       "unchanged": 10,
+                         *       "deleted": 10,
+                         *       "flagged": [
+                         *         {
+                         *           "externalId": "string",
+                         *           "reason": "Explained in words"
+                         *         }
+                         *       ],
+                         *       "days": [
+                         *         {
+                         *           "day": "2026-11-02",
+                         *           "metric": "steps",
+                         *           "value": 1.5
+                         *         }
+                         *       ],
+                         *       "competitions": [
+                         *         {
+                         *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "score": 10,
+                         *           "applied": true
+                         *         }
+                         *       ],
+                         *       "provider": {
+                         *         "name": "google_fit",
+                         *         "from": "2026-11-02",
+                         *         "to": "2026-11-02",
+                         *         "days": 10
+                         *       }
+                         *     }
+                         */
+                        "application/json": {
+                            competitions: {
+                                /** @description false when the recomputed total was already the stored one */
+                                applied: boolean;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                competitionId: string;
+                                /** @description The participant's score after this sync */
+                                score: number;
+                            }[];
+                            /** @description Combined daily totals (all sources) of the days this sync touched */
+                            days: {
+                                /**
+                                 * Format: date
+                                 * @description A calendar day, YYYY-MM-DD
+                                 */
+                                day: string;
+                                /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
+                                metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
+                                value: number;
+                            }[];
+                            deleted: number;
+                            flagged: {
+                                externalId: string;
+                                reason: string;
+                            }[];
+                            inserted: number;
+                            provider?: {
+                                days: number;
+                                /**
+                                 * Format: date
+                                 * @description A calendar day, YYYY-MM-DD
+                                 */
+                                from: string;
+                                /** @description A server-side provider to pull from instead of pushing samples */
+                                name: "google_fit";
+                                /**
+                                 * Format: date
+                                 * @description A calendar day, YYYY-MM-DD
+                                 */
+                                to: string;
+                            };
+                            received: number;
+                            replaced: number;
+                            /** @description Where the data was recorded. Part of a sample's identity with its external id */
+                            source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                            /** @description Records already stored with the same or a higher version */
+                            unchanged: number;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but not acceptable in the current state */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 422,
+                         *       "code": "UNPROCESSABLE",
+                         *       "error": "Unprocessable Entity",
+                         *       "message": "Well-formed but not acceptable in the current state",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/leaderboard/{competitionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A competition's leaderboard: top N by cursor, total, the caller's entry and, with around=me, their neighbours
+         * @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. Served from Redis; when Redis is unavailable the same answer comes from Postgres with degraded: true. Private competitions are visible to their participants, creator and admins only (404 for others).
+         */
+        get: {
+            parameters: {
+                query: {
+                    /**
+                     * @description Also return the caller's neighbours: `k` entries above and below
+                     * @example me
+                     */
+                    around?: "me";
+                    /**
+                     * @description Opaque cursor from a previous page
+                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
+                     */
+                    cursor?: string;
+                    /**
+                     * @description Neighbours on each side for around=me
+                     * @example 5
+                     */
+                    k: number;
+                    /**
+                     * @description Entries per page (top N on the first page)
+                     * @example 50
+                     */
+                    limit: number;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    competitionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "total": 10,
+                         *       "degraded": true,
+                         *       "entries": [
+                         *         {
+                         *           "rank": 10,
+                         *           "position": 10,
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "avatarUrl": "https://example.com/avatars/ada.webp",
+                         *           "score": 10,
+                         *           "reachedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                         *       "me": {
+                         *         "rank": 10,
+                         *         "position": 10,
+                         *         "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *         "displayName": "Ada Lovelace",
+                         *         "avatarUrl": "https://example.com/avatars/ada.webp",
+                         *         "score": 10,
+                         *         "reachedAt": "2026-11-02T08:30:00.000Z"
+                         *       },
+                         *       "around": [
+                         *         {
+                         *           "rank": 10,
+                         *           "position": 10,
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "avatarUrl": "https://example.com/avatars/ada.webp",
+                         *           "score": 10,
+                         *           "reachedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description With around=me: the caller's entry with up to k neighbours on each side, in order; [] when the caller is not a participant. null without around=me */
+                            around: {
+                                avatarUrl: string | null;
+                                displayName: string | null;
+                                /** @description Unique place after the tie-break (first to reach the score, then user id) */
+                                position: number;
+                                /** @description Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4) */
+                                rank: number;
+                                /**
+                                 * Format: date-time
+                                 * @description When the participant reached this score (microsecond precision); the tie-break
+                                 */
+                                reachedAt: string;
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[] | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            competitionId: string;
+                            /** @description true when served from Postgres because the Redis projection is unavailable or being rebuilt */
+                            degraded: boolean;
+                            entries: {
+                                avatarUrl: string | null;
+                                displayName: string | null;
+                                /** @description Unique place after the tie-break (first to reach the score, then user id) */
+                                position: number;
+                                /** @description Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4) */
+                                rank: number;
+                                /**
+                                 * Format: date-time
+                                 * @description When the participant reached this score (microsecond precision); the tie-break
+                                 */
+                                reachedAt: string;
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /** @description The caller's own entry; null when the caller is not a participant */
+                            me: {
+                                avatarUrl: string | null;
+                                displayName: string | null;
+                                /** @description Unique place after the tie-break (first to reach the score, then user id) */
+                                position: number;
+                                /** @description Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4) */
+                                rank: number;
+                                /**
+                                 * Format: date-time
+                                 * @description When the participant reached this score (microsecond precision); the tie-break
+                                 */
+                                reachedAt: string;
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            } | null;
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                            /** @description Participants in the competition */
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/leaderboard/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change a participant's score in a custom-metric competition (admins and trusted services)
+         * @description Committed to Postgres with its Idempotency-Key before Redis and live clients see it; a retry with the same key changes nothing and answers with the current score (a key reused for a different update is 409). The competition must be active or in grace (409), its metric custom (409), and the user a participant (404). Scores are exact integers up to 2^53 - 1 (422 past it). reachedAt becomes the time of the change whenever the score changes. Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /**
+                     * @description Unique per logical operation; a retry with the same key changes nothing
+                     * @example join-2026-11-02-ada-1
+                     */
+                    "idempotency-key": string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "operation": "set",
+                     *       "value": 10
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /** @description set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value */
+                        operation: "set" | "increment" | "best";
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                        /** @description Non-negative for set and best */
+                        value: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "applied": true,
+                         *       "duplicate": true,
+                         *       "score": 10
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description false when the key was already used (a retry) or the score did not change */
+                            applied: boolean;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            competitionId: string;
+                            /** @description true when this Idempotency-Key was already applied: nothing changed */
+                            duplicate: boolean;
+                            /** @description Integer score, exact up to 2^53 - 1 */
+                            score: number;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but not acceptable in the current state */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 422,
+                         *       "code": "UNPROCESSABLE",
+                         *       "error": "Unprocessable Entity",
+                         *       "message": "Well-formed but not acceptable in the current state",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
                          *       "requestId": "req-6f1c4b7e"
                          *     }
                          */
