@@ -123,6 +123,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
     const { rows: found } = await tx.query('SELECT status, starts_at, currency FROM competitions WHERE id = $1 FOR NO KEY UPDATE', [competitionId])
     const competition = found[0]
     if (!competition) throw errors.NotFound('Competition not found')
+    if (['cancelled', 'final', 'paid'].includes(competition.status)) throw errors.Conflict(`Competition is ${competition.status}: there is nothing to leave`)
     if (competition.status !== 'scheduled' || competition.starts_at <= now) throw errors.Conflict('Competition has started: leaving is only possible before the start')
     const { rows } = await tx.query(`DELETE FROM participants WHERE competition_id = $1 AND user_id = $2
       RETURNING entry_fee_paid, fee_transaction_id`, [competitionId, userId])

@@ -137,6 +137,9 @@ test('cancelling refunds every entry fee once, whoever repeats it', async (t) =>
   t.same(events.map((e) => `${e.from}->${e.to}`), ['scheduled->active', 'active->cancelled'])
   t.same(await ledgerTotals(app), { entries: 0, accounts: 0, mismatched: 0, negativeWallets: 0 })
 
+  const leave = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competition.id}/leave`, headers: people[0]!.headers })
+  t.equal(leave.statusCode, 409, 'leaving a cancelled competition refunds nothing more')
+  t.match(leave.json().message, /cancelled/)
   const late = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competition.id}/join`, headers: (await signIn(app)).headers })
   t.equal(late.statusCode, 409, 'a cancelled competition cannot be joined')
   t.same(await app.lifecycle.sweep(new Date(Date.now() + 1000 * HOUR)), [], 'the sweeper leaves cancelled competitions alone')
