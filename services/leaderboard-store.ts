@@ -19,7 +19,7 @@ export interface ScoreChange {
 
 // Why a change was not applied. 'duplicate' and 'unchanged' are accepted (the key is used up);
 // the others were rejected and changed nothing.
-export type SkipReason = 'duplicate' | 'unchanged' | 'key_reused' | 'unknown_competition' | 'inactive' | 'not_participant' | 'invalid'
+export type SkipReason = 'duplicate' | 'unchanged' | 'key_reused' | 'unknown_competition' | 'inactive' | 'wrong_metric' | 'not_participant' | 'invalid'
 
 export interface ScoreResult {
   competitionId: string
@@ -97,16 +97,17 @@ export function createLeaderboardStore () {
   // Applies a batch inside the caller's transaction. Rows are locked in (competition, user)
   // order so concurrent batches cannot deadlock on each other; competitions are share-locked
   // so a status change waits for the scores being written under the old status.
-  async function applyChanges (tx: Db, changes: ScoreChange[]): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
+  // `onlyMetric` restricts the batch to competitions scoring that metric (direct updates: custom).
+  async function applyChanges (tx: Db, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
     const order = changes.map((_, i) => i).sort((a, b) => {
       const x = changes[a]!
       const y = changes[b]!
       return x.competitionId.localeCompare(y.competitionId) || x.userId.localeCompare(y.userId) || a - b
     })
     const ids = [...new Set(changes.map((c) => c.competitionId).filter((id) => UUID.test(id)))].sort()
-    const { rows: competitions } = await tx.query<{ id: string, status: string }>(
-      'SELECT id, status FROM competitions WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE', [ids])
-    const status = new Map(competitions.map((c) => [c.id, c.status]))
+    const { rows: competitions } = await tx.query<{ id: string, status: string, metric: string }>(
+      'SELECT id, status, metric FROM competitions WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE', [ids])
+    const byId = new Map(competitions.map((c) => [c.id, c]))
 
     const results: ScoreResult[] = new Array(changes.length)
     const projected = new Map<string, ProjectedScore>()
@@ -115,9 +116,10 @@ export function createLeaderboardStore () {
       const { competitionId, userId } = change
       const skip = (reason: SkipReason, score = 0) => { results[i] = { competitionId, userId, applied: false, score, reason } }
       if (!UUID.test(userId) || !validChange(change)) { skip('invalid'); continue }
-      const state = status.get(competitionId.toLowerCase())
-      if (state === undefined) { skip('unknown_competition'); continue }
-      if (!SCORING_STATUSES.has(state)) { skip('inactive'); continue }
+      const competition = byId.get(competitionId.toLowerCase())
+      if (competition === undefined) { skip('unknown_competition'); continue }
+      if (opts.onlyMetric !== undefined && competition.metric !== opts.onlyMetric) { skip('wrong_metric'); continue }
+      if (!SCORING_STATUSES.has(competition.status)) { skip('inactive'); continue }
 
       const { rows } = await tx.query<{ score: string }>(
         'SELECT score FROM participants WHERE competition_id = $1 AND user_id = $2 FOR UPDATE', [competitionId, userId])

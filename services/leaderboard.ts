@@ -145,9 +145,9 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
 
   // The write path shared by the HTTP route and fitness sync: one Postgres transaction for the
   // batch (exactly once per (competition, idempotency key)), then the Redis projection.
-  async function applyScores (changes: ScoreChange[]): Promise<ScoreResult[]> {
+  async function applyScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<ScoreResult[]> {
     if (changes.length === 0) return []
-    const { results, projected } = await transaction(async (tx) => await store.applyChanges(tx, changes))
+    const { results, projected } = await transaction(async (tx) => await store.applyChanges(tx, changes, opts))
     for (const r of results) metrics.scoreUpdates.inc({ result: r.applied ? 'applied' : r.reason ?? 'skipped' })
     await project(projected)
     return results
@@ -156,11 +156,9 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   // One change with errors for the HTTP route; duplicates and no-ops are answered, not errors.
   // Direct updates are for competitions with a custom metric; the others score from fitness sync.
   async function updateScore (change: ScoreChange): Promise<ScoreResult> {
-    const info = await store.getCompetition(pool, change.competitionId)
-    if (!info) throw errors.NotFound('Competition not found')
-    if (info.metric !== 'custom') throw errors.Conflict(`This competition scores ${info.metric} from fitness sync; only custom-metric competitions accept direct score updates`)
-    const [result] = await applyScores([change])
+    const [result] = await applyScores([change], { onlyMetric: 'custom' })
     switch (result!.reason) {
+      case 'wrong_metric': throw errors.Conflict('This competition scores from fitness sync; only custom-metric competitions accept direct score updates')
       case 'unknown_competition': throw errors.NotFound('Competition not found')
       case 'not_participant': throw errors.NotFound('The user is not a participant of this competition')
       case 'inactive': throw errors.Conflict('Scores can change only while the competition is active or in grace')
