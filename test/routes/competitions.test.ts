@@ -1,5 +1,8 @@
 import { test } from 'tap'
+import Fastify from 'fastify'
 import { build } from '../helper.ts'
+import { serverOptions } from '../../lib/server-options.ts'
+import { IdempotencyHeadersSchema } from '../../schemas/ledger.ts'
 import { createCompetition, credit, hoursFromNow, ledgerTotals, signIn } from './competitions-fixtures.ts'
 
 test('creating competitions', async (t) => {
@@ -249,4 +252,15 @@ test('a user\'s competitions: current and past, with rank', async (t) => {
   const dashboard = (await app.inject({ url: `/api/v1/users/${bob!.id}/dashboard`, headers: bob!.headers })).json()
   t.match(dashboard.competitions, [{ name: 'current', status: 'active', score: 30, rank: 1, participantCount: 3 }], 'the dashboard shows running competitions with rank')
   t.equal(dashboard.competitions.length, 1)
+})
+
+test('declaring the Idempotency-Key header keeps the request\'s other headers', async (t) => {
+  const app = Fastify({ ...serverOptions({ LOG_LEVEL: 'silent' }), logger: false })
+  t.teardown(async () => await app.close())
+  app.post('/probe', { schema: { headers: IdempotencyHeadersSchema } }, async (request) => ({ headers: Object.keys(request.headers) }))
+  const res = await app.inject({ method: 'POST', url: '/probe', headers: { authorization: 'Bearer x', 'user-agent': 'app/1.0', 'idempotency-key': 'k-1' } })
+  t.equal(res.statusCode, 200)
+  t.match(res.json().headers, ['authorization', 'user-agent', 'idempotency-key'])
+  const bad = await app.inject({ method: 'POST', url: '/probe', headers: { 'idempotency-key': 'with spaces' } })
+  t.equal(bad.statusCode, 400, 'the key itself is still validated')
 })
