@@ -105,13 +105,33 @@ function decorateResponses (operation: Obj, resolve: RefResolver, secured: boole
   }
 }
 
+// The server fills in defaults, so a caller may leave those fields out: in inputs, a field
+// with a default is optional (TypeBox lists it as required, which generated clients follow).
+function relaxDefaults (schema: unknown, depth = 0): void {
+  if (typeof schema !== 'object' || schema === null || depth > 8) return
+  const s = schema as Obj
+  if (Array.isArray(s.required) && typeof s.properties === 'object') {
+    s.required = s.required.filter((name: string) => s.properties[name]?.default === undefined)
+    if (s.required.length === 0) delete s.required
+  }
+  for (const key of ['properties', 'patternProperties']) {
+    for (const sub of Object.values((s[key] ?? {}) as Obj)) relaxDefaults(sub, depth + 1)
+  }
+  for (const key of ['anyOf', 'oneOf', 'allOf']) {
+    for (const sub of (s[key] ?? []) as unknown[]) relaxDefaults(sub, depth + 1)
+  }
+  if (s.items !== undefined) relaxDefaults(s.items, depth + 1)
+}
+
 function decorateInputs (operation: Obj, resolve: RefResolver): void {
   for (const parameter of (operation.parameters ?? []) as Obj[]) {
+    if (parameter.in !== 'path' && parameter.required === true && parameter.schema?.default !== undefined) parameter.required = false
     if (parameter.example !== undefined || parameter.examples !== undefined) continue
     const example = exampleFromSchema(parameter.schema, resolve, parameter.name)
     if (example !== undefined) parameter.example = example
   }
   for (const media of Object.values((operation.requestBody?.content ?? {}) as Obj)) {
+    relaxDefaults(media.schema)
     if (media.schema === undefined || media.example !== undefined || media.examples !== undefined) continue
     const example = exampleFromSchema(media.schema, resolve)
     if (example !== undefined) media.example = example

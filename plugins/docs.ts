@@ -19,7 +19,10 @@ export default fp(async function docsPlugin (fastify) {
       openapi: '3.1.0',
       info: {
         title: 'Health Competition API',
-        description: 'Competitions, fitness sync, live leaderboards and prizes. Money is in integer minor units; times are ISO-8601 UTC.',
+        description: 'Competitions, fitness sync, live leaderboards and prizes. Money is in integer minor units; times are ISO-8601 UTC.\n\n' +
+          'Live updates: `WS /ws/leaderboard/{competitionId}?token=JWT` sends a `snapshot`, then `update` frames with sequence numbers; ' +
+          'reconnect with `&seq=n` or send `{"type":"resume","seq":n}` to get the missed frames (or a fresh snapshot). ' +
+          '`/live/{competitionId}` is a ready-made page that shows it.',
         version: '1.0.0'
       },
       servers: fastify.config.PUBLIC_URL ? [{ url: fastify.config.PUBLIC_URL }] : [],

@@ -67,6 +67,14 @@ t.test('the OpenAPI document', async (t) => {
     }
   })
 
+  t.test('parameters with a server default are optional for callers', async (t) => {
+    for (const { method, path, op } of ops) {
+      for (const p of op.parameters ?? []) {
+        if (p.in !== 'path' && p.schema?.default !== undefined) t.not(p.required, true, `${method.toUpperCase()} ${path}: ${p.name}`)
+      }
+    }
+  })
+
   t.test('error responses use the shared Error shape; secured operations document 401', async (t) => {
     t.match(document.components.schemas.Error, { type: 'object', required: ['statusCode', 'code', 'error', 'message', 'requestId'] })
     for (const { method, path, op } of ops) {
