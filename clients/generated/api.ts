@@ -3477,14 +3477,14 @@ export interface paths {
                              * @description sample: an interval measurement. daily_total: the source's own total for one local day. Within one source and day the larger of the two sums counts, so a source sending both is not counted twice
                              * @default sample
                              */
-                            kind: "sample" | "daily_total";
+                            kind?: "sample" | "daily_total";
                             /** @description steps (count), distance_m (metres), active_kcal (kilocalories), active_minutes */
                             metric: "steps" | "distance_m" | "active_kcal" | "active_minutes";
                             /**
                              * @description manual for user-entered data (HealthKit WasUserEntered, Health Connect RECORDING_METHOD_MANUAL_ENTRY); manual data counts only in competitions that allow manual entries
                              * @default unknown
                              */
-                            recordingMethod: "automatic" | "active" | "manual" | "unknown";
+                            recordingMethod?: "automatic" | "active" | "manual" | "unknown";
                             /**
                              * Format: date-time
                              * @description ISO-8601 UTC
@@ -3498,7 +3498,7 @@ export interface paths {
                              * @description A higher version replaces the stored record; an equal or lower one is ignored
                              * @default 0
                              */
-                            version: number;
+                            version?: number;
                         }[];
                         /** @description Where the data was recorded. Part of a sample's identity with its external id */
                         source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
@@ -3762,7 +3762,7 @@ export interface paths {
          */
         get: {
             parameters: {
-                query: {
+                query?: {
                     /**
                      * @description Also return the caller's neighbours: `k` entries above and below
                      * @example me
@@ -3777,12 +3777,12 @@ export interface paths {
                      * @description Neighbours on each side for around=me
                      * @example 5
                      */
-                    k: number;
+                    k?: number;
                     /**
                      * @description Entries per page (top N on the first page)
                      * @example 50
                      */
-                    limit: number;
+                    limit?: number;
                 };
                 header?: never;
                 path: {
