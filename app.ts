@@ -22,6 +22,8 @@ import broadcaster from './plugins/broadcaster.ts'
 import leaderboardService from './plugins/app/leaderboard.ts'
 import leaderboardRoutes from './routes/leaderboard.ts'
 import realtimeRoutes from './routes/realtime.ts'
+import prizesService from './plugins/app/prizes.ts'
+import prizesRoutes from './routes/prizes.ts'
 import fitnessService from './plugins/app/fitness.ts'
 import fitnessRoutes from './routes/fitness.ts'
 
@@ -49,6 +51,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(usersService)
   await fastify.register(competitionsService)
   await fastify.register(leaderboardService)
+  await fastify.register(prizesService)
   await fastify.register(fitnessService)
 
   // Domains.
@@ -59,5 +62,6 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(liveRoutes)
   await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
   await fastify.register(realtimeRoutes)
+  await fastify.register(prizesRoutes, { prefix: '/api/v1' })
   await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
 }
