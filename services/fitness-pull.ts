@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { errors } from '../lib/errors.ts'
 import type { Metric, SampleInput } from '../schemas/fitness.ts'
-import { addDays, daysBetween, zoneDay, zoneOffsetMinutes } from './fitness-time.ts'
+import { addDays, daysBetween, isValidTimeZone, zoneDay, zoneOffsetMinutes } from './fitness-time.ts'
 import { invalidField } from './fitness-validation.ts'
 import type { FitnessProvider, ProviderDay } from './providers/types.ts'
 
@@ -39,7 +39,7 @@ export async function planPull (db: Db, userId: string, provider: FitnessProvide
     if (row.expired === true) throw errors.Unprocessable(`The stored ${provider.label} token has expired; send a fresh accessToken`)
     accessToken = row.access_token
   }
-  const timeZone = row?.time_zone ?? 'UTC'
+  const timeZone = row?.time_zone != null && isValidTimeZone(row.time_zone) ? row.time_zone : 'UTC'
   const today = zoneDay(now, timeZone)
   const to = body.to ?? today
   if (to > today) throw invalidField(['to'], 'must not be after today')

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { METRICS, type Metric, type Stats } from '../schemas/fitness.ts'
 import { COMBINE_RULE } from './fitness-daily-totals.ts'
-import { addDays, daysBetween, zoneDay } from './fitness-time.ts'
+import { addDays, daysBetween, isValidTimeZone, zoneDay } from './fitness-time.ts'
 import { invalidField } from './fitness-validation.ts'
 
 type Db = Pick<pg.ClientBase, 'query'>
@@ -71,7 +71,8 @@ function metricStats (metric: Metric, history: Array<[string, number]>, from: st
 // bests, all from daily_totals combined across sources by the documented rule.
 export async function userStats (db: Db, userId: string, query: StatsQuery, now: Date): Promise<Stats> {
   const { rows: users } = await db.query<{ time_zone: string }>('SELECT time_zone FROM users WHERE id = $1', [userId])
-  const timeZone = users[0]?.time_zone ?? 'UTC'
+  const stored = users[0]?.time_zone
+  const timeZone = stored !== undefined && isValidTimeZone(stored) ? stored : 'UTC'
   const today = zoneDay(now, timeZone)
   const to = query.to ?? today
   const from = query.from ?? addDays(to, -29)

@@ -116,8 +116,9 @@ export function createFitnessService (deps: FitnessServiceDeps) {
   async function push (caller: Claimant, source: Source, samples: SampleInput[], deletions: DeletionInput[]): Promise<SyncResult> {
     validateBatch(samples, deletions, now())
     return await withUserLease(caller.id, async () => {
+      // Committed on its own: a users row must not vanish with a rolled-back batch.
+      await deps.ensureUser(pool, caller)
       const staged = await transact(async (tx) => {
-        await deps.ensureUser(tx, caller)
         const outcome = await ingestBatch(tx, caller.id, source, samples, deletions, limits)
         const totals = await recomputeDailyTotals(tx, caller.id, outcome.days)
         const raised = await raiseFlags(tx, caller.id, [...outcome.flags, ...ceilingFlags(totals, outcome.written, source)])
@@ -203,8 +204,9 @@ export function createFitnessService (deps: FitnessServiceDeps) {
   async function decideFlag (admin: Claimant, id: number, status: Exclude<FlagStatus, 'open'>, note?: string) {
     const owner = await flagOwner(pool, id)
     return await withUserLease(owner, async () => {
+      // The decision names the admin (a foreign key to users).
+      await deps.ensureUser(pool, admin)
       const staged = await transact(async (tx) => {
-        await deps.ensureUser(tx, admin)
         const decided = await resolveFlag(tx, id, status, admin.id, note)
         const sample = decided.flag.sample
         if (decided.changed && sample !== null) {
