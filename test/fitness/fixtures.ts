@@ -60,13 +60,15 @@ export interface CompetitionOptions {
   graceSeconds?: number
   allowManual?: boolean
   entryFee?: number
+  sponsorPrize?: number
 }
 
 export async function insertCompetition (app: FastifyInstance, o: CompetitionOptions): Promise<string> {
   const { rows } = await app.pg.query<{ id: string }>(
-    `INSERT INTO competitions (name, metric, starts_at, ends_at, time_zone, status, grace_period_seconds, allow_manual_entries, entry_fee)
-     VALUES ('Fitness test', $1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-    [o.metric ?? 'steps', iso(o.startsAt), iso(o.endsAt), o.timeZone ?? 'UTC', o.status ?? 'active', o.graceSeconds ?? 0, o.allowManual ?? false, o.entryFee ?? 0])
+    `INSERT INTO competitions (name, metric, starts_at, ends_at, time_zone, status, grace_period_seconds, allow_manual_entries, entry_fee, sponsor_prize)
+     VALUES ('Fitness test', $1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
+    [o.metric ?? 'steps', iso(o.startsAt), iso(o.endsAt), o.timeZone ?? 'UTC', o.status ?? 'active', o.graceSeconds ?? 0, o.allowManual ?? false,
+      o.entryFee ?? 0, o.sponsorPrize ?? 0])
   return rows[0]!.id
 }
 

@@ -89,3 +89,31 @@ test('implausible data is flagged, holds the participant out of prizes, and admi
   t.same(totals, [{ v: 5000 }], 'the rejected record left the daily total')
   t.equal((await decide(999999, 'confirm')).statusCode, 404)
 })
+
+test('flagged data is held out of the prize calculation until an admin clears it', async (t) => {
+  const app = await build(t, { config: FITNESS_TEST_CONFIG })
+  const admin = person({ admin: true })
+  const alice = person()
+  const bob = person()
+  const competitionId = await insertCompetition(app, { startsAt: dayStart(4), endsAt: dayStart(-2), sponsorPrize: 10000 })
+  for (const who of [alice, bob]) await join(app, who, competitionId)
+  await syncOk(app, bob, { source: 'healthkit', samples: [sample({ start: dayStart(1) + 8 * HOUR, minutes: 90, value: 9000 })] })
+  // 50,000 steps in ten minutes: more than any honest score here.
+  const cheat = await syncOk(app, alice, { source: 'healthkit', samples: [sample({ start: dayStart(1) + 9 * HOUR, minutes: 10, value: 50000 })] })
+  t.same(cheat.flagged.map((f: { reason: string }) => f.reason), ['steps_rate'])
+
+  const prizes = async () => {
+    const res = await app.inject({ method: 'POST', url: `/api/v1/prizes/calculate/${competitionId}`, headers: admin.headers })
+    t.equal(res.statusCode, 200, res.body)
+    return res.json()
+  }
+  const held = await prizes()
+  t.same(held.winners.map((w: { userId: string }) => w.userId), [bob.id], 'the honest participant wins')
+  t.same(held.heldOut.map((h: { userId: string, score: number }) => [h.userId, h.score]), [[alice.id, 50000]])
+
+  const { items: [flag] } = (await app.inject({ url: `/api/v1/admin/flags?userId=${alice.id}`, headers: admin.headers })).json()
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/admin/flags/${flag.id as number}/clear`, headers: admin.headers, payload: {} })).statusCode, 200)
+  const released = await prizes()
+  t.same(released.winners.map((w: { userId: string }) => w.userId), [alice.id], 'cleared, the data counts for prizes again')
+  t.same(released.heldOut, [])
+})
