@@ -50,6 +50,9 @@ local function pushFrame(framesKey, seq, frame, maxFrames, channel)
   redis.call('PUBLISH', channel, frame)
 end
 local NO_NAME = '"displayName":null,"avatarUrl":null'
+-- A list rebuilt by the table constructor: the embedded Redis stand-in only returns tables
+-- made that way (bounded lists only: unpack has a stack limit).
+local function list(t) return { unpack(t) } end
 local function nameOf(namesKey, uid) return redis.call('HGET', namesKey, uid) or NO_NAME end
 `
 
@@ -111,7 +114,7 @@ local function range(K, start, stop)
   end
   local firstRank = 0
   if #rows > 0 then firstRank = redis.call('ZCOUNT', K[2], '-inf', '(' .. rows[2]) + 1 end
-  return { firstRank, out }
+  return { firstRank, list(out) }
 end
 local function mine(K, uid, k)
   local rec = parseRecord(redis.call('HGET', K[3], uid))
@@ -304,10 +307,8 @@ if ARGV[5] ~= '' then
   if parseRecord(redis.call('HGET', KEYS[3], ARGV[5])) then participant = 1 end
   if tonumber(ARGV[6]) >= 0 then me = mine(KEYS, ARGV[5], tonumber(ARGV[6])) end
 end
-local out = { meta[2], meta[3] or 'public', meta[4] or '', redis.call('ZCARD', KEYS[2]), participant, start, me[1], me[2], me[3], me[4] or 0 }
 if page then
-  out[#out + 1] = page[1]
-  out[#out + 1] = page[2]
+  return { meta[2], meta[3], meta[4], redis.call('ZCARD', KEYS[2]), participant, start, me[1], me[2], me[3], me[4] or 0, page[1], page[2] }
 end
-return out
+return { meta[2], meta[3], meta[4], redis.call('ZCARD', KEYS[2]), participant, start, me[1], me[2], me[3], me[4] or 0 }
 `)
