@@ -250,3 +250,40 @@ export async function startPostgresServer (t: Test, opts: { replicaOf?: Postgres
   await start()
   return { port, url: `postgres://postgres@127.0.0.1:${port}/postgres`, start, stop, running: () => up }
 }
+
+export interface ServerProcess {
+  base: string
+  child: ChildProcess
+  // Resolves when the process has exited, with its code or signal.
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+  stderr: () => string
+}
+
+// The real server (node server.ts) on a spare port, as production runs it. Killed with SIGKILL
+// in teardown if still running.
+export async function startServerProcess (t: Test, env: Record<string, string>): Promise<ServerProcess> {
+  const root = new URL('../', import.meta.url).pathname
+  const port = await freePort()
+  const child = spawn(process.execPath, ['server.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
+  let stderr = ''
+  child.stderr?.on('data', (d) => { stderr += String(d) })
+  const cleanup = () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') }
+  exitCleanups.add(cleanup)
+  t.teardown(() => { cleanup(); exitCleanups.delete(cleanup) })
+  const exitedPromise = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }))
+  })
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited during start-up: ${stderr.slice(-2000)}`)
+    if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break
+    if (Date.now() > deadline) throw new Error(`server did not answer within 30 s: ${stderr.slice(-2000)}`)
+    await sleep(100)
+  }
+  return { base, child, exited: exitedPromise, stderr: () => stderr }
+}

@@ -1,36 +1,17 @@
 import { test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { bearer, createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from '../helper.ts'
 import { resolveBackends } from '../backends.ts'
-import { freePort } from '../processes.ts'
+import { startServerProcess } from '../processes.ts'
 import { ADMIN_ID, liveClient } from '../routes/leaderboard-fixtures.ts'
 
 // The real server (node server.ts) under load receives SIGTERM: requests in flight complete,
 // WebSockets close with 1001 (going away), every accepted write is in Postgres, and the
 // process exits by itself within a bound.
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const EXIT_BOUND_MS = 15_000
-
-async function waitFor (what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-
-function exited (child: ChildProcess): Promise<{ code: number | null, signal: NodeJS.Signals | null }> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve({ code: child.exitCode, signal: child.signalCode })
-    else child.once('exit', (code, signal) => resolve({ code, signal }))
-  })
-}
 
 interface Outcome { key: string, status: number | 'failed', value: number }
 
@@ -38,31 +19,17 @@ test('SIGTERM under load', async (t) => {
   const { redisUrl } = await resolveBackends(t)
   const databaseUrl = await createTestDatabase(t)
   const prefix = await createRedisPrefix(t)
-  const port = await freePort()
-  const base = `http://127.0.0.1:${port}`
-
-  const child = spawn(process.execPath, ['server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: prefix,
-      JWT_SECRET: TEST_JWT_SECRET,
-      RATE_LIMIT_MAX: '1000000',
-      SWEEPER_INTERVAL_MS: '0',
-      REALTIME_TICK_MS: '50',
-      DATA_DIR: `${ROOT}.data/test/sigterm-${randomUUID()}`
-    },
-    stdio: ['ignore', 'ignore', 'pipe']
+  const server = await startServerProcess(t, {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    RATE_LIMIT_MAX: '1000000',
+    SWEEPER_INTERVAL_MS: '0',
+    REALTIME_TICK_MS: '50',
+    DATA_DIR: `.data/test/sigterm-${randomUUID()}`
   })
-  let stderr = ''
-  child.stderr?.on('data', (d) => { stderr += d })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  await waitFor('the server to answer', async () => (await fetch(`${base}/health`)).ok)
+  const { base, child } = server
 
   // A custom-metric competition with participants, made with SQL on the server's database.
   const db = new pg.Client({ connectionString: databaseUrl })
@@ -141,7 +108,7 @@ test('SIGTERM under load', async (t) => {
 
   let bound: NodeJS.Timeout | undefined
   const exit = await Promise.race([
-    exited(child),
+    server.exited,
     new Promise<'timeout'>((resolve) => { bound = setTimeout(() => resolve('timeout'), EXIT_BOUND_MS) })
   ])
   clearTimeout(bound)
@@ -150,7 +117,7 @@ test('SIGTERM under load', async (t) => {
   t.not(exit, 'timeout', `the process exits within ${EXIT_BOUND_MS} ms`)
   t.same(exit, { code: 0, signal: null }, 'with code 0')
   t.comment(`exited ${Date.now() - signalledAt} ms after SIGTERM`)
-  t.notMatch(stderr, /"level":(50|60)/, 'no errors logged during shutdown')
+  t.notMatch(server.stderr(), /"level":(50|60)/, 'no errors logged during shutdown')
 
   t.same(slowOutcomes.map((o) => o.status), [200, 200], 'requests in flight at SIGTERM complete with 200')
   const closeCodes = (await Promise.all(closes)).map((c) => c.code)
