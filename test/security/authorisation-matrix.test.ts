@@ -58,6 +58,8 @@ const RULES: Record<string, Rule> = {
   'POST /api/v1/admin/leaderboard/rebuild': 'admin',
   'POST /api/v1/admin/leaderboard/:competitionId/rebuild': 'admin',
   'GET /ws/leaderboard/:competitionId': 'ws-user',
+  'POST /api/v1/prizes/calculate/:competitionId': 'user',
+  'POST /api/v1/prizes/distribute/:competitionId': 'admin',
 
   // Sync writes the caller's own data: there is no other user to aim at.
   'POST /api/v1/fitness/sync': 'user',
