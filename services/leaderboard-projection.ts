@@ -129,7 +129,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null }): Promise<string> {
-    return String(await run(scripts.beginScript, [keys(competitionId)[0]!], [info.visibility, info.createdBy ?? '']))
+    return String(await run(scripts.beginScript, [keys(competitionId)[0]!], [info.visibility, info.createdBy ?? '', now()]))
   }
 
   async function load (competitionId: string, rows: ProjectionRow[]): Promise<number> {

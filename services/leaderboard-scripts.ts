@@ -167,11 +167,13 @@ redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 `)
 
-// KEYS meta ; ARGV visibility createdBy. A rebuild starts: a missing projection is marked
+// KEYS meta ; ARGV visibility createdBy nowMs. A rebuild starts: a missing projection is marked
 // 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
+// Versions start from the clock, so a rebuilt projection never reuses an earlier version
+// (instances cache serialised pages by version).
 export const beginScript = script(`
 redis.call('HSETNX', KEYS[1], 'state', 'building')
-redis.call('HSETNX', KEYS[1], 'v', 0)
+redis.call('HSETNX', KEYS[1], 'v', ARGV[3] .. '000')
 redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2])
 return redis.call('HGET', KEYS[1], 'state')
 `)

@@ -49,6 +49,7 @@ test('Redis flushed: reads fall back to Postgres marked degraded, writes commit,
   const after = await leaderboard(app, competitionId, users[4]!)
   t.equal(after.body.degraded, false)
   t.match(after.body.me, { userId: users[4], score: 25, rank: 3 })
+  t.same(after.body.entries.map((e: any) => ({ userId: e.userId, score: e.score })), await postgresRanking(app, competitionId), 'no page cached before the flush is served')
 
   const metrics = await app.inject({ url: '/metrics' })
   t.match(metrics.body, /leaderboard_reads_total\{source="postgres"\} [1-9]/)
