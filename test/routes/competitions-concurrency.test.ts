@@ -1,14 +1,14 @@
 import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build } from '../helper.ts'
-import { createCompetition, ledgerTotals, person, signIn, type Person } from './competitions-fixtures.ts'
+import { createCompetition, ledgerTotals, person, signIn, type Person, TEST_CONFIG } from './competitions-fixtures.ts'
 
 const FEE = 100
 const START_BALANCE = 1000
 
 test('200 concurrent joins on 50 places', async (t) => {
   // A small pool and a long wait for a connection: requests queue for Postgres, as under load.
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, DATABASE_POOL_MAX: 10, DATABASE_CONNECT_TIMEOUT_MS: 60_000 } })
+  const app = await build(t, { config: { ...TEST_CONFIG, DATABASE_POOL_MAX: 10, DATABASE_CONNECT_TIMEOUT_MS: 60_000 } })
   const admin = await signIn(app, { admin: true })
   const people: Person[] = Array.from({ length: 200 }, () => person())
   // Ten of them cannot afford the fee: they must be refused without a wallet going negative.
@@ -60,7 +60,7 @@ test('200 concurrent joins on 50 places', async (t) => {
 })
 
 test('the same user joining many times at once pays once and gets one answer', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, DATABASE_CONNECT_TIMEOUT_MS: 60_000 } })
+  const app = await build(t, { config: { ...TEST_CONFIG, DATABASE_CONNECT_TIMEOUT_MS: 60_000 } })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   await app.wallet.credit(user.id, { amount: 500, currency: 'USD' }, { actorId: admin.id, idempotencyKey: randomUUID() })

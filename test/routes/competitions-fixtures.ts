@@ -5,6 +5,10 @@ import { bearer } from '../helper.ts'
 // Shared set-up for the users and competitions tests: people, money and competitions,
 // all made through the public API so the tests exercise what clients do.
 
+// The sweeper is driven by hand (sweep(now)) and load shedding is off: these tests are
+// about rules, and a busy test machine must not turn them into 503s.
+export const TEST_CONFIG = { SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 }
+
 export interface Person {
   id: string
   headers: { authorization: string }

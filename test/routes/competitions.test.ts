@@ -3,10 +3,10 @@ import Fastify from 'fastify'
 import { build } from '../helper.ts'
 import { serverOptions } from '../../lib/server-options.ts'
 import { IdempotencyHeadersSchema } from '../../schemas/ledger.ts'
-import { createCompetition, credit, hoursFromNow, ledgerTotals, signIn } from './competitions-fixtures.ts'
+import { createCompetition, credit, hoursFromNow, ledgerTotals, signIn, TEST_CONFIG } from './competitions-fixtures.ts'
 
 test('creating competitions', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const post = async (payload: Record<string, unknown>, who = admin) => await app.inject({ method: 'POST', url: '/api/v1/competitions', headers: who.headers, payload })
@@ -70,14 +70,14 @@ test('creating competitions', async (t) => {
   const forbidden = await post(valid, user)
   t.equal(forbidden.statusCode, 403, 'users may not create competitions by default')
 
-  const open = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, COMPETITION_CREATORS: 'users' } })
+  const open = await build(t, { config: { ...TEST_CONFIG, COMPETITION_CREATORS: 'users' } })
   const creator = await signIn(open)
   const allowed = await open.inject({ method: 'POST', url: '/api/v1/competitions', headers: creator.headers, payload: valid })
   t.equal(allowed.statusCode, 201, 'COMPETITION_CREATORS=users lets anyone create')
 })
 
 test('listing, filtering, paging and reading competitions', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const other = await signIn(app)
@@ -135,7 +135,7 @@ test('listing, filtering, paging and reading competitions', async (t) => {
 })
 
 test('join and leave: fees, refunds and retries with idempotency keys', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const joined: string[] = []
   const left: string[] = []
   app.events.on('participant.joined', (e) => { joined.push(e.userId) })
@@ -220,7 +220,7 @@ test('join and leave: fees, refunds and retries with idempotency keys', async (t
 })
 
 test('a user\'s competitions: current and past, with rank', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const admin = await signIn(app, { admin: true })
   const [ada, bob, cy] = [await signIn(app), await signIn(app), await signIn(app)]
   const past = await createCompetition(app, admin, { name: 'past', startsAt: hoursFromNow(0), endsAt: hoursFromNow(1), gracePeriodSeconds: 3 * 3600 })

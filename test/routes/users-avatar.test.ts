@@ -4,7 +4,7 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import sharp from 'sharp'
 import { build } from '../helper.ts'
-import { signIn } from './competitions-fixtures.ts'
+import { signIn, TEST_CONFIG } from './competitions-fixtures.ts'
 
 const MAX_BYTES = 64 * 1024
 
@@ -28,7 +28,7 @@ async function image (width: number, height: number, format: 'png' | 'jpeg' | 'w
 }
 
 test('avatars', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, AVATAR_MAX_BYTES: MAX_BYTES } })
+  const app = await build(t, { config: { ...TEST_CONFIG, AVATAR_MAX_BYTES: MAX_BYTES } })
   const user = await signIn(app)
   const other = await signIn(app)
   const filesRoot = path.resolve(app.config.DATA_DIR, 'files')

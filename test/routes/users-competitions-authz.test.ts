@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import sharp from 'sharp'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { build } from '../helper.ts'
-import { createCompetition, hoursFromNow, signIn, type Person } from './competitions-fixtures.ts'
+import { createCompetition, hoursFromNow, signIn, type Person, TEST_CONFIG } from './competitions-fixtures.ts'
 
 type Caller = 'anonymous' | 'other' | 'self' | 'admin'
 const CALLERS: Caller[] = ['anonymous', 'other', 'self', 'admin']
@@ -109,7 +109,7 @@ const ENDPOINTS: Endpoint[] = [
 ]
 
 test('authorisation matrix: anonymous 401, another user 403 on writes and private reads, self and admin allowed', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, RATE_LIMIT_MAX: 10_000 } })
+  const app = await build(t, { config: { ...TEST_CONFIG, RATE_LIMIT_MAX: 10_000 } })
   const admin = await signIn(app, { admin: true })
   const owner = await signIn(app)
   const other = await signIn(app)
@@ -132,7 +132,7 @@ test('authorisation matrix: anonymous 401, another user 403 on writes and privat
 })
 
 test('every endpoint is in the OpenAPI document with its request, response and error schemas', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const spec = (await app.inject({ url: '/docs/json' })).json()
   for (const endpoint of ENDPOINTS) {
     const operation = spec.paths[endpoint.path]?.[endpoint.method.toLowerCase()]

@@ -1,10 +1,10 @@
 import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build, bearer } from '../helper.ts'
-import { createCompetition, credit, signIn } from './competitions-fixtures.ts'
+import { createCompetition, credit, signIn, TEST_CONFIG } from './competitions-fixtures.ts'
 
 test('profiles', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const id = randomUUID()
   const me = bearer({ sub: id, claims: { email: 'ada@example.test', user_metadata: { full_name: 'Ada Lovelace' } } })
   const url = `/api/v1/users/${id}/profile`
@@ -55,7 +55,7 @@ test('profiles', async (t) => {
 })
 
 test('a JSON body over BODY_LIMIT_BYTES is refused with 413 in the error shape', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, BODY_LIMIT_BYTES: 2048 } })
+  const app = await build(t, { config: { ...TEST_CONFIG, BODY_LIMIT_BYTES: 2048 } })
   const user = await signIn(app)
   const res = await app.inject({
     method: 'PUT',
@@ -71,7 +71,7 @@ test('a JSON body over BODY_LIMIT_BYTES is refused with 413 in the error shape',
 })
 
 test('wallet credits, transactions and activity', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const creditUrl = `/api/v1/admin/users/${user.id}/credit`
@@ -123,7 +123,7 @@ test('wallet credits, transactions and activity', async (t) => {
 })
 
 test('dashboard: local day and week totals, wallets, activity', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const timeZone = 'Pacific/Kiritimati'

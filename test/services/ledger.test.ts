@@ -1,10 +1,10 @@
 import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build } from '../helper.ts'
-import { ledgerTotals } from '../routes/competitions-fixtures.ts'
+import { ledgerTotals, TEST_CONFIG } from '../routes/competitions-fixtures.ts'
 
 test('wallet ledger', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const { ledger } = app
   const alice = randomUUID()
   const bob = randomUUID()

@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import { build } from '../helper.ts'
-import { createCompetition, credit, ledgerTotals, signIn, type Person } from '../routes/competitions-fixtures.ts'
+import { createCompetition, credit, ledgerTotals, signIn, type Person, TEST_CONFIG } from '../routes/competitions-fixtures.ts'
 import type { StatusChange } from '../../services/lifecycle.ts'
 
 const HOUR = 3600_000
@@ -22,7 +22,7 @@ async function statusOf (app: Awaited<ReturnType<typeof build>>, id: string): Pr
 }
 
 test('a competition passes through every status by time alone', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const events = recordStatusEvents(app)
   const admin = await signIn(app, { admin: true })
   const people = [await signIn(app), await signIn(app), await signIn(app)]
@@ -65,7 +65,7 @@ test('a competition passes through every status by time alone', async (t) => {
 })
 
 test('final ranks use competition ranking; an overdue competition catches up in one sweep', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const events = recordStatusEvents(app)
   const admin = await signIn(app, { admin: true })
   const people = [await signIn(app), await signIn(app), await signIn(app), await signIn(app)]
@@ -88,8 +88,8 @@ test('final ranks use competition ranking; an overdue competition catches up in 
 })
 
 test('several instances sweeping at once apply each transition exactly once', async (t) => {
-  const a = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
-  const b = await build(t, { databaseUrl: a.config.DATABASE_URL, redisPrefix: a.config.REDIS_KEY_PREFIX, config: { SWEEPER_INTERVAL_MS: 0 } })
+  const a = await build(t, { config: TEST_CONFIG })
+  const b = await build(t, { databaseUrl: a.config.DATABASE_URL, redisPrefix: a.config.REDIS_KEY_PREFIX, config: TEST_CONFIG })
   const seenA = recordStatusEvents(a)
   const seenB = recordStatusEvents(b)
   const admin = await signIn(a, { admin: true })
@@ -106,7 +106,7 @@ test('several instances sweeping at once apply each transition exactly once', as
 })
 
 test('cancelling refunds every entry fee once, whoever repeats it', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const events = recordStatusEvents(app)
   const admin = await signIn(app, { admin: true })
   const people = [await signIn(app), await signIn(app), await signIn(app)]
@@ -146,7 +146,7 @@ test('cancelling refunds every entry fee once, whoever repeats it', async (t) =>
 })
 
 test('admin actions: end early and the states that refuse them', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const events = recordStatusEvents(app)
   const admin = await signIn(app, { admin: true })
   const competition = await createCompetition(app, admin, { gracePeriodSeconds: 600 })
@@ -172,7 +172,7 @@ test('admin actions: end early and the states that refuse them', async (t) => {
 })
 
 test('the sweeper runs on its interval and stops on close', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 50 } })
+  const app = await build(t, { config: { ...TEST_CONFIG, SWEEPER_INTERVAL_MS: 50 } })
   const admin = await signIn(app, { admin: true })
   const competition = await createCompetition(app, admin)
   // Due now: the start is moved into the past directly, as time passing would.
@@ -182,7 +182,7 @@ test('the sweeper runs on its interval and stops on close', async (t) => {
 })
 
 test('a failing listener neither undoes nor fails a committed change', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: TEST_CONFIG })
   const reported: Error[] = []
   app.events.on('error', (err) => { reported.push(err) })
   app.events.on('competition.status', () => { throw new Error('listener broke') })
