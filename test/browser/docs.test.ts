@@ -6,7 +6,7 @@ import { chromiumMissing, listen, openBrowser, screenshotPath } from './chromium
 // Swagger UI as a person uses it: open /docs, authorise with a bearer token, execute a call.
 t.test('Swagger UI: authorise with a token and execute a call', { skip: chromiumMissing }, async (t) => {
   // No PUBLIC_URL: Swagger UI then calls the origin it was loaded from.
-  const app = await build(t, { config: { PUBLIC_URL: '' } })
+  const app = await build(t, { config: { PUBLIC_URL: '', MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const base = await listen(app)
   const { page, problems } = await openBrowser(t)
   const userId = randomUUID()

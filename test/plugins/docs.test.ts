@@ -15,7 +15,7 @@ const VALIDATED = 299
 // operation can be called with its examples without running a handler (no writes, no calls to
 // fitness providers).
 async function buildStoppingAfterValidation (test: Parameters<typeof testConfig>[0]): Promise<FastifyInstance> {
-  const config = await testConfig(test, { config: { PUBLIC_URL: '', RATE_LIMIT_MAX: 100000 } })
+  const config = await testConfig(test, { config: { PUBLIC_URL: '', RATE_LIMIT_MAX: 100000, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const fastify = Fastify(serverOptions(config))
   // Marked before validation: a route's header schema may strip headers it does not declare.
   const examples = new WeakSet<object>()
