@@ -25,6 +25,8 @@ export interface LeaderboardMetrics {
 
 export interface LeaderboardServiceDeps {
   pool: Pick<pg.Pool, 'connect' | 'query'>
+  // Degraded reads tolerate replication lag: a read replica when configured.
+  readPool?: Pick<pg.Pool, 'query'>
   projection: LeaderboardProjection
   log: Logger
   metrics: LeaderboardMetrics
@@ -58,6 +60,7 @@ type Db = Pick<pg.ClientBase, 'query'>
 
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const { pool, projection, log, metrics, tickMs } = deps
+  const readPool = deps.readPool ?? pool
   const store = createLeaderboardStore()
   const flushTimers = new Map<string, NodeJS.Timeout>()
   const rebuilding = new Map<string, Promise<void>>()
@@ -266,16 +269,16 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
       return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: read.me, around: query.around ? read.around : null })
     }
 
-    const info = await store.getCompetition(pool, competitionId)
+    const info = await store.getCompetition(readPool, competitionId)
     if (!info) throw errors.NotFound('Competition not found')
-    const participant = await store.isParticipant(pool, competitionId, viewer.id)
+    const participant = await store.isParticipant(readPool, competitionId, viewer.id)
     if (!canView(info, viewer, participant)) throw errors.NotFound('Competition not found')
     if (redisFailed) dirty.add(competitionId)
     else rebuild(competitionId).catch(() => {})
     const [page, total, mine] = await Promise.all([
-      store.page(pool, competitionId, after, query.limit),
-      store.total(pool, competitionId),
-      participant ? store.around(pool, competitionId, viewer.id, query.around ? query.k : 0) : null
+      store.page(readPool, competitionId, after, query.limit),
+      store.total(readPool, competitionId),
+      participant ? store.around(readPool, competitionId, viewer.id, query.around ? query.k : 0) : null
     ])
     metrics.reads.inc({ source: 'postgres' })
     return body({
@@ -326,9 +329,9 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     // which every client gets a snapshot from Redis.
     rebuild(competitionId).catch(() => {})
     const [page, total, mine, seq] = await Promise.all([
-      store.page(pool, competitionId, null, limit),
-      store.total(pool, competitionId),
-      store.around(pool, competitionId, userId, k),
+      store.page(readPool, competitionId, null, limit),
+      store.total(readPool, competitionId),
+      store.around(readPool, competitionId, userId, k),
       projection.currentSeq(competitionId).catch(() => 0)
     ])
     return {

@@ -23,7 +23,7 @@ export default fp(async function leaderboardService (fastify) {
     tickMs: config.REALTIME_TICK_MS,
     replayFrames: config.REALTIME_REPLAY_FRAMES
   })
-  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS })
+  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS })
   fastify.decorate('leaderboard', leaderboard)
 
   const { events } = fastify
