@@ -4376,6 +4376,612 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/prizes/calculate/{competitionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The prize table: pool, amount per place and per winner, held-out participants (changes nothing)
+         * @description Pool = entry fees held in escrow - house share (houseShareBps of the fees, the prizes keep the floor) + sponsor prize. A percent split gives place i floor(pool * percent_i / 100) and hands the remaining minor units out one at a time from place 1; a fixed split pays each place its amount while the pool lasts. Winners are ranked by the leaderboard rule (score desc, first to reach the score, user id) with flagged participants held out (listed in heldOut). Participants tied on score share the sum of the places they occupy equally; the indivisible remainder goes one minor unit each to those who reached the score first. Money of places nobody occupies goes to the house account (unallocated). Once paid, the table that was paid.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    competitionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Pool = entry fees held in escrow - house share (houseShareBps of the fees, the prizes keep the floor) + sponsor prize. A percent split gives place i floor(pool * percent_i / 100) and hands the remaining minor units out one at a time from place 1; a fixed split pays each place its amount while the pool lasts. Winners are ranked by the leaderboard rule (score desc, first to reach the score, user id) with flagged participants held out (listed in heldOut). Participants tied on score share the sum of the places they occupy equally; the indivisible remainder goes one minor unit each to those who reached the score first. Money of places nobody occupies goes to the house account (unallocated). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "status": "string",
+                         *       "currency": "USD",
+                         *       "escrow": 2500,
+                         *       "houseShareBps": 10,
+                         *       "houseShare": 2500,
+                         *       "sponsorPrize": 2500,
+                         *       "pool": 2500,
+                         *       "split": {
+                         *         "type": "percent",
+                         *         "places": [
+                         *           10
+                         *         ]
+                         *       },
+                         *       "places": [
+                         *         {
+                         *           "place": 10,
+                         *           "amount": 2500
+                         *         }
+                         *       ],
+                         *       "winners": [
+                         *         {
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "rank": 10,
+                         *           "position": 10,
+                         *           "score": 10,
+                         *           "amount": 2500
+                         *         }
+                         *       ],
+                         *       "heldOut": [
+                         *         {
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "score": 10,
+                         *           "reason": "flagged"
+                         *         }
+                         *       ],
+                         *       "unallocated": 2500,
+                         *       "distributed": true,
+                         *       "distributedAt": "2026-11-02T08:30:00.000Z",
+                         *       "transactionId": 10
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            competitionId: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            distributed: boolean;
+                            distributedAt: string | null;
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            escrow: number;
+                            /** @description Participants flagged by anti-cheat: not paid */
+                            heldOut: {
+                                displayName: string | null;
+                                /** @enum {string} */
+                                reason: "flagged";
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            houseShare: number;
+                            houseShareBps: number;
+                            places: {
+                                /**
+                                 * @description Money in integer minor units (e.g. cents)
+                                 * @example 2500
+                                 */
+                                amount: number;
+                                place: number;
+                            }[];
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            pool: number;
+                            split: {
+                                /** @description Percent of the pool per place, summing to 100 */
+                                places: number[];
+                                /** @enum {string} */
+                                type: "percent";
+                            } | {
+                                /** @description Fixed amount per place, in minor units */
+                                amounts: number[];
+                                /** @enum {string} */
+                                type: "fixed";
+                            };
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            sponsorPrize: number;
+                            /** @description The competition status; paid once distributed */
+                            status: string;
+                            /** @description The ledger transaction that paid the prizes */
+                            transactionId: number | null;
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            unallocated: number;
+                            winners: {
+                                /**
+                                 * @description Money in integer minor units (e.g. cents)
+                                 * @example 2500
+                                 */
+                                amount: number;
+                                displayName: string | null;
+                                position: number;
+                                /** @description Competition rank among eligible participants (ties share it) */
+                                rank: number;
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/prizes/distribute/{competitionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pay the prizes of a final competition through the ledger and mark it paid (admins)
+         * @description Pool = entry fees held in escrow - house share (houseShareBps of the fees, the prizes keep the floor) + sponsor prize. A percent split gives place i floor(pool * percent_i / 100) and hands the remaining minor units out one at a time from place 1; a fixed split pays each place its amount while the pool lasts. Winners are ranked by the leaderboard rule (score desc, first to reach the score, user id) with flagged participants held out (listed in heldOut). Participants tied on score share the sum of the places they occupy equally; the indivisible remainder goes one minor unit each to those who reached the score first. Money of places nobody occupies goes to the house account (unallocated). One ledger transaction pays every winner (plus one for the house share); the competition becomes paid. Idempotent by competition: a repeated or concurrent call pays nothing more and returns the same result (with Idempotent-Replayed: true). 409 unless the competition is final (or already paid).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    competitionId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Pool = entry fees held in escrow - house share (houseShareBps of the fees, the prizes keep the floor) + sponsor prize. A percent split gives place i floor(pool * percent_i / 100) and hands the remaining minor units out one at a time from place 1; a fixed split pays each place its amount while the pool lasts. Winners are ranked by the leaderboard rule (score desc, first to reach the score, user id) with flagged participants held out (listed in heldOut). Participants tied on score share the sum of the places they occupy equally; the indivisible remainder goes one minor unit each to those who reached the score first. Money of places nobody occupies goes to the house account (unallocated). */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "status": "string",
+                         *       "currency": "USD",
+                         *       "escrow": 2500,
+                         *       "houseShareBps": 10,
+                         *       "houseShare": 2500,
+                         *       "sponsorPrize": 2500,
+                         *       "pool": 2500,
+                         *       "split": {
+                         *         "type": "percent",
+                         *         "places": [
+                         *           10
+                         *         ]
+                         *       },
+                         *       "places": [
+                         *         {
+                         *           "place": 10,
+                         *           "amount": 2500
+                         *         }
+                         *       ],
+                         *       "winners": [
+                         *         {
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "rank": 10,
+                         *           "position": 10,
+                         *           "score": 10,
+                         *           "amount": 2500
+                         *         }
+                         *       ],
+                         *       "heldOut": [
+                         *         {
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "displayName": "Ada Lovelace",
+                         *           "score": 10,
+                         *           "reason": "flagged"
+                         *         }
+                         *       ],
+                         *       "unallocated": 2500,
+                         *       "distributed": true,
+                         *       "distributedAt": "2026-11-02T08:30:00.000Z",
+                         *       "transactionId": 10
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            competitionId: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            distributed: boolean;
+                            distributedAt: string | null;
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            escrow: number;
+                            /** @description Participants flagged by anti-cheat: not paid */
+                            heldOut: {
+                                displayName: string | null;
+                                /** @enum {string} */
+                                reason: "flagged";
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            houseShare: number;
+                            houseShareBps: number;
+                            places: {
+                                /**
+                                 * @description Money in integer minor units (e.g. cents)
+                                 * @example 2500
+                                 */
+                                amount: number;
+                                place: number;
+                            }[];
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            pool: number;
+                            split: {
+                                /** @description Percent of the pool per place, summing to 100 */
+                                places: number[];
+                                /** @enum {string} */
+                                type: "percent";
+                            } | {
+                                /** @description Fixed amount per place, in minor units */
+                                amounts: number[];
+                                /** @enum {string} */
+                                type: "fixed";
+                            };
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            sponsorPrize: number;
+                            /** @description The competition status; paid once distributed */
+                            status: string;
+                            /** @description The ledger transaction that paid the prizes */
+                            transactionId: number | null;
+                            /**
+                             * @description Money in integer minor units (e.g. cents)
+                             * @example 2500
+                             */
+                            unallocated: number;
+                            winners: {
+                                /**
+                                 * @description Money in integer minor units (e.g. cents)
+                                 * @example 2500
+                                 */
+                                amount: number;
+                                displayName: string | null;
+                                position: number;
+                                /** @description Competition rank among eligible participants (ties share it) */
+                                rank: number;
+                                /** @description Integer score, exact up to 2^53 - 1 */
+                                score: number;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{userId}/activity": {
         parameters: {
             query?: never;
