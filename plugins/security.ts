@@ -4,6 +4,17 @@ import fastifyCors from '@fastify/cors'
 import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import { errors } from '../lib/errors.ts'
+import { rateLimitBudgets, rateLimitGroup } from '../lib/rate-limit-groups.ts'
+
+// The caller's address; a request without a socket (an injected WebSocket upgrade in tests)
+// has none, and must not fail for it.
+function callerAddress (request: FastifyRequest): string {
+  try {
+    return request.ip
+  } catch {
+    return 'unknown'
+  }
+}
 
 function parseOrigins (value: string): string[] {
   return value.split(',').map((o) => o.trim()).filter(Boolean)
@@ -40,21 +51,23 @@ export default fp(async function securityPlugin (fastify) {
     maxAge: 600
   })
 
-  // Counted in Redis so every instance shares one budget per caller. Runs after the
-  // domain's auth hook, so signed-in callers are limited per user, others per address.
+  // Counted in Redis so every instance shares one budget per caller and route group (reads,
+  // writes, syncs, live connections). Runs after the domain's auth hook, so signed-in callers
+  // are limited per user, others per address.
+  const budgets = rateLimitBudgets(config)
+  const groupOf = (request: FastifyRequest) => rateLimitGroup(request.method, request.routeOptions.url ?? '')
   await fastify.register(fastifyRateLimit, {
     global: true,
     hook: 'preHandler',
-    max: config.RATE_LIMIT_MAX,
+    max: (request: FastifyRequest) => budgets[groupOf(request)],
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
     redis: fastify.redis,
     nameSpace: `${fastify.redisPrefix}rl:`,
     // A Redis outage must not take the API down with it.
     skipOnError: true,
-    keyGenerator: (request: FastifyRequest) => request.user?.id ?? request.ip,
-    errorResponseBuilder: (_request, context) => {
-      const err = errors.TooManyRequests(`Rate limit exceeded, retry in ${context.after}`)
-      return err
+    keyGenerator: (request: FastifyRequest) => `${groupOf(request)}:${request.user?.id ?? callerAddress(request)}`,
+    errorResponseBuilder: (request, context) => {
+      return errors.TooManyRequests(`Rate limit for ${groupOf(request)} requests exceeded, retry in ${context.after}`)
     }
   })
 }, { name: 'security', dependencies: ['config', 'redis'] })

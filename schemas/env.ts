@@ -36,6 +36,9 @@ export const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),
   RATE_LIMIT_MAX: Type.Integer({ default: 600, minimum: 1 }),
   RATE_LIMIT_WINDOW_MS: Type.Integer({ default: 60000, minimum: 1000 }),
+  RATE_LIMIT_WRITE_MAX: Type.Integer({ default: 0, minimum: 0 }),
+  RATE_LIMIT_SYNC_MAX: Type.Integer({ default: 0, minimum: 0 }),
+  RATE_LIMIT_REALTIME_MAX: Type.Integer({ default: 0, minimum: 0 }),
 
   COMPETITION_CREATORS: Type.Union([Type.Literal('admins'), Type.Literal('users')], { default: 'admins' }),
   SWEEPER_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 0 }),
