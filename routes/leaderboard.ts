@@ -55,7 +55,7 @@ const leaderboardRoutes: FastifyPluginAsyncTypebox = async function leaderboardR
     const result = await fastify.leaderboard.updateScore({
       competitionId, userId: userId.toLowerCase(), operation, value, idempotencyKey: request.headers['idempotency-key']
     })
-    return { competitionId, userId: result.userId, applied: result.applied, duplicate: result.reason === 'duplicate', score: result.score }
+    return { competitionId: result.competitionId, userId: result.userId, applied: result.applied, duplicate: result.reason === 'duplicate', score: result.score }
   })
 
   fastify.post('/admin/leaderboard/rebuild', {

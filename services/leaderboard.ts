@@ -134,7 +134,11 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
 
   async function project (changes: ProjectedScore[]): Promise<void> {
     const byCompetition = new Map<string, ProjectedScore[]>()
-    for (const c of changes) byCompetition.set(c.competitionId, [...(byCompetition.get(c.competitionId) ?? []), c])
+    for (const c of changes) {
+      const rows = byCompetition.get(c.competitionId)
+      if (rows) rows.push(c)
+      else byCompetition.set(c.competitionId, [c])
+    }
     await Promise.all([...byCompetition].map(async ([competitionId, rows]) => {
       try {
         const applied = await projection.apply(competitionId, rows)
@@ -150,7 +154,9 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   // batch (exactly once per (competition, idempotency key)), then the Redis projection.
   async function applyScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<ScoreResult[]> {
     if (changes.length === 0) return []
-    const { results, projected } = await transaction(async (tx) => await store.applyChanges(tx, changes, opts))
+    // Ids name Redis keys too, where case matters.
+    const normalised = changes.map((c) => ({ ...c, competitionId: String(c.competitionId).toLowerCase(), userId: String(c.userId).toLowerCase() }))
+    const { results, projected } = await transaction(async (tx) => await store.applyChanges(tx, normalised, opts))
     for (const r of results) metrics.scoreUpdates.inc({ result: r.applied ? 'applied' : r.reason ?? 'skipped' })
     await project(projected)
     return results
@@ -199,7 +205,8 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
 
   // Makes the projection equal Postgres. Concurrent requests for one competition share a run,
   // and a request arriving during a run causes one more run after it.
-  function rebuild (competitionId: string): Promise<void> {
+  function rebuild (id: string): Promise<void> {
+    const competitionId = id.toLowerCase()
     const running = rebuilding.get(competitionId)
     if (running) { rerun.add(competitionId); return running }
     const run = (async () => {
@@ -244,7 +251,8 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   }
 
   // The leaderboard page as a JSON string (the page part is serialised once per version).
-  async function getLeaderboard (competitionId: string, viewer: Viewer, query: LeaderboardQuery): Promise<string> {
+  async function getLeaderboard (id: string, viewer: Viewer, query: LeaderboardQuery): Promise<string> {
+    const competitionId = id.toLowerCase()
     const after: Standing | null = query.cursor ? decodeRankCursor(query.cursor) : null
     const pageKey = `${competitionId}|${query.cursor ?? ''}|${query.limit}`
     const cached = pageCache.get(pageKey)

@@ -102,7 +102,8 @@ export function createPrizesService (deps: PrizesDeps) {
   }
 
   // The prize table as things stand (or as paid, once distributed).
-  async function calculate (competitionId: string, viewer: { id: string, isAdmin: boolean }): Promise<PrizeTable> {
+  async function calculate (id: string, viewer: { id: string, isAdmin: boolean }): Promise<PrizeTable> {
+    const competitionId = id.toLowerCase()
     const c = await competition(pool, competitionId)
     if (!c || !await visible(pool, c, viewer)) throw errors.NotFound('Competition not found')
     if (c.status === 'paid') {
@@ -116,7 +117,9 @@ export function createPrizesService (deps: PrizesDeps) {
 
   // Pays once: the competition row is locked, so a concurrent call waits and then finds it
   // paid, and answers with the stored result. The ledger keys are a second guard.
-  async function distribute (competitionId: string, actorId: string): Promise<{ table: PrizeTable, created: boolean }> {
+  async function distribute (id: string, actorId: string): Promise<{ table: PrizeTable, created: boolean }> {
+    // Lower case: the id is part of the ledger's idempotency keys.
+    const competitionId = id.toLowerCase()
     const outcome = await transact(async (tx) => {
       const c = await competition(tx, competitionId, true)
       if (!c) throw errors.NotFound('Competition not found')

@@ -109,6 +109,9 @@ test('score updates: operators, exactly once per Idempotency-Key, and the rules'
   t.equal((await updateScore(app, { competitionId, userId: a!, operation: 'double' as string, value: 1 })).statusCode, 400)
   const asUser = await app.inject({ method: 'POST', url: '/api/v1/leaderboard/update', headers: { ...bearer({ sub: a! }), 'idempotency-key': 'x' }, payload: { competitionId, userId: a, operation: 'set', value: 1 } })
   t.equal(asUser.statusCode, 403, 'only trusted callers')
+  const upper = await updateScore(app, { competitionId: competitionId.toUpperCase(), userId: a!.toUpperCase(), value: 55 })
+  t.match(upper.json(), { applied: true, score: 55 }, 'ids in upper case name the same participant')
+  t.match((await leaderboard(app, competitionId.toUpperCase(), a!)).body, { competitionId, me: { userId: a, score: 55 }, degraded: false })
   const asService = await app.inject({ method: 'POST', url: '/api/v1/leaderboard/update', headers: { ...bearer({ sub: randomUUID(), service: true }), 'idempotency-key': 'svc-1' }, payload: { competitionId, userId: a, operation: 'set', value: 60 } })
   t.equal(asService.statusCode, 200, 'the service role is trusted')
 
