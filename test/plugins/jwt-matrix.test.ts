@@ -148,3 +148,52 @@ test('an unreachable JWKS makes asymmetric tokens fail closed, not 500', async (
   t.ok(res.statusCode === 401 || res.statusCode === 503, `answered ${res.statusCode}`)
   t.equal((await app.inject({ url: '/api/v1/me', headers: { authorization: `Bearer ${token({ sub: USER })}` } })).statusCode, 200, 'HS256 tokens still work')
 })
+
+test('the WebSocket path refuses the same tokens, closing with 4401 before any frame', async (t) => {
+  const { WebSocket } = await import('ws')
+  const { seedCompetition, seedParticipants, seedUsers } = await import('../routes/leaderboard-fixtures.ts')
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const jwks = await serveJwks({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' }] })
+  t.teardown(jwks.close)
+  const app = await build(t, { config: { JWT_SECRET: TEST_JWT_SECRET, JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, SWEEPER_INTERVAL_MS: 0 } })
+  const base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('http', 'ws')
+  const competitionId = await seedCompetition(app)
+  const [user] = await seedUsers(app, 1)
+  await seedParticipants(app, competitionId, [user!])
+
+  const open = async (jwt: string): Promise<{ code: number, frames: string[] }> => await new Promise((resolve) => {
+    const frames: string[] = []
+    const socket = new WebSocket(`${base}/ws/leaderboard/${competitionId}?token=${encodeURIComponent(jwt)}`)
+    const timer = setTimeout(() => { socket.terminate(); resolve({ code: 0, frames }) }, 5000)
+    socket.on('message', (data) => {
+      frames.push(String(data))
+      clearTimeout(timer)
+      socket.close()
+    })
+    socket.on('close', (code) => { clearTimeout(timer); resolve({ code, frames }) })
+    socket.on('error', () => {})
+  })
+
+  const good = { sub: user, aud: 'authenticated', iss: ISSUER, exp: now() + 600 }
+  const accepted = await open(hs256(TEST_JWT_SECRET, { alg: 'HS256' }, good))
+  t.match(accepted.frames[0], /"type":"snapshot"/, 'a valid token is admitted')
+
+  const refused: Record<string, string> = {
+    'alg none': `${b64({ alg: 'none' })}.${b64(good)}.`,
+    expired: hs256(TEST_JWT_SECRET, { alg: 'HS256' }, { ...good, exp: now() - 60 }),
+    'not yet valid': hs256(TEST_JWT_SECRET, { alg: 'HS256' }, { ...good, nbf: now() + 3600 }),
+    'wrong issuer': hs256(TEST_JWT_SECRET, { alg: 'HS256' }, { ...good, iss: 'https://evil.example' }),
+    'wrong audience': hs256(TEST_JWT_SECRET, { alg: 'HS256' }, { ...good, aud: 'anon' }),
+    'tampered payload': (() => {
+      const [h, , s] = hs256(TEST_JWT_SECRET, { alg: 'HS256' }, good).split('.')
+      return `${h}.${b64({ ...good, app_metadata: { role: 'admin' } })}.${s}`
+    })(),
+    'HS256 signed with the RSA public key': hs256(rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString(), { alg: 'HS256', kid: 'rsa-1' }, good),
+    'kid not in the JWKS': rs256(generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey, { alg: 'RS256', kid: 'rsa-404' }, good),
+    garbage: 'not-a-jwt'
+  }
+  for (const [name, jwt] of Object.entries(refused)) {
+    const result = await open(jwt)
+    t.same(result, { code: 4401, frames: [] }, `${name}: closed with 4401, no data`)
+  }
+})
