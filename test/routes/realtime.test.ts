@@ -196,3 +196,28 @@ test('shutdown closes sockets with "going away"', async (t) => {
   await app.close()
   t.equal((await client.closed).code, 1001)
 })
+
+test('a client that stops reading is closed once its unsent data passes the limit, without holding others back', async (t) => {
+  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, REALTIME_MAX_BUFFERED_BYTES: 65536 } })
+  const url = await listen(app)
+  const { competitionId, users } = await race(app, 100)
+  const stuck = await liveClient(url, competitionId, { userId: users[0], query: '&limit=100' })
+  const healthy = await liveClient(url, competitionId, { userId: users[1] })
+  await stuck.next((f) => f.type === 'snapshot')
+  await healthy.next((f) => f.type === 'snapshot')
+
+  // Stop reading, then keep asking for snapshots (about 20 KB each) until the server gives up.
+  const raw = (stuck.socket as unknown as { _socket: { pause: () => void } })._socket
+  raw.pause()
+  await eventually(async () => {
+    for (let i = 0; i < 20; i++) stuck.send({ type: 'resume', seq: 1 })
+    return app.broadcaster.stats().clients === 1
+  }, 20_000, 'the stuck client to be dropped')
+  const metrics = await app.inject({ url: '/metrics' })
+  t.match(metrics.body, /realtime_slow_consumers_total 1/)
+
+  await updateScore(app, { competitionId, userId: users[2]!, value: 5 })
+  t.match(await healthy.next((f) => f.type === 'update'), { entries: [{ userId: users[2], score: 5 }] }, 'the other client still gets its updates')
+  await healthy.close()
+  stuck.socket.terminate()
+})
