@@ -13,5 +13,6 @@ export const errors = {
   Unprocessable: createError('UNPROCESSABLE', '%s', 422),
   InsufficientFunds: createError('INSUFFICIENT_FUNDS', '%s', 409),
   TooManyRequests: createError('RATE_LIMITED', '%s', 429),
-  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503)
+  ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
+  Overloaded: createError('OVERLOADED', '%s', 503)
 }

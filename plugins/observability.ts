@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import metricsModule from 'fastify-metrics'
 import fastifyUnderPressure from '@fastify/under-pressure'
 import promClient from '@prometheus-io/client'
-import { errorBody } from './errors.ts'
+import { errors } from '../lib/errors.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -40,10 +40,11 @@ export default fp(async function observabilityPlugin (fastify) {
     maxEventLoopDelay: config.MAX_EVENT_LOOP_DELAY_MS,
     maxHeapUsedBytes: config.MAX_HEAP_USED_BYTES,
     retryAfter: 5,
-    pressureHandler: (request, reply, type, value) => {
+    // Rejecting (rather than replying here) stops the request and lets the one error
+    // handler answer 503 with Retry-After in the common shape.
+    pressureHandler: async (request, _reply, type, value) => {
       request.log.warn({ type, value }, 'shedding load')
-      reply.code(503).header('retry-after', '5')
-        .send(errorBody(request, 503, 'OVERLOADED', 'The service is overloaded, try again shortly'))
+      throw errors.Overloaded('The service is overloaded, try again shortly')
     }
   })
 }, { name: 'observability', dependencies: ['config'] })

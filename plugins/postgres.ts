@@ -60,7 +60,9 @@ export default fp(async function postgresPlugin (fastify) {
 
   await fastify.register(fastifyPostgres, {
     connectionString,
-    max: config.DATABASE_POOL_MAX,
+    // The embedded socket server interleaves messages from concurrent connections, so in
+    // embedded mode every query goes through one connection, one at a time.
+    max: stopEmbedded ? 1 : config.DATABASE_POOL_MAX,
     connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
     statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
     query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,

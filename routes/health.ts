@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
+import { ErrorSchema } from '../schemas/common.ts'
 
 const CheckSchema = Type.Object({
   ok: Type.Boolean(),
@@ -52,7 +53,8 @@ const healthRoutes: FastifyPluginAsyncTypebox = async function healthRoutes (fas
       tags: ['health'],
       summary: 'Readiness: Postgres and Redis answer',
       security: [],
-      response: { 200: ReadySchema, 503: ReadySchema }
+      // 503 is either a failed check or load shedding (the common error shape).
+      response: { 200: ReadySchema, 503: Type.Union([ReadySchema, ErrorSchema]) }
     },
     config: { rateLimit: false }
   }, async function readiness (_request, reply) {

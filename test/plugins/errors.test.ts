@@ -44,3 +44,13 @@ test('body size limit answers 413 in the error shape', async (t) => {
   t.equal(res.statusCode, 413)
   t.match(res.json(), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE', error: 'Payload Too Large' })
 })
+
+test('under pressure the service sheds load with 503, Retry-After and the error shape', async (t) => {
+  // A heap ceiling of one byte is always exceeded: every request is shed.
+  const app = await build(t, { config: { MAX_HEAP_USED_BYTES: 1 } })
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  const res = await app.inject({ url: '/health/ready' })
+  t.equal(res.statusCode, 503)
+  t.equal(res.headers['retry-after'], '5')
+  t.match(res.json(), { statusCode: 503, code: 'OVERLOADED', error: 'Service Unavailable', message: /overloaded/ })
+})
