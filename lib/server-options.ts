@@ -21,12 +21,28 @@ function frameworkErrors (error: FastifyError, request: FastifyRequest, reply: F
     .send({ statusCode, code: error.code ?? 'BAD_REQUEST', error: STATUS_CODES[statusCode] ?? 'Error', message, requestId: request.id })
 }
 
+// Browsers cannot set headers on a WebSocket upgrade, so tokens travel in the query string
+// (the realtime route, the live page's development link): request logs never show them.
+const TOKEN_IN_QUERY = /([?&](?:access_)?token=)[^&#]*/gi
+
+function requestForLog (req: FastifyRequest): Record<string, unknown> {
+  return {
+    method: req.method,
+    url: req.url.replace(TOKEN_IN_QUERY, '$1[Redacted]'),
+    version: req.headers?.['accept-version'],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort
+  }
+}
+
 // Shared by server.ts and the test helper, so tests run the same server settings.
 export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServerOptions {
   return {
     logger: {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie', 'req.query.token'],
+      serializers: { req: requestForLog },
       ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty' } } : {})
     },
     genReqId: requestId,
