@@ -6618,7 +6618,7 @@ export interface paths {
                             message?: string;
                             mode: "production" | "embedded" | "mixed";
                             status: "ok" | "unavailable";
-                        };
+                        } | components["schemas"]["Error"];
                     };
                 };
             };
