@@ -6,7 +6,7 @@ export function createFitnessMetrics (registry: promClient.Registry) {
   return {
     syncs: new promClient.Counter({
       name: 'fitness_syncs_total',
-      help: 'Fitness syncs by source and outcome (ok, invalid, unavailable, error)',
+      help: 'Fitness syncs by source and outcome (ok, invalid, conflict, unavailable, error)',
       labelNames: ['source', 'outcome'] as const,
       registers
     }),
