@@ -66,7 +66,8 @@ export default fp(async function errorsPlugin (fastify) {
     if (statusCode >= 500) {
       request.log.error({ err }, 'request failed')
       const message = statusCode === 503 ? err.message : 'Something went wrong on our side'
-      if (statusCode === 503) reply.header('retry-after', '5')
+      // A Retry-After the route already set (a provider's own) is kept.
+      if (statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
       return reply.code(statusCode).send(errorBody(request, statusCode, statusCode === 503 ? (err.code ?? 'SERVICE_UNAVAILABLE') : 'INTERNAL_ERROR', message))
     }
     request.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
