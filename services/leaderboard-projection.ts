@@ -135,7 +135,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   async function load (competitionId: string, rows: ProjectionRow[]): Promise<number> {
     const k = keys(competitionId)
     const args = rows.flatMap((row) => [...recordArgs(row), profileFields(row)])
-    return Number(await run(scripts.loadScript, [k[0]!, k[1]!, k[2]!, k[3]!, k[5]!], args))
+    return Number(await run(scripts.loadScript, [k[0]!, k[1]!, k[2]!, k[3]!, k[5]!, k[4]!], args))
   }
 
   // User ids the projection holds as participants (for removing those who left meanwhile).

@@ -178,9 +178,11 @@ redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2])
 return redis.call('HGET', KEYS[1], 'state')
 `)
 
-// KEYS meta scores members names framed ; ARGV per user: uid version points micros iso nameFields
+// KEYS meta scores members names framed pending ; ARGV per user: uid version points micros iso nameFields
 // Rebuild load: applies Postgres rows with version >= the projected one, also over a
-// tombstone, refreshes names, and records the state as framed (a reset frame follows).
+// tombstone, and refreshes names. A user not waiting for a frame is recorded as framed in
+// the loaded state (when that differs from what clients saw, a reset frame follows); one
+// waiting keeps what clients last saw, which their next frame corrects.
 export const loadScript = script(COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local changed = 0
@@ -199,7 +201,7 @@ for i = 1, #ARGV, 6 do
     end
   end
   local now = parseRecord(redis.call('HGET', KEYS[3], uid))
-  if now then redis.call('HSET', KEYS[5], uid, now.points) end
+  if now and redis.call('SISMEMBER', KEYS[6], uid) == 0 then redis.call('HSET', KEYS[5], uid, now.points) end
 end
 if changed > 0 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
 return changed

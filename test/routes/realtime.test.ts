@@ -179,10 +179,17 @@ test('a burst of changes is coalesced: at most one frame per tick per competitio
   t.equal(frame.entries.length, 30)
   t.same(frame.entries.map((e: any) => e.position), Array.from({ length: 30 }, (_, i) => i + 1), 'entries in ranking order')
 
+  // A rebuild between a change and its frame leaves the frame's previous scores as clients saw them.
+  await updateScore(a, { competitionId, userId: users[0]!, operation: 'increment', value: 1 })
+  await b.leaderboard.rebuild(competitionId)
+  const after = await client.next((f) => f.type === 'update')
+  t.same(after.entries.map((e: any) => [e.userId, e.score, e.previousScore]), [[users[0], 101, 100]])
+  t.notOk(client.frames.some((f) => f.type === 'snapshot' && f.seq > frame.seq), 'an unchanged rebuild sends no reset')
+
   // Thirty separate requests through both instances at once.
   await Promise.all(users.map(async (userId, i) => await updateScore(i % 2 === 0 ? a : b, { competitionId, userId, operation: 'increment', value: 1000 })))
   const last = await eventually(async () => updates(client).find((f) => f.entries.some((e: any) => e.userId === users[29] && e.score === 1129)), 10_000)
-  const frames = updates(client).slice(1, updates(client).indexOf(last) + 1)
+  const frames = updates(client).slice(2, updates(client).indexOf(last) + 1)
   t.ok(frames.length < 30, `${frames.length} frames for 30 changes`)
   t.equal(new Set(frames.flatMap((f) => f.entries.map((e: any) => e.userId))).size, 30, 'every change is in some frame')
 })
