@@ -1,0 +1,48 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+
+export interface Row {
+  scenario: string
+  result: string
+  p50: string
+  p99: string
+  errors: string
+  rss: string
+  baseline: string
+  ratio: string
+  target: string
+  met: boolean | null
+}
+
+export interface Report {
+  title: string
+  context: string[]
+  rows: Row[]
+  sections: Array<{ heading: string, body: string }>
+  notesFile: string
+}
+
+export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MB`
+export const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`
+export const int = (x: number) => Math.round(x).toLocaleString('en-US')
+export const ratio = (x: number) => `${x.toFixed(2)} x`
+
+function cell (s: string): string {
+  return s.replace(/\|/g, '\\|')
+}
+
+export function renderReport (report: Report): string {
+  const lines = [`# ${report.title}`, '', ...report.context, '']
+  lines.push('| scenario | result | p50 | p99 | errors | server RSS | baseline (same run) | ratio | target | met |')
+  lines.push('|---|---|---|---|---|---|---|---|---|---|')
+  for (const r of report.rows) {
+    const met = r.met === null ? 'n/a' : r.met ? '**met**' : '**not met**'
+    lines.push(`| ${[r.scenario, r.result, r.p50, r.p99, r.errors, r.rss, r.baseline, r.ratio, r.target].map(cell).join(' | ')} | ${met} |`)
+  }
+  for (const s of report.sections) lines.push('', `## ${s.heading}`, '', s.body)
+  if (existsSync(report.notesFile)) lines.push('', readFileSync(report.notesFile, 'utf8').trim())
+  return lines.join('\n') + '\n'
+}
+
+export function writeReport (path: string, report: Report): void {
+  writeFileSync(path, renderReport(report))
+}

@@ -1,0 +1,175 @@
+import pg from 'pg'
+import { Redis } from 'ioredis'
+import { competitionKey } from '../../lib/redis-keys.ts'
+import type { Harness } from './harness.ts'
+import { competitionId, userId } from './ids.ts'
+import { rssOf, sampleUsage } from './processes.ts'
+import { scoreUpdates, type ScoreCheck, type Target } from './scenarios-http.ts'
+
+const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+
+interface Connected { opened: number, failed: Record<string, number>, ms: number }
+interface FanoutAnswer { status: number, answeredMs: number, firstMs: number | null, lastMs: number | null, arrivals: number, sockets: number, open: number, frameBytes: number, frame: string }
+interface BurstAnswer {
+  sockets: number
+  updates: { total: number, min: number, max: number }
+  updateBytes: number
+  ranks: number
+  other: number
+  gaps: number
+  closed: Record<string, number>
+  lastSeqs: Record<string, number>
+  samples: Array<{ lastSeq: number, scores: Record<string, number> }>
+}
+
+export interface FanoutResult {
+  rounds: number
+  // Medians over the rounds, in ms from the trigger request leaving the harness.
+  first: number
+  last: number
+  // Last arrival minus first arrival: the broadcast itself.
+  spread: number
+  arrivals: number
+  sockets: number
+  frameBytes: number
+  frame: string
+}
+
+export interface BurstResult {
+  seconds: number
+  updatesPerSecond: number
+  framesPerClientPerSecond: { avg: number, max: number }
+  rankFramesPerClientPerSecond: number
+  avgFrameBytes: number
+  gaps: number
+  closed: Record<string, number>
+  converged: { clientsAtFinalSeq: number, sockets: number, finalSeq: number | null, sampleClients: number, sampleMismatches: number }
+  cpuPercent: number
+  maxRss: number
+  score?: ScoreCheck
+}
+
+export interface WsRun {
+  connect: Connected & { rss: number }
+  fanout: FanoutResult
+  burst: BurstResult
+}
+
+async function connectAndMeasure (harness: Harness, pid: number, urls: string[], waitFirstFrame: boolean): Promise<Connected & { rss: number }> {
+  const connected = await harness.call<Connected>({ cmd: 'connect', urls, concurrency: 64, waitFirstFrame, samples: waitFirstFrame ? 8 : 0, timeoutMs: 30_000 })
+  await sleep(2000)
+  return { ...connected, rss: rssOf(pid) }
+}
+
+async function fanoutRounds (harness: Harness, rounds: number, trigger: (round: number) => { url: string, method: string, headers: Record<string, string>, body: string }): Promise<FanoutResult> {
+  const answers: FanoutAnswer[] = []
+  for (let r = 0; r < rounds; r++) {
+    answers.push(await harness.call<FanoutAnswer>({ cmd: 'fanout', trigger: trigger(r), timeoutMs: 10_000 }))
+    await sleep(500)
+  }
+  const done = answers.filter((a) => a.firstMs !== null && a.lastMs !== null)
+  return {
+    rounds,
+    first: median(done.map((a) => a.firstMs!)),
+    last: median(done.map((a) => a.lastMs!)),
+    spread: median(done.map((a) => a.lastMs! - a.firstMs!)),
+    arrivals: Math.min(...answers.map((a) => a.arrivals)),
+    sockets: answers[0]?.sockets ?? 0,
+    frameBytes: answers[0]?.frameBytes ?? 0,
+    frame: answers[0]?.frame ?? ''
+  }
+}
+
+// The service: sockets of distinct users on one competition, then one update at a time
+// (fan-out), then 1,000 updates/s (burst) with convergence checked against Postgres.
+export async function serviceWs (harness: Harness, t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string },
+  opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number }): Promise<WsRun> {
+  const id = competitionId('live')
+  const wsBase = t.base.replace('http', 'ws')
+  const urls = Array.from({ length: opts.sockets }, (_, i) => `${wsBase}/ws/leaderboard/${id}?token=${t.tokens.user(1 + (i % opts.participants))}`)
+  const connect = await connectAndMeasure(harness, t.pid, urls, true)
+
+  const fanout = await fanoutRounds(harness, opts.rounds, (r) => ({
+    url: `${t.base}/api/v1/leaderboard/update`,
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.tokens.service}`, 'content-type': 'application/json', 'idempotency-key': `fanout-${Date.now()}-${r}` },
+    body: JSON.stringify({ competitionId: id, userId: userId(1 + ((r * 7919) % opts.participants)), operation: 'increment', value: 1 })
+  }))
+
+  await harness.call({ cmd: 'burst-start' })
+  const usage = sampleUsage(t.pid)
+  const { check, load } = await scoreUpdates(t, stores, opts.participants, { competition: 'live', rate: opts.burstRate, seconds: opts.burstSeconds, noWarmup: true })
+  // The last tick's frame reaches everyone.
+  await sleep(1500)
+  const used = usage.stop()
+  const burst = await harness.call<BurstAnswer>({ cmd: 'burst-stop' })
+
+  const redis = new Redis(stores.redisUrl)
+  const finalSeq = Number(await redis.get(competitionKey(stores.redisPrefix, id, 'lb:seq')))
+  redis.disconnect()
+  const db = new pg.Client({ connectionString: stores.databaseUrl })
+  await db.connect()
+  const truth = new Map((await db.query<{ user_id: string, score: string }>('SELECT user_id, score FROM participants WHERE competition_id = $1', [id])).rows.map((r) => [r.user_id, Number(r.score)]))
+  await db.end()
+  let sampleMismatches = 0
+  for (const s of burst.samples) {
+    for (const [user, score] of Object.entries(s.scores)) if (truth.get(user) !== score) sampleMismatches++
+  }
+  const clients = Math.max(1, burst.sockets)
+  await harness.call({ cmd: 'close' })
+  return {
+    connect,
+    fanout,
+    burst: {
+      seconds: opts.burstSeconds,
+      updatesPerSecond: Math.round(load.requests / opts.burstSeconds),
+      framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
+      rankFramesPerClientPerSecond: round2(burst.ranks / clients / opts.burstSeconds),
+      avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
+      gaps: burst.gaps,
+      closed: burst.closed,
+      converged: { clientsAtFinalSeq: burst.lastSeqs[String(finalSeq)] ?? 0, sockets: burst.sockets, finalSeq, sampleClients: burst.samples.length, sampleMismatches },
+      cpuPercent: used.cpuPercent,
+      maxRss: used.maxRss,
+      score: check
+    }
+  }
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100
+
+// The bare `ws` server: the same socket count, the service's own update frame as the fan-out
+// payload, and the service's frame rate and average frame size for the burst.
+export async function bareWs (harness: Harness, server: { pid: number, port: number }, opts: { sockets: number, rounds: number, frame: string, burstSeconds: number, framesPerSecond: number, frameBytes: number }): Promise<WsRun> {
+  const base = `http://127.0.0.1:${server.port}`
+  const urls = Array.from({ length: opts.sockets }, () => `ws://127.0.0.1:${server.port}/`)
+  const connect = await connectAndMeasure(harness, server.pid, urls, false)
+  const fanout = await fanoutRounds(harness, opts.rounds, () => ({ url: `${base}/broadcast`, method: 'POST', headers: {}, body: opts.frame }))
+
+  const payload = `{"type":"update","pad":"${'x'.repeat(Math.max(0, opts.frameBytes - 34))}"}`
+  await harness.call({ cmd: 'burst-start' })
+  const usage = sampleUsage(server.pid)
+  await fetch(`${base}/stream?rate=${opts.framesPerSecond}&seconds=${opts.burstSeconds}`, { method: 'POST', body: payload })
+  await sleep(opts.burstSeconds * 1000 + 1500)
+  const used = usage.stop()
+  const burst = await harness.call<BurstAnswer>({ cmd: 'burst-stop' })
+  await harness.call({ cmd: 'close' })
+  const clients = Math.max(1, burst.sockets)
+  return {
+    connect,
+    fanout,
+    burst: {
+      seconds: opts.burstSeconds,
+      updatesPerSecond: 0,
+      framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
+      rankFramesPerClientPerSecond: 0,
+      avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
+      gaps: 0,
+      closed: burst.closed,
+      converged: { clientsAtFinalSeq: 0, sockets: burst.sockets, finalSeq: null, sampleClients: 0, sampleMismatches: 0 },
+      cpuPercent: used.cpuPercent,
+      maxRss: used.maxRss
+    }
+  }
+}

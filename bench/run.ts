@@ -1,0 +1,325 @@
+// npm run bench: the service against the framework's own limit on this machine. Seeds a
+// database of its own, runs every scenario with the same load settings as the bare baselines
+// measured in the same run, and writes bench/RESULTS.md. Loopback only; stops by itself.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { migrate } from '../lib/migrate.ts'
+import { startHarness, type Harness } from './lib/harness.ts'
+import type { LoadResult } from './lib/http.ts'
+import { root, rssOf, startBaseline, startService, type Child } from './lib/processes.ts'
+import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
+import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
+import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
+import { seed, seedPlan } from './lib/seed.ts'
+import { createStores, type BenchStores } from './lib/stores.ts'
+import { createTokens } from './lib/tokens.ts'
+import { summariseProfiles } from './lib/cpu-profile.ts'
+
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '1' },
+    seconds: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '100' },
+    sockets: { type: 'string', default: '10000' },
+    rounds: { type: 'string', default: '5' },
+    'burst-seconds': { type: 'string', default: '10' },
+    'burst-rate': { type: 'string', default: '1000' },
+    'tick-ms': { type: 'string', default: '100' },
+    out: { type: 'string', default: join(root, 'bench', 'RESULTS.md') },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    only: { type: 'string', default: 'http,ws' },
+    'cpu-prof': { type: 'string', default: '' },
+    'wait-quiet': { type: 'string', default: '0' },
+    'deadline-minutes': { type: 'string', default: '20' }
+  }
+})
+
+const num = (s: string | undefined) => Number(s)
+const settings = { connections: num(args.connections), seconds: num(args.seconds), warmupSeconds: num(args.warmup) }
+// --only http,ws (everything), or single scenarios: top, around, profile, score, sync, ws.
+const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync']
+const only = new Set(args.only!.split(','))
+async function scenario<T> (name: string, work: () => Promise<T>): Promise<T | null> {
+  return only.has('http') || only.has(name) ? await work() : null
+}
+const tickMs = num(args['tick-ms'])
+const sleep = async (t: number) => await new Promise((resolve) => setTimeout(resolve, t))
+const log = (...a: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
+
+const children = new Set<{ stop: () => Promise<void> }>()
+let stores: BenchStores | null = null
+let dataDir = ''
+
+async function cleanup (): Promise<void> {
+  for (const c of [...children]) await c.stop().catch(() => {})
+  children.clear()
+  if (stores) {
+    await stores.drop().catch((err) => log('could not drop the bench stores:', err.message))
+    stores = null
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true })
+}
+
+// Bounded in time whatever happens.
+const watchdog = setTimeout(() => {
+  log(`deadline of ${args['deadline-minutes']} minutes reached: stopping`)
+  cleanup().finally(() => process.exit(2))
+}, num(args['deadline-minutes']) * 60_000)
+watchdog.unref()
+process.once('SIGINT', () => { cleanup().finally(() => process.exit(130)) })
+
+async function waitQuiet (minutes: number): Promise<void> {
+  const until = Date.now() + minutes * 60_000
+  while (loadavg()[0]! >= 1 && Date.now() < until) {
+    log(`load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}: waiting for a quiet machine`)
+    await sleep(120_000)
+  }
+}
+
+function track<T extends { stop: () => Promise<void> }> (c: T): T {
+  children.add(c)
+  const stop = c.stop
+  c.stop = async () => { children.delete(c); await stop() }
+  return c
+}
+
+async function startBenchService (env: Record<string, string>, tokens: ReturnType<typeof createTokens>, label: string): Promise<Child> {
+  const profileDir = args['cpu-prof'] ? join(args['cpu-prof'], label) : undefined
+  const service = track(await startService(env, { cpuProfileDir: profileDir }))
+  const started = Date.now()
+  const res = await fetch(`http://127.0.0.1:${service.port}/api/v1/admin/leaderboard/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${tokens.service}` } })
+  if (!res.ok) throw new Error(`rebuild failed: ${res.status} ${await res.text()}`)
+  log(`service ${label} up on ${service.port}, projections rebuilt in ${Date.now() - started} ms`)
+  return service
+}
+
+function httpRow (scenario: string, r: LoadResult, hello: number, target: string, ok: boolean, extra = ''): Row {
+  return {
+    scenario,
+    result: `${int(r.rps)} req/s${extra}`,
+    p50: ms(r.p50),
+    p99: ms(r.p99),
+    errors: int(r.errors),
+    rss: mb(r.usage.maxRss),
+    baseline: `${int(hello)} req/s`,
+    ratio: ratio(r.rps / hello),
+    target,
+    met: ok
+  }
+}
+
+async function main (): Promise<void> {
+  const waitMinutes = num(args['wait-quiet'])
+  if (waitMinutes > 0) await waitQuiet(waitMinutes)
+  const loadAtStart = loadavg()
+  const started = Date.now()
+  log(`load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`)
+
+  stores = await createStores(args.postgres!, args.redis!)
+  log(`database ${stores.name}, Redis prefix ${stores.redisPrefix}`)
+  await migrate(stores.databaseUrl)
+  const plan = seedPlan(num(args.scale))
+  const seeded = await seed(stores.databaseUrl, plan)
+  log(`seeded ${int(seeded.users)} users and ${int(seeded.participants)} participants in ${seeded.ms} ms`)
+  const size = (name: string) => Math.min(plan.users, plan.competitions.find((c) => c.name === name)!.size)
+
+  const secret = randomBytes(32).toString('hex')
+  const tokens = createTokens(secret)
+  dataDir = mkdtempSync(join(tmpdir(), 'hc-bench-'))
+  const env = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: stores.databaseUrl,
+    REDIS_URL: stores.redisUrl,
+    REDIS_KEY_PREFIX: stores.redisPrefix,
+    JWT_SECRET: secret,
+    DATA_DIR: dataDir,
+    REALTIME_TICK_MS: String(tickMs),
+    // The limiter still counts every request in Redis; the budget is only high enough that
+    // a few users can generate the load.
+    RATE_LIMIT_MAX: '1000000000'
+  }
+
+  const rows: Row[] = []
+  const sections: Array<{ heading: string, body: string }> = []
+  const details: string[] = []
+  let idleRss = 0
+
+  if (HTTP.some((name) => only.has(name))) {
+    const hello1 = track(await startBaseline('hello.ts'))
+    const helloBefore = await bareHello({ base: `http://127.0.0.1:${hello1.port}`, pid: hello1.pid, settings, tokens })
+    await hello1.stop()
+    log(`bare Fastify: ${int(helloBefore.rps)} req/s, p99 ${helloBefore.p99} ms, cpu/req ${helloBefore.cpuUsPerRequest} us`)
+
+    const service = await startBenchService(env, tokens, 'http')
+    await sleep(3000)
+    idleRss = rssOf(service.pid)
+    log(`idle RSS ${mb(idleRss)}`)
+    const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
+    const top = await scenario('top', async () => await leaderboardTop(t, size('reads')))
+    if (top) log(`top 50: ${int(top.rps)} req/s p50 ${top.p50} p99 ${top.p99} errors ${top.errors} cpu/req ${top.cpuUsPerRequest} us`)
+    const around = await scenario('around', async () => await leaderboardAround(t, size('reads')))
+    if (around) log(`around=me: ${int(around.rps)} req/s p50 ${around.p50} p99 ${around.p99} errors ${around.errors} cpu/req ${around.cpuUsPerRequest} us`)
+    const prof = await scenario('profile', async () => await profile(t, plan.users))
+    if (prof) log(`profile: ${int(prof.rps)} req/s p50 ${prof.p50} p99 ${prof.p99} errors ${prof.errors} cpu/req ${prof.cpuUsPerRequest} us`)
+    const scores = await scenario('score', async () => await scoreUpdates(t, stores!, size('writes')))
+    if (scores) log(`score updates: ${int(scores.load.rps)} req/s p99 ${scores.load.p99}`, scores.check)
+    const sync = await scenario('sync', async () => await fitnessSync(t, stores!.databaseUrl, Math.min(settings.connections, size('steps'))))
+    if (sync) log(`fitness sync: ${int(sync.check.samplesPerSecond)} samples/s p99 ${sync.load.p99}`, sync.check)
+    const afterRss = rssOf(service.pid)
+    await service.stop()
+
+    const hello2 = track(await startBaseline('hello.ts'))
+    const helloAfter = await bareHello({ base: `http://127.0.0.1:${hello2.port}`, pid: hello2.pid, settings, tokens })
+    await hello2.stop()
+    log(`bare Fastify again: ${int(helloAfter.rps)} req/s`)
+    const hello = (helloBefore.rps + helloAfter.rps) / 2
+
+    rows.push({ scenario: 'bare Fastify hello-world (baseline)', result: `${int(hello)} req/s`, p50: ms(helloBefore.p50), p99: ms(helloBefore.p99), errors: int(helloBefore.errors + helloAfter.errors), rss: mb(helloBefore.usage.maxRss), baseline: `before ${int(helloBefore.rps)}, after ${int(helloAfter.rps)}`, ratio: '1.00 x', target: '', met: null })
+    if (top) rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, top, hello, '>= 0.5 x, p99 <= 10 ms', top.rps >= 0.5 * hello && top.p99 <= 10 && top.errors === 0))
+    if (around) rows.push(httpRow('GET leaderboard around=me', around, hello, '>= 0.35 x', around.rps >= 0.35 * hello && around.errors === 0))
+    if (prof) rows.push(httpRow('GET profile', prof, hello, '>= 0.35 x', prof.rps >= 0.35 * hello && prof.errors === 0))
+    if (scores) {
+      const c = scores.check
+      const scoresOk = c.lost === 0 && c.doubled === 0 && c.redisMismatches === 0
+      rows.push(httpRow('POST score update (durable, Idempotency-Key)', scores.load, hello, '>= 0.1 x, 0 lost/doubled', scores.load.rps >= 0.1 * hello && scoresOk,
+        `; ${c.lost} lost, ${c.doubled} doubled`))
+      details.push(`- Score updates: ${int(c.sent)} requests of which ${int(c.retries)} retries of an earlier key; ${int(c.applied)} keys applied, ` +
+        `${int(c.duplicatesAnswered)} retries answered duplicate; Postgres holds ${int(c.events)} events for this run; lost ${c.lost}, doubled ${c.doubled}, ` +
+        `not answered before the run ended ${c.unknown}; Redis projection differing from Postgres: ${c.redisMismatches} participants.`)
+    }
+    if (sync) {
+      rows.push({
+        ...httpRow('POST fitness sync, 100-sample batches', sync.load, hello, '>= 20,000 samples/s', sync.check.samplesPerSecond >= 20_000 && sync.load.errors === 0),
+        result: `${int(sync.check.samplesPerSecond)} samples/s (${int(sync.load.rps)} req/s)`
+      })
+      details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
+        `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
+    }
+    const perRequest = ([['bare Fastify', helloBefore], ['top 50', top], ['around=me', around], ['profile', prof], ['score update', scores?.load], ['sync batch', sync?.load]] as const)
+      .filter(([, r]) => r).map(([name, r]) => `${name} ${int(r!.cpuUsPerRequest)} us`)
+    details.push(`- Server CPU time per request (less sensitive to other load on the machine than req/s): ${perRequest.join(', ')}.`)
+    details.push(`- Service RSS after the HTTP scenarios: ${mb(afterRss)}.`)
+  }
+
+  let memoryRow: Row | null = null
+  if (only.has('ws')) {
+    const sockets = num(args.sockets)
+    const service = await startBenchService(env, tokens, 'ws')
+    await sleep(3000)
+    const wsIdleRss = rssOf(service.pid)
+    if (idleRss === 0) idleRss = wsIdleRss
+    const harness: Harness = track(startHarness())
+    const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
+    const live = await serviceWs(harness, t, stores, {
+      sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate'])
+    })
+    log('service ws', JSON.stringify({ ...live, fanout: { ...live.fanout, frame: undefined }, burst: { ...live.burst, score: undefined } }))
+    await service.stop()
+
+    const bare = track(await startBaseline('ws-broadcast.ts'))
+    const baseline = await bareWs(harness, bare, {
+      sockets,
+      rounds: num(args.rounds),
+      frame: live.fanout.frame,
+      burstSeconds: num(args['burst-seconds']),
+      framesPerSecond: Math.max(1, Math.round(live.burst.framesPerClientPerSecond.avg)),
+      frameBytes: Math.max(64, live.burst.avgFrameBytes)
+    })
+    log('bare ws', JSON.stringify({ ...baseline, fanout: { ...baseline.fanout, frame: undefined } }))
+    await bare.stop()
+    await harness.stop()
+    wsRows(rows, details, live, baseline, sockets)
+    memoryRow = {
+      scenario: `memory: idle; ${int(sockets)} sockets`,
+      result: `idle ${mb(idleRss)}; ${mb(live.connect.rss)} at ${int(live.connect.opened)} sockets`,
+      p50: '',
+      p99: '',
+      errors: '',
+      rss: '',
+      baseline: `bare ws ${mb(baseline.connect.rss)} at ${int(baseline.connect.opened)}`,
+      ratio: ratio(live.connect.rss / baseline.connect.rss),
+      target: 'idle <= 90 MB; <= 1.3 x bare ws',
+      met: idleRss <= 90 * 1048576 && live.connect.rss <= 1.3 * baseline.connect.rss
+    }
+    rows.push(memoryRow)
+  }
+
+  const loadAtEnd = loadavg()
+  const context = [
+    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${Math.round((Date.now() - started) / 1000)} s. ` +
+      `Machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}; the service, its load generators, Postgres and Redis share these cores.`,
+    `Load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(2)).join(' / ')}, at end ${loadAtEnd.map((x) => x.toFixed(2)).join(' / ')}` +
+      (loadAtStart[0]! >= 1 ? ' — **the machine was busy at the start: absolute numbers and ratios are less reliable**.' : ' (quiet).'),
+    `Load: autocannon, ${settings.connections} connections, pipelining 1, ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per scenario; ` +
+      'the bare Fastify baseline is measured before and after the service scenarios with the same settings and averaged. ' +
+      `WebSockets: a second process (bench/ws-harness.ts) holds the sockets. Data: ${int(plan.users)} users, competitions of ` +
+      `${int(Math.min(...plan.competitions.map((c) => c.size)))} to ${int(Math.max(...plan.competitions.map((c) => Math.min(c.size, plan.users))))} participants ` +
+      `(${int(seeded.participants)} participations), seeded in ${(seeded.ms / 1000).toFixed(1)} s.`,
+    'Service: `node --import ./otel.ts server.ts` (as `npm start`), production settings against the local Postgres and Redis with defaults except ' +
+      `LOG_LEVEL=warn, REALTIME_TICK_MS=${tickMs}, and RATE_LIMIT_MAX raised so a few hundred users can generate the load (every request is still counted in Redis).`
+  ]
+  sections.push({ heading: 'Details', body: details.join('\n') })
+  if (args['cpu-prof']) sections.push({ heading: 'CPU profile of this run (self time)', body: summariseProfiles(args['cpu-prof']) })
+  writeReport(args.out!, { title: 'Benchmark results', context, rows, sections, notesFile: join(root, 'bench', 'NOTES.md') })
+  log(`wrote ${args.out}`)
+  log(readFileSync(args.out!, 'utf8'))
+}
+
+function wsRows (rows: Row[], details: string[], live: WsRun, bare: WsRun, sockets: number): void {
+  const f = live.fanout
+  const b = bare.fanout
+  rows.push({
+    scenario: `WS fan-out, ${int(sockets)} subscribers, one update`,
+    result: `broadcast ${ms(f.spread)} (first to last arrival); update to last arrival ${ms(f.last)}`,
+    p50: '',
+    p99: '',
+    errors: `${int(f.sockets - f.arrivals)} missed`,
+    rss: mb(live.connect.rss),
+    baseline: `bare ws ${ms(b.spread)}; trigger to last ${ms(b.last)}`,
+    ratio: ratio(f.spread / Math.max(0.01, b.spread)),
+    target: '<= 1.15 x bare ws',
+    met: f.spread <= 1.15 * b.spread && f.arrivals === f.sockets
+  })
+  const u = live.burst
+  const perTick = 1000 / tickMs
+  const converged = u.converged.clientsAtFinalSeq === u.converged.sockets && u.converged.sampleMismatches === 0 && u.gaps === 0
+  rows.push({
+    scenario: `WS burst, ${int(u.updatesPerSecond)} updates/s, ${int(sockets)} subscribers`,
+    result: `${u.framesPerClientPerSecond.avg} update frames/client/s (max ${u.framesPerClientPerSecond.max}; tick ${tickMs} ms = ${perTick}/s), ` +
+      `${u.rankFramesPerClientPerSecond} rank frames/client/s, server CPU ${u.cpuPercent} %`,
+    p50: '',
+    p99: '',
+    errors: `${Object.values(u.closed).reduce((a, b) => a + b, 0)} closed, ${u.gaps} gaps`,
+    rss: mb(u.maxRss),
+    baseline: `bare ws ${bare.burst.framesPerClientPerSecond.avg} frames/client/s of ${int(bare.burst.avgFrameBytes)} B, CPU ${bare.burst.cpuPercent} %`,
+    ratio: `CPU ${ratio(u.cpuPercent / Math.max(1, bare.burst.cpuPercent))}`,
+    target: '<= 1 frame per tick per client, all converge',
+    met: u.framesPerClientPerSecond.max <= perTick * 1.05 && converged
+  })
+  details.push(`- WS connect: service ${int(live.connect.opened)} sockets (snapshot received) in ${int(live.connect.ms)} ms, failures ${JSON.stringify(live.connect.failed)}; ` +
+    `bare ws ${int(bare.connect.opened)} in ${int(bare.connect.ms)} ms.`)
+  details.push(`- WS fan-out (median of ${f.rounds} rounds; times from the trigger request leaving the harness): service first arrival ${ms(f.first)}, ` +
+    `last ${ms(f.last)}, frame ${f.frameBytes} B; bare ws first ${ms(b.first)}, last ${ms(b.last)}. The service's time includes the Postgres commit, ` +
+    `the Redis script and the coalescing tick (REALTIME_TICK_MS=${tickMs}) before the broadcast starts; the ratio compares the broadcasts themselves.`)
+  details.push(`- WS burst: ${int(u.updatesPerSecond)} score updates/s for ${u.seconds} s; update frames of ${int(u.avgFrameBytes)} B on average; ` +
+    `clients at the final seq ${u.converged.finalSeq}: ${int(u.converged.clientsAtFinalSeq)} of ${int(u.converged.sockets)}; ` +
+    `${u.converged.sampleClients} sample clients tracking every score they were told: ${u.converged.sampleMismatches} differences from Postgres; ` +
+    `sockets closed by the server: ${JSON.stringify(u.closed)}.` +
+    (u.score ? ` Burst updates: ${u.score.lost} lost, ${u.score.doubled} doubled, ${u.score.redisMismatches} Redis/Postgres differences.` : ''))
+}
+
+try {
+  await main()
+} catch (err) {
+  log('benchmark failed:', err)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+  clearTimeout(watchdog)
+}
