@@ -1,21 +1,18 @@
 import type pg from 'pg'
 import { errors } from '../lib/errors.ts'
-import { decodeRankCursor, encodeRankCursor, type Standing } from './leaderboard-ranking.ts'
-import { createLeaderboardStore, stripStanding, type LeaderboardEntry, type ProjectedScore, type ScoreChange, type ScoreResult } from './leaderboard-store.ts'
+import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type ScoreResult } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
+import { createLeaderboardReads } from './leaderboard-reads.ts'
+import { createLeaderboardRebuilder, type CounterLike, type Logger } from './leaderboard-rebuild.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
 // Writes commit to Postgres first, then update the projection and queue the change for the
-// next frame; reads use the projection and fall back to Postgres (marked degraded).
+// next frame; reads use the projection and fall back to Postgres (leaderboard-reads.ts);
+// rebuilds keep the projection equal to Postgres (leaderboard-rebuild.ts).
 // Ranking rule: see leaderboard-ranking.ts.
 
-export interface Logger {
-  info: (obj: object, msg?: string) => void
-  warn: (obj: object, msg?: string) => void
-  error: (obj: object, msg?: string) => void
-}
-
-interface CounterLike { inc: (labels: Record<string, string>, value?: number) => void }
+export type { Logger } from './leaderboard-rebuild.ts'
+export type { FeedSnapshot, LeaderboardQuery, Viewer } from './leaderboard-reads.ts'
 
 export interface LeaderboardMetrics {
   scoreUpdates: CounterLike
@@ -33,51 +30,19 @@ export interface LeaderboardServiceDeps {
   tickMs: number
 }
 
-export interface Viewer {
-  id: string
-  isAdmin: boolean
-}
-
-export interface LeaderboardQuery {
-  cursor?: string
-  limit: number
-  around: boolean
-  k: number
-}
-
-export interface FeedSnapshot {
-  frame: string
-  seq: number
-  me: { rank: number, score: number } | null
-}
-
 const RETRYABLE = new Set(['40001', '40P01'])
-const REBUILD_CHUNK = 1000
-const DIRTY_RETRY_MS = 2000
-const PAGE_CACHE_SIZE = 500
 
 type Db = Pick<pg.ClientBase, 'query'>
 
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const { pool, projection, log, metrics, tickMs } = deps
-  const readPool = deps.readPool ?? pool
   const store = createLeaderboardStore()
+  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds })
+  const { rebuild, markDirty } = rebuilder
+  const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads })
   const flushTimers = new Map<string, NodeJS.Timeout>()
-  const rebuilding = new Map<string, Promise<void>>()
-  const rerun = new Set<string>()
-  // Competitions whose projection missed a change (Redis failed): rebuilt when Redis answers.
-  const dirty = new Set<string>()
-  // Serialised top-N pages, reused while the competition's projection version is unchanged.
-  const pageCache = new Map<string, { version: string, json: string, nextCursor: string | null }>()
-  const snapshotCache = new Map<string, { seq: number, limit: number, json: string }>()
   const chains = new Map<string, Promise<void>>()
   let closed = false
-  const isClosed = () => closed
-
-  const dirtyTimer = setInterval(() => {
-    for (const id of dirty) rebuild(id).catch(() => {})
-  }, DIRTY_RETRY_MS)
-  dirtyTimer.unref()
 
   async function transaction<T> (work: (tx: Db) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -105,11 +70,6 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     const settled = next.catch(() => {}).finally(() => { if (chains.get(key) === settled) chains.delete(key) })
     chains.set(key, settled)
     return next
-  }
-
-  function markDirty (competitionId: string, err: unknown): void {
-    dirty.add(competitionId)
-    log.warn({ err, competitionId }, 'leaderboard projection not updated; it will be rebuilt from Postgres')
   }
 
   function scheduleFlush (competitionId: string, delay = tickMs): void {
@@ -177,185 +137,6 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     }
   }
 
-  async function rebuildOnce (competitionId: string): Promise<void> {
-    const info = await store.getCompetition(pool, competitionId)
-    if (!info) return
-    await projection.beginRebuild(competitionId, info)
-    let changed = false
-    let after: string | null = null
-    const seen = new Set<string>()
-    for (;;) {
-      const rows = await store.projectionChunk(pool, competitionId, after, REBUILD_CHUNK)
-      if (rows.length === 0) break
-      const loaded = await projection.load(competitionId, rows)
-      if (loaded === -1) { rerun.add(competitionId); return }
-      if (loaded > 0) changed = true
-      for (const r of rows) seen.add(r.userId)
-      after = rows.at(-1)!.userId
-      if (rows.length < REBUILD_CHUNK) break
-    }
-    const candidates = (await projection.projectedUsers(competitionId)).filter((u) => !seen.has(u))
-    const still = candidates.length > 0 ? await store.participantsIn(pool, competitionId, candidates) : new Set<string>()
-    const finished = await projection.finishRebuild(competitionId, changed, candidates.filter((u) => !still.has(u)))
-    if (finished === -1) { rerun.add(competitionId); return }
-    dirty.delete(competitionId)
-    metrics.rebuilds.inc({ outcome: finished > 0 ? 'changed' : 'unchanged' })
-    log.info({ competitionId, changed: finished > 0 }, 'leaderboard projection rebuilt from Postgres')
-  }
-
-  // Makes the projection equal Postgres. Concurrent requests for one competition share a run,
-  // and a request arriving during a run causes one more run after it.
-  function rebuild (id: string): Promise<void> {
-    const competitionId = id.toLowerCase()
-    const running = rebuilding.get(competitionId)
-    if (running) { rerun.add(competitionId); return running }
-    const run = (async () => {
-      try {
-        do {
-          rerun.delete(competitionId)
-          await rebuildOnce(competitionId)
-        } while (rerun.has(competitionId) && !isClosed())
-      } catch (err) {
-        metrics.rebuilds.inc({ outcome: 'failed' })
-        dirty.add(competitionId)
-        throw err
-      } finally {
-        rebuilding.delete(competitionId)
-      }
-    })()
-    rebuilding.set(competitionId, run)
-    return run
-  }
-
-  // Start-up, Redis reconnect and the admin route: every running competition, plus any whose
-  // projection missed a change.
-  async function rebuildAll (): Promise<string[]> {
-    const ids = [...new Set([...await store.scoringCompetitions(pool), ...dirty])]
-    for (const id of ids) await rebuild(id)
-    return ids
-  }
-
-  function canView (info: { visibility: string, createdBy: string | null }, viewer: Viewer, participant: boolean): boolean {
-    return info.visibility === 'public' || participant || viewer.isAdmin || info.createdBy === viewer.id
-  }
-
-  function cachePage (key: string, value: { version: string, json: string, nextCursor: string | null }): void {
-    pageCache.delete(key)
-    pageCache.set(key, value)
-    if (pageCache.size > PAGE_CACHE_SIZE) pageCache.delete(pageCache.keys().next().value!)
-  }
-
-  function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, me: LeaderboardEntry | null, around: LeaderboardEntry[] | null }): string {
-    return `{"competitionId":${JSON.stringify(parts.competitionId)},"total":${parts.total},"degraded":${parts.degraded},` +
-      `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"me":${JSON.stringify(parts.me)},"around":${JSON.stringify(parts.around)}}`
-  }
-
-  // The leaderboard page as a JSON string (the page part is serialised once per version).
-  async function getLeaderboard (id: string, viewer: Viewer, query: LeaderboardQuery): Promise<string> {
-    const competitionId = id.toLowerCase()
-    const after: Standing | null = query.cursor ? decodeRankCursor(query.cursor) : null
-    const pageKey = `${competitionId}|${query.cursor ?? ''}|${query.limit}`
-    const cached = pageCache.get(pageKey)
-    let read = null
-    let redisFailed = false
-    try {
-      read = await projection.read(competitionId, { cachedVersion: cached?.version ?? '', limit: query.limit, after, userId: viewer.id, k: query.around ? query.k : 0 })
-    } catch (err) {
-      redisFailed = true
-      log.warn({ err, competitionId }, 'leaderboard read from Redis failed; serving from Postgres')
-    }
-    if (read) {
-      if (!canView(read, viewer, read.participant)) throw errors.NotFound('Competition not found')
-      let page = read.page === null ? cached! : null
-      if (!page) {
-        const entries = read.page!.entries
-        const last = entries.at(-1)
-        page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), nextCursor: read.page!.hasMore && last ? encodeRankCursor(last) : null }
-        cachePage(pageKey, page)
-      }
-      metrics.reads.inc({ source: 'redis' })
-      return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: read.me, around: query.around ? read.around : null })
-    }
-
-    const info = await store.getCompetition(readPool, competitionId)
-    if (!info) throw errors.NotFound('Competition not found')
-    const participant = await store.isParticipant(readPool, competitionId, viewer.id)
-    if (!canView(info, viewer, participant)) throw errors.NotFound('Competition not found')
-    if (redisFailed) dirty.add(competitionId)
-    else rebuild(competitionId).catch(() => {})
-    const [page, total, mine] = await Promise.all([
-      store.page(readPool, competitionId, after, query.limit),
-      store.total(readPool, competitionId),
-      participant ? store.around(readPool, competitionId, viewer.id, query.around ? query.k : 0) : null
-    ])
-    metrics.reads.inc({ source: 'postgres' })
-    return body({
-      competitionId,
-      total,
-      degraded: true,
-      entries: JSON.stringify(page.entries.map(stripStanding)),
-      nextCursor: page.nextCursor,
-      me: mine?.me ?? null,
-      around: query.around ? mine?.around ?? [] : null
-    })
-  }
-
-  async function exists (competitionId: string): Promise<boolean> {
-    return await store.getCompetition(pool, competitionId) !== null
-  }
-
-  // Whether a viewer may watch a competition (WebSocket admission): 'ok' or 'not_found'.
-  async function access (competitionId: string, viewer: Viewer): Promise<'ok' | 'not_found'> {
-    const info = await store.getCompetition(pool, competitionId)
-    if (!info) return 'not_found'
-    const participant = info.visibility === 'public' ? false : await store.isParticipant(pool, competitionId, viewer.id)
-    return canView(info, viewer, participant) ? 'ok' : 'not_found'
-  }
-
-  function snapshotFrame (competitionId: string, snap: { seq: number, total: number, degraded: boolean, entries: string, me: LeaderboardEntry | null, around: LeaderboardEntry[] }): string {
-    return `{"type":"snapshot","competitionId":${JSON.stringify(competitionId)},"seq":${snap.seq},"total":${snap.total},"degraded":${snap.degraded},` +
-      `"entries":${snap.entries},"me":${JSON.stringify(snap.me)},"around":${JSON.stringify(snap.around)}}`
-  }
-
-  // A snapshot consistent with the frame stream (for the WebSocket feed).
-  async function snapshot (competitionId: string, userId: string, limit: number, k: number): Promise<FeedSnapshot> {
-    const snap = await projection.snapshot(competitionId, userId, limit, k)
-    if (snap) {
-      const cached = snapshotCache.get(competitionId)
-      let entries = cached && cached.seq === snap.seq && cached.limit === limit ? cached.json : null
-      if (entries === null) {
-        entries = JSON.stringify(snap.entries)
-        snapshotCache.set(competitionId, { seq: snap.seq, limit, json: entries })
-      }
-      return {
-        frame: snapshotFrame(competitionId, { ...snap, degraded: false, entries }),
-        seq: snap.seq,
-        me: snap.me ? { rank: snap.me.rank, score: snap.me.score } : null
-      }
-    }
-    // Not projected yet: answer from Postgres; the rebuild ends with a reset frame, after
-    // which every client gets a snapshot from Redis.
-    rebuild(competitionId).catch(() => {})
-    const [page, total, mine, seq] = await Promise.all([
-      store.page(readPool, competitionId, null, limit),
-      store.total(readPool, competitionId),
-      store.around(readPool, competitionId, userId, k),
-      projection.currentSeq(competitionId).catch(() => 0)
-    ])
-    return {
-      frame: snapshotFrame(competitionId, {
-        seq,
-        total,
-        degraded: true,
-        entries: JSON.stringify(page.entries.map(stripStanding)),
-        me: mine?.me ?? null,
-        around: mine?.around ?? []
-      }),
-      seq,
-      me: mine ? { rank: mine.me.rank, score: mine.me.score } : null
-    }
-  }
-
   async function participantJoined (event: { competitionId: string, userId: string }): Promise<void> {
     const { competitionId, userId } = event
     await serial(`${competitionId}|${userId}`, async () => {
@@ -392,7 +173,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
 
   function close (): void {
     closed = true
-    clearInterval(dirtyTimer)
+    rebuilder.close()
     for (const timer of flushTimers.values()) clearTimeout(timer)
     flushTimers.clear()
   }
@@ -400,7 +181,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   // What the WebSocket broadcaster reads.
   const feed = {
     channel: projection.channel,
-    snapshot,
+    snapshot: reads.snapshot,
     resume: projection.resume,
     framesSince: projection.framesSince,
     flush: flushNow
@@ -409,15 +190,15 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   return {
     applyScores,
     updateScore,
-    getLeaderboard,
-    exists,
-    access,
+    getLeaderboard: reads.getLeaderboard,
+    exists: reads.exists,
+    access: reads.access,
     rebuild,
-    rebuildAll,
+    rebuildAll: rebuilder.rebuildAll,
     participantJoined,
     participantLeft,
     competitionStatus,
-    isDirty: () => dirty.size > 0,
+    isDirty: rebuilder.isDirty,
     // The pub/sub channel carrying a competition's frames.
     channel: projection.channel,
     // Redis keys of a competition's projection (operators and tests).

@@ -1,0 +1,173 @@
+import type pg from 'pg'
+import { errors } from '../lib/errors.ts'
+import { decodeRankCursor, encodeRankCursor, type Standing } from './leaderboard-ranking.ts'
+import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './leaderboard-store.ts'
+import type { LeaderboardProjection } from './leaderboard-projection.ts'
+import type { CounterLike, LeaderboardRebuilder, Logger } from './leaderboard-rebuild.ts'
+
+// Reads: HTTP pages and WebSocket snapshots from the Redis projection, falling back to
+// Postgres (marked degraded) when Redis fails or the projection is not ready.
+
+export interface Viewer {
+  id: string
+  isAdmin: boolean
+}
+
+export interface LeaderboardQuery {
+  cursor?: string
+  limit: number
+  around: boolean
+  k: number
+}
+
+export interface FeedSnapshot {
+  frame: string
+  seq: number
+  me: { rank: number, score: number } | null
+}
+
+export interface ReadsDeps {
+  pool: Pick<pg.Pool, 'query'>
+  // Degraded reads tolerate replication lag: a read replica when configured.
+  readPool: Pick<pg.Pool, 'query'>
+  store: LeaderboardStore
+  projection: LeaderboardProjection
+  rebuilder: LeaderboardRebuilder
+  log: Logger
+  reads: CounterLike
+}
+
+interface CachedPage { version: string, json: string, nextCursor: string | null }
+
+const PAGE_CACHE_SIZE = 500
+
+function canView (info: { visibility: string, createdBy: string | null }, viewer: Viewer, participant: boolean): boolean {
+  return info.visibility === 'public' || participant || viewer.isAdmin || info.createdBy === viewer.id
+}
+
+function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, me: LeaderboardEntry | null, around: LeaderboardEntry[] | null }): string {
+  return `{"competitionId":${JSON.stringify(parts.competitionId)},"total":${parts.total},"degraded":${parts.degraded},` +
+    `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"me":${JSON.stringify(parts.me)},"around":${JSON.stringify(parts.around)}}`
+}
+
+function snapshotFrame (competitionId: string, snap: { seq: number, total: number, degraded: boolean, entries: string, me: LeaderboardEntry | null, around: LeaderboardEntry[] }): string {
+  return `{"type":"snapshot","competitionId":${JSON.stringify(competitionId)},"seq":${snap.seq},"total":${snap.total},"degraded":${snap.degraded},` +
+    `"entries":${snap.entries},"me":${JSON.stringify(snap.me)},"around":${JSON.stringify(snap.around)}}`
+}
+
+export function createLeaderboardReads (deps: ReadsDeps) {
+  const { pool, readPool, store, projection, rebuilder, log, reads } = deps
+  // Serialised pages, reused while the competition's projection version is unchanged.
+  const pageCache = new Map<string, CachedPage>()
+  const snapshotCache = new Map<string, { seq: number, limit: number, json: string }>()
+
+  function cachePage (key: string, value: CachedPage): void {
+    pageCache.delete(key)
+    pageCache.set(key, value)
+    if (pageCache.size > PAGE_CACHE_SIZE) pageCache.delete(pageCache.keys().next().value!)
+  }
+
+  // The leaderboard page as a JSON string (the page part is serialised once per version).
+  async function getLeaderboard (id: string, viewer: Viewer, query: LeaderboardQuery): Promise<string> {
+    const competitionId = id.toLowerCase()
+    const after: Standing | null = query.cursor ? decodeRankCursor(query.cursor) : null
+    const pageKey = `${competitionId}|${query.cursor ?? ''}|${query.limit}`
+    const cached = pageCache.get(pageKey)
+    let read = null
+    let redisFailed = false
+    try {
+      read = await projection.read(competitionId, { cachedVersion: cached?.version ?? '', limit: query.limit, after, userId: viewer.id, k: query.around ? query.k : 0 })
+    } catch (err) {
+      redisFailed = true
+      log.warn({ err, competitionId }, 'leaderboard read from Redis failed; serving from Postgres')
+    }
+    if (read) {
+      if (!canView(read, viewer, read.participant)) throw errors.NotFound('Competition not found')
+      let page = read.page === null ? cached! : null
+      if (!page) {
+        const entries = read.page!.entries
+        const last = entries.at(-1)
+        page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), nextCursor: read.page!.hasMore && last ? encodeRankCursor(last) : null }
+        cachePage(pageKey, page)
+      }
+      reads.inc({ source: 'redis' })
+      return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: read.me, around: query.around ? read.around : null })
+    }
+
+    const info = await store.getCompetition(readPool, competitionId)
+    if (!info) throw errors.NotFound('Competition not found')
+    const participant = await store.isParticipant(readPool, competitionId, viewer.id)
+    if (!canView(info, viewer, participant)) throw errors.NotFound('Competition not found')
+    // Redis answered without a ready projection: build it. Redis failed: retry when it answers.
+    if (redisFailed) rebuilder.markDirty(competitionId)
+    else rebuilder.rebuild(competitionId).catch(() => {})
+    const [page, total, mine] = await Promise.all([
+      store.page(readPool, competitionId, after, query.limit),
+      store.total(readPool, competitionId),
+      participant ? store.around(readPool, competitionId, viewer.id, query.around ? query.k : 0) : null
+    ])
+    reads.inc({ source: 'postgres' })
+    return body({
+      competitionId,
+      total,
+      degraded: true,
+      entries: JSON.stringify(page.entries.map(stripStanding)),
+      nextCursor: page.nextCursor,
+      me: mine?.me ?? null,
+      around: query.around ? mine?.around ?? [] : null
+    })
+  }
+
+  async function exists (competitionId: string): Promise<boolean> {
+    return await store.getCompetition(pool, competitionId) !== null
+  }
+
+  // Whether a viewer may watch a competition (WebSocket admission): 'ok' or 'not_found'.
+  async function access (competitionId: string, viewer: Viewer): Promise<'ok' | 'not_found'> {
+    const info = await store.getCompetition(pool, competitionId)
+    if (!info) return 'not_found'
+    const participant = info.visibility === 'public' ? false : await store.isParticipant(pool, competitionId, viewer.id)
+    return canView(info, viewer, participant) ? 'ok' : 'not_found'
+  }
+
+  // A snapshot consistent with the frame stream (for the WebSocket feed).
+  async function snapshot (competitionId: string, userId: string, limit: number, k: number): Promise<FeedSnapshot> {
+    const snap = await projection.snapshot(competitionId, userId, limit, k)
+    if (snap) {
+      const cached = snapshotCache.get(competitionId)
+      let entries = cached && cached.seq === snap.seq && cached.limit === limit ? cached.json : null
+      if (entries === null) {
+        entries = JSON.stringify(snap.entries)
+        snapshotCache.set(competitionId, { seq: snap.seq, limit, json: entries })
+      }
+      return {
+        frame: snapshotFrame(competitionId, { ...snap, degraded: false, entries }),
+        seq: snap.seq,
+        me: snap.me ? { rank: snap.me.rank, score: snap.me.score } : null
+      }
+    }
+    // Not projected yet: answer from Postgres; the rebuild ends with a reset frame, after
+    // which every client gets a snapshot from Redis.
+    rebuilder.rebuild(competitionId).catch(() => {})
+    const [page, total, mine, seq] = await Promise.all([
+      store.page(readPool, competitionId, null, limit),
+      store.total(readPool, competitionId),
+      store.around(readPool, competitionId, userId, k),
+      projection.currentSeq(competitionId).catch(() => 0)
+    ])
+    return {
+      frame: snapshotFrame(competitionId, {
+        seq,
+        total,
+        degraded: true,
+        entries: JSON.stringify(page.entries.map(stripStanding)),
+        me: mine?.me ?? null,
+        around: mine?.around ?? []
+      }),
+      seq,
+      me: mine ? { rank: mine.me.rank, score: mine.me.score } : null
+    }
+  }
+
+  return { getLeaderboard, exists, access, snapshot }
+}
