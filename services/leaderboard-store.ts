@@ -98,6 +98,8 @@ export function createLeaderboardStore () {
   // order so concurrent batches cannot deadlock on each other; competitions are share-locked
   // so a status change waits for the scores being written under the old status.
   // `onlyMetric` restricts the batch to competitions scoring that metric (direct updates: custom).
+  // Set-based: a batch of any size costs the same five statements (lock competitions, lock
+  // participants, look up keys, insert events, update scores), so batching writes pays off.
   async function applyChanges (tx: Db, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
     const order = changes.map((_, i) => i).sort((a, b) => {
       const x = changes[a]!
@@ -110,45 +112,84 @@ export function createLeaderboardStore () {
     const byId = new Map(competitions.map((c) => [c.id, c]))
 
     const results: ScoreResult[] = new Array(changes.length)
-    const projected = new Map<string, ProjectedScore>()
+    const skip = (i: number, reason: SkipReason, score = 0) => {
+      const { competitionId, userId } = changes[i]!
+      results[i] = { competitionId, userId, applied: false, score, reason }
+    }
+    const pairOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.userId.toLowerCase()}`
+    const candidates: number[] = []
     for (const i of order) {
       const change = changes[i]!
-      const { competitionId, userId } = change
-      const skip = (reason: SkipReason, score = 0) => { results[i] = { competitionId, userId, applied: false, score, reason } }
-      if (!UUID.test(userId) || !validChange(change)) { skip('invalid'); continue }
-      const competition = byId.get(competitionId.toLowerCase())
-      if (competition === undefined) { skip('unknown_competition'); continue }
-      if (opts.onlyMetric !== undefined && competition.metric !== opts.onlyMetric) { skip('wrong_metric'); continue }
-      if (!SCORING_STATUSES.has(competition.status)) { skip('inactive'); continue }
+      if (!UUID.test(change.userId) || !validChange(change)) { skip(i, 'invalid'); continue }
+      const competition = byId.get(change.competitionId.toLowerCase())
+      if (competition === undefined) { skip(i, 'unknown_competition'); continue }
+      if (opts.onlyMetric !== undefined && competition.metric !== opts.onlyMetric) { skip(i, 'wrong_metric'); continue }
+      if (!SCORING_STATUSES.has(competition.status)) { skip(i, 'inactive'); continue }
+      candidates.push(i)
+    }
+    if (candidates.length === 0) return { results, projected: [] }
 
-      const { rows } = await tx.query<{ score: string }>(
-        'SELECT score FROM participants WHERE competition_id = $1 AND user_id = $2 FOR UPDATE', [competitionId, userId])
-      if (rows.length === 0) { skip('not_participant'); continue }
-      const current = Number(rows[0]!.score)
-      const score = nextScore(change.operation, current, change.value)
-      if (!Number.isSafeInteger(score)) { skip('invalid', current); continue }
+    // Every participant row of the batch, locked by one statement in (competition, user) order.
+    const pairs = [...new Set(candidates.map((i) => pairOf(changes[i]!)))].map((p) => p.split('|'))
+    const { rows: locked } = await tx.query<{ competition_id: string, user_id: string, score: string }>(
+      `SELECT p.competition_id, p.user_id, p.score::text FROM participants p
+       JOIN unnest($1::uuid[], $2::uuid[]) AS v(competition_id, user_id) ON p.competition_id = v.competition_id AND p.user_id = v.user_id
+       ORDER BY p.competition_id, p.user_id FOR UPDATE OF p`, [pairs.map((p) => p[0]), pairs.map((p) => p[1])])
+    const current = new Map(locked.map((r) => [`${r.competition_id}|${r.user_id}`, Number(r.score)]))
 
-      const inserted = await tx.query(`INSERT INTO score_events (competition_id, user_id, idempotency_key, operation, value, score_before, score_after)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (competition_id, idempotency_key) DO NOTHING RETURNING id`,
-      [competitionId, userId, change.idempotencyKey, change.operation, change.value, current, score])
-      if (inserted.rowCount === 0) {
-        const { rows: [first] } = await tx.query<{ user_id: string, operation: string, value: string }>(
-          'SELECT user_id, operation, value FROM score_events WHERE competition_id = $1 AND idempotency_key = $2',
-          [competitionId, change.idempotencyKey])
-        const same = first !== undefined && first.user_id === userId.toLowerCase() && first.operation === change.operation && Number(first.value) === change.value
-        skip(same ? 'duplicate' : 'key_reused', current)
+    // Keys of the batch that earlier updates already used.
+    const keyOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.idempotencyKey}`
+    const { rows: earlier } = await tx.query<{ competition_id: string, idempotency_key: string, user_id: string, operation: string, value: string }>(
+      `SELECT e.competition_id, e.idempotency_key, e.user_id, e.operation, e.value::text FROM score_events e
+       JOIN unnest($1::uuid[], $2::text[]) AS k(competition_id, idempotency_key) ON e.competition_id = k.competition_id AND e.idempotency_key = k.idempotency_key`,
+      [candidates.map((i) => changes[i]!.competitionId.toLowerCase()), candidates.map((i) => changes[i]!.idempotencyKey)])
+    const used = new Map(earlier.map((r) => [`${r.competition_id}|${r.idempotency_key}`, { userId: r.user_id, operation: r.operation, value: Number(r.value) }]))
+
+    // The changes in order, each from the score the previous one left.
+    const events: Array<[string, string, string, string, number, number, number]> = []
+    const touched = new Set<string>()
+    for (const i of candidates) {
+      const change = changes[i]!
+      const pair = pairOf(change)
+      const before = current.get(pair)
+      if (before === undefined) { skip(i, 'not_participant'); continue }
+      const score = nextScore(change.operation, before, change.value)
+      if (!Number.isSafeInteger(score)) { skip(i, 'invalid', before); continue }
+      const first = used.get(keyOf(change))
+      if (first !== undefined) {
+        const same = first.userId === change.userId.toLowerCase() && first.operation === change.operation && first.value === change.value
+        skip(i, same ? 'duplicate' : 'key_reused', before)
         continue
       }
-      if (score === current) { skip('unchanged', current); continue }
-
-      const { rows: [updated] } = await tx.query<{ version: string, micros: string }>(`UPDATE participants p
-        SET score = $3, reached_at = clock_timestamp(), score_version = score_version + 1
-        WHERE competition_id = $1 AND user_id = $2
-        RETURNING score_version::text AS version, ${MICROS_SQL} AS micros`, [competitionId, userId, score])
-      results[i] = { competitionId, userId, applied: true, score }
-      projected.set(`${competitionId}|${userId}`, { competitionId, userId, score, version: updated!.version, reachedMicros: updated!.micros })
+      used.set(keyOf(change), { userId: change.userId.toLowerCase(), operation: change.operation, value: change.value })
+      const [competitionId, userId] = pair.split('|') as [string, string]
+      events.push([competitionId, userId, change.idempotencyKey, change.operation, change.value, before, score])
+      current.set(pair, score)
+      if (score === before) { skip(i, 'unchanged', before); continue }
+      results[i] = { competitionId: change.competitionId, userId: change.userId, applied: true, score }
+      touched.add(pair)
     }
-    return { results, projected: [...projected.values()] }
+
+    if (events.length > 0) {
+      const column = (n: number) => events.map((e) => e[n])
+      const inserted = await tx.query(`INSERT INTO score_events (competition_id, user_id, idempotency_key, operation, value, score_before, score_after)
+        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+        ON CONFLICT (competition_id, idempotency_key) DO NOTHING`, [0, 1, 2, 3, 4, 5, 6].map(column))
+      // Another transaction committed one of these keys after we looked: the whole batch is
+      // decided again (as a serialisation failure, which the caller retries).
+      if (inserted.rowCount !== events.length) throw Object.assign(new Error('An idempotency key was used concurrently'), { code: '40001' })
+    }
+    if (touched.size === 0) return { results, projected: [] }
+
+    const rows = [...touched].map((pair) => [...pair.split('|'), current.get(pair)!] as const)
+    const { rows: updated } = await tx.query<{ competition_id: string, user_id: string, score: string, version: string, micros: string }>(`UPDATE participants p
+      SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
+      FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS v(competition_id, user_id, score)
+      WHERE p.competition_id = v.competition_id AND p.user_id = v.user_id
+      RETURNING p.competition_id, p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros`,
+    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])])
+    const projected = updated.map((r) => ({ competitionId: r.competition_id, userId: r.user_id, score: Number(r.score), version: r.version, reachedMicros: r.micros }))
+    return { results, projected }
   }
 
   async function getCompetition (db: Db, competitionId: string): Promise<CompetitionInfo | null> {

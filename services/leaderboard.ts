@@ -4,6 +4,7 @@ import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type Sco
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import { createLeaderboardReads } from './leaderboard-reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger } from './leaderboard-rebuild.ts'
+import { createWriteBatcher } from './write-batcher.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
 // Writes commit to Postgres first, then update the projection and queue the change for the
@@ -31,6 +32,10 @@ export interface LeaderboardServiceDeps {
 }
 
 const RETRYABLE = new Set(['40001', '40P01'])
+// Direct score updates arriving together share a transaction (see write-batcher.ts); a few
+// batches at a time leave the rest of the pool to reads and syncs.
+const UPDATE_BATCH_MAX = 200
+const UPDATE_BATCHES_IN_FLIGHT = 3
 
 type Db = Pick<pg.ClientBase, 'query'>
 
@@ -122,10 +127,13 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     return results
   }
 
+  const directUpdates = createWriteBatcher(async (changes: ScoreChange[]) => await applyScores(changes, { onlyMetric: 'custom' }),
+    { maxBatch: UPDATE_BATCH_MAX, maxInFlight: UPDATE_BATCHES_IN_FLIGHT })
+
   // One change with errors for the HTTP route; duplicates and no-ops are answered, not errors.
   // Direct updates are for competitions with a custom metric; the others score from fitness sync.
   async function updateScore (change: ScoreChange): Promise<ScoreResult> {
-    const [result] = await applyScores([change], { onlyMetric: 'custom' })
+    const result = await directUpdates.submit(change)
     switch (result!.reason) {
       case 'wrong_metric': throw errors.Conflict('This competition scores from fitness sync; only custom-metric competitions accept direct score updates')
       case 'unknown_competition': throw errors.NotFound('Competition not found')
