@@ -33,7 +33,7 @@ test('Postgres stopped: 503 fast, readiness reports it, recovery by itself', asy
   const user = randomUUID()
   const app = await build(t, {
     databaseUrl,
-    config: { DATABASE_CONNECT_TIMEOUT_MS: 1000, DATABASE_STATEMENT_TIMEOUT_MS: 3000 },
+    config: { DATABASE_CONNECT_TIMEOUT_MS: 1000, DATABASE_STATEMENT_TIMEOUT_MS: 3000, MAX_EVENT_LOOP_DELAY_MS: 0 },
     // Stand-ins for domain routes: a read, a write in a transaction, and a slow query.
     extend (fastify) {
       fastify.get('/probe/read', async () => {
@@ -100,7 +100,7 @@ test('Postgres unreachable without refusal: 503 within the configured timeouts',
   const databaseUrl = `postgres://postgres@127.0.0.1:${hole.port}/postgres`
   const app = await build(t, {
     databaseUrl,
-    config: { DATABASE_CONNECT_TIMEOUT_MS: 1000, DATABASE_STATEMENT_TIMEOUT_MS: 1000 },
+    config: { DATABASE_CONNECT_TIMEOUT_MS: 1000, DATABASE_STATEMENT_TIMEOUT_MS: 1000, MAX_EVENT_LOOP_DELAY_MS: 0 },
     extend (fastify) {
       fastify.get('/probe/read', async () => (await fastify.pg.query('SELECT 1 AS one')).rows[0])
     }

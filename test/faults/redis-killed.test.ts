@@ -19,7 +19,7 @@ interface Sent { kind: 'score' | 'sync', res: LightMyRequestResponse, key: strin
 
 test('Redis killed during score updates and syncs', async (t) => {
   const redis = await startRedisServer(t)
-  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, REDIS_URL: redis.url } })
+  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, MAX_EVENT_LOOP_DELAY_MS: 0, REDIS_URL: redis.url } })
   const url = await listen(app)
 
   const custom = await seedCompetition(app)

@@ -12,7 +12,7 @@ import {
 
 test('clients of a SIGKILLed instance resume on another one from their last seq', async (t) => {
   // B runs in this process; A is a real server process sharing its Postgres and Redis prefix.
-  const b = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const b = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const urlB = await listen(b)
   const a = await startServerProcess(t, {
     DATABASE_URL: b.config.DATABASE_URL,
@@ -21,6 +21,7 @@ test('clients of a SIGKILLed instance resume on another one from their last seq'
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_MAX: '1000000',
     SWEEPER_INTERVAL_MS: '0',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     REALTIME_TICK_MS: String(LEADERBOARD_TEST_CONFIG.REALTIME_TICK_MS),
     DATA_DIR: `.data/test/sigkill-${randomUUID()}`
   })

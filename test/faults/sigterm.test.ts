@@ -27,6 +27,7 @@ test('SIGTERM under load', async (t) => {
     RATE_LIMIT_MAX: '1000000',
     SWEEPER_INTERVAL_MS: '0',
     REALTIME_TICK_MS: '50',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
     DATA_DIR: `.data/test/sigterm-${randomUUID()}`
   })
   const { base, child } = server

@@ -45,6 +45,7 @@ test('business metrics move with what they count', async (t) => {
   const app = await build(t, {
     config: {
       ...LEADERBOARD_TEST_CONFIG,
+      MAX_EVENT_LOOP_DELAY_MS: 0,
       GOOGLE_FIT_BASE_URL: `http://127.0.0.1:${(google.address() as { port: number }).port}`,
       FITNESS_PROVIDER_RETRIES: 0,
       FITNESS_PROVIDER_BREAKER_THRESHOLD: 1,

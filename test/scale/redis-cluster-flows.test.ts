@@ -15,7 +15,7 @@ import { HOUR, insertCompetition, join, person, sample, syncOk } from '../fitnes
 
 test('leaderboards, live feed and syncs through a 3-node Redis Cluster', async (t) => {
   const cluster = await startRedisCluster(t)
-  const config = { ...LEADERBOARD_TEST_CONFIG, REDIS_CLUSTER_NODES: cluster.nodes.join(',') }
+  const config = { ...LEADERBOARD_TEST_CONFIG, MAX_EVENT_LOOP_DELAY_MS: 0, REDIS_CLUSTER_NODES: cluster.nodes.join(',') }
   const a = await build(t, { config })
   const b = await build(t, { config, databaseUrl: a.config.DATABASE_URL, redisPrefix: a.config.REDIS_KEY_PREFIX })
   t.ok(a.redis instanceof Cluster && b.redis instanceof Cluster, 'both instances use the cluster client')

@@ -29,7 +29,7 @@ function multipart (parts: Array<{ name: string, filename?: string, type?: strin
 }
 
 test('JSON body size: every route with a body answers 413 one byte past its limit', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4096, RATE_LIMIT_MAX: 100_000 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4096, RATE_LIMIT_MAX: 100_000, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const admin = bearer({ sub: randomUUID(), admin: true })
   const withBody = routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !(r.schema as Obj | undefined)?.body?.content)
   t.ok(withBody.length >= 10, `${withBody.length} routes take a JSON body`)
@@ -44,14 +44,14 @@ test('JSON body size: every route with a body answers 413 one byte past its limi
   }
   // Nesting is not a way around the limits: half a million levels fit in 3 MB and are refused
   // by the parser or the schema, not by a crashed process.
-  const deep = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4_000_000 } })
+  const deep = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4_000_000, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const nested = '{"name":' + '{"a":['.repeat(250_000) + '1' + ']}'.repeat(250_000) + '}'
   const res = await deep.app.inject({ method: 'POST', url: '/api/v1/competitions', headers: { ...admin, 'content-type': 'application/json' }, payload: nested })
   t.equal(res.statusCode, 400, 'a 250,000-deep document is a 400')
 })
 
 test('multipart: one file, bounded size, bounded parts; refusals store nothing', async (t) => {
-  const app = await build(t, { config: { AVATAR_MAX_BYTES: 4096 } })
+  const app = await build(t, { config: { AVATAR_MAX_BYTES: 4096, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const user = await signIn(app)
   const url = `/api/v1/users/${user.id}/avatar`
   const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c83' } }).png().toBuffer()
@@ -79,7 +79,7 @@ test('multipart: one file, bounded size, bounded parts; refusals store nothing',
 })
 
 test('fitness sync batches: the cap is accepted, one more is refused whole', async (t) => {
-  const app = await build(t, { config: { FITNESS_SYNC_BATCH_MAX: 20, SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: { FITNESS_SYNC_BATCH_MAX: 20, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const now = Date.now()
   const competitionId = await insertCompetition(app, { startsAt: now - 3 * HOUR, endsAt: now + HOUR })
   const walker = person()
@@ -100,7 +100,7 @@ test('fitness sync batches: the cap is accepted, one more is refused whole', asy
 })
 
 test('pagination: every list caps its page size, and cursors are bounded', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, SWEEPER_INTERVAL_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const admin = await signIn(app, { admin: true })
   const lists = routes.filter((r) => r.method === 'GET' && (r.schema as Obj | undefined)?.querystring?.properties?.limit)
   t.ok(lists.length >= 6, `${lists.length} paginated routes`)
@@ -125,7 +125,7 @@ test('pagination: every list caps its page size, and cursors are bounded', async
 })
 
 test('WebSocket: messages past 4 KB close the socket (1009); a flood is bounded', async (t) => {
-  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const url = await listen(app)
   const competitionId = await seedCompetition(app)
   const users = await seedUsers(app, 2)
@@ -168,7 +168,7 @@ test('WebSocket: messages past 4 KB close the socket (1009); a flood is bounded'
 })
 
 test('rate limits per route group, shared across instances', async (t) => {
-  const config = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WRITE_MAX: 2, RATE_LIMIT_SYNC_MAX: 1, RATE_LIMIT_REALTIME_MAX: 2, SWEEPER_INTERVAL_MS: 0 }
+  const config = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WRITE_MAX: 2, RATE_LIMIT_SYNC_MAX: 1, RATE_LIMIT_REALTIME_MAX: 2, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 }
   const a = await build(t, { config })
   const b = await build(t, { config, databaseUrl: a.config.DATABASE_URL, redisPrefix: a.config.REDIS_KEY_PREFIX })
   const user = randomUUID()
