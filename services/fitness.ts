@@ -122,7 +122,9 @@ export function createFitnessService (deps: FitnessServiceDeps) {
         const outcome = await ingestBatch(tx, caller.id, source, samples, deletions, limits)
         const totals = await recomputeDailyTotals(tx, caller.id, outcome.days)
         const raised = await raiseFlags(tx, caller.id, [...outcome.flags, ...ceilingFlags(totals, outcome.written, source)])
-        await refreshSampleFlags(tx, [...new Set([...outcome.written.map((w) => w.id), ...raised.map((f) => f.sampleId)])])
+        // Written samples start unflagged (the upsert resets the flag columns) and a new version
+        // has no flags yet, so only the samples flagged just now need their columns refreshed.
+        await refreshSampleFlags(tx, [...new Set(raised.map((f) => f.sampleId))])
         const days = await combinedDayTotals(tx, caller.id, outcome.days)
         const computed = await scoreTargets(tx, caller.id, await competitionsToScore(tx, caller.id, outcome.ranges))
         return { outcome, raised, days, computed }
