@@ -19,6 +19,7 @@ export default fp(async function broadcasterPlugin (fastify) {
     log: fastify.log,
     heartbeatMs: config.REALTIME_HEARTBEAT_MS,
     maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+    maxMessagesPerSecond: config.REALTIME_MAX_MESSAGES_PER_SECOND,
     sweepMs: Math.max(1000, config.REALTIME_TICK_MS * 10),
     metrics: {
       connections: new promClient.Gauge({ name: 'realtime_connections', help: 'Open leaderboard WebSockets on this instance', registers: [registry] }),

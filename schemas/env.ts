@@ -64,6 +64,7 @@ export const EnvSchema = Type.Object({
   REALTIME_REPLAY_FRAMES: Type.Integer({ default: 512, minimum: 1, maximum: 100000 }),
   REALTIME_HEARTBEAT_MS: Type.Integer({ default: 30000, minimum: 100 }),
   REALTIME_MAX_BUFFERED_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),
+  REALTIME_MAX_MESSAGES_PER_SECOND: Type.Integer({ default: 10, minimum: 1 }),
 
   MAX_EVENT_LOOP_DELAY_MS: Type.Integer({ default: 1000, minimum: 0 }),
   MAX_HEAP_USED_BYTES: Type.Integer({ default: 0, minimum: 0 }),

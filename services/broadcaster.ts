@@ -46,6 +46,8 @@ export interface BroadcasterDeps {
   metrics: BroadcasterMetrics
   heartbeatMs: number
   maxBufferedBytes: number
+  // Client messages allowed per second (a burst of twice that); each resume costs Redis work.
+  maxMessagesPerSecond: number
   // How often an instance with clients frames changes another writer left unframed.
   sweepMs: number
 }
@@ -62,6 +64,9 @@ interface Client {
   closed: boolean
   rank: number | null
   score: number | null
+  // Token bucket for the client's own messages.
+  allowance: number
+  allowanceAt: number
 }
 
 interface Feed {
@@ -289,7 +294,23 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     for (const f of replay) send(client, f.raw, 'update')
   }
 
+  // Refills the client's allowance by elapsed time; false when it has none left.
+  function withinRate (client: Client): boolean {
+    const now = Date.now()
+    const burst = deps.maxMessagesPerSecond * 2
+    client.allowance = Math.min(burst, client.allowance + (now - client.allowanceAt) * deps.maxMessagesPerSecond / 1000)
+    client.allowanceAt = now
+    if (client.allowance < 1) return false
+    client.allowance -= 1
+    return true
+  }
+
   function onClientMessage (client: Client, data: unknown): void {
+    if (client.closed) return
+    if (!withinRate(client)) {
+      drop(client, CloseCodes.TOO_MANY_MESSAGES, 'Too many messages')
+      return
+    }
     let message: { type?: unknown, seq?: unknown }
     try {
       message = JSON.parse(String(data))
@@ -312,7 +333,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   async function connect (socket: SocketLike, opts: { competitionId: string, userId: string, source: FeedSource, limit: number, k: number, resumeSeq?: number }): Promise<void> {
     if (shuttingDown) { socket.close(CloseCodes.GOING_AWAY, 'Server shutting down'); return }
     const feed = feedFor(opts.competitionId, opts.source)
-    const client: Client = { socket, userId: opts.userId, feed, limit: opts.limit, k: opts.k, lastSeq: -1, ready: false, alive: true, closed: false, rank: null, score: null }
+    const client: Client = { socket, userId: opts.userId, feed, limit: opts.limit, k: opts.k, lastSeq: -1, ready: false, alive: true, closed: false, rank: null, score: null, allowance: deps.maxMessagesPerSecond * 2, allowanceAt: Date.now() }
     feed.clients.add(client)
     metrics.connections.inc()
     socket.on('pong', () => { client.alive = true })

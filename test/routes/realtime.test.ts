@@ -205,7 +205,7 @@ test('shutdown closes sockets with "going away"', async (t) => {
 })
 
 test('a client that stops reading is closed once its unsent data passes the limit, without holding others back', async (t) => {
-  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, REALTIME_MAX_BUFFERED_BYTES: 65536 } })
+  const app = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, REALTIME_MAX_BUFFERED_BYTES: 65536, REALTIME_MAX_MESSAGES_PER_SECOND: 100000 } })
   const url = await listen(app)
   const { competitionId, users } = await race(app, 100)
   const stuck = await liveClient(url, competitionId, { userId: users[0], query: '&limit=100' })

@@ -153,16 +153,13 @@ test('WebSocket: messages past 4 KB close the socket (1009); a flood is bounded'
   ])
   const answered = flooder.frames.filter((f) => f.type === 'pong').length
   t.comment(`flood: ${settled}, ${answered} pongs for 1000 pings`)
-  t.ok(settled === 'open' || /closed (1008|4008|4029|1013)/.test(settled), `the flooder is answered or dropped with a policy code (${settled})`)
-  t.ok(answered < 1000 || settled === 'open', 'at most one answer per message')
+  t.ok(answered <= 20, `at most the burst allowance is answered (${answered})`)
   t.equal((await app.inject({ url: '/health' })).statusCode, 200, 'the instance keeps serving')
   const other = await liveClient(url, competitionId, { userId: users[0] })
   t.teardown(() => other.close())
   await other.next((f) => f.type === 'snapshot')
   t.pass('new clients are still admitted')
-  t.ok(settled !== 'open', 'a flooding client is cut off with a policy close code', settled === 'open'
-    ? { todo: 'no per-socket message rate limit: services/broadcaster.ts answers every message (each resume costs a Redis round trip)' }
-    : {})
+  t.equal(settled, 'closed 4029', 'a flooding client is cut off with 4029 (too many messages)')
   await flooder.close()
   await small.close()
 })

@@ -60,6 +60,7 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
     metrics,
     heartbeatMs: opts.heartbeatMs ?? 60_000,
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024,
+    maxMessagesPerSecond: 1000,
     sweepMs: 60_000
   })
   const publish = (frame: object) => subscriber.emit('message', `feed:${CID}`, JSON.stringify(frame))
