@@ -105,6 +105,21 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   }
   subscriber.on('message', onMessage)
 
+  // Frames published while the subscriber was away (a rebuild's reset among them) never
+  // arrive: after a reconnect every open socket gets a fresh snapshot.
+  let wasReady = subscriber.status === 'ready'
+  function onSubscriberReady (): void {
+    if (wasReady) {
+      for (const feed of feeds.values()) {
+        enqueue(feed, async () => {
+          for (const client of feed.clients) if (client.ready) await sendSnapshot(client)
+        })
+      }
+    }
+    wasReady = true
+  }
+  subscriber.on('ready', onSubscriberReady)
+
   const heartbeat = setInterval(function heartbeat () {
     for (const feed of feeds.values()) {
       for (const client of feed.clients) {
@@ -361,6 +376,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     shuttingDown = true
     clearInterval(heartbeat)
     subscriber.off('message', onMessage)
+    subscriber.off('ready', onSubscriberReady)
     for (const feed of [...feeds.values()]) {
       for (const client of [...feed.clients]) drop(client, CloseCodes.GOING_AWAY, 'Server shutting down')
     }

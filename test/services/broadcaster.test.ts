@@ -64,7 +64,7 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
     sweepMs: 60_000
   })
   const publish = (frame: object) => subscriber.emit('message', `feed:${CID}`, JSON.stringify(frame))
-  return { broadcaster, source, publish, counts, buffer }
+  return { broadcaster, source, publish, counts, buffer, subscriber }
 }
 
 const settle = async () => await new Promise((resolve) => setTimeout(resolve, 20))
@@ -142,4 +142,16 @@ test('heartbeats: a socket that stops answering pings is terminated', async (t) 
   t.notOk(alive.terminated, 'the answering one stays')
   t.ok(alive.pings >= 2)
   t.equal(broadcaster.stats().clients, 1)
+})
+
+test('after the subscriber reconnects, every open socket gets a fresh snapshot', async (t) => {
+  const { broadcaster, source, subscriber } = setup()
+  t.teardown(() => broadcaster.shutdown())
+  const socket = new FakeSocket()
+  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 1 })
+  await settle()
+  t.same(socket.sent.map((f) => f.type), ['snapshot'])
+  subscriber.emit('ready')
+  await settle()
+  t.same(socket.sent.map((f) => [f.type, f.n]), [['snapshot', 1], ['snapshot', 2]], 'frames missed during the outage are covered by a snapshot')
 })
