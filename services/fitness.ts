@@ -238,9 +238,22 @@ export function createFitnessService (deps: FitnessServiceDeps) {
     })
   }
 
+  // When a competition opens, data synced before the status changed (in the moments between
+  // its start time and the sweep) is scored for every participant that has any in the window.
+  async function rescoreCompetition (competitionId: string): Promise<number> {
+    const { rows } = await pool.query<{ user_id: string }>(
+      `SELECT DISTINCT p.user_id FROM participants p
+         JOIN competitions c ON c.id = p.competition_id
+         JOIN fitness_samples s ON s.user_id = p.user_id AND s.end_at >= c.starts_at AND s.start_at < c.ends_at
+       WHERE p.competition_id = $1 AND c.metric <> 'custom'`, [competitionId])
+    for (const { user_id: userId } of rows) await rescore(userId, competitionId)
+    return rows.length
+  }
+
   return {
     sync,
     rescore,
+    rescoreCompetition,
     stats: async (userId: string, query: StatsQuery) => await userStats(pool, userId, query, now()),
     listFlags: async (query: Parameters<typeof listFlags>[1]) => await listFlags(pool, query),
     clearFlag: async (admin: Claimant, id: number, note?: string) => await decideFlag(admin, id, 'cleared', note),

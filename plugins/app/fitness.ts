@@ -65,6 +65,15 @@ export default fp(async function fitnessService (fastify) {
     fitness.rescore(userId, competitionId)
       .catch((err: unknown) => fastify.log.warn({ err, competitionId, userId }, 'could not score a new participant from stored fitness data'))
   }
+  function onStatus ({ competitionId, to }: { competitionId: string, to: string }): void {
+    if (to !== 'active') return
+    fitness.rescoreCompetition(competitionId)
+      .catch((err: unknown) => fastify.log.warn({ err, competitionId }, 'could not score stored fitness data for a competition that opened'))
+  }
   fastify.events.on('participant.joined', onJoined)
-  fastify.addHook('onClose', async () => { fastify.events.off('participant.joined', onJoined) })
+  fastify.events.on('competition.status', onStatus)
+  fastify.addHook('onClose', async () => {
+    fastify.events.off('participant.joined', onJoined)
+    fastify.events.off('competition.status', onStatus)
+  })
 }, { name: 'fitness-service', dependencies: ['postgres', 'events', 'observability', 'users-service', 'leaderboard-service'] })

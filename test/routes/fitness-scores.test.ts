@@ -113,3 +113,18 @@ test('joining a running competition counts data synced before joining', async (t
   await live.waitForScore(alice.id, 2500)
   t.pass('the stored data was scored on joining')
 })
+
+test('a competition that opens counts data synced between its start time and the sweep', async (t) => {
+  const app = await build(t, { config: FITNESS_TEST_CONFIG })
+  const bob = person()
+  const now = Date.now()
+  const competitionId = await insertCompetition(app, { startsAt: now - HOUR, endsAt: now + 24 * HOUR, status: 'scheduled' })
+  await join(app, bob, competitionId)
+  const synced = await syncOk(app, bob, { source: 'healthkit', samples: [sample({ start: now - HOUR / 2, value: 1800 })] })
+  t.same(synced.competitions, [], 'a scheduled competition is not scored yet')
+  t.equal((await participant(app, competitionId, bob.id)).score, 0)
+
+  await app.lifecycle.sweep(new Date())
+  await eventually(async () => (await participant(app, competitionId, bob.id)).score === 1800 ? true : undefined)
+  t.pass('opening the competition scored the stored data')
+})
