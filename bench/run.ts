@@ -227,6 +227,7 @@ async function main (): Promise<void> {
       sockets,
       rounds: num(args.rounds),
       frame: live.fanout.frame,
+      firstFrameBytes: live.connect.firstFrameBytes,
       burstSeconds: num(args['burst-seconds']),
       framesPerSecond: Math.max(1, Math.round(live.burst.framesPerClientPerSecond.avg)),
       frameBytes: Math.max(64, live.burst.avgFrameBytes)
@@ -302,8 +303,9 @@ function wsRows (rows: Row[], details: string[], live: WsRun, bare: WsRun, socke
     target: '<= 1 frame per tick per client, all converge',
     met: u.framesPerClientPerSecond.max <= perTick * 1.05 && converged
   })
-  details.push(`- WS connect: service ${int(live.connect.opened)} sockets (snapshot received) in ${int(live.connect.ms)} ms, failures ${JSON.stringify(live.connect.failed)}; ` +
-    `bare ws ${int(bare.connect.opened)} in ${int(bare.connect.ms)} ms.`)
+  details.push(`- WS connect: service ${int(live.connect.opened)} sockets in ${int(live.connect.ms)} ms (token check, competition check, snapshot of ` +
+    `${int(live.connect.firstFrameBytes)} B each), failures ${JSON.stringify(live.connect.failed)}; bare ws ${int(bare.connect.opened)} in ${int(bare.connect.ms)} ms ` +
+    '(a first frame of the same size each, so both hold the same protocol data). RSS is read 2 s after the last socket opened.')
   details.push(`- WS fan-out (median of ${f.rounds} rounds; times from the trigger request leaving the harness): service first arrival ${ms(f.first)}, ` +
     `last ${ms(f.last)}, frame ${f.frameBytes} B; bare ws first ${ms(b.first)}, last ${ms(b.last)}. The service's time includes the Postgres commit, ` +
     `the Redis script and the coalescing tick (REALTIME_TICK_MS=${tickMs}) before the broadcast starts; the ratio compares the broadcasts themselves.`)

@@ -36,6 +36,7 @@ let firstArrival = 0
 let lastArrival = 0
 let sampleFrame = ''
 let onAllArrived: (() => void) | null = null
+let firstFrameBytes = 0
 
 const now = () => performance.timeOrigin + performance.now()
 
@@ -88,6 +89,7 @@ async function open (url: string, waitFirstFrame: boolean, sample: boolean, time
     let settled = false
     const done = (value: Sock | string) => { if (!settled) { settled = true; clearTimeout(timer); resolve(value) } }
     ws.on('message', (data: Buffer) => {
+      if (!settled) firstFrameBytes += data.length
       onFrame(s, data)
       done(s)
     })
@@ -99,6 +101,7 @@ async function open (url: string, waitFirstFrame: boolean, sample: boolean, time
 
 async function connect (cmd: Extract<Command, { cmd: 'connect' }>) {
   const started = now()
+  firstFrameBytes = 0
   const failures = new Map<string, number>()
   let next = 0
   const sampleEvery = cmd.samples > 0 ? Math.max(1, Math.floor(cmd.urls.length / cmd.samples)) : 0
@@ -111,7 +114,7 @@ async function connect (cmd: Extract<Command, { cmd: 'connect' }>) {
     }
   }
   await Promise.all(Array.from({ length: cmd.concurrency }, worker))
-  return { opened: sockets.length, failed: Object.fromEntries(failures), ms: Math.round(now() - started) }
+  return { opened: sockets.length, failed: Object.fromEntries(failures), ms: Math.round(now() - started), firstFrameBytes: Math.round(firstFrameBytes / Math.max(1, sockets.length)) }
 }
 
 async function fanout (cmd: Extract<Command, { cmd: 'fanout' }>) {

@@ -1,8 +1,10 @@
 import { createServer } from 'node:http'
 import { WebSocketServer, type WebSocket } from 'ws'
 
-// The bare `ws` baseline for the WebSocket scenarios: accepts sockets and, on command, sends
-// one payload to every open socket (the same payload and socket count as the service).
+// The bare `ws` baseline for the WebSocket scenarios: accepts sockets, sends each a first frame
+// of ?first=<bytes> (the size of the service's snapshot, so both do the same protocol work per
+// connection) and, on command, sends one payload to every open socket (the same payload and
+// socket count as the service).
 // POST /broadcast with the payload as body sends it once; POST /stream?rate=N&seconds=S sends
 // it N times per second for S seconds.
 const port = Number(process.argv[2] ?? 0)
@@ -41,8 +43,10 @@ const server = createServer(function handle (req, res) {
 })
 
 server.on('upgrade', (req, socket, head) => {
+  const first = Number(new URL(req.url ?? '/', 'http://localhost').searchParams.get('first') ?? 0)
   wss.handleUpgrade(req, socket, head, (ws) => {
     sockets.add(ws)
+    if (first > 0) ws.send(`{"type":"snapshot","pad":"${'x'.repeat(Math.max(0, first - 32))}"}`)
     ws.on('close', () => sockets.delete(ws))
   })
 })

@@ -133,7 +133,15 @@ export async function scoreUpdates (t: Target, stores: { databaseUrl: string, re
     })
   })
 
-  // Let the last tick's projection writes land before comparing.
+  // autocannon stops without waiting for requests in flight; the service still completes them.
+  // Wait until no more of this run's events appear, then for the last tick's projection writes.
+  let last = -1
+  for (let i = 0; i < 60; i++) {
+    const { rows: [{ n }] } = await db.query('SELECT count(*)::int AS n FROM score_events WHERE competition_id = $1 AND idempotency_key LIKE $2', [id, `${run}%`])
+    if (n === last) break
+    last = n
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
   await new Promise((resolve) => setTimeout(resolve, 500))
   const stored = new Set((await db.query<{ idempotency_key: string }>(
     'SELECT idempotency_key FROM score_events WHERE competition_id = $1 AND idempotency_key LIKE $2', [id, `${run}%`])).rows.map((r) => r.idempotency_key))

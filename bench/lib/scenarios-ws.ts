@@ -9,7 +9,7 @@ import { scoreUpdates, type ScoreCheck, type Target } from './scenarios-http.ts'
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
-interface Connected { opened: number, failed: Record<string, number>, ms: number }
+interface Connected { opened: number, failed: Record<string, number>, ms: number, firstFrameBytes: number }
 interface FanoutAnswer { status: number, answeredMs: number, firstMs: number | null, lastMs: number | null, arrivals: number, sockets: number, open: number, frameBytes: number, frame: string }
 interface BurstAnswer {
   sockets: number
@@ -56,8 +56,8 @@ export interface WsRun {
   burst: BurstResult
 }
 
-async function connectAndMeasure (harness: Harness, pid: number, urls: string[], waitFirstFrame: boolean): Promise<Connected & { rss: number }> {
-  const connected = await harness.call<Connected>({ cmd: 'connect', urls, concurrency: 64, waitFirstFrame, samples: waitFirstFrame ? 8 : 0, timeoutMs: 30_000 })
+async function connectAndMeasure (harness: Harness, pid: number, urls: string[], waitFirstFrame: boolean, sampleClients = 0): Promise<Connected & { rss: number }> {
+  const connected = await harness.call<Connected>({ cmd: 'connect', urls, concurrency: 64, waitFirstFrame, samples: sampleClients, timeoutMs: 30_000 })
   await sleep(2000)
   return { ...connected, rss: rssOf(pid) }
 }
@@ -88,7 +88,7 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
   const id = competitionId('live')
   const wsBase = t.base.replace('http', 'ws')
   const urls = Array.from({ length: opts.sockets }, (_, i) => `${wsBase}/ws/leaderboard/${id}?token=${t.tokens.user(1 + (i % opts.participants))}`)
-  const connect = await connectAndMeasure(harness, t.pid, urls, true)
+  const connect = await connectAndMeasure(harness, t.pid, urls, true, 8)
 
   const fanout = await fanoutRounds(harness, opts.rounds, (r) => ({
     url: `${t.base}/api/v1/leaderboard/update`,
@@ -141,10 +141,11 @@ const round2 = (x: number) => Math.round(x * 100) / 100
 
 // The bare `ws` server: the same socket count, the service's own update frame as the fan-out
 // payload, and the service's frame rate and average frame size for the burst.
-export async function bareWs (harness: Harness, server: { pid: number, port: number }, opts: { sockets: number, rounds: number, frame: string, burstSeconds: number, framesPerSecond: number, frameBytes: number }): Promise<WsRun> {
+export async function bareWs (harness: Harness, server: { pid: number, port: number },
+  opts: { sockets: number, rounds: number, frame: string, firstFrameBytes: number, burstSeconds: number, framesPerSecond: number, frameBytes: number }): Promise<WsRun> {
   const base = `http://127.0.0.1:${server.port}`
-  const urls = Array.from({ length: opts.sockets }, () => `ws://127.0.0.1:${server.port}/`)
-  const connect = await connectAndMeasure(harness, server.pid, urls, false)
+  const urls = Array.from({ length: opts.sockets }, () => `ws://127.0.0.1:${server.port}/?first=${opts.firstFrameBytes}`)
+  const connect = await connectAndMeasure(harness, server.pid, urls, true)
   const fanout = await fanoutRounds(harness, opts.rounds, () => ({ url: `${base}/broadcast`, method: 'POST', headers: {}, body: opts.frame }))
 
   const payload = `{"type":"update","pad":"${'x'.repeat(Math.max(0, opts.frameBytes - 34))}"}`
