@@ -24,14 +24,15 @@ export interface FeedSource {
 export interface SocketLike {
   readonly readyState: number
   readonly bufferedAmount: number
-  send: (data: string) => void
+  // Frames shared by every client arrive as one UTF-8 Buffer sent as text ({ binary: false }).
+  send (data: string | Buffer, options?: { binary?: boolean }): void
   close: (code?: number, reason?: string) => void
   terminate: () => void
   ping: () => void
   on: (event: 'message' | 'close' | 'pong', listener: (...args: unknown[]) => void) => unknown
 }
 
-interface CounterLike { inc: (labels: Record<string, string>) => void }
+interface CounterLike { inc: (labels: Record<string, string>, value?: number) => void }
 interface GaugeLike { inc: () => void, dec: () => void }
 
 export interface BroadcasterMetrics {
@@ -79,14 +80,23 @@ interface Feed {
   sweep: NodeJS.Timeout
 }
 
-interface ParsedFrame { raw: string, frame: UpdateFrame | { type: 'reset', seq: number } }
+// A frame as received, decoded once per instance: its UTF-8 bytes are what every client is
+// sent, and its entries by user id serve each client's own rank.
+interface ParsedFrame {
+  raw: string
+  data: Buffer
+  frame: UpdateFrame | { type: 'reset', seq: number }
+  byUser: Map<string, UpdateFrame['entries'][number]>
+}
 
 const OPEN = 1
 
 function parse (raw: string): ParsedFrame | null {
   try {
     const frame = JSON.parse(raw)
-    return typeof frame?.seq === 'number' ? { raw, frame } : null
+    if (typeof frame?.seq !== 'number') return null
+    const byUser = new Map((frame.type === 'update' ? frame.entries as UpdateFrame['entries'] : []).map((e) => [e.userId, e]))
+    return { raw, data: Buffer.from(raw), frame, byUser }
   } catch {
     return null
   }
@@ -137,7 +147,8 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     feed.chain = feed.chain.then(task).catch((err) => log.warn({ err, competitionId: feed.competitionId }, 'live feed task failed'))
   }
 
-  function send (client: Client, data: string, type: string): boolean {
+  // `counted` false: the caller counts the frames it sent in one go (a broadcast).
+  function send (client: Client, data: string | Buffer, type: string, counted = true): boolean {
     if (client.closed || client.socket.readyState !== OPEN) return false
     // A consumer that cannot keep up is dropped, never buffered without bound.
     if (client.socket.bufferedAmount > maxBufferedBytes) {
@@ -145,8 +156,9 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       drop(client, CloseCodes.SLOW_CONSUMER, 'Too slow: messages were piling up')
       return false
     }
-    client.socket.send(data)
-    metrics.frames.inc({ type })
+    if (typeof data === 'string') client.socket.send(data)
+    else client.socket.send(data, { binary: false })
+    if (counted) metrics.frames.inc({ type })
     return true
   }
 
@@ -220,9 +232,9 @@ export function createBroadcaster (deps: BroadcasterDeps) {
 
   // The client's own rank as of `frame`, from its previous rank: each changed entry moves it
   // by one when it crosses the client's score (rank counts strictly higher scores).
-  function trackRank (client: Client, frame: UpdateFrame): void {
+  function trackRank (client: Client, frame: UpdateFrame, byUser: ParsedFrame['byUser']): void {
     let rank = client.rank
-    const own = frame.entries.find((e) => e.userId === client.userId)
+    const own = byUser.get(client.userId)
     if (own) {
       rank = own.rank
       client.score = own.score
@@ -242,12 +254,14 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     }), 'rank')
   }
 
-  function deliver (client: Client, parsed: ParsedFrame): void {
-    const { frame, raw } = parsed
-    if (frame.seq <= client.lastSeq || frame.type !== 'update') return
-    if (!send(client, raw, 'update')) return
+  // True when the update was sent; the caller counts it.
+  function deliver (client: Client, parsed: ParsedFrame): boolean {
+    const { frame, data } = parsed
+    if (frame.seq <= client.lastSeq || frame.type !== 'update') return false
+    if (!send(client, data, 'update', false)) return false
     client.lastSeq = frame.seq
-    trackRank(client, frame)
+    trackRank(client, frame, parsed.byUser)
+    return true
   }
 
   async function onFrame (feed: Feed, raw: string): Promise<void> {
@@ -255,19 +269,20 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     if (!parsed) return
     const { frame } = parsed
     const lagging = new Map<number, Client[]>()
+    let delivered = 0
     for (const client of feed.clients) {
       if (!client.ready || frame.seq <= client.lastSeq) continue
       if (frame.type === 'reset') await sendSnapshot(client)
-      else if (frame.seq === client.lastSeq + 1) deliver(client, parsed)
-      else lagging.set(client.lastSeq, [...(lagging.get(client.lastSeq) ?? []), client])
+      else if (frame.seq === client.lastSeq + 1) { if (deliver(client, parsed)) delivered++ } else lagging.set(client.lastSeq, [...(lagging.get(client.lastSeq) ?? []), client])
     }
+    if (delivered > 0) metrics.frames.inc({ type: 'update' }, delivered)
     // Frames this instance did not receive (subscription gap, Redis reconnect): replay them
     // from the buffer, or send a snapshot when they are gone or include a reset.
     for (const [from, clients] of lagging) {
       const missing = (await feed.source.framesSince(feed.competitionId, from).catch(() => null))?.map(parse)
       const usable = missing && missing.every((m) => m !== null && m.frame.type === 'update') ? missing as ParsedFrame[] : null
       for (const client of clients) {
-        if (usable) usable.forEach((m) => deliver(client, m))
+        if (usable) usable.forEach((m) => { if (deliver(client, m)) metrics.frames.inc({ type: 'update' }) })
         else await sendSnapshot(client)
       }
     }
