@@ -4,9 +4,10 @@
 // resort, when the test process exits).
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
 import { chownSync, mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs'
-import { createServer, connect } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../lib/free-port.ts'
 
 type Test = { teardown: (fn: () => unknown) => void }
 
@@ -19,18 +20,7 @@ process.once('exit', () => { for (const cleanup of exitCleanups) cleanup() })
 
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
-// A port the kernel says is free right now (bound and released on 127.0.0.1).
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
+export { freePort }
 
 // Several distinct free ports (Redis Cluster nodes get their bus port given explicitly).
 async function freePorts (count: number): Promise<number[]> {
