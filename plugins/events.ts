@@ -7,6 +7,8 @@ export interface DomainEvents {
   'competition.status': [{ competitionId: string, from: string, to: string, at: Date }]
   'participant.joined': [{ competitionId: string, userId: string }]
   'participant.left': [{ competitionId: string, userId: string }]
+  // A user's display name or avatar changed.
+  'user.profile': [{ userId: string }]
   error: [Error]
 }
 

@@ -125,7 +125,8 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   async function setProfile (competitionId: string, userId: string, profile: Profile): Promise<void> {
-    await redis.hset(keys(competitionId)[3]!, userId, profileFields(profile))
+    const k = keys(competitionId)
+    await run(scripts.profileScript, [k[0]!, k[3]!], [userId, profileFields(profile)])
   }
 
   async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null }): Promise<string> {

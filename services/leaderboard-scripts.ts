@@ -167,6 +167,15 @@ redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 `)
 
+// KEYS meta names ; ARGV uid nameFields. A changed name or avatar: the version moves so cached
+// pages are rebuilt. A missing projection is left alone (the next rebuild reads Postgres).
+export const profileScript = script(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+return 1
+`)
+
 // KEYS meta ; ARGV visibility createdBy nowMs. A rebuild starts: a missing projection is marked
 // 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
 // Versions start from the clock, so a rebuilt projection never reuses an earlier version

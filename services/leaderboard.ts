@@ -161,6 +161,20 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     })
   }
 
+  // A new name or avatar reaches every board the user is on (pages and later frames).
+  async function profileChanged (event: { userId: string }): Promise<void> {
+    const { rows } = await pool.query<{ competition_id: string }>('SELECT competition_id FROM participants WHERE user_id = $1', [event.userId])
+    for (const { competition_id: competitionId } of rows) {
+      const row = await store.projectionRow(pool, competitionId, event.userId)
+      if (!row) continue
+      try {
+        await projection.setProfile(competitionId, event.userId, row)
+      } catch (err) {
+        markDirty(competitionId, err)
+      }
+    }
+  }
+
   async function participantLeft (event: { competitionId: string, userId: string }): Promise<void> {
     const { competitionId, userId } = event
     await serial(`${competitionId}|${userId}`, async () => {
@@ -205,6 +219,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     rebuildAll: rebuilder.rebuildAll,
     participantJoined,
     participantLeft,
+    profileChanged,
     competitionStatus,
     isDirty: rebuilder.isDirty,
     // The pub/sub channel carrying a competition's frames.

@@ -91,9 +91,11 @@ export interface UsersDeps {
   pool: Db
   redis: Pick<Redis, 'get' | 'set' | 'del'>
   redisPrefix: string
+  // Told after a name or avatar change, so other views (leaderboards) can refresh.
+  onProfileChanged?: (userId: string) => void
 }
 
-export function createUsersService ({ pool, redis, redisPrefix }: UsersDeps) {
+export function createUsersService ({ pool, redis, redisPrefix, onProfileChanged }: UsersDeps) {
   const known = new Set<string>()
   const cacheKey = (userId: string): string => `${redisPrefix}user:profile:${userId}`
 
@@ -149,6 +151,7 @@ export function createUsersService ({ pool, redis, redisPrefix }: UsersDeps) {
     }
     if (rows.length === 0) throw errors.NotFound('User not found')
     await invalidate(userId)
+    if (changes.displayName !== undefined || changes.username !== undefined) onProfileChanged?.(userId)
     return toProfile(rows[0]!)
   }
 
@@ -159,6 +162,7 @@ export function createUsersService ({ pool, redis, redisPrefix }: UsersDeps) {
       WHERE u.id = $1 RETURNING old.previous_key`, [userId, avatar.key, avatar.url])
     if (rows.length === 0) throw errors.NotFound('User not found')
     await invalidate(userId)
+    onProfileChanged?.(userId)
     return { previousKey: rows[0]!.previous_key }
   }
 

@@ -33,6 +33,8 @@ export default fp(async function leaderboardService (fastify) {
   events.on('participant.joined', onJoined)
   events.on('participant.left', onLeft)
   events.on('competition.status', onStatus)
+  const onProfile = (e: { userId: string }) => { leaderboard.profileChanged(e).catch((err) => fastify.log.warn({ err }, 'leaderboard profile refresh failed')) }
+  events.on('user.profile', onProfile)
 
   // Redis came back after an outage: whatever it missed is rebuilt from Postgres.
   let connectedOnce = fastify.redis.status === 'ready'
@@ -53,6 +55,7 @@ export default fp(async function leaderboardService (fastify) {
     events.off('participant.joined', onJoined)
     events.off('participant.left', onLeft)
     events.off('competition.status', onStatus)
+    events.off('user.profile', onProfile)
     fastify.redis.off('ready', onRedisReady)
     leaderboard.close()
     await startup

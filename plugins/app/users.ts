@@ -13,8 +13,13 @@ declare module 'fastify' {
 
 export default fp(async function usersService (fastify) {
   const { pool } = fastify.pg
-  const users = createUsersService({ pool, redis: fastify.redis, redisPrefix: fastify.redisPrefix })
+  const users = createUsersService({
+    pool,
+    redis: fastify.redis,
+    redisPrefix: fastify.redisPrefix,
+    onProfileChanged: (userId) => fastify.events.emit('user.profile', { userId })
+  })
   fastify.decorate('users', users)
   fastify.decorate('avatars', createAvatarService({ storage: fastify.storage, users }))
   fastify.decorate('dashboard', createDashboardService({ pool, ledger: fastify.ledger, activity: fastify.activity }))
-}, { name: 'users-service', dependencies: ['postgres', 'redis', 'storage', 'ledger-service'] })
+}, { name: 'users-service', dependencies: ['postgres', 'redis', 'storage', 'events', 'ledger-service'] })

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { test } from 'tap'
 import { bearer, build } from '../helper.ts'
-import { admin, LEADERBOARD_TEST_CONFIG, leaderboard, postgresScores, redisRanking, seedCompetition, seedParticipants, seedUsers, updateScore } from './leaderboard-fixtures.ts'
+import { admin, eventually, LEADERBOARD_TEST_CONFIG, leaderboard, postgresScores, redisRanking, seedCompetition, seedParticipants, seedUsers, updateScore } from './leaderboard-fixtures.ts'
 
 test('ranks with ties (1, 2, 2, 4), tie-break by who reached first, cursor pages, around=me', async (t) => {
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
@@ -193,4 +193,20 @@ test('non-admins cannot rebuild; admins rebuild one competition or all running o
   t.ok(all.json().rebuilt.includes(competitionId))
   const missing = await app.inject({ method: 'POST', url: `/api/v1/admin/leaderboard/${randomUUID()}/rebuild`, headers: admin })
   t.equal(missing.statusCode, 404)
+})
+
+test('a changed display name shows on the boards the user is on, past the cached page', async (t) => {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const competitionId = await seedCompetition(app)
+  const users = await seedUsers(app, 2)
+  await seedParticipants(app, competitionId, users)
+  await updateScore(app, { competitionId, userId: users[0]!, value: 10 })
+  const before = await leaderboard(app, competitionId, users[1]!)
+  t.match(before.body, { degraded: false, entries: [{ userId: users[0], displayName: 'Runner 1' }] })
+
+  const renamed = await app.inject({ method: 'PUT', url: `/api/v1/users/${users[0]}/profile`, headers: bearer({ sub: users[0]! }), payload: { displayName: 'Ada Lovelace' } })
+  t.equal(renamed.statusCode, 200)
+  await eventually(async () => (await leaderboard(app, competitionId, users[1]!)).body.entries[0]?.displayName === 'Ada Lovelace' ? true : undefined,
+    5000, 'the new name on the leaderboard')
+  t.pass('the board shows the new name')
 })
