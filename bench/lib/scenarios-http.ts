@@ -79,7 +79,7 @@ export interface ScoreCheck {
 // Durable score updates: unique Idempotency-Keys, 10 % of requests are retries of a key already
 // sent (same body), as a mobile client retrying after a timeout would. Afterwards Postgres and
 // the Redis projection are compared with what the clients were told.
-export async function scoreUpdates (t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string }, participants: number, opts: { rate?: number, seconds?: number, competition?: string, noWarmup?: boolean } = {}): Promise<{ load: LoadResult, check: ScoreCheck }> {
+export async function scoreUpdates (t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string }, participants: number, opts: { rate?: number, seconds?: number, competition?: string, noWarmup?: boolean, connections?: number } = {}): Promise<{ load: LoadResult, check: ScoreCheck }> {
   const id = competitionId(opts.competition ?? 'writes')
   const db = new pg.Client({ connectionString: stores.databaseUrl })
   await db.connect()
@@ -99,7 +99,7 @@ export async function scoreUpdates (t: Target, stores: { databaseUrl: string, re
   const result = await load({
     url: t.base,
     pid: t.pid,
-    settings: t.settings,
+    settings: opts.connections ? { ...t.settings, connections: opts.connections } : t.settings,
     overallRate: opts.rate,
     seconds: opts.seconds,
     noWarmup: opts.noWarmup,

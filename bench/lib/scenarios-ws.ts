@@ -28,8 +28,10 @@ export interface FanoutResult {
   // Medians over the rounds, in ms from the trigger request leaving the harness.
   first: number
   last: number
-  // Last arrival minus first arrival: the broadcast itself.
+  // Last arrival minus first arrival: the broadcast itself (median, and the range over rounds).
   spread: number
+  spreadMin: number
+  spreadMax: number
   arrivals: number
   sockets: number
   frameBytes: number
@@ -38,7 +40,9 @@ export interface FanoutResult {
 
 export interface BurstResult {
   seconds: number
+  offeredPerSecond: number
   updatesPerSecond: number
+  updateP99: number
   framesPerClientPerSecond: { avg: number, max: number }
   rankFramesPerClientPerSecond: number
   avgFrameBytes: number
@@ -46,6 +50,9 @@ export interface BurstResult {
   closed: Record<string, number>
   converged: { clientsAtFinalSeq: number, sockets: number, finalSeq: number | null, sampleClients: number, sampleMismatches: number }
   cpuPercent: number
+  // The load side over the same window: the socket harness and this process (autocannon).
+  harnessCpuPercent: number
+  loaderCpuPercent: number
   maxRss: number
   score?: ScoreCheck
 }
@@ -74,6 +81,8 @@ async function fanoutRounds (harness: Harness, rounds: number, trigger: (round: 
     first: median(done.map((a) => a.firstMs!)),
     last: median(done.map((a) => a.lastMs!)),
     spread: median(done.map((a) => a.lastMs! - a.firstMs!)),
+    spreadMin: Math.min(...done.map((a) => a.lastMs! - a.firstMs!)),
+    spreadMax: Math.max(...done.map((a) => a.lastMs! - a.firstMs!)),
     arrivals: Math.min(...answers.map((a) => a.arrivals)),
     sockets: answers[0]?.sockets ?? 0,
     frameBytes: answers[0]?.frameBytes ?? 0,
@@ -84,7 +93,7 @@ async function fanoutRounds (harness: Harness, rounds: number, trigger: (round: 
 // The service: sockets of distinct users on one competition, then one update at a time
 // (fan-out), then 1,000 updates/s (burst) with convergence checked against Postgres.
 export async function serviceWs (harness: Harness, t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string },
-  opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number }): Promise<WsRun> {
+  opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number, burstConnections: number }): Promise<WsRun> {
   const id = competitionId('live')
   const wsBase = t.base.replace('http', 'ws')
   const urls = Array.from({ length: opts.sockets }, (_, i) => `${wsBase}/ws/leaderboard/${id}?token=${t.tokens.user(1 + (i % opts.participants))}`)
@@ -99,10 +108,14 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
 
   await harness.call({ cmd: 'burst-start' })
   const usage = sampleUsage(t.pid)
-  const { check, load } = await scoreUpdates(t, stores, opts.participants, { competition: 'live', rate: opts.burstRate, seconds: opts.burstSeconds, noWarmup: true })
+  const harnessUsage = sampleUsage(harness.pid)
+  const loaderUsage = sampleUsage(process.pid)
+  const { check, load } = await scoreUpdates(t, stores, opts.participants, { competition: 'live', rate: opts.burstRate, seconds: opts.burstSeconds, noWarmup: true, connections: opts.burstConnections })
   // The last tick's frame reaches everyone.
   await sleep(1500)
   const used = usage.stop()
+  const harnessUsed = harnessUsage.stop()
+  const loaderUsed = loaderUsage.stop()
   const burst = await harness.call<BurstAnswer>({ cmd: 'burst-stop' })
 
   const redis = new Redis(stores.redisUrl)
@@ -123,7 +136,9 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
     fanout,
     burst: {
       seconds: opts.burstSeconds,
+      offeredPerSecond: opts.burstRate,
       updatesPerSecond: Math.round(load.requests / opts.burstSeconds),
+      updateP99: load.p99,
       framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
       rankFramesPerClientPerSecond: round2(burst.ranks / clients / opts.burstSeconds),
       avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
@@ -131,6 +146,8 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
       closed: burst.closed,
       converged: { clientsAtFinalSeq: burst.lastSeqs[String(finalSeq)] ?? 0, sockets: burst.sockets, finalSeq, sampleClients: burst.samples.length, sampleMismatches },
       cpuPercent: used.cpuPercent,
+      harnessCpuPercent: harnessUsed.cpuPercent,
+      loaderCpuPercent: loaderUsed.cpuPercent,
       maxRss: used.maxRss,
       score: check
     }
@@ -151,9 +168,11 @@ export async function bareWs (harness: Harness, server: { pid: number, port: num
   const payload = `{"type":"update","pad":"${'x'.repeat(Math.max(0, opts.frameBytes - 34))}"}`
   await harness.call({ cmd: 'burst-start' })
   const usage = sampleUsage(server.pid)
+  const harnessUsage = sampleUsage(harness.pid)
   await fetch(`${base}/stream?rate=${opts.framesPerSecond}&seconds=${opts.burstSeconds}`, { method: 'POST', body: payload })
   await sleep(opts.burstSeconds * 1000 + 1500)
   const used = usage.stop()
+  const harnessUsed = harnessUsage.stop()
   const burst = await harness.call<BurstAnswer>({ cmd: 'burst-stop' })
   await harness.call({ cmd: 'close' })
   const clients = Math.max(1, burst.sockets)
@@ -162,7 +181,9 @@ export async function bareWs (harness: Harness, server: { pid: number, port: num
     fanout,
     burst: {
       seconds: opts.burstSeconds,
+      offeredPerSecond: 0,
       updatesPerSecond: 0,
+      updateP99: 0,
       framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
       rankFramesPerClientPerSecond: 0,
       avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
@@ -170,6 +191,8 @@ export async function bareWs (harness: Harness, server: { pid: number, port: num
       closed: burst.closed,
       converged: { clientsAtFinalSeq: 0, sockets: burst.sockets, finalSeq: null, sampleClients: 0, sampleMismatches: 0 },
       cpuPercent: used.cpuPercent,
+      harnessCpuPercent: harnessUsed.cpuPercent,
+      loaderCpuPercent: 0,
       maxRss: used.maxRss
     }
   }
