@@ -27,7 +27,9 @@ export default fp(async function observabilityPlugin (fastify) {
       endpoint: '/metrics',
       defaultMetrics: { enabled: true, register: registry },
       routeMetrics: {
-        enabled: true,
+        // The histogram is what the dashboards and alerts read; the summary's per-request
+        // quantile sketch (about 2 % of a leaderboard read's CPU) fed nothing.
+        enabled: { histogram: true, summary: false },
         registeredRoutesOnly: true,
         routeBlacklist: ['/metrics', '/health', '/health/ready'],
         overrides: { histogram: { registers: [registry] }, summary: { registers: [registry] } }
