@@ -198,7 +198,9 @@ async function main (): Promise<void> {
     if (sync) {
       rows.push({
         ...httpRow('POST fitness sync, 100-sample batches', sync.load, hello, '>= 20,000 samples/s', sync.check.samplesPerSecond >= 20_000 && sync.load.errors === 0),
-        result: `${int(sync.check.samplesPerSecond)} samples/s (${int(sync.load.rps)} req/s)`
+        result: `${int(sync.check.samplesPerSecond)} samples/s (${int(sync.load.rps)} req/s)`,
+        baseline: '',
+        ratio: 'n/a (absolute target)'
       })
       details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
         `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
@@ -254,8 +256,9 @@ async function main (): Promise<void> {
   }
 
   const loadAtEnd = loadavg()
+  const argv = process.argv.slice(2).join(' ')
   const context = [
-    `Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${Math.round((Date.now() - started) / 1000)} s. ` +
+    `Produced by \`npm run bench${argv ? ` -- ${argv}` : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${Math.round((Date.now() - started) / 1000)} s. ` +
       `Machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}; the service, its load generators, Postgres and Redis share these cores.`,
     `Load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(2)).join(' / ')}, at end ${loadAtEnd.map((x) => x.toFixed(2)).join(' / ')}` +
       (loadAtStart[0]! >= 1 ? ' — **the machine was busy at the start: absolute numbers and ratios are less reliable**.' : ' (quiet).'),
