@@ -1,21 +1,12 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '../../lib/free-port.ts'
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
-export async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
-}
+export { freePort }
 
 // Resident memory of a process in bytes, from /proc (Linux).
 export function rssOf (pid: number): number {
