@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { errors } from '../lib/errors.ts'
-import { errorResponses } from '../schemas/common.ts'
+import { errorResponses, RequiredIdempotencyHeadersSchema } from '../schemas/common.ts'
 import {
-  IdempotencyHeadersSchema, LeaderboardParamsSchema, LeaderboardQuerySchema, LeaderboardSchema, RANKING_RULE,
+  LeaderboardParamsSchema, LeaderboardQuerySchema, LeaderboardSchema, RANKING_RULE,
   RebuildResultSchema, ScoreUpdateResultSchema, ScoreUpdateSchema
 } from '../schemas/leaderboard.ts'
 
@@ -45,7 +45,7 @@ const leaderboardRoutes: FastifyPluginAsyncTypebox = async function leaderboardR
         'and answers with the current score (a key reused for a different update is 409). The competition must be active or in grace (409), ' +
         'its metric custom (409), and the user a participant (404). Scores are exact integers up to 2^53 - 1 (422 past it). ' +
         'reachedAt becomes the time of the change whenever the score changes. ' + RANKING_RULE,
-      headers: IdempotencyHeadersSchema,
+      headers: RequiredIdempotencyHeadersSchema,
       body: ScoreUpdateSchema,
       response: { 200: ScoreUpdateResultSchema, ...errorResponses(400, 401, 403, 404, 409, 422, 429, 503) }
     }

@@ -8,6 +8,12 @@ export const CursorSchema = Type.String({ maxLength: 200, description: 'Opaque c
 export const LimitSchema = Type.Integer({ minimum: 1, maximum: 100, default: 20 })
 export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Unique per logical operation; a retry with the same key changes nothing', examples: ['join-2026-11-02-ada-1'] })
 
+// Ajv's removeAdditional: 'all' would strip every header a schema does not list from the
+// request itself (authorization, user-agent, ...); patternProperties marks them all as known.
+const KEEP_OTHER_HEADERS = { patternProperties: { '^': {} } }
+export const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKeySchema) }, KEEP_OTHER_HEADERS)
+export const RequiredIdempotencyHeadersSchema = Type.Object({ 'idempotency-key': IdempotencyKeySchema }, KEEP_OTHER_HEADERS)
+
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String(),

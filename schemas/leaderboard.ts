@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CursorSchema, IdempotencyKeySchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CursorSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 export const RANKING_RULE = 'Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. ' +
   '`position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. ' +
@@ -51,10 +51,6 @@ export const ScoreUpdateSchema = Type.Object({
   value: Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'Non-negative for set and best' })
 })
 export type ScoreUpdate = Static<typeof ScoreUpdateSchema>
-
-export const IdempotencyHeadersSchema = Type.Object({
-  'idempotency-key': IdempotencyKeySchema
-})
 
 export const ScoreUpdateResultSchema = Type.Object({
   competitionId: UuidSchema,

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { CurrencySchema, IdempotencyKeySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CurrencySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 export const WalletEntrySchema = Type.Object({
   id: Type.Integer(),
@@ -13,17 +13,6 @@ export const WalletEntrySchema = Type.Object({
   createdAt: TimestampSchema
 })
 export const WalletEntriesPageSchema = PageSchema(WalletEntrySchema)
-
-// Ajv's removeAdditional: 'all' would strip every header a schema does not list from the
-// request itself (authorization, user-agent, ...); patternProperties marks them all as known.
-const KEEP_OTHER_HEADERS = { patternProperties: { '^': {} } }
-
-export const IdempotencyHeadersSchema = Type.Object({
-  'idempotency-key': Type.Optional(IdempotencyKeySchema)
-}, KEEP_OTHER_HEADERS)
-export const RequiredIdempotencyHeadersSchema = Type.Object({
-  'idempotency-key': IdempotencyKeySchema
-}, KEEP_OTHER_HEADERS)
 
 export const CreditBodySchema = Type.Object({
   amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'Minor units to add to the wallet' }),

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
+import { errorResponses, IdempotencyHeadersSchema, IdParamsSchema } from '../../schemas/common.ts'
 import { ActorBodySchema, DepartureSchema, MembershipSchema } from '../../schemas/competitions.ts'
-import { IdempotencyHeadersSchema } from '../../schemas/ledger.ts'
 import { targetUserId } from '../users/access.ts'
 
 function actor (request: FastifyRequest): { actorId: string, idempotencyKey?: string } {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
-import { CreditBodySchema, CreditResultSchema, RequiredIdempotencyHeadersSchema } from '../../schemas/ledger.ts'
+import { errorResponses, RequiredIdempotencyHeadersSchema, UserIdParamsSchema } from '../../schemas/common.ts'
+import { CreditBodySchema, CreditResultSchema } from '../../schemas/ledger.ts'
 import { targetUserId } from './access.ts'
 
 // Support credits until a payment gateway exists: money enters from the external account.

@@ -2,7 +2,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import { build } from '../helper.ts'
 import { serverOptions } from '../../lib/server-options.ts'
-import { IdempotencyHeadersSchema } from '../../schemas/ledger.ts'
+import { IdempotencyHeadersSchema, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
 import { createCompetition, credit, hoursFromNow, ledgerTotals, signIn, TEST_CONFIG } from './competitions-fixtures.ts'
 
 test('creating competitions', async (t) => {
@@ -258,9 +258,13 @@ test('declaring the Idempotency-Key header keeps the request\'s other headers', 
   const app = Fastify({ ...serverOptions({ LOG_LEVEL: 'silent' }), logger: false })
   t.teardown(async () => await app.close())
   app.post('/probe', { schema: { headers: IdempotencyHeadersSchema } }, async (request) => ({ headers: Object.keys(request.headers) }))
+  app.post('/probe-required', { schema: { headers: RequiredIdempotencyHeadersSchema } }, async (request) => ({ headers: Object.keys(request.headers) }))
   const res = await app.inject({ method: 'POST', url: '/probe', headers: { authorization: 'Bearer x', 'user-agent': 'app/1.0', 'idempotency-key': 'k-1' } })
   t.equal(res.statusCode, 200)
   t.match(res.json().headers, ['authorization', 'user-agent', 'idempotency-key'])
   const bad = await app.inject({ method: 'POST', url: '/probe', headers: { 'idempotency-key': 'with spaces' } })
   t.equal(bad.statusCode, 400, 'the key itself is still validated')
+  const required = await app.inject({ method: 'POST', url: '/probe-required', headers: { authorization: 'Bearer x', 'idempotency-key': 'k-2' } })
+  t.match(required.json().headers, ['authorization', 'idempotency-key'], 'the required form keeps them too')
+  t.equal((await app.inject({ method: 'POST', url: '/probe-required', headers: { authorization: 'Bearer x' } })).statusCode, 400, 'and requires the key')
 })
