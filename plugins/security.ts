@@ -5,6 +5,7 @@ import fastifyRateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
 import { errors } from '../lib/errors.ts'
 import { rateLimitBudgets, rateLimitGroup } from '../lib/rate-limit-groups.ts'
+import { createSharedRateLimitStore } from '../lib/shared-rate-limit-store.ts'
 
 // The caller's address; a request without a socket (an injected WebSocket upgrade in tests)
 // has none, and must not fail for it.
@@ -57,8 +58,11 @@ export default fp(async function securityPlugin (fastify) {
   })
 
   // Counted in Redis so every instance shares one budget per caller and route group (reads,
-  // writes, syncs, live connections). Runs after the domain's auth hook, so signed-in callers
+  // writes, syncs, live connections); far from the limit, counts reach Redis in batches (see
+  // lib/shared-rate-limit-store.ts). Runs after the domain's auth hook, so signed-in callers
   // are limited per user, others per address.
+  const counters = createSharedRateLimitStore(fastify.redis, `${fastify.redisPrefix}rl:`)
+  fastify.addHook('onClose', async () => { await counters.close() })
   const budgets = rateLimitBudgets(config)
   const groupOf = (request: FastifyRequest) => rateLimitGroup(request.method, request.routeOptions.url ?? '')
   await fastify.register(fastifyRateLimit, {
@@ -66,8 +70,7 @@ export default fp(async function securityPlugin (fastify) {
     hook: 'preHandler',
     max: (request: FastifyRequest) => budgets[groupOf(request)],
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    redis: fastify.redis,
-    nameSpace: `${fastify.redisPrefix}rl:`,
+    store: counters.Store,
     // A Redis outage must not take the API down with it.
     skipOnError: true,
     keyGenerator: (request: FastifyRequest) => `${groupOf(request)}:${request.user?.id ?? callerAddress(request)}`,

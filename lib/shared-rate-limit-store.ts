@@ -1,0 +1,156 @@
+import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
+import type { Cluster, Redis } from 'ioredis'
+
+// A store for @fastify/rate-limit whose counters live in Redis, shared by every instance, but
+// that does not make every request wait for Redis. While a caller is far from their limit,
+// their requests are counted here and added to the shared counter in one batch every
+// SYNC_MS; near the limit (and on a caller's first request in a window) every request is
+// counted in Redis before it is answered, so the limit holds exactly across instances where
+// it decides anything. What another instance has counted but not yet added is at most
+// SYNC_MS of that caller's traffic, and the margin below keeps such requests far from the limit.
+
+const SYNC_MS = 20
+// Requests counted locally only while more than this much of the budget is left.
+const exactWithin = (max: number): number => Math.max(max / 2, 100)
+
+// Adds to a window's counter, starting the window (its TTL) on the first count.
+const ADD_LUA = `
+local total = redis.call('INCRBY', KEYS[1], ARGV[1])
+if total == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) ttl = tonumber(ARGV[2]) end
+return { total, ttl }
+`
+
+type RedisClient = Redis | Cluster
+type Callback = (err: Error | null, result?: { current: number, ttl: number }) => void
+
+interface Counter {
+  // The shared total as Redis last reported it (this instance's synced counts included).
+  shared: number
+  // Counted here, not yet sent to Redis; and sent, not yet answered.
+  pending: number
+  inFlight: number
+  windowEnds: number
+  windowMs: number
+  syncing: Promise<boolean> | null
+}
+
+export interface SharedRateLimitStore {
+  // The constructor @fastify/rate-limit's `store` option expects.
+  Store: FastifyRateLimitStoreCtor
+  // Sends what is still counted locally (on close).
+  flush: () => Promise<void>
+  close: () => Promise<void>
+}
+
+export function createSharedRateLimitStore (redis: RedisClient, prefix: string): SharedRateLimitStore {
+  const counters = new Map<string, Counter>()
+  let timer: NodeJS.Timeout | null = null
+  let closed = false
+  const command = 'sharedRateLimitAdd'
+  if (!(command in redis)) redis.defineCommand(command, { numberOfKeys: 1, lua: ADD_LUA })
+  const addToShared = (redis as unknown as Record<typeof command, (key: string, count: number, windowMs: number) => Promise<[number, number]>>)[command].bind(redis)
+
+  function current (c: Counter): number {
+    return c.shared + c.inFlight + c.pending
+  }
+
+  async function send (key: string, c: Counter): Promise<boolean> {
+    const count = c.pending
+    c.pending = 0
+    c.inFlight = count
+    try {
+      const [total, ttl] = await addToShared(prefix + key, count, c.windowMs)
+      c.shared = total
+      c.windowEnds = Date.now() + ttl
+      return true
+    } catch {
+      c.pending += count
+      return false
+    } finally {
+      c.inFlight = 0
+    }
+  }
+
+  // Sends the counter's local counts, one batch at a time per counter (so Redis's total always
+  // includes everything sent before); false when Redis did not take them (they stay local).
+  async function sync (key: string, c: Counter): Promise<boolean> {
+    while (c.syncing) await c.syncing
+    if (c.pending === 0) return true
+    c.syncing = send(key, c)
+    try {
+      return await c.syncing
+    } finally {
+      c.syncing = null
+    }
+  }
+
+  async function flush (): Promise<void> {
+    timer = null
+    const now = Date.now()
+    const work: Array<Promise<boolean>> = []
+    for (const [key, c] of counters) {
+      if (c.pending > 0 && !c.syncing) work.push(sync(key, c))
+      else if (!c.syncing && now >= c.windowEnds) counters.delete(key)
+    }
+    await Promise.all(work)
+    if (counters.size > 0) schedule()
+  }
+
+  function schedule (): void {
+    if (timer === null && !closed) {
+      timer = setTimeout(() => { flush().catch(() => {}) }, SYNC_MS)
+      timer.unref()
+    }
+  }
+
+  function incr (key: string, cb: Callback, windowMs: number, max: number): void {
+    const now = Date.now()
+    let c = counters.get(key)
+    if (c && now >= c.windowEnds && !c.syncing && c.pending === 0) c = undefined
+    if (c && max - current(c) > exactWithin(max)) {
+      c.pending += 1
+      schedule()
+      cb(null, { current: current(c), ttl: Math.max(0, c.windowEnds - now) })
+      return
+    }
+    // A caller's first request in this window here, or one near the limit: counted in Redis
+    // before it is answered.
+    const counter = c ?? { shared: 0, pending: 0, inFlight: 0, windowEnds: now + windowMs, windowMs, syncing: null }
+    counters.set(key, counter)
+    counter.pending += 1
+    sync(key, counter).then((ok) => {
+      if (!ok) {
+        // Not counted anywhere: the limiter decides (it lets requests through on store errors).
+        counter.pending -= 1
+        cb(new Error('rate limit counter unavailable'))
+        return
+      }
+      if (counter.pending > 0) schedule()
+      cb(null, { current: current(counter), ttl: Math.max(0, counter.windowEnds - Date.now()) })
+    }, (err: Error) => cb(err))
+  }
+
+  class Store implements FastifyRateLimitStore {
+    incr (key: string, cb: Callback, timeWindow: number, max: number): void {
+      incr(key, cb, timeWindow, max)
+    }
+
+    // Every route shares these counters: the key names the route group.
+    child (): Store {
+      return this
+    }
+  }
+
+  return {
+    Store,
+    flush,
+    async close () {
+      closed = true
+      if (timer) clearTimeout(timer)
+      timer = null
+      await flush()
+    }
+  }
+}
