@@ -51,6 +51,17 @@ function toUser (claims: TokenClaims): AuthUser {
   }
 }
 
+const VERIFIED_MAX = 10_000
+
+const CLOCK_TOLERANCE_MS = 5000
+
+// Until when a verified token stays accepted: its exp, with the same clock tolerance the
+// verifier allows (its payload is known to be valid JSON with a numeric exp).
+function expiresAt (token: string): number {
+  const payload = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }
+  return payload.exp * 1000 + CLOCK_TOLERANCE_MS
+}
+
 function extractToken (request: FastifyRequest): string | undefined {
   const header = request.headers.authorization
   if (header !== undefined) {
@@ -102,7 +113,7 @@ export default fp(async function authPlugin (fastify) {
       allowedIss: config.JWT_ISSUER || undefined,
       // fast-jwt checks iss/aud only when present, so a configured one must also be required.
       requiredClaims: ['sub', 'exp', ...(config.JWT_AUDIENCE ? ['aud'] : []), ...(config.JWT_ISSUER ? ['iss'] : [])],
-      clockTolerance: 5000,
+      clockTolerance: CLOCK_TOLERANCE_MS,
       // Verified tokens are cached (fast-jwt honours exp/nbf) so hot reads skip the signature check.
       cache: 10000,
       extractToken
@@ -110,12 +121,25 @@ export default fp(async function authPlugin (fastify) {
     formatUser: (claims) => toUser(claims as TokenClaims)
   } as Parameters<typeof fastifyJwt>[1])
 
+  // Tokens already verified, by their text: a hit skips decoding and the key lookup that
+  // @fastify/jwt does before its own cache. Held until the token's exp, at most VERIFIED_MAX.
+  const verified = new Map<string, { user: AuthUser, expiresAt: number }>()
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const token = extractToken(request)
+    const hit = token === undefined ? undefined : verified.get(token)
+    if (hit !== undefined && hit.expiresAt > Date.now()) {
+      request.user = hit.user
+      return
+    }
     try {
       await request.jwtVerify()
     } catch (err) {
       const message = (err as Error).message
       throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
+    }
+    if (token !== undefined) {
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
+      verified.set(token, { user: request.user, expiresAt: expiresAt(token) })
     }
   })
 }, { name: 'auth', dependencies: ['config'] })

@@ -73,6 +73,16 @@ test('HS256 tokens', async (t) => {
     const resigned = `${header}.${b64({ sub: USER })}.${createHmac('sha256', 'guess').update('x').digest('base64url')}`
     t.equal((await me(`Bearer ${resigned}`)).statusCode, 401)
   })
+
+  await t.test('a verified token, remembered for later requests, stops being accepted at its expiry', async (t) => {
+    // Expired 3.5 s ago: still inside the 5 s clock tolerance for another 1.5 s.
+    const nearlyExpired = Date.now() / 1000 - 3.5
+    const header = `Bearer ${createSigner({ key: TEST_JWT_SECRET })({ sub: USER, aud: 'authenticated', exp: Math.floor(nearlyExpired) })}`
+    t.equal((await me(header)).statusCode, 200, 'accepted within the tolerance')
+    t.equal((await me(header)).statusCode, 200, 'and again from the verified-token cache')
+    await new Promise((resolve) => setTimeout(resolve, 2500))
+    t.equal((await me(header)).statusCode, 401, 'rejected once past exp and the tolerance')
+  })
 })
 
 test('JWKS-signed tokens (RS256 and ES256) with key rotation by kid', async (t) => {
