@@ -8,7 +8,7 @@ import * as scripts from './leaderboard-scripts.ts'
 // the frame stream (sequence numbers, replay buffer, pub/sub) built from it. See
 // leaderboard-scripts.ts for the keys and their invariants.
 
-type RedisLike = Pick<Redis, 'evalsha' | 'eval' | 'zrangebyscore' | 'hgetall' | 'hset' | 'get'>
+type RedisLike = Pick<Redis, 'evalsha' | 'eval' | 'zrangebyscore' | 'hgetall' | 'hset' | 'get' | 'publish'>
 
 export interface ProjectionOptions {
   redis: RedisLike
@@ -16,6 +16,8 @@ export interface ProjectionOptions {
   tickMs: number
   replayFrames: number
   now?: () => number
+  // Told at once when this instance changes a projection (before other instances hear of it).
+  onChange?: (competitionId: string) => void
 }
 
 export interface ProjectionRead {
@@ -95,6 +97,17 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return competitionKey(prefix, competitionId, 'lb:feed')
   }
 
+  // One channel for all competitions: a message (the competition id) says its projection
+  // changed, so instances drop what they remember of it (leaderboard-freshness.ts).
+  const changesChannel = `${prefix}lb:changes`
+  function announce (competitionId: string, result: number): number {
+    if (result !== 0) {
+      opts.onChange?.(competitionId)
+      redis.publish(changesChannel, competitionId).catch(() => {})
+    }
+    return result
+  }
+
   async function run (script: scripts.Script, keyList: string[], args: Array<string | number>): Promise<Reply> {
     try {
       return await redis.evalsha(script.sha, keyList.length, ...keyList, ...args) as Reply
@@ -116,27 +129,30 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   // `force` also overrides a left participant (a re-join) and equal versions.
   async function apply (competitionId: string, rows: Array<Pick<ProjectedScore, 'userId' | 'version' | 'score' | 'reachedMicros'>>, force = false): Promise<number> {
     const k = keys(competitionId)
-    return Number(await run(scripts.applyScript, [k[0]!, k[1]!, k[2]!, k[4]!], [force ? '1' : '0', ...rows.flatMap(recordArgs)]))
+    return announce(competitionId, Number(await run(scripts.applyScript, [k[0]!, k[1]!, k[2]!, k[4]!], [force ? '1' : '0', ...rows.flatMap(recordArgs)])))
   }
 
   async function remove (competitionId: string, userId: string): Promise<number> {
     const k = keys(competitionId)
-    return Number(await run(scripts.removeScript, [k[0]!, k[1]!, k[2]!, k[4]!], [userId]))
+    return announce(competitionId, Number(await run(scripts.removeScript, [k[0]!, k[1]!, k[2]!, k[4]!], [userId])))
   }
 
   async function setProfile (competitionId: string, userId: string, profile: Profile): Promise<void> {
     const k = keys(competitionId)
-    await run(scripts.profileScript, [k[0]!, k[3]!], [userId, profileFields(profile)])
+    announce(competitionId, Number(await run(scripts.profileScript, [k[0]!, k[3]!], [userId, profileFields(profile)])))
   }
 
   async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null }): Promise<string> {
-    return String(await run(scripts.beginScript, [keys(competitionId)[0]!], [info.visibility, info.createdBy ?? '', now()]))
+    const state = String(await run(scripts.beginScript, [keys(competitionId)[0]!], [info.visibility, info.createdBy ?? '', now()]))
+    // Visibility and creator may have changed without a version change.
+    announce(competitionId, 1)
+    return state
   }
 
   async function load (competitionId: string, rows: ProjectionRow[]): Promise<number> {
     const k = keys(competitionId)
     const args = rows.flatMap((row) => [...recordArgs(row), profileFields(row)])
-    return Number(await run(scripts.loadScript, [k[0]!, k[1]!, k[2]!, k[3]!, k[5]!, k[4]!], args))
+    return announce(competitionId, Number(await run(scripts.loadScript, [k[0]!, k[1]!, k[2]!, k[3]!, k[5]!, k[4]!], args)))
   }
 
   // User ids the projection holds as participants (for removing those who left meanwhile).
@@ -147,8 +163,8 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
 
   async function finishRebuild (competitionId: string, changed: boolean, stale: string[]): Promise<number> {
     const k = keys(competitionId)
-    return Number(await run(scripts.finishScript, [k[0]!, k[1]!, k[2]!, k[5]!, k[6]!, k[7]!],
-      [changed ? '1' : '0', replayFrames, now(), competitionId, channel(competitionId), ...stale]))
+    return announce(competitionId, Number(await run(scripts.finishScript, [k[0]!, k[1]!, k[2]!, k[5]!, k[6]!, k[7]!],
+      [changed ? '1' : '0', replayFrames, now(), competitionId, channel(competitionId), ...stale])))
   }
 
   async function flush (competitionId: string, force = false): Promise<number> {
@@ -234,7 +250,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return out
   }
 
-  return { keys, channel, apply, remove, setProfile, beginRebuild, load, projectedUsers, finishRebuild, flush, read, snapshot, resume, framesSince, currentSeq, scores }
+  return { keys, channel, changesChannel, apply, remove, setProfile, beginRebuild, load, projectedUsers, finishRebuild, flush, read, snapshot, resume, framesSince, currentSeq, scores }
 }
 
 export type LeaderboardProjection = ReturnType<typeof createLeaderboardProjection>

@@ -3,6 +3,7 @@ import { errors } from '../lib/errors.ts'
 import { decodeRankCursor, encodeRankCursor, type Standing } from './leaderboard-ranking.ts'
 import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
+import type { Freshness } from './leaderboard-freshness.ts'
 import type { CounterLike, LeaderboardRebuilder, Logger } from './leaderboard-rebuild.ts'
 
 // Reads: HTTP pages and WebSocket snapshots from the Redis projection, falling back to
@@ -35,19 +36,40 @@ export interface ReadsDeps {
   rebuilder: LeaderboardRebuilder
   log: Logger
   reads: CounterLike
+  // Lets reads of an unchanged projection be answered from memory; without it every read asks Redis.
+  freshness?: Freshness
 }
 
 interface CachedPage { version: string, json: string, nextCursor: string | null }
 
+// What a read learnt about one viewer in one version of a competition's projection.
+interface CachedViewer {
+  // The projection version plus its visibility and creator (which change without a new version).
+  stamp: string
+  version: string
+  visible: boolean
+  total: number
+  me: string
+  around: string
+}
+
 const PAGE_CACHE_SIZE = 500
+const VIEWER_CACHE_SIZE = 20_000
+
+function remember<V> (cache: Map<string, V>, key: string, value: V, max: number): void {
+  cache.delete(key)
+  cache.set(key, value)
+  if (cache.size > max) cache.delete(cache.keys().next().value!)
+}
 
 function canView (info: { visibility: string, createdBy: string | null }, viewer: Viewer, participant: boolean): boolean {
   return info.visibility === 'public' || participant || viewer.isAdmin || info.createdBy === viewer.id
 }
 
-function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, me: LeaderboardEntry | null, around: LeaderboardEntry[] | null }): string {
+// The response with its parts already serialised (me and around as JSON text).
+function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, me: string, around: string }): string {
   return `{"competitionId":${JSON.stringify(parts.competitionId)},"total":${parts.total},"degraded":${parts.degraded},` +
-    `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"me":${JSON.stringify(parts.me)},"around":${JSON.stringify(parts.around)}}`
+    `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"me":${parts.me},"around":${parts.around}}`
 }
 
 function snapshotFrame (competitionId: string, snap: { seq: number, total: number, degraded: boolean, entries: string, me: LeaderboardEntry | null, around: LeaderboardEntry[] }): string {
@@ -56,15 +78,23 @@ function snapshotFrame (competitionId: string, snap: { seq: number, total: numbe
 }
 
 export function createLeaderboardReads (deps: ReadsDeps) {
-  const { pool, readPool, store, projection, rebuilder, log, reads } = deps
-  // Serialised pages, reused while the competition's projection version is unchanged.
+  const { pool, readPool, store, projection, rebuilder, log, reads, freshness } = deps
+  // Serialised pages and viewers' entries, reused while the projection version is unchanged.
   const pageCache = new Map<string, CachedPage>()
+  const viewerCache = new Map<string, CachedViewer>()
   const snapshotCache = new Map<string, { seq: number, limit: number, json: string }>()
 
-  function cachePage (key: string, value: CachedPage): void {
-    pageCache.delete(key)
-    pageCache.set(key, value)
-    if (pageCache.size > PAGE_CACHE_SIZE) pageCache.delete(pageCache.keys().next().value!)
+  // The whole answer from memory when this version is known current and was read before.
+  function fromMemory (competitionId: string, pageKey: string, viewerKey: string): string | null {
+    const stamp = freshness?.current(competitionId)
+    if (!stamp) return null
+    const seen = viewerCache.get(viewerKey)
+    if (seen?.stamp !== stamp) return null
+    const page = pageCache.get(pageKey)
+    if (page?.version !== seen.version) return null
+    if (!seen.visible) throw errors.NotFound('Competition not found')
+    reads.inc({ source: 'memory' })
+    return body({ competitionId, total: seen.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: seen.me, around: seen.around })
   }
 
   // The leaderboard page as a JSON string (the page part is serialised once per version).
@@ -72,7 +102,12 @@ export function createLeaderboardReads (deps: ReadsDeps) {
     const competitionId = id.toLowerCase()
     const after: Standing | null = query.cursor ? decodeRankCursor(query.cursor) : null
     const pageKey = `${competitionId}|${query.cursor ?? ''}|${query.limit}`
+    const viewerKey = `${competitionId}|${viewer.id}|${viewer.isAdmin ? 'a' : ''}|${query.around ? query.k : -1}`
+    const remembered = fromMemory(competitionId, pageKey, viewerKey)
+    if (remembered !== null) return remembered
+
     const cached = pageCache.get(pageKey)
+    const ticket = freshness?.ticket(competitionId) ?? 0
     let read = null
     let redisFailed = false
     try {
@@ -82,16 +117,27 @@ export function createLeaderboardReads (deps: ReadsDeps) {
       log.warn({ err, competitionId }, 'leaderboard read from Redis failed; serving from Postgres')
     }
     if (read) {
-      if (!canView(read, viewer, read.participant)) throw errors.NotFound('Competition not found')
+      const visible = canView(read, viewer, read.participant)
+      const seen: CachedViewer = {
+        stamp: `${read.version}|${read.visibility}|${read.createdBy ?? ''}`,
+        version: read.version,
+        visible,
+        total: read.total,
+        me: JSON.stringify(read.me),
+        around: query.around ? JSON.stringify(read.around) : 'null'
+      }
+      remember(viewerCache, viewerKey, seen, VIEWER_CACHE_SIZE)
+      freshness?.confirm(competitionId, seen.stamp, ticket)
+      if (!visible) throw errors.NotFound('Competition not found')
       let page = read.page === null ? cached! : null
       if (!page) {
         const entries = read.page!.entries
         const last = entries.at(-1)
         page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), nextCursor: read.page!.hasMore && last ? encodeRankCursor(last) : null }
-        cachePage(pageKey, page)
+        remember(pageCache, pageKey, page, PAGE_CACHE_SIZE)
       }
       reads.inc({ source: 'redis' })
-      return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: read.me, around: query.around ? read.around : null })
+      return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: seen.me, around: seen.around })
     }
 
     const info = await store.getCompetition(readPool, competitionId)
@@ -113,8 +159,8 @@ export function createLeaderboardReads (deps: ReadsDeps) {
       degraded: true,
       entries: JSON.stringify(page.entries.map(stripStanding)),
       nextCursor: page.nextCursor,
-      me: mine?.me ?? null,
-      around: query.around ? mine?.around ?? [] : null
+      me: JSON.stringify(mine?.me ?? null),
+      around: query.around ? JSON.stringify(mine?.around ?? []) : 'null'
     })
   }
 

@@ -4,6 +4,7 @@ import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type Sco
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import { createLeaderboardReads } from './leaderboard-reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger } from './leaderboard-rebuild.ts'
+import type { Freshness } from './leaderboard-freshness.ts'
 import { createWriteBatcher } from './write-batcher.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
@@ -29,6 +30,7 @@ export interface LeaderboardServiceDeps {
   log: Logger
   metrics: LeaderboardMetrics
   tickMs: number
+  freshness?: Freshness
 }
 
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -44,7 +46,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const store = createLeaderboardStore()
   const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds })
   const { rebuild, markDirty } = rebuilder
-  const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads })
+  const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
   const flushTimers = new Map<string, NodeJS.Timeout>()
   const chains = new Map<string, Promise<void>>()
   let closed = false

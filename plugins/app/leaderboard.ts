@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { createLeaderboardProjection } from '../../services/leaderboard-projection.ts'
+import { createFreshness } from '../../services/leaderboard-freshness.ts'
 import { createLeaderboardService } from '../../services/leaderboard.ts'
 
 declare module 'fastify' {
@@ -14,16 +15,23 @@ export default fp(async function leaderboardService (fastify) {
   const { config, metricsRegistry: registry } = fastify
   const metrics = {
     scoreUpdates: new promClient.Counter({ name: 'leaderboard_score_updates_total', help: 'Score changes by outcome (applied, duplicate, unchanged, rejected reasons)', labelNames: ['result'], registers: [registry] }),
-    reads: new promClient.Counter({ name: 'leaderboard_reads_total', help: 'Leaderboard reads by source (redis, or postgres when degraded)', labelNames: ['source'], registers: [registry] }),
+    reads: new promClient.Counter({ name: 'leaderboard_reads_total', help: 'Leaderboard reads by source (memory: an unchanged projection read before, redis, or postgres when degraded)', labelNames: ['source'], registers: [registry] }),
     rebuilds: new promClient.Counter({ name: 'leaderboard_rebuilds_total', help: 'Rebuilds of a competition\'s Redis projection from Postgres', labelNames: ['outcome'], registers: [registry] })
   }
   const projection = createLeaderboardProjection({
     redis: fastify.redis,
     prefix: fastify.redisPrefix,
     tickMs: config.REALTIME_TICK_MS,
-    replayFrames: config.REALTIME_REPLAY_FRAMES
+    replayFrames: config.REALTIME_REPLAY_FRAMES,
+    onChange: (competitionId) => freshness.changed(competitionId)
   })
-  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS })
+  // Reads of a projection that has not changed are answered from memory (see leaderboard-freshness.ts).
+  const freshness = createFreshness({
+    subscriber: fastify.redisSubscriber,
+    channel: projection.changesChannel,
+    maxAgeMs: config.LEADERBOARD_CACHE_MAX_AGE_MS
+  })
+  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS, freshness })
   fastify.decorate('leaderboard', leaderboard)
 
   const { events } = fastify
@@ -49,6 +57,7 @@ export default fp(async function leaderboardService (fastify) {
   // competition's projection is ready.
   let startup: Promise<unknown> = Promise.resolve()
   fastify.addHook('onReady', async function rebuildLeaderboards () {
+    if (config.LEADERBOARD_CACHE_MAX_AGE_MS > 0) await freshness.start()
     startup = leaderboard.rebuildAll().catch((err) => fastify.log.warn({ err }, 'leaderboard start-up rebuild failed'))
   })
   fastify.addHook('onClose', async function closeLeaderboard () {
@@ -58,6 +67,7 @@ export default fp(async function leaderboardService (fastify) {
     events.off('user.profile', onProfile)
     fastify.redis.off('ready', onRedisReady)
     leaderboard.close()
+    await freshness.close()
     await startup
   })
 }, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'observability'] })

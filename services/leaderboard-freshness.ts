@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis'
+
+// Which competitions' projection versions this instance knows to be current, so a read can be
+// answered from memory without asking Redis. Every change to a projection is announced on one
+// pub/sub channel (leaderboard-projection.ts); a version read from Redis stays "known" until
+// such an announcement, for at most maxAgeMs (changes that bypass the announcement, such as keys
+// deleted by hand, are seen within that time), and never while the subscriber is not
+// connected (announcements may have been missed).
+
+export interface FreshnessDeps {
+  subscriber: Pick<Redis, 'subscribe' | 'unsubscribe' | 'on' | 'off' | 'status'>
+  channel: string
+  maxAgeMs: number
+  now?: () => number
+}
+
+export interface Freshness {
+  // The version known to be current, or null (then ask Redis).
+  current: (competitionId: string) => string | null
+  // Taken before reading from Redis; confirm() ignores a read overtaken by a change.
+  ticket: (competitionId: string) => number
+  confirm: (competitionId: string, version: string, ticket: number) => void
+  // A change made by this instance: forgotten at once, before its announcement arrives.
+  changed: (competitionId: string) => void
+  start: () => Promise<void>
+  close: () => Promise<void>
+}
+
+const MAX_KNOWN = 10_000
+
+export function createFreshness (deps: FreshnessDeps): Freshness {
+  const { subscriber, channel, maxAgeMs } = deps
+  const now = deps.now ?? Date.now
+  const known = new Map<string, { version: string, at: number }>()
+  // Bumped on every change of a competition, and for all of them when announcements may be lost.
+  const changes = new Map<string, number>()
+  let generation = 0
+  let listening = false
+
+  function changed (competitionId: string): void {
+    known.delete(competitionId)
+    changes.set(competitionId, (changes.get(competitionId) ?? 0) + 1)
+    if (changes.size > MAX_KNOWN) {
+      changes.clear()
+      generation++
+    }
+  }
+
+  function forgetAll (): void {
+    listening = false
+    known.clear()
+    generation++
+  }
+
+  function onMessage (from: string, competitionId: string): void {
+    if (from === channel) changed(competitionId)
+  }
+
+  async function listen (): Promise<void> {
+    try {
+      await subscriber.subscribe(channel)
+      if (subscriber.status !== 'ready' || listening) return
+      // Reads that began before this point may have missed an announcement.
+      generation++
+      listening = true
+    } catch {
+      // Not connected: reads go to Redis until the subscriber is back.
+    }
+  }
+  const onReady = () => { listen().catch(() => {}) }
+
+  function ticket (competitionId: string): number {
+    // Unique per (generation, change count): any change or lost connection in between differs.
+    return generation * 1e9 + (changes.get(competitionId) ?? 0)
+  }
+
+  return {
+    current (competitionId) {
+      if (!listening) return null
+      const entry = known.get(competitionId)
+      if (entry === undefined) return null
+      if (now() - entry.at > maxAgeMs) {
+        known.delete(competitionId)
+        return null
+      }
+      return entry.version
+    },
+    ticket,
+    confirm (competitionId, version, taken) {
+      if (!listening || taken !== ticket(competitionId)) return
+      known.delete(competitionId)
+      known.set(competitionId, { version, at: now() })
+      if (known.size > MAX_KNOWN) known.delete(known.keys().next().value!)
+    },
+    changed,
+    async start () {
+      subscriber.on('message', onMessage)
+      subscriber.on('close', forgetAll)
+      subscriber.on('ready', onReady)
+      if (subscriber.status === 'ready') await listen()
+    },
+    async close () {
+      subscriber.off('message', onMessage)
+      subscriber.off('close', forgetAll)
+      subscriber.off('ready', onReady)
+      forgetAll()
+      await subscriber.unsubscribe(channel).catch(() => {})
+    }
+  }
+}
