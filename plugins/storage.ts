@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import fastifyStatic from '@fastify/static'
-import { createClient } from '@supabase/supabase-js'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 
@@ -22,7 +21,10 @@ function assertSafeKey (key: string): void {
   if (!SAFE_KEY.test(key) || key.includes('..')) throw new Error(`unsafe storage key ${key}`)
 }
 
-function supabaseStorage (url: string, serviceKey: string, bucket: string): Storage {
+// The Supabase client (and the fetch implementation it pulls in, about 10 MB resident) is
+// loaded only when Supabase Storage is configured.
+async function supabaseStorage (url: string, serviceKey: string, bucket: string): Promise<Storage> {
+  const { createClient } = await import('@supabase/supabase-js')
   const client = createClient(url, serviceKey, { auth: { persistSession: false, autoRefreshToken: false } })
   const files = client.storage.from(bucket)
   return {
@@ -61,7 +63,7 @@ function localStorage (root: string, baseUrl: string): Storage {
 export default fp(async function storagePlugin (fastify) {
   const { config } = fastify
   if (config.SUPABASE_URL && config.SUPABASE_SERVICE_ROLE_KEY) {
-    fastify.decorate('storage', supabaseStorage(config.SUPABASE_URL, config.SUPABASE_SERVICE_ROLE_KEY, config.STORAGE_BUCKET))
+    fastify.decorate('storage', await supabaseStorage(config.SUPABASE_URL, config.SUPABASE_SERVICE_ROLE_KEY, config.STORAGE_BUCKET))
     return
   }
   const root = path.resolve(config.DATA_DIR, 'files')

@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { fileTypeFromBuffer } from 'file-type'
-import sharp from 'sharp'
 import { errors } from '../lib/errors.ts'
 import type { UsersService } from './users.ts'
 
@@ -24,9 +22,24 @@ const MAX_INPUT_PIXELS = 50_000_000
 const ACCEPTED = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/heic', 'image/heif', 'image/avif'])
 const HEIF_FAMILY = new Set(['image/heic', 'image/heif', 'image/avif'])
 
+interface ImageModules {
+  sharp: typeof import('sharp').default
+  fileTypeFromBuffer: typeof import('file-type').fileTypeFromBuffer
+}
+
+// sharp (libvips) and file-type are loaded on the first upload, not at start-up: together
+// they are about 20 MB of resident memory that a process serving no upload never needs.
+let imageModules: Promise<ImageModules> | undefined
+async function loadImageModules (): Promise<ImageModules> {
+  imageModules ??= Promise.all([import('sharp'), import('file-type')])
+    .then(([sharp, fileType]) => ({ sharp: sharp.default, fileTypeFromBuffer: fileType.fileTypeFromBuffer }))
+  return await imageModules
+}
+
 // Re-encoding drops every metadata block (EXIF, GPS, XMP, ICC comments) because sharp only
 // keeps metadata when asked to; orientation is applied first so the picture stays upright.
 async function reencode (input: Buffer, mime: string): Promise<{ data: Buffer, width: number, height: number }> {
+  const { sharp } = await loadImageModules()
   try {
     const image = sharp(input, { failOn: 'error', limitInputPixels: MAX_INPUT_PIXELS }).rotate()
     const { width = 0, height = 0 } = await image.metadata()
@@ -47,6 +60,7 @@ export function createAvatarService ({ storage, users }: { storage: AvatarStorag
   // Validates from the bytes, never from the file name or declared type; nothing is stored
   // unless the image decodes and re-encodes.
   async function replace (userId: string, upload: Buffer): Promise<Avatar> {
+    const { fileTypeFromBuffer } = await loadImageModules()
     const type = await fileTypeFromBuffer(upload)
     if (!type || !ACCEPTED.has(type.mime)) throw errors.UnsupportedMediaType('Avatar must be a JPEG, PNG, WebP or HEIC image')
     const { data, width, height } = await reencode(upload, type.mime)
