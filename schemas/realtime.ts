@@ -4,23 +4,33 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 
 // The WebSocket protocol of /ws/leaderboard/:competitionId?token=JWT[&seq=n][&limit=N][&k=K].
 //
-// Server -> client frames are JSON text messages:
+// A client sees the top `limit` of the board and its own entry. Server -> client frames are
+// JSON text messages:
 // - snapshot: the first frame (top `limit` entries, the caller's entry and `k` neighbours, seq)
-// - update:   what changed since the previous frame, with the next seq; at most one per tick
-//             per competition. Entries carry their new rank/position as of that seq; clients
-//             re-sort their copy by the ranking rule (reachedAt is the tie-break).
-// - rank:     personal, when the caller's own rank changes (seq of the update that changed it)
+// - update:   what changed in the client's view with this seq: entries now in its top `limit`
+//             that changed or came in (moved up because others left), changed entries that
+//             left it (with their new rank/position), participants who left the competition
+//             from it, and `me` when the caller's own rank or score moved. Clients upsert the
+//             entries, re-sort by the ranking rule (reachedAt is the tie-break) and keep only
+//             the first `limit`: entries below it are not kept current. `total` is the number
+//             of participants; a change of it alone also sends a frame.
+// - rank:     personal: the caller's own rank or score moved while nothing in its top did
 // - resumed:  answer to a resume that could be served from the replay buffer; the missed
-//             update frames follow in order
+//             frames follow in order, each with every entry that changed then (more than the
+//             client's window), the last also with the whole current top `limit` and `me`
 // - reset:    never sent to clients; the server answers it with a fresh snapshot
 // - error / pong
+// At most one frame (update or rank) per client per tick; none when nothing in its view
+// changed, so a client's seq may jump. `k` neighbours are in snapshots only (GET the
+// leaderboard with around=me for a fresh view of them).
 // Client -> server: {"type":"resume","seq":n} replays the frames after n when the server still
 // holds them, otherwise sends a fresh snapshot; {"type":"ping"} answers {"type":"pong"}.
-// Connecting with ?seq=n is the same as sending resume first: then the first frame is
-// 'resumed' (or a snapshot when the frames are gone).
+// Connecting with ?seq=n (the seq of the last update, rank or snapshot frame received) is the
+// same as sending resume first: then the first frame is 'resumed' (or a snapshot when the
+// frames are gone).
 // Sequence numbers come from one Redis counter per competition, so they are the same on every
-// instance and a client may resume on any of them. They increase by one per frame; after a
-// Redis data loss they jump forward (a client then sees a gap and gets a snapshot).
+// instance and a client may resume on any of them. They increase by one per frame of the
+// competition; after a Redis data loss they jump forward (a client then gets a snapshot).
 
 export const CloseCodes = {
   GOING_AWAY: 1001,
@@ -35,7 +45,7 @@ export const CloseCodes = {
 export const SocketQuerySchema = Type.Object({
   token: Type.String({ description: 'The bearer token (browsers cannot set headers on a WebSocket)' }),
   seq: Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this sequence number' })),
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Top entries in snapshots' }),
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Top entries in snapshots, kept current by updates' }),
   k: Type.Integer({ minimum: 0, maximum: 50, default: 5, description: 'Neighbours on each side of the caller in snapshots' })
 })
 export type SocketQuery = Static<typeof SocketQuerySchema>
@@ -60,10 +70,16 @@ export const UpdateFrameSchema = Type.Object({
     ...LeaderboardEntrySchema.properties,
     previousScore: Type.Union([SafeScoreSchema, Type.Null()], { description: 'Score as of the previous frame; null for a new participant' })
   })),
-  removed: Type.Array(UuidSchema, { description: 'Participants who left' }),
-  removedScores: Type.Array(SafeScoreSchema, { description: 'Their last scores, in the same order' })
-})
+  removed: Type.Array(UuidSchema, { description: 'Participants who left, of those in the client\'s top' }),
+  removedScores: Type.Array(SafeScoreSchema, { description: 'Their last scores, in the same order' }),
+  me: Type.Optional(Type.Object({
+    rank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when the caller left the competition' }),
+    previousRank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when not known (after a resume on a new socket)' }),
+    score: Type.Union([SafeScoreSchema, Type.Null()])
+  }, { description: 'The caller\'s own rank and score, when they moved with this frame' }))
+}, { description: 'Changes in the client\'s top `limit` and its own rank; sent only when there are any' })
 
+// The caller's own rank or score moved and nothing in its top did (else `me` of the update).
 export const RankFrameSchema = Type.Object({
   type: Type.Literal('rank'),
   competitionId: UuidSchema,

@@ -1,11 +1,15 @@
 import type { Redis } from 'ioredis'
-import { CloseCodes, type UpdateFrame } from '../schemas/realtime.ts'
+import { CloseCodes } from '../schemas/realtime.ts'
+import { rankFrame, replayFrames, windowFrame, withOwn, type EntryJson, type OwnChange, type WindowFrame } from './live-frames.ts'
+import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './live-windows.ts'
 
 // Fan-out of leaderboard frames to this instance's WebSockets. Frames are built and numbered
 // once per tick per competition in Redis (see leaderboard-scripts.ts) and published on the
 // competition's channel; this instance subscribes to a channel only while it has clients for
-// it, forwards each frame's text unchanged to every client, and per client keeps the stream
-// gap-free (replay from the buffer, else a fresh snapshot) and its rank for personal events.
+// it. It keeps a copy of the competition's top from the frames and sends each client only
+// what changed in its view: its top `limit` (one frame built per distinct limit) and its own
+// rank and score. A client may therefore see seq jump; the server keeps its stream complete
+// (replay from the buffer, else a fresh snapshot).
 
 export interface FeedSnapshot {
   frame: string
@@ -78,28 +82,29 @@ interface Feed {
   chain: Promise<void>
   subscribed: Promise<unknown> | null
   sweep: NodeJS.Timeout
+  // The top as of the last frame handled here; null until the first client starts.
+  view: TopCopy | null
 }
 
-// A frame as received, decoded once per instance: its UTF-8 bytes are what every client is
-// sent, and its entries by user id serve each client's own rank.
-interface ParsedFrame {
-  raw: string
-  data: Buffer
-  frame: UpdateFrame | { type: 'reset', seq: number }
-  byUser: Map<string, UpdateFrame['entries'][number]>
-}
+type Parsed = StoredUpdate | { type: 'reset', seq: number }
 
 const OPEN = 1
 
-function parse (raw: string): ParsedFrame | null {
+function parse (raw: string): Parsed | null {
   try {
     const frame = JSON.parse(raw)
-    if (typeof frame?.seq !== 'number') return null
-    const byUser = new Map((frame.type === 'update' ? frame.entries as UpdateFrame['entries'] : []).map((e) => [e.userId, e]))
-    return { raw, data: Buffer.from(raw), frame, byUser }
+    if (typeof frame?.seq !== 'number' || (frame.type !== 'update' && frame.type !== 'reset')) return null
+    return frame
   } catch {
     return null
   }
+}
+
+// Buffered frames as updates, or null when one is unreadable or a reset.
+function updatesOf (raws: string[] | null | undefined): StoredUpdate[] | null {
+  if (!raws) return null
+  const frames = raws.map(parse)
+  return frames.every((f) => f?.type === 'update') ? frames as StoredUpdate[] : null
 }
 
 export function createBroadcaster (deps: BroadcasterDeps) {
@@ -120,11 +125,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   let wasReady = subscriber.status === 'ready'
   function onSubscriberReady (): void {
     if (wasReady) {
-      for (const feed of feeds.values()) {
-        enqueue(feed, async () => {
-          for (const client of feed.clients) if (client.ready) await sendSnapshot(client)
-        })
-      }
+      for (const feed of feeds.values()) enqueue(feed, async () => await resync(feed))
     }
     wasReady = true
   }
@@ -207,7 +208,8 @@ export function createBroadcaster (deps: BroadcasterDeps) {
         clients: new Set(),
         chain: Promise.resolve(),
         subscribed: null,
-        sweep: setInterval(() => { source.flush(competitionId) }, deps.sweepMs)
+        sweep: setInterval(() => { source.flush(competitionId) }, deps.sweepMs),
+        view: null
       }
       created.sweep.unref()
       feed = created
@@ -226,81 +228,130 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     client.score = snap.me?.score ?? null
   }
 
+  // The feed's copy of the top, from a snapshot of TOP_DEPTH entries (any user id will do).
+  async function loadView (feed: Feed, userId: string): Promise<TopCopy> {
+    const snap = await feed.source.snapshot(feed.competitionId, userId, TOP_DEPTH, 0)
+    const frame = JSON.parse(snap.frame) as { total: number, entries: FeedEntry[] }
+    feed.view = { seq: snap.seq, total: frame.total, top: frame.entries.map((e) => ({ ...e, previousScore: e.score })) }
+    return feed.view
+  }
+
+  // Frames were lost or the top cannot be trusted: a new copy, and a snapshot for every client.
+  async function resync (feed: Feed): Promise<void> {
+    feed.view = null
+    const first = feed.clients.values().next().value
+    if (!first) return
+    await loadView(feed, first.userId)
+    for (const client of feed.clients) if (client.ready) await sendSnapshot(client)
+  }
+
   function resumedFrame (client: Client, fromSeq: number, seq: number): string {
     return JSON.stringify({ type: 'resumed', competitionId: client.feed.competitionId, fromSeq, seq })
   }
 
-  // The client's own rank as of `frame`, from its previous rank: each changed entry moves it
-  // by one when it crosses the client's score (rank counts strictly higher scores).
-  function trackRank (client: Client, frame: UpdateFrame, byUser: ParsedFrame['byUser']): void {
+  // The client's own rank and score as of `frame`, from the previous ones: each changed entry
+  // moves the rank by one when it crosses the client's score (rank counts strictly higher
+  // scores). Null when neither changed.
+  function ownChange (client: Client, frame: StoredUpdate, changed: Map<string, FeedEntry>): OwnChange | null {
     let rank = client.rank
-    const own = byUser.get(client.userId)
+    let score = client.score
+    const own = changed.get(client.userId)
     if (own) {
       rank = own.rank
-      client.score = own.score
+      score = own.score
     } else if (frame.removed.includes(client.userId)) {
       rank = null
-      client.score = null
-    } else if (rank !== null && client.score !== null) {
-      const score = client.score
-      for (const e of frame.entries) rank += (e.score > score ? 1 : 0) - (e.previousScore !== null && e.previousScore > score ? 1 : 0)
-      frame.removedScores.forEach((previous) => { if (previous > score) rank! -= 1 })
+      score = null
+    } else if (rank !== null && score !== null) {
+      for (const e of frame.entries) rank += (e.score > score ? 1 : 0) - (e.previousScore != null && e.previousScore > score ? 1 : 0)
+      for (const previous of frame.removedScores) if (previous > score) rank -= 1
     }
-    if (rank === client.rank) return
+    if (rank === client.rank && score === client.score) return null
     const previousRank = client.rank
     client.rank = rank
-    send(client, JSON.stringify({
-      type: 'rank', competitionId: frame.competitionId, seq: frame.seq, userId: client.userId, rank, previousRank, score: client.score
-    }), 'rank')
+    client.score = score
+    return { rank, previousRank, score }
   }
 
-  // True when the update was sent; the caller counts it.
-  function deliver (client: Client, parsed: ParsedFrame): boolean {
-    const { frame, data } = parsed
-    if (frame.seq <= client.lastSeq || frame.type !== 'update') return false
-    if (!send(client, data, 'update', false)) return false
-    client.lastSeq = frame.seq
-    trackRank(client, frame, parsed.byUser)
-    return true
-  }
-
-  async function onFrame (feed: Feed, raw: string): Promise<void> {
-    const parsed = parse(raw)
-    if (!parsed) return
-    const { frame } = parsed
-    const lagging = new Map<number, Client[]>()
-    let delivered = 0
+  // One frame applied to the feed's top, then to every client: the frame of its window (built
+  // once per distinct limit), its own part appended when its rank or score moved, a rank frame
+  // alone when only those moved, nothing otherwise. At most one frame per client.
+  async function handle (feed: Feed, frame: StoredUpdate): Promise<void> {
+    const change: TopChange | null = feed.view ? applyToTop(feed.view, frame) : null
+    if (!change) { await resync(feed); return }
+    const windows = new Map<number, WindowFrame>()
+    const cache: EntryJson = new Map()
+    let updates = 0
+    let ranks = 0
     for (const client of feed.clients) {
       if (!client.ready || frame.seq <= client.lastSeq) continue
-      if (frame.type === 'reset') await sendSnapshot(client)
-      else if (frame.seq === client.lastSeq + 1) { if (deliver(client, parsed)) delivered++ } else lagging.set(client.lastSeq, [...(lagging.get(client.lastSeq) ?? []), client])
-    }
-    if (delivered > 0) metrics.frames.inc({ type: 'update' }, delivered)
-    // Frames this instance did not receive (subscription gap, Redis reconnect): replay them
-    // from the buffer, or send a snapshot when they are gone or include a reset.
-    for (const [from, clients] of lagging) {
-      const missing = (await feed.source.framesSince(feed.competitionId, from).catch(() => null))?.map(parse)
-      const usable = missing && missing.every((m) => m !== null && m.frame.type === 'update') ? missing as ParsedFrame[] : null
-      for (const client of clients) {
-        if (usable) usable.forEach((m) => { if (deliver(client, m)) metrics.frames.inc({ type: 'update' }) })
-        else await sendSnapshot(client)
+      if (client.lastSeq < frame.seq - 1) {
+        // Not at the copy's previous state (cannot happen while frames are handled in order).
+        await sendSnapshot(client)
+        continue
+      }
+      client.lastSeq = frame.seq
+      const own = ownChange(client, frame, change.changed)
+      let window = windows.get(client.limit)
+      if (!window) { window = windowFrame(change, client.limit, cache); windows.set(client.limit, window) }
+      if (!window.empty) {
+        if (send(client, own ? withOwn(window, own) : window.data, 'update', false)) updates++
+      } else if (own) {
+        if (send(client, rankFrame(feed.competitionId, frame.seq, client.userId, own), 'rank', false)) ranks++
       }
     }
+    if (updates > 0) metrics.frames.inc({ type: 'update' }, updates)
+    if (ranks > 0) metrics.frames.inc({ type: 'rank' }, ranks)
+  }
+
+  // Frames handled in seq order; a gap is filled from the buffer, else the feed resyncs.
+  async function onFrame (feed: Feed, raw: string): Promise<void> {
+    const frame = parse(raw)
+    const view = feed.view
+    if (!view) {
+      // The copy could not be loaded last time: try again for the clients waiting on it.
+      if ([...feed.clients].some((c) => c.ready)) await resync(feed)
+      return
+    }
+    if (!frame || frame.seq <= view.seq) return
+    if (frame.type === 'reset') { await resync(feed); return }
+    if (frame.seq === view.seq + 1) { await handle(feed, frame); return }
+    await catchUp(feed, frame.seq)
+  }
+
+  // Brings the feed's copy to `seq` with the buffered frames, handing them to the clients.
+  async function catchUp (feed: Feed, seq: number): Promise<void> {
+    const from = feed.view!.seq
+    const missing = updatesOf(await feed.source.framesSince(feed.competitionId, from).catch(() => null))
+    if (!missing || missing.length < seq - from) { await resync(feed); return }
+    for (const frame of missing) if (frame.seq <= seq && feed.view && frame.seq === feed.view.seq + 1) await handle(feed, frame)
+  }
+
+  // Replays `frames` (the ones after `fromSeq`, ending at the feed's current seq) to a client.
+  function replay (client: Client, fromSeq: number, frames: StoredUpdate[], previousRank: number | null): boolean {
+    const seq = client.feed.view!.seq
+    if (!send(client, resumedFrame(client, fromSeq, seq), 'resumed')) return false
+    const own = client.rank === null && client.score === null ? null : { rank: client.rank, previousRank, score: client.score }
+    for (const text of replayFrames(frames, client.feed.view!.top, client.limit, own)) send(client, text, 'update')
+    client.lastSeq = seq
+    return true
   }
 
   async function start (client: Client, resumeSeq: number | undefined): Promise<void> {
     const { feed } = client
+    const view = feed.view ?? await loadView(feed, client.userId)
     if (resumeSeq !== undefined) {
       const resumed = await feed.source.resume(feed.competitionId, client.userId, resumeSeq)
-      const frames = resumed?.frames?.map(parse)
-      if (resumed && frames && frames.every((f) => f !== null && f.frame.type === 'update')) {
-        if (!send(client, resumedFrame(client, resumeSeq, resumed.seq), 'resumed')) return
-        for (const f of frames as ParsedFrame[]) send(client, f.raw, 'update')
-        client.lastSeq = resumed.seq
-        client.rank = resumed.me?.rank ?? null
-        client.score = resumed.me?.score ?? null
-        client.ready = true
-        return
+      const frames = updatesOf(resumed?.frames)
+      if (resumed && frames && resumeSeq <= view.seq && resumed.seq >= view.seq) {
+        // The feed's copy first moves to the resumed seq (other clients get those frames now).
+        for (const frame of frames) if (frame.seq === view.seq + 1) await handle(feed, frame)
+        if (feed.view === view && view.seq === resumed.seq) {
+          client.rank = resumed.me?.rank ?? null
+          client.score = resumed.me?.score ?? null
+          if (replay(client, resumeSeq, frames, null)) client.ready = true
+          return
+        }
       }
     }
     await sendSnapshot(client)
@@ -314,14 +365,14 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       send(client, resumedFrame(client, fromSeq, client.lastSeq), 'resumed')
       return
     }
-    const frames = (await client.feed.source.framesSince(client.feed.competitionId, fromSeq).catch(() => null))?.map(parse)
-    const replay = frames?.filter((f) => f !== null && f.frame.seq <= client.lastSeq) as ParsedFrame[] | undefined
-    if (!replay || replay.length !== client.lastSeq - fromSeq || replay.some((f) => f.frame.type !== 'update')) {
+    const view = client.feed.view
+    const frames = updatesOf(await client.feed.source.framesSince(client.feed.competitionId, fromSeq).catch(() => null))
+    const missed = frames?.filter((f) => f.seq <= client.lastSeq)
+    if (!view || view.seq !== client.lastSeq || !missed || missed.length !== client.lastSeq - fromSeq) {
       await sendSnapshot(client)
       return
     }
-    if (!send(client, resumedFrame(client, fromSeq, client.lastSeq), 'resumed')) return
-    for (const f of replay) send(client, f.raw, 'update')
+    replay(client, fromSeq, missed, client.rank)
   }
 
   // Refills the client's allowance by elapsed time; false when it has none left.

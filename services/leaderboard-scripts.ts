@@ -11,7 +11,8 @@ import { createHash } from 'node:crypto'
 //   members  hash  user id -> "version|points|micros|iso" (or "x" once the user left)
 //   names    hash  user id -> JSON fields "displayName":..,"avatarUrl":..
 //   pending  set   users changed since the last frame
-//   framed   hash  user id -> points as of the last frame (what clients were last told)
+//   framed   hash  user id -> points as of the last frame (what clients were last told);
+//                  field '#top': the user ids of the top 100 as of the last frame
 //   seq      int   last frame sequence number
 //   frames   zset  score = seq, member = frame JSON (the replay buffer)
 //   tick     str   exists for one tick after a frame: at most one frame per tick
@@ -90,10 +91,27 @@ local function flush(K, A)
   table.sort(items, function (a, b) return a[1] < b[1] end)
   local entries = {}
   for i, item in ipairs(items) do entries[i] = item[2] end
+  -- fill: unchanged participants that entered the top 100 since the last frame (its members
+  -- are kept in framed['#top']; all of the top when that is missing), so instances can keep
+  -- an exact copy of the top from the frames alone.
+  local lastTop, inFrame, topIds, fill = {}, {}, {}, {}
+  local stored = redis.call('HGET', K[6], '#top')
+  if stored then for uid in string.gmatch(stored, '[^,]+') do lastTop[uid] = true end end
+  for _, uid in ipairs(users) do inFrame[uid] = true end
+  for i, member in ipairs(redis.call('ZRANGE', K[2], 0, 99)) do
+    local uid = string.sub(member, 17)
+    topIds[i] = uid
+    if not inFrame[uid] and not lastTop[uid] then
+      local rec = parseRecord(redis.call('HGET', K[3], uid))
+      fill[#fill + 1] = '{"rank":' .. (redis.call('ZCOUNT', K[2], '-inf', '(' .. zs(rec.points)) + 1) .. ',"position":' .. i .. ',"userId":"' .. uid .. '",' ..
+        nameOf(K[4], uid) .. ',"score":' .. rec.points .. ',"previousScore":' .. rec.points .. ',"reachedAt":"' .. rec.iso .. '"}'
+    end
+  end
+  redis.call('HSET', K[6], '#top', table.concat(topIds, ','))
   redis.call('SET', K[9], '1', 'PX', A[2])
   local seq = nextSeq(K[7], A[5])
   local frame = '{"type":"update","competitionId":"' .. A[6] .. '","seq":' .. seq .. ',"total":' .. redis.call('ZCARD', K[2]) ..
-    ',"entries":[' .. table.concat(entries, ',') .. '],"removed":[' .. (#removed > 0 and ('"' .. table.concat(removed, '","') .. '"') or '') ..
+    ',"entries":[' .. table.concat(entries, ',') .. '],"fill":[' .. table.concat(fill, ',') .. '],"removed":[' .. (#removed > 0 and ('"' .. table.concat(removed, '","') .. '"') or '') ..
     '],"removedScores":[' .. table.concat(removedScores, ',') .. ']}'
   pushFrame(K[8], seq, frame, A[4], A[3])
   return tonumber(seq)
@@ -232,6 +250,8 @@ for i = 6, #ARGV do
   redis.call('HDEL', KEYS[4], ARGV[i])
 end
 if not changed and redis.call('HGET', KEYS[1], 'state') == 'ready' then return 0 end
+-- The top may have changed without frames: the next frame fills in the whole top.
+redis.call('HDEL', KEYS[4], '#top')
 redis.call('HSET', KEYS[1], 'state', 'ready')
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 local seq = nextSeq(KEYS[5], ARGV[3])

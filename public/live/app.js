@@ -47,8 +47,7 @@ const state = {
   total: null,
   degraded: false,
   metric: null,
-  lastUpdate: null,
-  resumeSentAt: null
+  lastUpdate: null
 }
 
 // The caller's user id, read (not verified: the server does that) from the token, to mark
@@ -69,8 +68,10 @@ function setConnection (name, text) {
 
 // ---- Frames -------------------------------------------------------------------------------
 // The protocol (schemas/realtime.ts): a `snapshot` first (top entries, the caller's entry and
-// neighbours, seq), then `update` frames with seq + 1 holding only the changed entries, `rank`
-// when the caller's own rank moves, `resumed` before replayed updates.
+// neighbours, seq), then `update` frames holding what changed in this page's top `limit`
+// (entries that changed, came in or left; `me` when the caller's own rank or score moved),
+// `rank` when only the caller's own rank moved, `resumed` before replayed updates. Frames
+// that held nothing for this page are not sent, so seq may jump.
 
 function isEntry (value) {
   return value !== null && typeof value === 'object' && typeof value.userId === 'string'
@@ -86,24 +87,26 @@ function applySnapshot (frame) {
   state.degraded = frame.degraded === true
 }
 
+// The caller's own rank and score (a rank frame, or the `me` part of an update).
+function applyOwn (own) {
+  if (own.rank === null) state.me = null
+  else if (state.me) state.me = { ...state.me, rank: own.rank, score: own.score ?? state.me.score }
+}
+
 function applyUpdate (frame) {
-  let topShrank = false
-  const cutoff = ranked()[Math.min(topN, state.entries.size) - 1]
   for (const entry of (frame.entries ?? []).filter(isEntry)) {
-    const known = state.entries.get(entry.userId)
-    // Somebody on the board lost points: a participant we never saw may now belong above them.
-    if (known && entry.score < known.score) topShrank = true
-    if (known || cutoff === undefined || state.entries.size < topN || compareEntries(entry, cutoff) < 0) {
-      state.entries.set(entry.userId, { ...known, ...entry })
-    }
-    if (entry.userId === state.userId) state.me = { ...state.me, ...entry }
+    state.entries.set(entry.userId, { ...state.entries.get(entry.userId), ...entry })
+    if (entry.userId === state.userId && state.me) state.me = { ...state.me, ...entry }
   }
   for (const userId of frame.removed ?? []) {
-    if (state.entries.delete(userId)) topShrank = true
+    state.entries.delete(userId)
     if (state.me?.userId === userId) state.me = null
   }
+  if (frame.me && typeof frame.me === 'object') applyOwn(frame.me)
   if (typeof frame.total === 'number') state.total = frame.total
-  return topShrank && (state.total ?? 0) > state.entries.size
+  // Only the top `limit` is kept current by the server: rows pushed below it are dropped
+  // (the server sends whoever takes their place).
+  for (const entry of ranked().slice(topN)) state.entries.delete(entry.userId)
 }
 
 function onFrame (frame) {
@@ -115,21 +118,15 @@ function onFrame (frame) {
       break
     case 'update':
       if (state.seq !== null && frame.seq <= state.seq) return
-      if (state.seq !== null && frame.seq > state.seq + 1) {
-        // Frames were lost: ask the server to replay from the last one applied.
-        requestResume()
-        return
-      }
       state.seq = frame.seq
-      if (applyUpdate(frame)) refreshSnapshot()
+      applyUpdate(frame)
       break
     case 'rank':
-      // Personal: the caller's rank moved. Its seq is the update's, which sets the position.
-      if (frame.rank === null) state.me = null
-      else if (state.me) state.me = { ...state.me, rank: frame.rank, score: frame.score ?? state.me.score }
+      // Personal: the caller's rank moved while nothing in the top did.
+      applyOwn(frame)
+      state.seq = Math.max(state.seq ?? frame.seq, frame.seq)
       break
     case 'resumed':
-      state.resumeSentAt = null
       break
     case 'error':
       setConnection('failed', frame.message ?? 'Server error')
@@ -300,24 +297,6 @@ function socketUrl (resumeFrom) {
   return url.href
 }
 
-// On an open socket, a gap in seq means frames were lost: {type:'resume', seq} asks the server
-// to replay everything after the last frame applied (or to send a snapshot).
-function requestResume () {
-  if (state.socket?.readyState !== WebSocket.OPEN || state.seq === null) return
-  if (state.resumeSentAt !== null && Date.now() - state.resumeSentAt < 2000) return
-  state.resumeSentAt = Date.now()
-  state.socket.send(JSON.stringify({ type: 'resume', seq: state.seq }))
-}
-
-// A fresh snapshot, when an update may have let a participant we never saw into the top.
-function refreshSnapshot () {
-  state.seq = null
-  const old = state.socket
-  state.socket = null
-  old?.close(1000, 'refresh')
-  connect()
-}
-
 function connect () {
   clearTimeout(state.retryTimer)
   if (!state.token) {
@@ -329,7 +308,6 @@ function connect () {
   setConnection(resuming ? 'reconnecting' : 'connecting', resuming ? 'Reconnecting' : 'Connecting')
   const socket = new WebSocket(socketUrl(state.seq))
   state.socket = socket
-  state.resumeSentAt = null
   socket.addEventListener('message', (event) => {
     if (state.socket !== socket) return
     let frame

@@ -4,8 +4,9 @@ import { createSigner } from 'fast-jwt'
 import type { FastifyInstance } from 'fastify'
 import { build, token } from '../helper.ts'
 import {
-  eventually, LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers, updateScore, type LiveClient
+  eventually, LEADERBOARD_TEST_CONFIG, leaderboard, listen, liveClient, postgresScores, seedCompetition, seedParticipants, seedUsers, updateScore, type LiveClient
 } from './leaderboard-fixtures.ts'
+import { viewOf, type View } from './live-view.ts'
 
 // Two instances sharing Postgres and Redis, both listening on real ports.
 async function pair (t: Parameters<typeof build>[0], config: Record<string, unknown> = {}) {
@@ -23,6 +24,11 @@ async function race (app: FastifyInstance, size: number) {
 
 function updates (client: LiveClient): any[] {
   return client.frames.filter((f) => f.type === 'update')
+}
+
+// The caller's own rank moves: rank frames, or the `me` part of an update in the same tick.
+function ownMoves (client: LiveClient): any[] {
+  return client.frames.filter((f) => f.type === 'rank' || (f.type === 'update' && f.me)).map((f) => f.type === 'rank' ? f : { seq: f.seq, ...f.me })
 }
 
 test('a client on instance A sees updates made through instance B, in order, with consecutive seq; personal rank events', async (t) => {
@@ -47,13 +53,13 @@ test('a client on instance A sees updates made through instance B, in order, wit
   t.same(seen.flatMap((f) => f.entries.filter((e: any) => e.userId === rival).map((e: any) => e.score)), [10, 20, 35], 'in order')
   t.match(seen[0].entries[0], { userId: rival, rank: 1, position: 1, previousScore: 0, displayName: 'Runner 2' })
 
-  const rank = client.frames.filter((f) => f.type === 'rank')
-  t.same(rank.map((f) => [f.rank, f.previousRank, f.score, f.seq]), [[2, 1, 0, seen[0].seq]], 'one personal event: passed once, then no change')
+  t.same(ownMoves(client).map((f) => [f.rank, f.previousRank, f.score, f.seq]), [[2, 1, 0, seen[0].seq]], 'one personal event: passed once, then no change')
+  t.notOk(client.frames.some((f) => f.type === 'rank'), 'in the same frame as the update: one frame per tick')
 
   // The watcher climbs back: its own entry gives the new rank.
   await updateScore(b, { competitionId, userId: watcher!, value: 50 })
-  const back = await client.next((f) => f.type === 'rank')
-  t.match(back, { userId: watcher, rank: 1, previousRank: 2, score: 50 })
+  const back = await client.next((f) => f.type === 'update' && f.me)
+  t.match(back.me, { rank: 1, previousRank: 2, score: 50 })
 })
 
 test('resume after a disconnect: on another instance with no gap, from an open socket, or a snapshot when the frames are gone', async (t) => {
@@ -78,7 +84,9 @@ test('resume after a disconnect: on another instance with no gap, from an open s
   t.match(resumed, { competitionId, fromSeq: last.seq, seq: last.seq + 2 })
   const replayed = [await second.next((f) => f.type === 'update'), await second.next((f) => f.type === 'update')]
   t.same(replayed.map((f) => f.seq), [last.seq + 1, last.seq + 2], 'no gap')
-  t.same(replayed.map((f) => f.entries.map((e: any) => [e.userId, e.score])), [[[users[1], 6]], [[users[2], 7]]])
+  t.same(replayed[0].entries.map((e: any) => [e.userId, e.score]), [[users[1], 6]], 'each missed frame in full')
+  t.same(replayed[1].entries.map((e: any) => [e.userId, e.score]), [[users[2], 7], [users[1], 6], [users[0], 0]], 'the last one with the whole current window')
+  t.same(replayed[1].me, { rank: 3, previousRank: null, score: 0 }, 'and the caller\'s own rank')
 
   // Live frames continue right after the replay.
   await updateScore(a, { competitionId, userId: users[2]!, value: 8 })
@@ -152,7 +160,8 @@ test('an instance subscribes to a competition only while it has clients for it',
 
   await updateScore(b, { competitionId, userId: users[1]!, value: 3 })
   const [u1, u2] = [await one.next((f) => f.type === 'update'), await two.next((f) => f.type === 'update')]
-  t.same(u1, u2, 'both clients get the same frame')
+  t.same({ ...u1, me: undefined }, { ...u2, me: undefined }, 'both clients get the same frame')
+  t.match([u1.me, u2.me], [{ rank: 2, previousRank: 1, score: 0 }, { rank: 1, previousRank: 1, score: 3 }], 'with their own part')
 
   await one.close()
   t.equal(await subscribers(), 1)
@@ -227,4 +236,95 @@ test('a client that stops reading is closed once its unsent data passes the limi
   t.match(await healthy.next((f) => f.type === 'update'), { entries: [{ userId: users[2], score: 5 }] }, 'the other client still gets its updates')
   await healthy.close()
   stuck.socket.terminate()
+})
+
+// What a client of `limit` should see now: the HTTP leaderboard (checked against Postgres).
+async function truth (app: FastifyInstance, competitionId: string, userId: string, limit: number): Promise<View> {
+  const { body } = await leaderboard(app, competitionId, userId, `?limit=${limit}`)
+  const scores = await postgresScores(app, competitionId)
+  for (const e of body.entries) if (scores.get(e.userId) !== e.score) throw new Error(`projection behind Postgres for ${e.userId}`)
+  return { seq: null, top: body.entries.map((e: any) => [e.userId, e.score]), me: body.me ? { rank: body.me.rank, score: body.me.score } : null }
+}
+
+test('each client gets only the changes in its top-limit window and its own rank; the top 100 is filled from below', async (t) => {
+  const { a, b, urlA } = await pair(t)
+  const { competitionId, users } = await race(a, 105)
+  // Scores 10000, 9990, ... : users[i] at position i + 1.
+  await b.leaderboard.applyScores(users.map((userId, i) => ({ competitionId, userId, operation: 'sync' as const, value: 10_000 - 10 * i, idempotencyKey: `seed-${i}` })))
+  const watchers = {
+    top3: await liveClient(urlA, competitionId, { userId: users[50], query: '&limit=3' }),
+    top100: await liveClient(urlA, competitionId, { userId: users[104], query: '&limit=100' })
+  }
+  t.teardown(async () => { for (const w of Object.values(watchers)) await w.close() })
+  const snap = await watchers.top3.next((f) => f.type === 'snapshot' && f.entries[0]?.score === 10_000)
+  await watchers.top100.next((f) => f.type === 'snapshot' && f.entries[0]?.score === 10_000)
+  t.match(snap, { total: 105, me: { userId: users[50], rank: 51 } })
+  const after = (w: LiveClient, seq: number) => w.frames.filter((f) => typeof f.seq === 'number' && f.seq > seq && f.type !== 'snapshot')
+
+  // Below the top 3 and nobody passes users[50]: nothing for top3.
+  await updateScore(b, { competitionId, userId: users[60]!, value: 9405 })
+  const one = await watchers.top100.next((f) => f.type === 'update')
+  t.same(one.entries.map((e: any) => [e.userId, e.score, e.position]), [[users[60], 9405, 61]], 'top100 sees the change')
+  t.same(after(watchers.top3, snap.seq), [], 'top3 gets nothing')
+
+  // Someone passes users[50] below the top 3: a rank frame alone.
+  await updateScore(b, { competitionId, userId: users[70]!, value: 9505 })
+  const passed = await watchers.top3.next((f) => f.type === 'rank')
+  t.match(passed, { userId: users[50], rank: 52, previousRank: 51, score: 9500 })
+  t.same(after(watchers.top3, snap.seq).map((f) => f.type), ['rank'])
+
+  // users[1] falls to the bottom: users[3] moves into the top 3, users[100] into the top 100.
+  await updateScore(b, { competitionId, userId: users[1]!, value: 0 })
+  const fell = await watchers.top3.next((f) => f.type === 'update')
+  t.same(fell.entries.map((e: any) => [e.userId, e.score, e.position, e.rank]), [[users[3], 9970, 3, 3], [users[1], 0, 105, 105]], 'the one who came in, the one who left')
+  t.same(fell.me, { rank: 51, previousRank: 52, score: 9500 }, 'with the own rank in the same frame')
+  const filled = await watchers.top100.next((f) => f.type === 'update' && f.seq === fell.seq)
+  t.same(filled.entries.map((e: any) => [e.userId, e.position]), [[users[100], 100], [users[1], 105]], 'the entry pulled into the top 100 from below')
+
+  for (const [limit, w, userId] of [[3, watchers.top3, users[50]], [100, watchers.top100, users[104]]] as const) {
+    const { top, me } = viewOf(w.frames, limit)
+    const expected = await truth(a, competitionId, userId!, limit)
+    t.same({ top, me }, { top: expected.top, me: expected.me }, `the limit-${limit} view equals the leaderboard`)
+  }
+})
+
+test('random changes: every client\'s view converges to the leaderboard, also across a resume', async (t) => {
+  const { a, b, urlA, urlB } = await pair(t)
+  const { competitionId, users } = await race(a, 40)
+  const specs = [[1, 0], [3, 5], [3, 39], [10, 20], [50, 7]] as const
+  const clients = await Promise.all(specs.map(async ([limit, i]) => await liveClient(urlA, competitionId, { userId: users[i], query: `&limit=${limit}` })))
+  t.teardown(async () => { for (const c of clients) await c.close() })
+  for (const c of clients) await c.next((f) => f.type === 'snapshot')
+
+  let random = 7
+  const next = () => { random = (random * 48271) % 2147483647; return random }
+  const round = async () => await b.leaderboard.applyScores(Array.from({ length: 8 }, () => {
+    const userId = users[next() % users.length]!
+    return { competitionId, userId, operation: 'increment' as const, value: next() % 50, idempotencyKey: `r-${next()}` }
+  }))
+
+  for (let r = 0; r < 10; r++) await round()
+  // One client goes away and comes back on the other instance with the last seq it saw.
+  const away = clients[1]!
+  const seen = viewOf(away.frames, 3).seq!
+  await away.close()
+  for (let r = 0; r < 5; r++) await round()
+  await eventually(async () => (await b.leaderboard.feed.framesSince(competitionId, seen))?.length)
+  const back = await liveClient(urlB, competitionId, { userId: users[5], query: `&limit=3&seq=${seen}` })
+  t.teardown(() => back.close())
+  t.match(await back.next(() => true), { type: 'resumed', fromSeq: seen }, 'resumed, not a snapshot')
+  for (let r = 0; r < 5; r++) await round()
+
+  for (const [n, [limit, i]] of specs.entries()) {
+    const framesOf = () => n === 1 ? [...away.frames, ...back.frames] : clients[n]!.frames
+    const expected = await truth(a, competitionId, users[i]!, limit)
+    await eventually(async () => {
+      const { top, me } = viewOf(framesOf(), limit)
+      return JSON.stringify({ top, me }) === JSON.stringify({ top: expected.top, me: expected.me }) || undefined
+    }, 5000, `limit ${limit} view of users[${i}]`)
+    t.pass(`limit ${limit}, users[${i}]: top and own rank equal the leaderboard`)
+    const perSeq = new Map<number, number>()
+    for (const f of framesOf()) if (f.type === 'update' || f.type === 'rank') perSeq.set(f.seq, (perSeq.get(f.seq) ?? 0) + 1)
+    t.ok([...perSeq.values()].every((count) => count === 1), 'at most one frame per seq')
+  }
 })
