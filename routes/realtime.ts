@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import { CloseCodes } from '../schemas/realtime.ts'
 
 interface Admission {
@@ -37,7 +39,16 @@ function parseQuery (query: Record<string, unknown>): SocketQuery | null {
 // any data frame (browsers cannot read an HTTP status from a failed upgrade).
 const realtimeRoutes: FastifyPluginAsync = async function realtimeRoutes (fastify) {
   const refused = new WeakMap<FastifyRequest, Admission>()
-  const accepted = new WeakMap<FastifyRequest, { competitionId: string, query: SocketQuery }>()
+  const accepted = new WeakMap<FastifyRequest, { competitionId: string, query: SocketQuery, response: ServerResponse }>()
+
+  // One listener shared by every socket. @fastify/websocket's own error listener is a closure
+  // over the upgrade's Fastify request and reply, which would keep them (the raw request, the
+  // response, a child logger: several KB) alive for as long as the socket is open. The same
+  // behaviour: the error is logged and the socket terminated.
+  function onSocketError (this: WebSocket, err: Error): void {
+    fastify.log.error({ err }, 'live feed socket error')
+    this.terminate()
+  }
 
   async function admitToken (request: FastifyRequest): Promise<void> {
     try {
@@ -47,7 +58,7 @@ const realtimeRoutes: FastifyPluginAsync = async function realtimeRoutes (fastif
     }
   }
 
-  async function admitCompetition (request: FastifyRequest): Promise<void> {
+  async function admitCompetition (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (refused.has(request)) return
     const { competitionId } = request.params as { competitionId: string }
     const query = parseQuery(request.query as Record<string, unknown>)
@@ -65,7 +76,7 @@ const realtimeRoutes: FastifyPluginAsync = async function realtimeRoutes (fastif
       refused.set(request, { code: CloseCodes.TRY_AGAIN_LATER, reason: 'Try again shortly' })
       return
     }
-    accepted.set(request, { competitionId: competitionId.toLowerCase(), query })
+    accepted.set(request, { competitionId: competitionId.toLowerCase(), query, response: reply.raw })
   }
 
   fastify.get('/ws/leaderboard/:competitionId', {
@@ -77,12 +88,18 @@ const realtimeRoutes: FastifyPluginAsync = async function realtimeRoutes (fastif
       summary: 'Live leaderboard over WebSocket (snapshot, then coalesced updates with sequence numbers; resume with seq)'
     }
   }, async function leaderboardSocket (socket, request) {
+    socket.removeAllListeners('error')
+    socket.on('error', onSocketError)
     const refusal = refused.get(request)
     const admission = accepted.get(request)
     if (refusal || !admission) {
       socket.close(refusal?.code ?? CloseCodes.BAD_REQUEST, refusal?.reason ?? 'Refused')
       return
     }
+    // The upgrade's response object stays attached to the TCP socket (and through it the raw
+    // request) until detached; the WebSocket never writes through it.
+    const { response } = admission
+    if (response.socket) response.detachSocket(response.socket)
     await fastify.broadcaster.connect(socket, {
       competitionId: admission.competitionId,
       userId: request.user.id,
