@@ -1,6 +1,8 @@
 import type pg from 'pg'
+import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import type { LeaderboardStore } from './leaderboard-store.ts'
+import { AscendingUuidSet } from './uuid-set.ts'
 
 // Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis
 // comes back, on demand, and for competitions whose projection missed a change.
@@ -19,13 +21,15 @@ export interface RebuilderDeps {
   projection: LeaderboardProjection
   log: Logger
   rebuilds: CounterLike
+  // Walks the projection's members in HSCAN pages; without it (unit tests) they are read at once.
+  redis?: Pick<Redis, 'hscan'>
 }
 
 const CHUNK = 1000
 const DIRTY_RETRY_MS = 2000
 
 export function createLeaderboardRebuilder (deps: RebuilderDeps) {
-  const { pool, store, projection, log, rebuilds } = deps
+  const { pool, store, projection, log, rebuilds, redis } = deps
   const running = new Map<string, Promise<void>>()
   const rerun = new Set<string>()
   // Competitions whose projection missed a change (Redis failed): retried until Redis answers.
@@ -43,6 +47,39 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     if (err !== undefined) log.warn({ err, competitionId }, 'leaderboard projection not updated; it will be rebuilt from Postgres')
   }
 
+  // The user ids the projection holds as participants, a page at a time.
+  async function * projectedUserPages (competitionId: string): AsyncGenerator<string[]> {
+    if (!redis) {
+      const all = await projection.projectedUsers(competitionId)
+      for (let i = 0; i < all.length; i += CHUNK) yield all.slice(i, i + CHUNK)
+      return
+    }
+    const members = projection.keys(competitionId)[2]!
+    let cursor = '0'
+    do {
+      const [next, flat] = await redis.hscan(members, cursor, 'COUNT', CHUNK)
+      cursor = next
+      const users: string[] = []
+      // Users who left are kept as the tombstone "x".
+      for (let i = 0; i < flat.length; i += 2) if (flat[i + 1] !== 'x') users.push(flat[i]!)
+      if (users.length > 0) yield users
+    } while (cursor !== '0')
+  }
+
+  // Projected users no longer participating in Postgres (they left while Redis missed it):
+  // those the load did not see are checked against Postgres, page by page, so a large
+  // competition is never held in memory whole.
+  async function staleUsers (competitionId: string, seen: AscendingUuidSet): Promise<string[]> {
+    const stale = new Set<string>()
+    for await (const users of projectedUserPages(competitionId)) {
+      const candidates = users.filter((u) => !seen.has(u))
+      if (candidates.length === 0) continue
+      const still = await store.participantsIn(pool, competitionId, candidates)
+      for (const u of candidates) if (!still.has(u)) stale.add(u)
+    }
+    return [...stale]
+  }
+
   // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
   // left, then marks the projection ready; a reset frame goes out when anything differed.
   async function rebuildOnce (competitionId: string): Promise<void> {
@@ -51,7 +88,8 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     await projection.beginRebuild(competitionId, info)
     let changed = false
     let after: string | null = null
-    const seen = new Set<string>()
+    // Chunks come in user id order: the ids loaded are remembered packed (uuid-set.ts).
+    const seen = new AscendingUuidSet()
     for (;;) {
       const rows = await store.projectionChunk(pool, competitionId, after, CHUNK)
       if (rows.length === 0) break
@@ -63,9 +101,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       after = rows.at(-1)!.userId
       if (rows.length < CHUNK) break
     }
-    const candidates = (await projection.projectedUsers(competitionId)).filter((u) => !seen.has(u))
-    const still = candidates.length > 0 ? await store.participantsIn(pool, competitionId, candidates) : new Set<string>()
-    const finished = await projection.finishRebuild(competitionId, changed, candidates.filter((u) => !still.has(u)))
+    const finished = await projection.finishRebuild(competitionId, changed, await staleUsers(competitionId, seen))
     if (finished === -1) { rerun.add(competitionId); return }
     dirty.delete(competitionId)
     rebuilds.inc({ outcome: finished > 0 ? 'changed' : 'unchanged' })

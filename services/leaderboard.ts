@@ -3,7 +3,7 @@ import { errors } from '../lib/errors.ts'
 import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type ScoreResult } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import { createLeaderboardReads } from './leaderboard-reads.ts'
-import { createLeaderboardRebuilder, type CounterLike, type Logger } from './leaderboard-rebuild.ts'
+import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './leaderboard-rebuild.ts'
 import type { Freshness } from './leaderboard-freshness.ts'
 import { createWriteBatcher } from './write-batcher.ts'
 
@@ -31,6 +31,8 @@ export interface LeaderboardServiceDeps {
   metrics: LeaderboardMetrics
   tickMs: number
   freshness?: Freshness
+  // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
+  redis?: RebuilderDeps['redis']
 }
 
 const RETRYABLE = new Set(['40001', '40P01'])
@@ -44,7 +46,7 @@ type Db = Pick<pg.ClientBase, 'query'>
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const { pool, projection, log, metrics, tickMs } = deps
   const store = createLeaderboardStore()
-  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds })
+  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis })
   const { rebuild, markDirty } = rebuilder
   const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
   const flushTimers = new Map<string, NodeJS.Timeout>()

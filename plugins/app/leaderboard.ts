@@ -31,7 +31,7 @@ export default fp(async function leaderboardService (fastify) {
     channel: projection.changesChannel,
     maxAgeMs: config.LEADERBOARD_CACHE_MAX_AGE_MS
   })
-  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS, freshness })
+  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS, freshness, redis: fastify.redis })
   fastify.decorate('leaderboard', leaderboard)
 
   const { events } = fastify
