@@ -14,14 +14,16 @@ interface FanoutAnswer { status: number, answeredMs: number, firstMs: number | n
 interface BurstAnswer {
   sockets: number
   updates: { total: number, min: number, max: number }
+  // Update and rank frames together.
+  frames: { total: number, max: number }
+  withUpdates: number
   updateBytes: number
   ranks: number
   other: number
-  gaps: number
+  outOfOrder: number
   closed: Record<string, number>
-  lastSeqs: Record<string, number>
-  samples: Array<{ lastSeq: number, scores: Record<string, number> }>
 }
+interface CheckAnswer { checked: number, converged: number, topWrong: number, meWrong: number, example: unknown }
 
 export interface FanoutResult {
   rounds: number
@@ -45,10 +47,18 @@ export interface BurstResult {
   updateP99: number
   framesPerClientPerSecond: { avg: number, max: number }
   rankFramesPerClientPerSecond: number
+  // Update and rank frames per client per second, and the clients that got any update.
+  allFramesPerClientPerSecond: { avg: number, max: number }
+  clientsWithUpdates: number
   avgFrameBytes: number
+  // Frames whose seq was not above the client's last one (two in a tick, or out of order);
+  // seq jumps are normal (frames with nothing for the client are not sent).
   gaps: number
   closed: Record<string, number>
-  converged: { clientsAtFinalSeq: number, sockets: number, finalSeq: number | null, sampleClients: number, sampleMismatches: number }
+  // Every client's view (its top `limit` and own rank and score) checked against Postgres:
+  // clientsAtFinalSeq counts the clients whose view is the final state; sampleClients the
+  // clients checked and sampleMismatches those whose view differs.
+  converged: { clientsAtFinalSeq: number, sockets: number, finalSeq: number | null, sampleClients: number, sampleMismatches: number, topWrong: number, meWrong: number, example: unknown }
   cpuPercent: number
   // The load side over the same window: the socket harness and this process (autocannon).
   harnessCpuPercent: number
@@ -63,8 +73,8 @@ export interface WsRun {
   burst: BurstResult
 }
 
-async function connectAndMeasure (harness: Harness, pid: number, urls: string[], waitFirstFrame: boolean, sampleClients = 0): Promise<Connected & { rss: number }> {
-  const connected = await harness.call<Connected>({ cmd: 'connect', urls, concurrency: 64, waitFirstFrame, samples: sampleClients, timeoutMs: 30_000 })
+async function connectAndMeasure (harness: Harness, pid: number, urls: string[], waitFirstFrame: boolean, views?: Array<{ userId: string, limit: number }>): Promise<Connected & { rss: number }> {
+  const connected = await harness.call<Connected>({ cmd: 'connect', urls, concurrency: 64, waitFirstFrame, views, timeoutMs: 30_000 })
   await sleep(2000)
   return { ...connected, rss: rssOf(pid) }
 }
@@ -90,27 +100,46 @@ async function fanoutRounds (harness: Harness, rounds: number, trigger: (round: 
   }
 }
 
-// The service: sockets of distinct users on one competition, then one update at a time
-// (fan-out), then 1,000 updates/s (burst) with convergence checked against Postgres.
+// The truth a client's view is checked against: the top 100 from Postgres in ranking order,
+// and every participant's rank (1 + those with a higher score) and score.
+async function postgresViews (db: pg.Client, id: string): Promise<{ top: Array<[string, number]>, ranks: Record<string, [number, number]> }> {
+  const rows = (await db.query<{ user_id: string, score: string }>(
+    'SELECT user_id, score FROM participants WHERE competition_id = $1 ORDER BY score DESC, reached_at, user_id', [id])).rows
+  const ranks: Record<string, [number, number]> = {}
+  let rank = 1
+  rows.forEach((r, i) => {
+    if (i > 0 && Number(r.score) !== Number(rows[i - 1]!.score)) rank = i + 1
+    ranks[r.user_id] = [rank, Number(r.score)]
+  })
+  return { top: rows.slice(0, 100).map((r) => [r.user_id, Number(r.score)]), ranks }
+}
+
+// The service: sockets of distinct users on one competition (each showing the default top 50
+// and its own rank), then one update at a time to the leader, which is in every client's view
+// (fan-out), then 1,000 updates/s (burst) with every client's view checked against Postgres.
 export async function serviceWs (harness: Harness, t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string },
   opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number, burstConnections: number }): Promise<WsRun> {
   const id = competitionId('live')
   const wsBase = t.base.replace('http', 'ws')
-  const urls = Array.from({ length: opts.sockets }, (_, i) => `${wsBase}/ws/leaderboard/${id}?token=${t.tokens.user(1 + (i % opts.participants))}`)
-  const connect = await connectAndMeasure(harness, t.pid, urls, true, 8)
+  const users = Array.from({ length: opts.sockets }, (_, i) => 1 + (i % opts.participants))
+  const urls = users.map((n) => `${wsBase}/ws/leaderboard/${id}?token=${t.tokens.user(n)}`)
+  const connect = await connectAndMeasure(harness, t.pid, urls, true, users.map((n) => ({ userId: userId(n), limit: 50 })))
 
+  const db = new pg.Client({ connectionString: stores.databaseUrl })
+  await db.connect()
+  const leader = (await db.query<{ user_id: string }>('SELECT user_id FROM participants WHERE competition_id = $1 ORDER BY score DESC, reached_at, user_id LIMIT 1', [id])).rows[0]!.user_id
   const fanout = await fanoutRounds(harness, opts.rounds, (r) => ({
     url: `${t.base}/api/v1/leaderboard/update`,
     method: 'POST',
     headers: { authorization: `Bearer ${t.tokens.service}`, 'content-type': 'application/json', 'idempotency-key': `fanout-${Date.now()}-${r}` },
-    body: JSON.stringify({ competitionId: id, userId: userId(1 + ((r * 7919) % opts.participants)), operation: 'increment', value: 1 })
+    body: JSON.stringify({ competitionId: id, userId: leader, operation: 'increment', value: 1 })
   }))
 
   await harness.call({ cmd: 'burst-start' })
   const usage = sampleUsage(t.pid)
   const harnessUsage = sampleUsage(harness.pid)
   const loaderUsage = sampleUsage(process.pid)
-  const { check, load } = await scoreUpdates(t, stores, opts.participants, { competition: 'live', rate: opts.burstRate, seconds: opts.burstSeconds, noWarmup: true, connections: opts.burstConnections })
+  const { check: scoreCheck, load } = await scoreUpdates(t, stores, opts.participants, { competition: 'live', rate: opts.burstRate, seconds: opts.burstSeconds, noWarmup: true, connections: opts.burstConnections })
   // The last tick's frame reaches everyone.
   await sleep(1500)
   const used = usage.stop()
@@ -121,14 +150,8 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
   const redis = new Redis(stores.redisUrl)
   const finalSeq = Number(await redis.get(competitionKey(stores.redisPrefix, id, 'lb:seq')))
   redis.disconnect()
-  const db = new pg.Client({ connectionString: stores.databaseUrl })
-  await db.connect()
-  const truth = new Map((await db.query<{ user_id: string, score: string }>('SELECT user_id, score FROM participants WHERE competition_id = $1', [id])).rows.map((r) => [r.user_id, Number(r.score)]))
+  const check = await harness.call<CheckAnswer>({ cmd: 'check', ...await postgresViews(db, id) })
   await db.end()
-  let sampleMismatches = 0
-  for (const s of burst.samples) {
-    for (const [user, score] of Object.entries(s.scores)) if (truth.get(user) !== score) sampleMismatches++
-  }
   const clients = Math.max(1, burst.sockets)
   await harness.call({ cmd: 'close' })
   return {
@@ -141,15 +164,26 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
       updateP99: load.p99,
       framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
       rankFramesPerClientPerSecond: round2(burst.ranks / clients / opts.burstSeconds),
+      allFramesPerClientPerSecond: { avg: round2(burst.frames.total / clients / opts.burstSeconds), max: round2(burst.frames.max / opts.burstSeconds) },
+      clientsWithUpdates: burst.withUpdates,
       avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
-      gaps: burst.gaps,
+      gaps: burst.outOfOrder,
       closed: burst.closed,
-      converged: { clientsAtFinalSeq: burst.lastSeqs[String(finalSeq)] ?? 0, sockets: burst.sockets, finalSeq, sampleClients: burst.samples.length, sampleMismatches },
+      converged: {
+        clientsAtFinalSeq: check.converged,
+        sockets: burst.sockets,
+        finalSeq,
+        sampleClients: check.checked,
+        sampleMismatches: check.checked - check.converged,
+        topWrong: check.topWrong,
+        meWrong: check.meWrong,
+        example: check.example
+      },
       cpuPercent: used.cpuPercent,
       harnessCpuPercent: harnessUsed.cpuPercent,
       loaderCpuPercent: loaderUsed.cpuPercent,
       maxRss: used.maxRss,
-      score: check
+      score: scoreCheck
     }
   }
 }
@@ -186,10 +220,12 @@ export async function bareWs (harness: Harness, server: { pid: number, port: num
       updateP99: 0,
       framesPerClientPerSecond: { avg: round2(burst.updates.total / clients / opts.burstSeconds), max: round2(burst.updates.max / opts.burstSeconds) },
       rankFramesPerClientPerSecond: 0,
+      allFramesPerClientPerSecond: { avg: round2(burst.frames.total / clients / opts.burstSeconds), max: round2(burst.frames.max / opts.burstSeconds) },
+      clientsWithUpdates: burst.withUpdates,
       avgFrameBytes: Math.round(burst.updateBytes / Math.max(1, burst.updates.total)),
       gaps: 0,
       closed: burst.closed,
-      converged: { clientsAtFinalSeq: 0, sockets: burst.sockets, finalSeq: null, sampleClients: 0, sampleMismatches: 0 },
+      converged: { clientsAtFinalSeq: 0, sockets: burst.sockets, finalSeq: null, sampleClients: 0, sampleMismatches: 0, topWrong: 0, meWrong: 0, example: null },
       cpuPercent: used.cpuPercent,
       harnessCpuPercent: harnessUsed.cpuPercent,
       loaderCpuPercent: 0,
