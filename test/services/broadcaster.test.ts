@@ -158,6 +158,18 @@ test('a gap in the received frames is filled from the replay buffer, or answered
   t.match(socket.sent.at(-1), { type: 'snapshot', seq: 10 }, 'a reset frame becomes a snapshot')
 })
 
+test('a frame that would leave a hole in the top copy (an entry came in that the frame does not carry) gives a snapshot', async (t) => {
+  const { broadcaster, source, publish } = setup()
+  t.teardown(() => broadcaster.shutdown())
+  const socket = new FakeSocket()
+  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 0 })
+  await settle()
+  // Five participants now, but only four are known: the fifth is missing from entries and fill.
+  publish(update(11, [entry(Y, 70, null, 1)], [], [], 5))
+  await settle()
+  t.same(socket.sent.map((f) => f.type), ['snapshot', 'snapshot'], 'no update built from an incomplete top')
+})
+
 test('a slow consumer is closed instead of buffered without bound', async (t) => {
   const { broadcaster, source, publish, counts } = setup({ maxBufferedBytes: 1024 })
   t.teardown(() => broadcaster.shutdown())
