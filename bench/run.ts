@@ -2,13 +2,13 @@
 // database of its own, runs every scenario with the same load settings as the bare baselines
 // measured in the same run, and writes bench/RESULTS.md. Loopback only; stops by itself.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { migrate } from '../lib/migrate.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
-import type { LoadResult } from './lib/http.ts'
+import { readsBySource, type LoadResult } from './lib/http.ts'
 import { root, rssOf, startBaseline, startService, type Child } from './lib/processes.ts'
 import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
 import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
@@ -16,6 +16,7 @@ import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
 import { seed, seedPlan } from './lib/seed.ts'
 import { createStores, type BenchStores } from './lib/stores.ts'
 import { createTokens } from './lib/tokens.ts'
+import { competitionId } from './lib/ids.ts'
 import { summariseProfiles } from './lib/cpu-profile.ts'
 
 const { values: args } = parseArgs({
@@ -163,10 +164,22 @@ async function main (): Promise<void> {
     idleRss = rssOf(service.pid)
     log(`idle RSS ${mb(idleRss)}`)
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
+    let sameBytesFile = ''
     const top = await scenario('top', async () => await leaderboardTop(t, size('reads')))
     if (top) log(`top 50: ${int(top.rps)} req/s p50 ${top.p50} p99 ${top.p99} errors ${top.errors} cpu/req ${top.cpuUsPerRequest} us`)
     const around = await scenario('around', async () => await leaderboardAround(t, size('reads')))
     if (around) log(`around=me: ${int(around.rps)} req/s p50 ${around.p50} p99 ${around.p99} errors ${around.errors} cpu/req ${around.cpuUsPerRequest} us`)
+    const sample = await fetch(`${t.base}/api/v1/leaderboard/${competitionId('reads')}?limit=50`, { headers: { authorization: `Bearer ${tokens.user(1)}` } })
+    const sampleBody = await sample.text()
+    // Headers Fastify sets itself are left out; the rest are sent by the same-bytes baseline.
+    const sampleHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)))
+    const headerBytes = [...sample.headers].reduce((n, [k, v]) => n + k.length + v.length + 4, 0)
+    sameBytesFile = join(dataDir, 'top50-response.json')
+    writeFileSync(sameBytesFile, JSON.stringify({ body: sampleBody, headers: sampleHeaders }))
+    log(`GET top 50 response: ${Buffer.byteLength(sampleBody)} B body, about ${headerBytes} B of headers`)
+    const readSources = await readsBySource(t.base)
+    details.push(`- Leaderboard reads by source over the read scenarios (warm-ups included): ${Object.entries(readSources).map(([k, v]) => `${k} ${int(v)}`).join(', ')}.`)
+    log('leaderboard reads by source', readSources)
     const prof = await scenario('profile', async () => await profile(t, plan.users))
     if (prof) log(`profile: ${int(prof.rps)} req/s p50 ${prof.p50} p99 ${prof.p99} errors ${prof.errors} cpu/req ${prof.cpuUsPerRequest} us`)
     const scores = await scenario('score', async () => await scoreUpdates(t, stores!, size('writes')))
@@ -181,8 +194,18 @@ async function main (): Promise<void> {
     await hello2.stop()
     log(`bare Fastify again: ${int(helloAfter.rps)} req/s`)
     const hello = (helloBefore.rps + helloAfter.rps) / 2
+    let sameBytes: LoadResult | null = null
+    if (sameBytesFile) {
+      const bytes = track(await startBaseline('same-bytes.ts', [sameBytesFile]))
+      sameBytes = await bareHello({ base: `http://127.0.0.1:${bytes.port}`, pid: bytes.pid, settings, tokens })
+      await bytes.stop()
+      log(`bare Fastify sending the top 50 response's bytes: ${int(sameBytes.rps)} req/s, cpu/req ${sameBytes.cpuUsPerRequest} us`)
+    }
 
     rows.push({ scenario: 'bare Fastify hello-world (baseline)', result: `${int(hello)} req/s`, p50: ms(helloBefore.p50), p99: ms(helloBefore.p99), errors: int(helloBefore.errors + helloAfter.errors), rss: mb(helloBefore.usage.maxRss), baseline: `before ${int(helloBefore.rps)}, after ${int(helloAfter.rps)}`, ratio: '1.00 x', target: '', met: null })
+    if (sameBytes) {
+      rows.push({ ...httpRow('bare Fastify sending the same bytes as GET top 50 (reference, no work)', sameBytes, hello, '', true), met: null, target: 'the ceiling for GET top 50 on this machine' })
+    }
     if (top) rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, top, hello, '>= 0.5 x, p99 <= 10 ms', top.rps >= 0.5 * hello && top.p99 <= 10 && top.errors === 0))
     if (around) rows.push(httpRow('GET leaderboard around=me', around, hello, '>= 0.35 x', around.rps >= 0.35 * hello && around.errors === 0))
     if (prof) rows.push(httpRow('GET profile', prof, hello, '>= 0.35 x', prof.rps >= 0.35 * hello && prof.errors === 0))
@@ -205,7 +228,7 @@ async function main (): Promise<void> {
       details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
         `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
     }
-    const perRequest = ([['bare Fastify', helloBefore], ['top 50', top], ['around=me', around], ['profile', prof], ['score update', scores?.load], ['sync batch', sync?.load]] as const)
+    const perRequest = ([['bare Fastify', helloBefore], ['bare Fastify sending the top 50 bytes', sameBytes], ['top 50', top], ['around=me', around], ['profile', prof], ['score update', scores?.load], ['sync batch', sync?.load]] as const)
       .filter(([, r]) => r).map(([name, r]) => `${name} ${int(r!.cpuUsPerRequest)} us`)
     details.push(`- Server CPU time per request (less sensitive to other load on the machine than req/s): ${perRequest.join(', ')}.`)
     details.push(`- Service RSS after the HTTP scenarios: ${mb(afterRss)}.`)
@@ -220,6 +243,7 @@ async function main (): Promise<void> {
     if (idleRss === 0) idleRss = wsIdleRss
     const harness: Harness = track(startHarness())
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
+    let sameBytesFile = ''
     const live = await serviceWs(harness, t, stores, {
       sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate']), burstConnections: num(args['burst-connections'])
     })

@@ -71,3 +71,11 @@ export async function load (opts: LoadOptions): Promise<LoadResult> {
     usage
   }
 }
+
+// The service's leaderboard reads by source (memory, redis, postgres) from its /metrics.
+export async function readsBySource (base: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  const out: Record<string, number> = {}
+  for (const m of text.matchAll(/^leaderboard_reads_total\{source="(\w+)"\} (\d+)/gm)) out[m[1]!] = Number(m[2])
+  return out
+}

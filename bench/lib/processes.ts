@@ -58,8 +58,8 @@ async function stopChild (child: ChildProcess, timeoutMs = 15_000): Promise<void
 }
 
 // A baseline server script (bench/baselines/*) forked with an IPC channel; it reports its port.
-export async function startBaseline (script: string): Promise<Child> {
-  const child = fork(fileURLToPath(new URL(`../baselines/${script}`, import.meta.url)), ['0'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+export async function startBaseline (script: string, args: string[] = []): Promise<Child> {
+  const child = fork(fileURLToPath(new URL(`../baselines/${script}`, import.meta.url)), ['0', ...args], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   let output = ''
   child.stderr?.on('data', (d) => { output = (output + String(d)).slice(-4000) })
   const port = await new Promise<number>((resolve, reject) => {
