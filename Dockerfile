@@ -6,7 +6,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:24-slim AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/.data
+# Two glibc malloc arenas instead of one per thread that allocates: about 6 MB less resident
+# memory, idle and after a large rebuild (README, "Memory").
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080 DATA_DIR=/app/.data MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json app.ts server.ts otel.ts ./
