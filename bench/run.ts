@@ -243,7 +243,6 @@ async function main (): Promise<void> {
     if (idleRss === 0) idleRss = wsIdleRss
     const harness: Harness = track(startHarness())
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
-    let sameBytesFile = ''
     const live = await serviceWs(harness, t, stores, {
       sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate']), burstConnections: num(args['burst-connections'])
     })
