@@ -321,10 +321,11 @@ function wsRows (rows: Row[], details: string[], live: WsRun, bare: WsRun, socke
   rows.push({
     scenario: `WS burst, ${int(u.offeredPerSecond)} updates/s offered (${int(u.updatesPerSecond)}/s answered), ${int(sockets)} subscribers`,
     result: `${u.framesPerClientPerSecond.avg} update frames/client/s (max ${u.framesPerClientPerSecond.max}; tick ${tickMs} ms = ${perTick}/s), ` +
-      `${u.rankFramesPerClientPerSecond} rank frames/client/s, server CPU ${u.cpuPercent} %`,
+      `${u.rankFramesPerClientPerSecond} rank frames/client/s, all frames ${u.allFramesPerClientPerSecond.avg}/client/s (max ${u.allFramesPerClientPerSecond.max}); ` +
+      `views equal to Postgres at the end: ${int(u.converged.clientsAtFinalSeq)} of ${int(u.converged.sockets)}; server CPU ${u.cpuPercent} %`,
     p50: '',
     p99: '',
-    errors: `${Object.values(u.closed).reduce((a, b) => a + b, 0)} closed, ${u.gaps} gaps`,
+    errors: `${Object.values(u.closed).reduce((a, b) => a + b, 0)} closed, ${u.gaps} out of order`,
     rss: mb(u.maxRss),
     baseline: `bare ws ${bare.burst.framesPerClientPerSecond.avg} frames/client/s of ${int(bare.burst.avgFrameBytes)} B, CPU ${bare.burst.cpuPercent} %`,
     ratio: `CPU ${ratio(u.cpuPercent / Math.max(1, bare.burst.cpuPercent))}`,
@@ -339,8 +340,9 @@ function wsRows (rows: Row[], details: string[], live: WsRun, bare: WsRun, socke
     `the Redis script and the coalescing tick (REALTIME_TICK_MS=${tickMs}) before the broadcast starts; the ratio compares the broadcasts themselves.`)
   details.push(`- WS burst: ${int(u.offeredPerSecond)} score updates/s offered from ${args['burst-connections']} connections for ${u.seconds} s, ` +
     `${int(u.updatesPerSecond)}/s answered (p99 ${ms(u.updateP99)}); update frames of ${int(u.avgFrameBytes)} B on average; ` +
-    `clients at the final seq ${u.converged.finalSeq}: ${int(u.converged.clientsAtFinalSeq)} of ${int(u.converged.sockets)}; ` +
-    `${u.converged.sampleClients} sample clients tracking every score they were told: ${u.converged.sampleMismatches} differences from Postgres; ` +
+    `each client keeps its view (its top 50 and own rank and score) from the frames it is sent; after the burst ${int(u.converged.sampleClients)} views were ` +
+    `checked against Postgres: ${int(u.converged.clientsAtFinalSeq)} equal (${u.converged.topWrong} with a wrong top, ${u.converged.meWrong} with a wrong own entry); ` +
+    `${int(u.clientsWithUpdates)} clients received update frames; frames out of order or two in one tick: ${u.gaps}; ` +
     `sockets closed by the server: ${JSON.stringify(u.closed)}. CPU over the burst: service ${u.cpuPercent} %, socket harness ${u.harnessCpuPercent} %, ` +
     `autocannon process ${u.loaderCpuPercent} % (bare ws run: server ${bare.burst.cpuPercent} %, harness ${bare.burst.harnessCpuPercent} %; 100 % = one core of two).` +
     (u.score ? ` Burst updates: ${u.score.lost} lost, ${u.score.doubled} doubled, ${u.score.redisMismatches} Redis/Postgres differences.` : ''))
