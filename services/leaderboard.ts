@@ -36,10 +36,12 @@ export interface LeaderboardServiceDeps {
 }
 
 const RETRYABLE = new Set(['40001', '40P01'])
-// Direct score updates arriving together share a transaction (see write-batcher.ts); a few
-// batches at a time leave the rest of the pool to reads and syncs.
+// Direct score updates arriving together share a transaction (see write-batcher.ts). One batch
+// at a time per instance: while it commits, the next one gathers every update that arrives,
+// so batches grow with the load (fewer commits, less CPU per update) and the rest of the pool
+// stays free for reads and syncs.
 const UPDATE_BATCH_MAX = 200
-const UPDATE_BATCHES_IN_FLIGHT = 3
+const UPDATE_BATCHES_IN_FLIGHT = 1
 
 type Db = Pick<pg.ClientBase, 'query'>
 
