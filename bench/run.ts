@@ -290,7 +290,7 @@ async function main (): Promise<void> {
       `WebSockets: a second process (bench/ws-harness.ts) holds the sockets. Data: ${int(plan.users)} users, competitions of ` +
       `${int(Math.min(...plan.competitions.map((c) => c.size)))} to ${int(Math.max(...plan.competitions.map((c) => Math.min(c.size, plan.users))))} participants ` +
       `(${int(seeded.participants)} participations), seeded in ${(seeded.ms / 1000).toFixed(1)} s.`,
-    'Service: `node --import ./otel.ts server.ts` (as `npm start`), production settings against the local Postgres and Redis with defaults except ' +
+    `Service: \`${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start}\` (as \`npm start\`), production settings against the local Postgres and Redis with defaults except ` +
       `LOG_LEVEL=warn, REALTIME_TICK_MS=${tickMs}, and RATE_LIMIT_MAX raised so a few hundred users can generate the load (every request is still counted in Redis).`
   ]
   sections.push({ heading: 'Details', body: details.join('\n') })

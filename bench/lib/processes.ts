@@ -1,5 +1,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../lib/free-port.ts'
 
@@ -69,12 +70,20 @@ export async function startBaseline (script: string, args: string[] = []): Promi
   return { child, pid: child.pid!, port, output: () => output, stop: async () => await stopChild(child) }
 }
 
-// The service as production runs it (`npm start`: node --import ./otel.ts server.ts), on a
-// spare port, with the given environment. Optional V8 CPU profile written on exit.
+// The node arguments of `npm start`, read from package.json so the bench runs what it runs.
+function startArguments (): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  const [node, ...args] = start.trim().split(/\s+/)
+  if (node !== 'node') throw new Error(`npm start does not run node: ${start}`)
+  return args
+}
+
+// The service as production runs it (`npm start`), on a spare port, with the given
+// environment. Optional V8 CPU profile written on exit.
 export async function startService (env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<Child> {
   const port = await freePort()
   const flags = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : []
-  const child = spawn(process.execPath, [...flags, '--import', './otel.ts', 'server.ts'], {
+  const child = spawn(process.execPath, [...flags, ...startArguments()], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
