@@ -14,9 +14,12 @@ declare module 'fastify' {
 export default fp(async function observabilityPlugin (fastify) {
   const { config } = fastify
 
-  // Echo the request id (taken from x-request-id when the caller sent one).
-  fastify.addHook('onSend', async (request, reply) => {
-    reply.header('x-request-id', request.id)
+  // Echo the request id (taken from x-request-id when the caller sent one). Set on the raw
+  // response at the start, so every answer carries it, errors included, without a promise
+  // per request in the send path.
+  fastify.addHook('onRequest', function echoRequestId (request, reply, done) {
+    reply.raw.setHeader('x-request-id', request.id)
+    done()
   })
 
   const registry = new promClient.Registry()
