@@ -19,6 +19,9 @@ async function race (app: FastifyInstance, size: number) {
   const competitionId = await seedCompetition(app)
   const users = await seedUsers(app, size)
   await seedParticipants(app, competitionId, users)
+  // The first join builds the projection; its rebuild ends with a reset frame (a fresh snapshot
+  // for every client), so clients connect once it is ready, as the tests count frames.
+  await eventually(async () => (await leaderboard(app, competitionId, users[0]!)).body.degraded === false, 5000, 'projection ready')
   return { competitionId, users }
 }
 
