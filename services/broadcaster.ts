@@ -295,7 +295,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       let window = windows.get(client.limit)
       if (!window) { window = windowFrame(change, client.limit, cache); windows.set(client.limit, window) }
       if (!window.empty) {
-        if (send(client, own ? withOwn(window, own) : window.data, 'update', false)) updates++
+        if (send(client, own ? withOwn(window.head, own) : window.data, 'update', false)) updates++
       } else if (own) {
         if (send(client, rankFrame(feed.competitionId, frame.seq, client.userId, own), 'rank', false)) ranks++
       }

@@ -43,8 +43,9 @@ export function windowFrame (change: TopChange, limit: number, cache: EntryJson)
   return { empty: w.entries.length === 0 && w.removed.length === 0 && !change.totalChanged, head: h, data: Buffer.from(h + '}') }
 }
 
-export function withOwn (frame: WindowFrame, own: OwnChange): string {
-  return `${frame.head},"me":${JSON.stringify(own)}}`
+// A frame head closed with the client's own part.
+export function withOwn (head: string, own: OwnChange): string {
+  return `${head},"me":${JSON.stringify(own)}}`
 }
 
 export function rankFrame (competitionId: string, seq: number, userId: string, own: OwnChange): string {
@@ -65,6 +66,6 @@ export function replayFrames (frames: StoredUpdate[], top: FeedEntry[], limit: n
       entries.sort((a, b) => a.position - b.position)
     }
     const h = head(frame, entries.map((e) => json(cache, e)), frame.removed, frame.removedScores)
-    return last && own ? `${h},"me":${JSON.stringify(own)}}` : `${h}}`
+    return last && own ? withOwn(h, own) : `${h}}`
   })
 }
