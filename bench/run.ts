@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { migrate } from '../lib/migrate.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
 import { readsBySource, type LoadResult } from './lib/http.ts'
-import { root, rssOf, startBaseline, startService, type Child } from './lib/processes.ts'
+import { root, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
 import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
 import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
 import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
@@ -290,7 +290,7 @@ async function main (): Promise<void> {
       `WebSockets: a second process (bench/ws-harness.ts) holds the sockets. Data: ${int(plan.users)} users, competitions of ` +
       `${int(Math.min(...plan.competitions.map((c) => c.size)))} to ${int(Math.max(...plan.competitions.map((c) => Math.min(c.size, plan.users))))} participants ` +
       `(${int(seeded.participants)} participations), seeded in ${(seeded.ms / 1000).toFixed(1)} s.`,
-    `Service: \`${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start}\` (as \`npm start\`), production settings against the local Postgres and Redis with defaults except ` +
+    `Service: \`${startCommand()}\` (as \`npm start\`), production settings against the local Postgres and Redis with defaults except ` +
       `LOG_LEVEL=warn, REALTIME_TICK_MS=${tickMs}, and RATE_LIMIT_MAX raised so a few hundred users can generate the load (every request is still counted in Redis).`
   ]
   sections.push({ heading: 'Details', body: details.join('\n') })

@@ -70,9 +70,13 @@ export async function startBaseline (script: string, args: string[] = []): Promi
   return { child, pid: child.pid!, port, output: () => output, stop: async () => await stopChild(child) }
 }
 
-// The node arguments of `npm start`, read from package.json so the bench runs what it runs.
+// The command of `npm start`, read from package.json so the bench runs (and reports) what it runs.
+export function startCommand (): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+}
+
 function startArguments (): string[] {
-  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  const start = startCommand()
   const [node, ...args] = start.trim().split(/\s+/)
   if (node !== 'node') throw new Error(`npm start does not run node: ${start}`)
   return args
