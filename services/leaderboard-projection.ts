@@ -98,7 +98,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   // One channel for all competitions: a message (the competition id) says its projection
-  // changed, so instances drop what they remember of it (leaderboard-freshness.ts).
+  // changed, so instances drop what they remember of it (freshness.ts).
   const changesChannel = `${prefix}lb:changes`
   function announce (competitionId: string, result: number): number {
     if (result !== 0) {

@@ -3,7 +3,7 @@ import { errors } from '../lib/errors.ts'
 import { decodeRankCursor, encodeRankCursor, type Standing } from './leaderboard-ranking.ts'
 import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
-import type { Freshness } from './leaderboard-freshness.ts'
+import type { Freshness } from './freshness.ts'
 import type { CounterLike, LeaderboardRebuilder, Logger } from './leaderboard-rebuild.ts'
 
 // Reads: HTTP pages and WebSocket snapshots from the Redis projection, falling back to

@@ -4,7 +4,7 @@ import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type Sco
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import { createLeaderboardReads } from './leaderboard-reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './leaderboard-rebuild.ts'
-import type { Freshness } from './leaderboard-freshness.ts'
+import type { Freshness } from './freshness.ts'
 import { createWriteBatcher } from './write-batcher.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { errors } from '../lib/errors.ts'
+import type { Freshness } from './freshness.ts'
 import type { Db } from './ledger.ts'
 
 export interface Profile {
@@ -89,15 +90,28 @@ export function canonicalTimeZone (timeZone: string): string {
 
 export interface UsersDeps {
   pool: Db
-  redis: Pick<Redis, 'get' | 'set' | 'del'>
+  redis: Pick<Redis, 'get' | 'set' | 'del' | 'publish'>
   redisPrefix: string
+  // With it, profiles read before are answered from memory until a change is announced on
+  // changesChannel (see freshness.ts); without it every read asks Redis.
+  freshness?: Freshness
   // Told after a name or avatar change, so other views (leaderboards) can refresh.
   onProfileChanged?: (userId: string) => void
 }
 
-export function createUsersService ({ pool, redis, redisPrefix, onProfileChanged }: UsersDeps) {
+// Profiles remembered in memory (each instance), oldest dropped first.
+const REMEMBERED_PROFILES_MAX = 10_000
+
+export function profileChangesChannel (redisPrefix: string): string {
+  return `${redisPrefix}user:changes`
+}
+
+export function createUsersService ({ pool, redis, redisPrefix, freshness, onProfileChanged }: UsersDeps) {
   const known = new Set<string>()
   const cacheKey = (userId: string): string => `${redisPrefix}user:profile:${userId}`
+  const changesChannel = profileChangesChannel(redisPrefix)
+  const remembered = new Map<string, { version: string, profile: Profile }>()
+  let versions = 0
 
   // First authenticated use creates the row from the token's claims; later calls are no-ops.
   async function ensureUser (db: Db, claimant: Claimant): Promise<void> {
@@ -118,21 +132,41 @@ export function createUsersService ({ pool, redis, redisPrefix, onProfileChanged
     }
   }
 
+  // Forgotten here at once, then in Redis, then announced so other instances forget it too.
   async function invalidate (userId: string): Promise<void> {
+    remembered.delete(userId)
+    freshness?.changed(userId)
     try {
       await redis.del(cacheKey(userId))
+      await redis.publish(changesChannel, userId)
     } catch {
-      // A stale entry expires with its TTL.
+      // A stale entry expires with its TTL (and from memory within the freshness maximum age).
     }
   }
 
-  async function getProfile (userId: string): Promise<Profile> {
+  async function loadProfile (userId: string): Promise<Profile> {
     const hit = await cached(userId)
     if (hit) return hit
     const { rows } = await pool.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = $1`, [userId])
     if (rows.length === 0) throw errors.NotFound('User not found')
     const profile = toProfile(rows[0]!)
     await redis.set(cacheKey(userId), JSON.stringify(profile), 'EX', CACHE_TTL_SECONDS).catch(() => {})
+    return profile
+  }
+
+  // The returned profile may be shared between requests: callers must not change it.
+  async function getProfile (userId: string): Promise<Profile> {
+    if (!freshness) return await loadProfile(userId)
+    const version = freshness.current(userId)
+    const memo = version === null ? undefined : remembered.get(userId)
+    if (memo !== undefined && memo.version === version) return memo.profile
+    const ticket = freshness.ticket(userId)
+    const profile = await loadProfile(userId)
+    const entry = { version: String(++versions), profile }
+    remembered.delete(userId)
+    remembered.set(userId, entry)
+    if (remembered.size > REMEMBERED_PROFILES_MAX) remembered.delete(remembered.keys().next().value!)
+    freshness.confirm(userId, entry.version, ticket)
     return profile
   }
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { createLeaderboardProjection } from '../../services/leaderboard-projection.ts'
-import { createFreshness } from '../../services/leaderboard-freshness.ts'
+import { createFreshness } from '../../services/freshness.ts'
 import { createLeaderboardService } from '../../services/leaderboard.ts'
 
 declare module 'fastify' {
@@ -25,7 +25,7 @@ export default fp(async function leaderboardService (fastify) {
     replayFrames: config.REALTIME_REPLAY_FRAMES,
     onChange: (competitionId) => freshness.changed(competitionId)
   })
-  // Reads of a projection that has not changed are answered from memory (see leaderboard-freshness.ts).
+  // Reads of a projection that has not changed are answered from memory (see freshness.ts).
   const freshness = createFreshness({
     subscriber: fastify.redisSubscriber,
     channel: projection.changesChannel,

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import { createAvatarService } from '../../services/avatars.ts'
 import { createDashboardService } from '../../services/dashboard.ts'
-import { createUsersService } from '../../services/users.ts'
+import { createFreshness } from '../../services/freshness.ts'
+import { createUsersService, profileChangesChannel } from '../../services/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,13 +14,23 @@ declare module 'fastify' {
 
 export default fp(async function usersService (fastify) {
   const { pool } = fastify.pg
+  const maxAgeMs = fastify.config.PROFILE_CACHE_MAX_AGE_MS
+  // Profiles read before are answered from memory until a change is announced (freshness.ts).
+  const freshness = maxAgeMs > 0
+    ? createFreshness({ subscriber: fastify.redisSubscriber, channel: profileChangesChannel(fastify.redisPrefix), maxAgeMs })
+    : undefined
+  if (freshness) {
+    fastify.addHook('onReady', async () => { await freshness.start() })
+    fastify.addHook('onClose', async () => { await freshness.close() })
+  }
   const users = createUsersService({
     pool,
     redis: fastify.redis,
     redisPrefix: fastify.redisPrefix,
+    freshness,
     onProfileChanged: (userId) => fastify.events.emit('user.profile', { userId })
   })
   fastify.decorate('users', users)
   fastify.decorate('avatars', createAvatarService({ storage: fastify.storage, users }))
   fastify.decorate('dashboard', createDashboardService({ pool, ledger: fastify.ledger, activity: fastify.activity }))
-}, { name: 'users-service', dependencies: ['postgres', 'redis', 'storage', 'events', 'ledger-service'] })
+}, { name: 'users-service', dependencies: ['config', 'postgres', 'redis', 'storage', 'events', 'ledger-service'] })

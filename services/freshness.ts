@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis'
 
-// Which competitions' projection versions this instance knows to be current, so a read can be
-// answered from memory without asking Redis. Every change to a projection is announced on one
-// pub/sub channel (leaderboard-projection.ts); a version read from Redis stays "known" until
-// such an announcement, for at most maxAgeMs (changes that bypass the announcement, such as keys
-// deleted by hand, are seen within that time), and never while the subscriber is not
-// connected (announcements may have been missed).
+// Which versions of shared data (a competition's leaderboard projection, a user's profile) this
+// instance knows to be current, so a read can be answered from memory without asking Redis.
+// Every change is announced on one pub/sub channel per kind of data (the key that changed is the
+// message); a version read from Redis stays "known" until such an announcement, for at most
+// maxAgeMs (changes that bypass the announcement, such as keys deleted by hand, are seen within
+// that time), and never while the subscriber is not connected (announcements may have been missed).
 
 export interface FreshnessDeps {
   subscriber: Pick<Redis, 'subscribe' | 'unsubscribe' | 'on' | 'off' | 'status'>
@@ -16,12 +16,12 @@ export interface FreshnessDeps {
 
 export interface Freshness {
   // The version known to be current, or null (then ask Redis).
-  current: (competitionId: string) => string | null
+  current: (key: string) => string | null
   // Taken before reading from Redis; confirm() ignores a read overtaken by a change.
-  ticket: (competitionId: string) => number
-  confirm: (competitionId: string, version: string, ticket: number) => void
+  ticket: (key: string) => number
+  confirm: (key: string, version: string, ticket: number) => void
   // A change made by this instance: forgotten at once, before its announcement arrives.
-  changed: (competitionId: string) => void
+  changed: (key: string) => void
   start: () => Promise<void>
   close: () => Promise<void>
 }
@@ -32,14 +32,14 @@ export function createFreshness (deps: FreshnessDeps): Freshness {
   const { subscriber, channel, maxAgeMs } = deps
   const now = deps.now ?? Date.now
   const known = new Map<string, { version: string, at: number }>()
-  // Bumped on every change of a competition, and for all of them when announcements may be lost.
+  // Bumped on every change of a key, and for all of them when announcements may be lost.
   const changes = new Map<string, number>()
   let generation = 0
   let listening = false
 
-  function changed (competitionId: string): void {
-    known.delete(competitionId)
-    changes.set(competitionId, (changes.get(competitionId) ?? 0) + 1)
+  function changed (key: string): void {
+    known.delete(key)
+    changes.set(key, (changes.get(key) ?? 0) + 1)
     if (changes.size > MAX_KNOWN) {
       changes.clear()
       generation++
@@ -52,8 +52,8 @@ export function createFreshness (deps: FreshnessDeps): Freshness {
     generation++
   }
 
-  function onMessage (from: string, competitionId: string): void {
-    if (from === channel) changed(competitionId)
+  function onMessage (from: string, key: string): void {
+    if (from === channel) changed(key)
   }
 
   async function listen (): Promise<void> {
@@ -69,27 +69,27 @@ export function createFreshness (deps: FreshnessDeps): Freshness {
   }
   const onReady = () => { listen().catch(() => {}) }
 
-  function ticket (competitionId: string): number {
+  function ticket (key: string): number {
     // Unique per (generation, change count): any change or lost connection in between differs.
-    return generation * 1e9 + (changes.get(competitionId) ?? 0)
+    return generation * 1e9 + (changes.get(key) ?? 0)
   }
 
   return {
-    current (competitionId) {
+    current (key) {
       if (!listening) return null
-      const entry = known.get(competitionId)
+      const entry = known.get(key)
       if (entry === undefined) return null
       if (now() - entry.at > maxAgeMs) {
-        known.delete(competitionId)
+        known.delete(key)
         return null
       }
       return entry.version
     },
     ticket,
-    confirm (competitionId, version, taken) {
-      if (!listening || taken !== ticket(competitionId)) return
-      known.delete(competitionId)
-      known.set(competitionId, { version, at: now() })
+    confirm (key, version, taken) {
+      if (!listening || taken !== ticket(key)) return
+      known.delete(key)
+      known.set(key, { version, at: now() })
       if (known.size > MAX_KNOWN) known.delete(known.keys().next().value!)
     },
     changed,
