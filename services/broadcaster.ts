@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { CloseCodes } from '../schemas/realtime.ts'
+import { sendSharedFrame, type SharedFrame } from '../lib/ws-shared-frame.ts'
 import { rankFrame, replayFrames, windowFrame, withOwn, type EntryJson, type OwnChange, type WindowFrame } from './live-frames.ts'
 import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './live-windows.ts'
 
@@ -28,7 +29,7 @@ export interface FeedSource {
 export interface SocketLike {
   readonly readyState: number
   readonly bufferedAmount: number
-  // Frames shared by every client arrive as one UTF-8 Buffer sent as text ({ binary: false }).
+  // Frames shared by many clients are sent whole (lib/ws-shared-frame.ts), else as UTF-8 text.
   send (data: string | Buffer, options?: { binary?: boolean }): void
   close: (code?: number, reason?: string) => void
   terminate: () => void
@@ -149,7 +150,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   }
 
   // `counted` false: the caller counts the frames it sent in one go (a broadcast).
-  function send (client: Client, data: string | Buffer, type: string, counted = true): boolean {
+  function send (client: Client, data: string | SharedFrame, type: string, counted = true): boolean {
     if (client.closed || client.socket.readyState !== OPEN) return false
     // A consumer that cannot keep up is dropped, never buffered without bound.
     if (client.socket.bufferedAmount > maxBufferedBytes) {
@@ -158,7 +159,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       return false
     }
     if (typeof data === 'string') client.socket.send(data)
-    else client.socket.send(data, { binary: false })
+    else sendSharedFrame(client.socket, data)
     if (counted) metrics.frames.inc({ type })
     return true
   }
@@ -295,7 +296,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       let window = windows.get(client.limit)
       if (!window) { window = windowFrame(change, client.limit, cache); windows.set(client.limit, window) }
       if (!window.empty) {
-        if (send(client, own ? withOwn(window.head, own) : window.data, 'update', false)) updates++
+        if (send(client, own ? withOwn(window.head, own) : window.shared, 'update', false)) updates++
       } else if (own) {
         if (send(client, rankFrame(feed.competitionId, frame.seq, client.userId, own), 'rank', false)) ranks++
       }

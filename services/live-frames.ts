@@ -1,5 +1,6 @@
 import type { FeedEntry, StoredUpdate, TopChange } from './live-windows.ts'
 import { windowChanges } from './live-windows.ts'
+import { sharedTextFrame, type SharedFrame } from '../lib/ws-shared-frame.ts'
 
 // Client frames of the live feed, assembled from pre-serialised parts: each entry is turned
 // into JSON once per frame, each window's frame once per frame, and a client's own part is
@@ -17,7 +18,8 @@ export interface WindowFrame {
   empty: boolean
   // The frame without its closing brace: a client's own part goes there.
   head: string
-  data: Buffer
+  // The whole frame, for the clients whose own rank and score did not move: framed once.
+  shared: SharedFrame
 }
 
 // Entry JSON by entry object, filled on first use; one per frame.
@@ -40,7 +42,7 @@ function head (frame: { competitionId: string, seq: number, total: number }, ent
 export function windowFrame (change: TopChange, limit: number, cache: EntryJson): WindowFrame {
   const w = windowChanges(change, limit)
   const h = head(change.frame, w.entries.map((e) => json(cache, e)), w.removed, w.removedScores)
-  return { empty: w.entries.length === 0 && w.removed.length === 0 && !change.totalChanged, head: h, data: Buffer.from(h + '}') }
+  return { empty: w.entries.length === 0 && w.removed.length === 0 && !change.totalChanged, head: h, shared: sharedTextFrame(Buffer.from(h + '}')) }
 }
 
 // A frame head closed with the client's own part.
