@@ -234,7 +234,6 @@ async function main (): Promise<void> {
     details.push(`- Service RSS after the HTTP scenarios: ${mb(afterRss)}.`)
   }
 
-  let memoryRow: Row | null = null
   if (only.has('ws')) {
     const sockets = num(args.sockets)
     const service = await startBenchService(env, tokens, 'ws')
@@ -263,19 +262,24 @@ async function main (): Promise<void> {
     await bare.stop()
     await harness.stop()
     wsRows(rows, details, live, baseline, sockets)
-    memoryRow = {
-      scenario: `memory: idle; ${int(sockets)} sockets`,
-      result: `idle ${mb(idleRss)}; ${mb(live.connect.rss)} at ${int(live.connect.opened)} sockets`,
-      p50: '',
-      p99: '',
-      errors: '',
-      rss: '',
+    const blank = { p50: '', p99: '', errors: '', rss: '' }
+    rows.push({
+      scenario: 'memory: idle (production start, 3 s after the 100,000-participant rebuild)',
+      result: `idle ${mb(idleRss)}`,
+      ...blank,
+      baseline: '',
+      ratio: 'n/a (absolute target)',
+      target: 'idle <= 90 MB',
+      met: idleRss <= 90 * 1048576
+    }, {
+      scenario: `memory: ${int(sockets)} live-feed sockets`,
+      result: `${mb(live.connect.rss)} at ${int(live.connect.opened)} sockets`,
+      ...blank,
       baseline: `bare ws ${mb(baseline.connect.rss)} at ${int(baseline.connect.opened)}`,
       ratio: ratio(live.connect.rss / baseline.connect.rss),
-      target: 'idle <= 90 MB; <= 1.3 x bare ws',
-      met: idleRss <= 90 * 1048576 && live.connect.rss <= 1.3 * baseline.connect.rss
-    }
-    rows.push(memoryRow)
+      target: '<= 1.3 x bare ws',
+      met: live.connect.rss <= 1.3 * baseline.connect.rss
+    })
   }
 
   const loadAtEnd = loadavg()
