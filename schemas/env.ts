@@ -61,6 +61,7 @@ export const EnvSchema = Type.Object({
   GOOGLE_FIT_BASE_URL: Type.String({ default: 'https://www.googleapis.com' }),
 
   LEADERBOARD_CACHE_MAX_AGE_MS: Type.Integer({ default: 500, minimum: 0, maximum: 60000 }),
+  LEADERBOARD_FINISHED_TTL_SECONDS: Type.Integer({ default: 604800, minimum: 0, maximum: 31536000 }),
   PROFILE_CACHE_MAX_AGE_MS: Type.Integer({ default: 500, minimum: 0, maximum: 60000 }),
 
   REALTIME_TICK_MS: Type.Integer({ default: 100, minimum: 10, maximum: 10000 }),

@@ -18,6 +18,8 @@ export interface ProjectionOptions {
   now?: () => number
   // Told at once when this instance changes a projection (before other instances hear of it).
   onChange?: (competitionId: string) => void
+  // How long the projection of a competition that no longer scores is kept (0: for ever).
+  finishedTtlSeconds?: number
 }
 
 export interface ProjectionRead {
@@ -167,6 +169,14 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
       [changed ? '1' : '0', replayFrames, now(), competitionId, channel(competitionId), ...stale])))
   }
 
+  // A competition that no longer scores (final, paid, cancelled): its projection keeps serving
+  // reads for finishedTtlSeconds, then expires. The tick key keeps its own short life.
+  async function retire (competitionId: string): Promise<void> {
+    const ttl = opts.finishedTtlSeconds ?? 0
+    if (ttl <= 0) return
+    await run(scripts.retireScript, keys(competitionId).slice(0, 8), [ttl])
+  }
+
   async function flush (competitionId: string, force = false): Promise<number> {
     return Number(await run(scripts.flushScript, keys(competitionId), [force ? '1' : '0', ...flushArgs(competitionId)]))
   }
@@ -250,7 +260,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return out
   }
 
-  return { keys, channel, changesChannel, apply, remove, setProfile, beginRebuild, load, projectedUsers, finishRebuild, flush, read, snapshot, resume, framesSince, currentSeq, scores }
+  return { keys, channel, changesChannel, apply, remove, setProfile, beginRebuild, load, projectedUsers, finishRebuild, retire, flush, read, snapshot, resume, framesSince, currentSeq, scores }
 }
 
 export type LeaderboardProjection = ReturnType<typeof createLeaderboardProjection>

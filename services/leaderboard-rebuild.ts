@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import type { LeaderboardStore } from './leaderboard-store.ts'
+import { isScoring } from './leaderboard-store.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
 
 // Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis
@@ -103,6 +104,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     }
     const finished = await projection.finishRebuild(competitionId, changed, await staleUsers(competitionId, seen))
     if (finished === -1) { rerun.add(competitionId); return }
+    if (!isScoring(info.status)) await projection.retire(competitionId)
     dirty.delete(competitionId)
     rebuilds.inc({ outcome: finished > 0 ? 'changed' : 'unchanged' })
     log.info({ competitionId, changed: finished > 0 }, 'leaderboard projection rebuilt from Postgres')

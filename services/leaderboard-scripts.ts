@@ -194,6 +194,15 @@ redis.call('HINCRBY', KEYS[1], 'v', 1)
 return 1
 `)
 
+// KEYS meta scores members names pending framed seq frames ; ARGV seconds. A competition that no
+// longer scores: its projection expires after ARGV[1] seconds and a later read rebuilds it from
+// Postgres. One script sets one expiry time for every key (the clock stands still inside a
+// script), so a read sees all of the projection or none of it.
+export const retireScript = script(`
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[1]) end
+return 1
+`)
+
 // KEYS meta ; ARGV visibility createdBy nowMs. A rebuild starts: a missing projection is marked
 // 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
 // Versions start from the clock, so a rebuilt projection never reuses an earlier version

@@ -70,6 +70,11 @@ export interface ProjectionRow extends Profile {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCORING_STATUSES = new Set(['active', 'grace'])
 
+// Whether a competition in this status takes score changes.
+export function isScoring (status: string): boolean {
+  return SCORING_STATUSES.has(status)
+}
+
 export function nextScore (operation: ScoreOperation, current: number, value: number): number {
   switch (operation) {
     case 'increment': return Math.max(0, current + value)

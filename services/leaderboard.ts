@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import { errors } from '../lib/errors.ts'
-import { createLeaderboardStore, type ProjectedScore, type ScoreChange, type ScoreResult } from './leaderboard-store.ts'
+import { createLeaderboardStore, isScoring, type ProjectedScore, type ScoreChange, type ScoreResult } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
 import { createLeaderboardReads } from './leaderboard-reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './leaderboard-rebuild.ts'
@@ -195,8 +195,10 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   }
 
   async function competitionStatus (event: { competitionId: string, to: string }): Promise<void> {
-    // A competition starting to score gets its projection (and frame stream) ready.
-    if (event.to === 'active' || event.to === 'grace') await rebuild(event.competitionId)
+    // A competition starting to score gets its projection (and frame stream) ready; one that
+    // stopped keeps its projection for a while (see projection.retire).
+    if (isScoring(event.to)) await rebuild(event.competitionId)
+    else await projection.retire(event.competitionId)
   }
 
   function close (): void {

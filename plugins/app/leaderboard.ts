@@ -23,6 +23,7 @@ export default fp(async function leaderboardService (fastify) {
     prefix: fastify.redisPrefix,
     tickMs: config.REALTIME_TICK_MS,
     replayFrames: config.REALTIME_REPLAY_FRAMES,
+    finishedTtlSeconds: config.LEADERBOARD_FINISHED_TTL_SECONDS,
     onChange: (competitionId) => freshness.changed(competitionId)
   })
   // Reads of a projection that has not changed are answered from memory (see freshness.ts).
