@@ -31,7 +31,6 @@ export function sharedTextFrame (data: Buffer): SharedFrame {
 }
 
 interface WsInternals {
-  send: (data: Buffer, options: { binary: boolean }) => void
   // The ws library's connection and negotiated extensions: with none (no permessage-deflate)
   // its sender writes every frame to this connection at once, in order, so writing a whole
   // frame here keeps the stream intact.
@@ -39,9 +38,15 @@ interface WsInternals {
   extensions?: string
 }
 
-// Callers check that the socket is open first.
-export function sendSharedFrame (socket: object, frame: SharedFrame): void {
+// Where whole frames may be written for an open ws socket: its connection when no extension
+// was negotiated, else null. Decided once, after the handshake (extensions never change).
+export function wholeFrameTarget (socket: object): Writable | null {
   const ws = socket as WsInternals
-  if (ws._socket !== undefined && ws.extensions === '' && !ws._socket.destroyed) ws._socket.write(frame.wire)
-  else ws.send(frame.data, { binary: false })
+  return ws._socket !== undefined && ws.extensions === '' ? ws._socket : null
+}
+
+// Callers check that the socket is open first.
+export function sendSharedFrame (socket: { send: (data: Buffer, options: { binary: boolean }) => void }, target: Writable | null, frame: SharedFrame): void {
+  if (target !== null && !target.destroyed) target.write(frame.wire)
+  else socket.send(frame.data, { binary: false })
 }

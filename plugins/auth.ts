@@ -4,6 +4,7 @@ import buildGetJwks from 'get-jwks'
 import type { FastifyRequest } from 'fastify'
 import { loadDevSecret } from '../lib/dev-secret.ts'
 import { errors } from '../lib/errors.ts'
+import { setRecent } from '../lib/recent-map.ts'
 
 export interface TokenClaims {
   sub: string
@@ -137,9 +138,6 @@ export default fp(async function authPlugin (fastify) {
       const message = (err as Error).message
       throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
     }
-    if (token !== undefined) {
-      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!)
-      verified.set(token, { user: request.user, expiresAt: expiresAt(token) })
-    }
+    if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
   })
 }, { name: 'auth', dependencies: ['config'] })

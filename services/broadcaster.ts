@@ -1,6 +1,7 @@
+import type { Writable } from 'node:stream'
 import type { Redis } from 'ioredis'
 import { CloseCodes } from '../schemas/realtime.ts'
-import { sendSharedFrame, type SharedFrame } from '../lib/ws-shared-frame.ts'
+import { sendSharedFrame, wholeFrameTarget, type SharedFrame } from '../lib/ws-shared-frame.ts'
 import { rankFrame, replayFrames, windowFrame, withOwn, type EntryJson, type OwnChange, type WindowFrame } from './live-frames.ts'
 import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './live-windows.ts'
 
@@ -60,6 +61,8 @@ export interface BroadcasterDeps {
 
 interface Client {
   socket: SocketLike
+  // Where frames shared by many clients are written whole (lib/ws-shared-frame.ts), if anywhere.
+  wholeFrames: Writable | null
   userId: string
   feed: Feed
   limit: number
@@ -159,7 +162,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       return false
     }
     if (typeof data === 'string') client.socket.send(data)
-    else sendSharedFrame(client.socket, data)
+    else sendSharedFrame(client.socket, client.wholeFrames, data)
     if (counted) metrics.frames.inc({ type })
     return true
   }
@@ -415,7 +418,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   async function connect (socket: SocketLike, opts: { competitionId: string, userId: string, source: FeedSource, limit: number, k: number, resumeSeq?: number }): Promise<void> {
     if (shuttingDown) { socket.close(CloseCodes.GOING_AWAY, 'Server shutting down'); return }
     const feed = feedFor(opts.competitionId, opts.source)
-    const client: Client = { socket, userId: opts.userId, feed, limit: opts.limit, k: opts.k, lastSeq: -1, ready: false, alive: true, closed: false, rank: null, score: null, allowance: deps.maxMessagesPerSecond * 2, allowanceAt: Date.now() }
+    const client: Client = { socket, wholeFrames: wholeFrameTarget(socket), userId: opts.userId, feed, limit: opts.limit, k: opts.k, lastSeq: -1, ready: false, alive: true, closed: false, rank: null, score: null, allowance: deps.maxMessagesPerSecond * 2, allowanceAt: Date.now() }
     feed.clients.add(client)
     metrics.connections.inc()
     socket.on('pong', () => { client.alive = true })

@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis'
+import { setRecent } from '../lib/recent-map.ts'
 
-// Which versions of shared data (a competition's leaderboard projection, a user's profile) this
-// instance knows to be current, so a read can be answered from memory without asking Redis.
-// Every change is announced on one pub/sub channel per kind of data (the key that changed is the
-// message); a version read from Redis stays "known" until such an announcement, for at most
+// What this instance knows to be current of shared data (a competition's leaderboard version, a
+// user's profile), so a read can be answered from memory without asking Redis. Every change is
+// announced on one pub/sub channel per kind of data (the key that changed is the message); a
+// value read from Redis stays "known" until such an announcement, for at most
 // maxAgeMs (changes that bypass the announcement, such as keys deleted by hand, are seen within
 // that time), and never while the subscriber is not connected (announcements may have been missed).
 
@@ -14,12 +15,12 @@ export interface FreshnessDeps {
   now?: () => number
 }
 
-export interface Freshness {
-  // The version known to be current, or null (then ask Redis).
-  current: (key: string) => string | null
+export interface Freshness<V> {
+  // The value known to be current, or null (then ask Redis).
+  current: (key: string) => V | null
   // Taken before reading from Redis; confirm() ignores a read overtaken by a change.
   ticket: (key: string) => number
-  confirm: (key: string, version: string, ticket: number) => void
+  confirm: (key: string, value: V, ticket: number) => void
   // A change made by this instance: forgotten at once, before its announcement arrives.
   changed: (key: string) => void
   start: () => Promise<void>
@@ -28,10 +29,10 @@ export interface Freshness {
 
 const MAX_KNOWN = 10_000
 
-export function createFreshness (deps: FreshnessDeps): Freshness {
+export function createFreshness<V> (deps: FreshnessDeps): Freshness<V> {
   const { subscriber, channel, maxAgeMs } = deps
   const now = deps.now ?? Date.now
-  const known = new Map<string, { version: string, at: number }>()
+  const known = new Map<string, { value: V, at: number }>()
   // Bumped on every change of a key, and for all of them when announcements may be lost.
   const changes = new Map<string, number>()
   let generation = 0
@@ -83,14 +84,12 @@ export function createFreshness (deps: FreshnessDeps): Freshness {
         known.delete(key)
         return null
       }
-      return entry.version
+      return entry.value
     },
     ticket,
-    confirm (key, version, taken) {
+    confirm (key, value, taken) {
       if (!listening || taken !== ticket(key)) return
-      known.delete(key)
-      known.set(key, { version, at: now() })
-      if (known.size > MAX_KNOWN) known.delete(known.keys().next().value!)
+      setRecent(known, key, { value, at: now() }, MAX_KNOWN)
     },
     changed,
     async start () {

@@ -174,7 +174,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   async function retire (competitionId: string): Promise<void> {
     const ttl = opts.finishedTtlSeconds ?? 0
     if (ttl <= 0) return
-    await run(scripts.retireScript, keys(competitionId).slice(0, 8), [ttl])
+    await run(scripts.retireScript, keys(competitionId).filter((_, i) => SUFFIXES[i] !== 'tick'), [ttl])
   }
 
   async function flush (competitionId: string, force = false): Promise<number> {

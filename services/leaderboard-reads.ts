@@ -1,5 +1,6 @@
 import type pg from 'pg'
 import { errors } from '../lib/errors.ts'
+import { setRecent } from '../lib/recent-map.ts'
 import { decodeRankCursor, encodeRankCursor, type Standing } from './leaderboard-ranking.ts'
 import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './leaderboard-store.ts'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
@@ -37,7 +38,8 @@ export interface ReadsDeps {
   log: Logger
   reads: CounterLike
   // Lets reads of an unchanged projection be answered from memory; without it every read asks Redis.
-  freshness?: Freshness
+  // Values are the stamp of what was read (see CachedViewer).
+  freshness?: Freshness<string>
 }
 
 interface CachedPage { version: string, json: string, nextCursor: string | null }
@@ -55,12 +57,6 @@ interface CachedViewer {
 
 const PAGE_CACHE_SIZE = 500
 const VIEWER_CACHE_SIZE = 20_000
-
-function remember<V> (cache: Map<string, V>, key: string, value: V, max: number): void {
-  cache.delete(key)
-  cache.set(key, value)
-  if (cache.size > max) cache.delete(cache.keys().next().value!)
-}
 
 function canView (info: { visibility: string, createdBy: string | null }, viewer: Viewer, participant: boolean): boolean {
   return info.visibility === 'public' || participant || viewer.isAdmin || info.createdBy === viewer.id
@@ -126,7 +122,7 @@ export function createLeaderboardReads (deps: ReadsDeps) {
         me: JSON.stringify(read.me),
         around: query.around ? JSON.stringify(read.around) : 'null'
       }
-      remember(viewerCache, viewerKey, seen, VIEWER_CACHE_SIZE)
+      setRecent(viewerCache, viewerKey, seen, VIEWER_CACHE_SIZE)
       freshness?.confirm(competitionId, seen.stamp, ticket)
       if (!visible) throw errors.NotFound('Competition not found')
       let page = read.page === null ? cached! : null
@@ -134,7 +130,7 @@ export function createLeaderboardReads (deps: ReadsDeps) {
         const entries = read.page!.entries
         const last = entries.at(-1)
         page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), nextCursor: read.page!.hasMore && last ? encodeRankCursor(last) : null }
-        remember(pageCache, pageKey, page, PAGE_CACHE_SIZE)
+        setRecent(pageCache, pageKey, page, PAGE_CACHE_SIZE)
       }
       reads.inc({ source: 'redis' })
       return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: seen.me, around: seen.around })

@@ -1,8 +1,7 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './leaderboard-projection.ts'
-import type { LeaderboardStore } from './leaderboard-store.ts'
-import { isScoring } from './leaderboard-store.ts'
+import { isScoring, type LeaderboardStore } from './leaderboard-store.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
 
 // Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis

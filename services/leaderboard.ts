@@ -30,7 +30,7 @@ export interface LeaderboardServiceDeps {
   log: Logger
   metrics: LeaderboardMetrics
   tickMs: number
-  freshness?: Freshness
+  freshness?: Freshness<string>
   // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
   redis?: RebuilderDeps['redis']
 }

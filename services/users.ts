@@ -94,13 +94,10 @@ export interface UsersDeps {
   redisPrefix: string
   // With it, profiles read before are answered from memory until a change is announced on
   // changesChannel (see freshness.ts); without it every read asks Redis.
-  freshness?: Freshness
+  freshness?: Freshness<Profile>
   // Told after a name or avatar change, so other views (leaderboards) can refresh.
   onProfileChanged?: (userId: string) => void
 }
-
-// Profiles remembered in memory (each instance), oldest dropped first.
-const REMEMBERED_PROFILES_MAX = 10_000
 
 export function profileChangesChannel (redisPrefix: string): string {
   return `${redisPrefix}user:changes`
@@ -110,8 +107,6 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
   const known = new Set<string>()
   const cacheKey = (userId: string): string => `${redisPrefix}user:profile:${userId}`
   const changesChannel = profileChangesChannel(redisPrefix)
-  const remembered = new Map<string, { version: string, profile: Profile }>()
-  let versions = 0
 
   // First authenticated use creates the row from the token's claims; later calls are no-ops.
   async function ensureUser (db: Db, claimant: Claimant): Promise<void> {
@@ -134,7 +129,6 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
 
   // Forgotten here at once, then in Redis, then announced so other instances forget it too.
   async function invalidate (userId: string): Promise<void> {
-    remembered.delete(userId)
     freshness?.changed(userId)
     try {
       await redis.del(cacheKey(userId))
@@ -157,16 +151,11 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
   // The returned profile may be shared between requests: callers must not change it.
   async function getProfile (userId: string): Promise<Profile> {
     if (!freshness) return await loadProfile(userId)
-    const version = freshness.current(userId)
-    const memo = version === null ? undefined : remembered.get(userId)
-    if (memo !== undefined && memo.version === version) return memo.profile
+    const known = freshness.current(userId)
+    if (known !== null) return known
     const ticket = freshness.ticket(userId)
     const profile = await loadProfile(userId)
-    const entry = { version: String(++versions), profile }
-    remembered.delete(userId)
-    remembered.set(userId, entry)
-    if (remembered.size > REMEMBERED_PROFILES_MAX) remembered.delete(remembered.keys().next().value!)
-    freshness.confirm(userId, entry.version, ticket)
+    freshness.confirm(userId, profile, ticket)
     return profile
   }
 

@@ -27,7 +27,7 @@ export default fp(async function leaderboardService (fastify) {
     onChange: (competitionId) => freshness.changed(competitionId)
   })
   // Reads of a projection that has not changed are answered from memory (see freshness.ts).
-  const freshness = createFreshness({
+  const freshness = createFreshness<string>({
     subscriber: fastify.redisSubscriber,
     channel: projection.changesChannel,
     maxAgeMs: config.LEADERBOARD_CACHE_MAX_AGE_MS

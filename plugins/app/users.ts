@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import { createAvatarService } from '../../services/avatars.ts'
 import { createDashboardService } from '../../services/dashboard.ts'
 import { createFreshness } from '../../services/freshness.ts'
-import { createUsersService, profileChangesChannel } from '../../services/users.ts'
+import { createUsersService, profileChangesChannel, type Profile } from '../../services/users.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,7 +17,7 @@ export default fp(async function usersService (fastify) {
   const maxAgeMs = fastify.config.PROFILE_CACHE_MAX_AGE_MS
   // Profiles read before are answered from memory until a change is announced (freshness.ts).
   const freshness = maxAgeMs > 0
-    ? createFreshness({ subscriber: fastify.redisSubscriber, channel: profileChangesChannel(fastify.redisPrefix), maxAgeMs })
+    ? createFreshness<Profile>({ subscriber: fastify.redisSubscriber, channel: profileChangesChannel(fastify.redisPrefix), maxAgeMs })
     : undefined
   if (freshness) {
     fastify.addHook('onReady', async () => { await freshness.start() })

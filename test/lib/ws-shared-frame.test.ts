@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { once } from 'node:events'
 import { WebSocket, WebSocketServer } from 'ws'
-import { sendSharedFrame, sharedTextFrame } from '../../lib/ws-shared-frame.ts'
+import { sendSharedFrame, sharedTextFrame, wholeFrameTarget } from '../../lib/ws-shared-frame.ts'
 
 // Frames built once and written whole must arrive as the same messages a ws send would give,
 // whatever the payload length's encoding (7-bit, 16-bit, 64-bit), and in order with frames the
@@ -38,7 +38,7 @@ test('shared frames arrive as text messages of every length, in order with ordin
   const sent = payloads()
   const { messages, extensions } = await receiveAll(false, sent.length * 2, (socket) => {
     for (const p of sent) {
-      sendSharedFrame(socket, sharedTextFrame(Buffer.from(p)))
+      sendSharedFrame(socket, wholeFrameTarget(socket), sharedTextFrame(Buffer.from(p)))
       socket.send(`after ${p.slice(0, 3)}`)
     }
   })
@@ -49,7 +49,7 @@ test('shared frames arrive as text messages of every length, in order with ordin
 test('with permessage-deflate negotiated the library frames (and compresses) the message', async (t) => {
   const sent = payloads()
   const { messages, extensions } = await receiveAll(true, sent.length, (socket) => {
-    for (const p of sent) sendSharedFrame(socket, sharedTextFrame(Buffer.from(p)))
+    for (const p of sent) sendSharedFrame(socket, wholeFrameTarget(socket), sharedTextFrame(Buffer.from(p)))
   })
   t.match(extensions, /permessage-deflate/)
   t.same(messages, sent)
