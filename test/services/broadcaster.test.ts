@@ -80,6 +80,16 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
 }
 
 const settle = async () => await new Promise((resolve) => setTimeout(resolve, 20))
+
+// A broadcaster (shut down with the test) and one socket watching CID as ME, past its snapshot.
+async function oneClient (t: { teardown: (fn: () => unknown) => void }, opts: Parameters<typeof setup>[0] & { limit?: number, k?: number } = {}) {
+  const ctx = setup(opts)
+  t.teardown(() => ctx.broadcaster.shutdown())
+  const socket = new FakeSocket()
+  await ctx.broadcaster.connect(socket, { competitionId: CID, userId: ME, source: ctx.source, limit: opts.limit ?? 10, k: opts.k ?? 1 })
+  await settle()
+  return { ...ctx, socket }
+}
 const update = (seq: number, entries: object[], removed: string[] = [], removedScores: number[] = [], total = 3) =>
   ({ type: 'update', competitionId: CID, seq, total, entries, fill: [], removed, removedScores })
 function entry (userId: string, score: number, previousScore: number | null, rank: number, position = rank) {
@@ -88,11 +98,7 @@ function entry (userId: string, score: number, previousScore: number | null, ran
 const own = (socket: FakeSocket) => socket.sent.filter((f) => f.type === 'rank' || f.me).map((f) => [f.seq, f.me?.rank ?? f.rank, f.me?.previousRank ?? f.previousRank, f.me?.score ?? f.score])
 
 test('personal rank events follow changes crossing the client\'s score, joins and departures', async (t) => {
-  const { broadcaster, source, publish } = setup()
-  t.teardown(() => broadcaster.shutdown())
-  const socket = new FakeSocket()
-  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 1 })
-  await settle()
+  const { publish, socket } = await oneClient(t)
   t.match(socket.sent, [{ type: 'snapshot', seq: 10 }])
 
   publish(update(11, [entry(X, 40, 60, 2, 2)])) // X drops below me (50): I move up to 1
@@ -137,11 +143,7 @@ test('each client gets only what changed in its top-limit window, and its own ra
 
 test('a gap in the received frames is filled from the replay buffer, or answered with a snapshot', async (t) => {
   const frames = new Map<number, string>()
-  const { broadcaster, source, publish } = setup({ frames })
-  t.teardown(() => broadcaster.shutdown())
-  const socket = new FakeSocket()
-  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 1 })
-  await settle()
+  const { publish, socket } = await oneClient(t, { frames })
   frames.set(11, JSON.stringify(update(11, [entry(Z, 1, 40, 3)])))
   frames.set(12, JSON.stringify(update(12, [entry(Z, 2, 1, 3)])))
   publish(update(12, [entry(Z, 2, 1, 3)]))
@@ -159,11 +161,7 @@ test('a gap in the received frames is filled from the replay buffer, or answered
 })
 
 test('a frame that would leave a hole in the top copy (an entry came in that the frame does not carry) gives a snapshot', async (t) => {
-  const { broadcaster, source, publish } = setup()
-  t.teardown(() => broadcaster.shutdown())
-  const socket = new FakeSocket()
-  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 0 })
-  await settle()
+  const { publish, socket } = await oneClient(t, { k: 0 })
   // Five participants now, but only four are known: the fifth is missing from entries and fill.
   publish(update(11, [entry(Y, 70, null, 1)], [], [], 5))
   await settle()
@@ -202,11 +200,7 @@ test('heartbeats: a socket that stops answering pings is terminated', async (t) 
 })
 
 test('after the subscriber reconnects, every open socket gets a fresh snapshot', async (t) => {
-  const { broadcaster, source, subscriber } = setup()
-  t.teardown(() => broadcaster.shutdown())
-  const socket = new FakeSocket()
-  await broadcaster.connect(socket, { competitionId: CID, userId: ME, source, limit: 10, k: 1 })
-  await settle()
+  const { subscriber, socket } = await oneClient(t)
   t.same(socket.sent.map((f) => f.type), ['snapshot'])
   subscriber.emit('ready')
   await settle()
