@@ -2,5 +2,5 @@ import neostandard from 'neostandard'
 
 export default neostandard({
   ts: true,
-  ignores: ['node_modules', '.data', 'coverage', '.tap', 'clients/generated']
+  ignores: ['node_modules', 'dist', '.data', 'coverage', '.tap', 'clients/generated']
 })

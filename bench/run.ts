@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util'
 import { migrate } from '../lib/migrate.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
 import { readsBySource, type LoadResult } from './lib/http.ts'
-import { root, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
+import { buildService, root, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
 import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
 import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
 import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
@@ -117,6 +117,7 @@ function httpRow (scenario: string, r: LoadResult, hello: number, target: string
 }
 
 async function main (): Promise<void> {
+  buildService()
   const waitMinutes = num(args['wait-quiet'])
   if (waitMinutes > 0) await waitQuiet(waitMinutes)
   const loadAtStart = loadavg()

@@ -1,9 +1,9 @@
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import Postgrator from 'postgrator'
+import { projectRoot } from './project-root.ts'
 
-const migrationsDir = fileURLToPath(new URL('../migrations', import.meta.url))
+const migrationsDir = path.join(projectRoot, 'migrations')
 // Any fixed number shared by every instance: only one of them migrates at a time.
 const MIGRATION_LOCK = 727_001
 

@@ -1,11 +1,11 @@
 import path from 'node:path'
 import { readFile } from 'node:fs/promises'
-import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fastifyStatic from '@fastify/static'
 import { Type } from 'typebox'
+import { projectRoot } from '../lib/project-root.ts'
 
-const LIVE_ROOT = fileURLToPath(new URL('../public/live/', import.meta.url))
+const LIVE_ROOT = path.join(projectRoot, 'public', 'live')
 
 // The origins allowed to call the API from a browser may also embed the page in a frame
 // (and hand it a token with postMessage); everyone else gets the default 'self'.

@@ -8,6 +8,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '../lib/free-port.ts'
+import { projectRoot } from '../lib/project-root.ts'
 
 type Test = { teardown: (fn: () => unknown) => void }
 
@@ -249,13 +250,12 @@ export interface ServerProcess {
   stderr: () => string
 }
 
-// The real server (node server.ts) on a spare port, as production runs it. Killed with SIGKILL
-// in teardown if still running.
-export async function startServerProcess (t: Test, env: Record<string, string>): Promise<ServerProcess> {
-  const root = new URL('../', import.meta.url).pathname
+// The real server (node server.ts, or the built dist/server.js) on a spare port, as production
+// runs it. Killed with SIGKILL in teardown if still running.
+export async function startServerProcess (t: Test, env: Record<string, string>, entry = 'server.ts'): Promise<ServerProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['server.ts'], {
-    cwd: root,
+  const child = spawn(process.execPath, [entry], {
+    cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'pipe']
   })

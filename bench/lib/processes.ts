@@ -1,4 +1,4 @@
-import { fork, spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -73,6 +73,11 @@ export async function startBaseline (script: string, args: string[] = []): Promi
 // The command of `npm start`, read from package.json so the bench runs (and reports) what it runs.
 export function startCommand (): string {
   return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+}
+
+// What `npm start` does first (its prestart script): compile the sources into dist/.
+export function buildService (): void {
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
 }
 
 function startArguments (): string[] {
