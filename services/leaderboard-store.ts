@@ -1,4 +1,4 @@
-import type pg from 'pg'
+import pg from 'pg'
 import { encodeRankCursor, microsToIso, type Standing } from './leaderboard-ranking.ts'
 
 // Postgres side of the leaderboard: the source of truth for scores, and the fallback for
@@ -92,6 +92,28 @@ function validChange (change: ScoreChange): boolean {
 }
 
 const MICROS_SQL = '(extract(epoch FROM p.reached_at) * 1000000)::bigint::text'
+
+// Several statements sent as one simple query, answered in one round trip. Such statements
+// cannot take bound parameters, so values go in as array literals: every id is checked to be a
+// UUID and every number a safe integer before it is written out, and text is escaped by pg.
+async function multi (db: Db, statements: string[]): Promise<Array<pg.QueryResult<Record<string, string>>>> {
+  const result = await db.query(statements.join(';\n')) as unknown as pg.QueryResult | pg.QueryResult[]
+  return Array.isArray(result) ? result : [result]
+}
+
+function uuids (values: string[]): string {
+  for (const v of values) if (!UUID.test(v)) throw new Error(`not a UUID: ${v}`)
+  return `ARRAY[${values.map((v) => `'${v}'`).join(',')}]::uuid[]`
+}
+
+function bigints (values: number[]): string {
+  for (const v of values) if (!Number.isSafeInteger(v)) throw new Error(`not a safe integer: ${v}`)
+  return `ARRAY[${values.join(',')}]::bigint[]`
+}
+
+function texts (values: string[]): string {
+  return `ARRAY[${values.map((v) => pg.escapeLiteral(v)).join(',')}]::text[]`
+}
 const NAME_SQL = 'NULLIF(coalesce(NULLIF(u.display_name, \'\'), u.username), \'\')'
 
 function toProfile (row: { display_name: string | null, avatar_url: string | null }): Profile {
@@ -99,62 +121,64 @@ function toProfile (row: { display_name: string | null, avatar_url: string | nul
 }
 
 export function createLeaderboardStore () {
-  // Applies a batch inside the caller's transaction. Rows are locked in (competition, user)
-  // order so concurrent batches cannot deadlock on each other; competitions are share-locked
-  // so a status change waits for the scores being written under the old status.
-  // `onlyMetric` restricts the batch to competitions scoring that metric (direct updates: custom).
-  // Set-based: a batch of any size costs the same five statements (lock competitions, lock
-  // participants, look up keys, insert events, update scores), so batching writes pays off.
+  // Applies a batch as one transaction on the given client, in two round trips: BEGIN goes
+  // with the reads (lock the competitions, lock the participants, look up the keys) and COMMIT
+  // with the writes (insert the events, update the scores). On a loaded machine each round
+  // trip costs more than the statements themselves, and the batch holds its locks throughout.
+  // Rows are locked in (competition, user) order so concurrent batches cannot deadlock on each
+  // other; competitions are share-locked so a status change waits for the scores being written
+  // under the old status. `onlyMetric` restricts the batch to competitions scoring that metric
+  // (direct updates: custom). On an error the caller rolls back.
   async function applyChanges (tx: Db, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
     const order = changes.map((_, i) => i).sort((a, b) => {
       const x = changes[a]!
       const y = changes[b]!
       return x.competitionId.localeCompare(y.competitionId) || x.userId.localeCompare(y.userId) || a - b
     })
-    const ids = [...new Set(changes.map((c) => c.competitionId).filter((id) => UUID.test(id)))].sort()
-    const { rows: competitions } = await tx.query<{ id: string, status: string, metric: string }>(
-      'SELECT id, status, metric FROM competitions WHERE id = ANY($1::uuid[]) ORDER BY id FOR SHARE', [ids])
-    const byId = new Map(competitions.map((c) => [c.id, c]))
-
     const results: ScoreResult[] = new Array(changes.length)
     const skip = (i: number, reason: SkipReason, score = 0) => {
       const { competitionId, userId } = changes[i]!
       results[i] = { competitionId, userId, applied: false, score, reason }
     }
-    const pairOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.userId.toLowerCase()}`
-    const candidates: number[] = []
+    const valid: number[] = []
     for (const i of order) {
       const change = changes[i]!
-      if (!UUID.test(change.userId) || !validChange(change)) { skip(i, 'invalid'); continue }
-      const competition = byId.get(change.competitionId.toLowerCase())
-      if (competition === undefined) { skip(i, 'unknown_competition'); continue }
-      if (opts.onlyMetric !== undefined && competition.metric !== opts.onlyMetric) { skip(i, 'wrong_metric'); continue }
-      if (!SCORING_STATUSES.has(competition.status)) { skip(i, 'inactive'); continue }
-      candidates.push(i)
+      if (!UUID.test(change.competitionId) || !UUID.test(change.userId) || !validChange(change)) skip(i, 'invalid')
+      else valid.push(i)
     }
-    if (candidates.length === 0) return { results, projected: [] }
-
-    // Every participant row of the batch, locked by one statement in (competition, user) order.
-    const pairs = [...new Set(candidates.map((i) => pairOf(changes[i]!)))].map((p) => p.split('|'))
-    const { rows: locked } = await tx.query<{ competition_id: string, user_id: string, score: string }>(
-      `SELECT p.competition_id, p.user_id, p.score::text FROM participants p
-       JOIN unnest($1::uuid[], $2::uuid[]) AS v(competition_id, user_id) ON p.competition_id = v.competition_id AND p.user_id = v.user_id
-       ORDER BY p.competition_id, p.user_id FOR UPDATE OF p`, [pairs.map((p) => p[0]), pairs.map((p) => p[1])])
-    const current = new Map(locked.map((r) => [`${r.competition_id}|${r.user_id}`, Number(r.score)]))
-
-    // Keys of the batch that earlier updates already used.
+    const pairOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.userId.toLowerCase()}`
     const keyOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.idempotencyKey}`
-    const { rows: earlier } = await tx.query<{ competition_id: string, idempotency_key: string, user_id: string, operation: string, value: string }>(
+    const ids = [...new Set(valid.map((i) => changes[i]!.competitionId.toLowerCase()))].sort()
+    const pairs = [...new Set(valid.map((i) => pairOf(changes[i]!)))].map((p) => p.split('|') as [string, string])
+    const metricRule = opts.onlyMetric === undefined ? '' : ` AND c.metric = ${pg.escapeLiteral(opts.onlyMetric)}`
+    const read = await multi(tx, [
+      'BEGIN',
+      `SELECT id, status, metric FROM competitions WHERE id = ANY(${uuids(ids)}) ORDER BY id FOR SHARE`,
+      // Participant rows of scoring competitions only (and of the metric, if one is required).
+      `SELECT p.competition_id, p.user_id, p.score::text FROM participants p
+       JOIN competitions c ON c.id = p.competition_id AND c.status IN ('active', 'grace')${metricRule}
+       JOIN unnest(${uuids(pairs.map((p) => p[0]))}, ${uuids(pairs.map((p) => p[1]))}) AS v(competition_id, user_id)
+         ON p.competition_id = v.competition_id AND p.user_id = v.user_id
+       ORDER BY p.competition_id, p.user_id FOR UPDATE OF p`,
+      // Keys of the batch that earlier updates already used.
       `SELECT e.competition_id, e.idempotency_key, e.user_id, e.operation, e.value::text FROM score_events e
-       JOIN unnest($1::uuid[], $2::text[]) AS k(competition_id, idempotency_key) ON e.competition_id = k.competition_id AND e.idempotency_key = k.idempotency_key`,
-      [candidates.map((i) => changes[i]!.competitionId.toLowerCase()), candidates.map((i) => changes[i]!.idempotencyKey)])
-    const used = new Map(earlier.map((r) => [`${r.competition_id}|${r.idempotency_key}`, { userId: r.user_id, operation: r.operation, value: Number(r.value) }]))
+       JOIN unnest(${uuids(valid.map((i) => changes[i]!.competitionId.toLowerCase()))}, ${texts(valid.map((i) => changes[i]!.idempotencyKey))})
+         AS k(competition_id, idempotency_key) ON e.competition_id = k.competition_id AND e.idempotency_key = k.idempotency_key`
+    ])
+    const [competitions, locked, earlier] = [1, 2, 3].map((n) => read[n]?.rows ?? [])
+    const byId = new Map(competitions!.map((c) => [c.id!, { status: c.status!, metric: c.metric! }]))
+    const current = new Map(locked!.map((r) => [`${r.competition_id}|${r.user_id}`, Number(r.score)]))
+    const used = new Map(earlier!.map((r) => [`${r.competition_id}|${r.idempotency_key}`, { userId: r.user_id!, operation: r.operation!, value: Number(r.value) }]))
 
     // The changes in order, each from the score the previous one left.
     const events: Array<[string, string, string, string, number, number, number]> = []
     const touched = new Set<string>()
-    for (const i of candidates) {
+    for (const i of valid) {
       const change = changes[i]!
+      const competition = byId.get(change.competitionId.toLowerCase())
+      if (competition === undefined) { skip(i, 'unknown_competition'); continue }
+      if (opts.onlyMetric !== undefined && competition.metric !== opts.onlyMetric) { skip(i, 'wrong_metric'); continue }
+      if (!SCORING_STATUSES.has(competition.status)) { skip(i, 'inactive'); continue }
       const pair = pairOf(change)
       const before = current.get(pair)
       if (before === undefined) { skip(i, 'not_participant'); continue }
@@ -175,25 +199,31 @@ export function createLeaderboardStore () {
       touched.add(pair)
     }
 
+    const writes: string[] = []
     if (events.length > 0) {
-      const column = (n: number) => events.map((e) => e[n])
-      const inserted = await tx.query(`INSERT INTO score_events (competition_id, user_id, idempotency_key, operation, value, score_before, score_after)
-        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
-        ON CONFLICT (competition_id, idempotency_key) DO NOTHING`, [0, 1, 2, 3, 4, 5, 6].map(column))
-      // Another transaction committed one of these keys after we looked: the whole batch is
-      // decided again (as a serialisation failure, which the caller retries).
-      if (inserted.rowCount !== events.length) throw Object.assign(new Error('An idempotency key was used concurrently'), { code: '40001' })
+      const column = <T> (n: number) => events.map((e) => e[n] as T)
+      // No ON CONFLICT: a key another transaction committed after we looked fails the whole
+      // batch, which is decided again (as a serialisation failure, which the caller retries).
+      writes.push(`INSERT INTO score_events (competition_id, user_id, idempotency_key, operation, value, score_before, score_after)
+        SELECT * FROM unnest(${uuids(column(0))}, ${uuids(column(1))}, ${texts(column(2))}, ${texts(column(3))},
+          ${bigints(column(4))}, ${bigints(column(5))}, ${bigints(column(6))})`)
     }
-    if (touched.size === 0) return { results, projected: [] }
-
-    const rows = [...touched].map((pair) => [...pair.split('|'), current.get(pair)!] as const)
-    const { rows: updated } = await tx.query<{ competition_id: string, user_id: string, score: string, version: string, micros: string }>(`UPDATE participants p
-      SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
-      FROM unnest($1::uuid[], $2::uuid[], $3::bigint[]) AS v(competition_id, user_id, score)
-      WHERE p.competition_id = v.competition_id AND p.user_id = v.user_id
-      RETURNING p.competition_id, p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros`,
-    [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2])])
-    const projected = updated.map((r) => ({ competitionId: r.competition_id, userId: r.user_id, score: Number(r.score), version: r.version, reachedMicros: r.micros }))
+    const rows = [...touched].map((pair) => [...pair.split('|'), current.get(pair)!] as [string, string, number])
+    if (rows.length > 0) {
+      writes.push(`UPDATE participants p
+        SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
+        FROM unnest(${uuids(rows.map((r) => r[0]))}, ${uuids(rows.map((r) => r[1]))}, ${bigints(rows.map((r) => r[2]))}) AS v(competition_id, user_id, score)
+        WHERE p.competition_id = v.competition_id AND p.user_id = v.user_id
+        RETURNING p.competition_id, p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros`)
+    }
+    const written = await multi(tx, [...writes, 'COMMIT']).catch((err: { code?: string, constraint?: string }) => {
+      if (err.code === '23505' && err.constraint === 'score_events_competition_id_idempotency_key_key') {
+        throw Object.assign(new Error('An idempotency key was used concurrently'), { code: '40001' })
+      }
+      throw err
+    })
+    const updated = rows.length > 0 ? written[writes.length - 1]!.rows : []
+    const projected = updated.map((r) => ({ competitionId: r.competition_id!, userId: r.user_id!, score: Number(r.score), version: r.version!, reachedMicros: r.micros! }))
     return { results, projected }
   }
 

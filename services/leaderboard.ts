@@ -43,8 +43,6 @@ const RETRYABLE = new Set(['40001', '40P01'])
 const UPDATE_BATCH_MAX = 200
 const UPDATE_BATCHES_IN_FLIGHT = 1
 
-type Db = Pick<pg.ClientBase, 'query'>
-
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const { pool, projection, log, metrics, tickMs } = deps
   const store = createLeaderboardStore()
@@ -55,15 +53,15 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const chains = new Map<string, Promise<void>>()
   let closed = false
 
-  async function transaction<T> (work: (tx: Db) => Promise<T>): Promise<T> {
+  // Runs a batch of score changes (store.applyChanges, which begins and commits its own
+  // transaction) on a pooled client, rolling back on an error and retrying a batch that failed
+  // on a serialisation failure or deadlock.
+  async function applyInTransaction (changes: ScoreChange[], opts: { onlyMetric?: string }): ReturnType<typeof store.applyChanges> {
     for (let attempt = 1; ; attempt++) {
       const client = await pool.connect()
       let broken = false
       try {
-        await client.query('BEGIN')
-        const result = await work(client)
-        await client.query('COMMIT')
-        return result
+        return await store.applyChanges(client, changes, opts)
       } catch (err) {
         await client.query('ROLLBACK').catch(() => { broken = true })
         // Deadlocks can only come from unusual key reuse across users; the batch is safe to retry.
@@ -122,32 +120,44 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   }
 
   // The write path shared by the HTTP route and fitness sync: one Postgres transaction for the
-  // batch (exactly once per (competition, idempotency key)), then the Redis projection.
-  async function applyScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<ScoreResult[]> {
-    if (changes.length === 0) return []
+  // batch (exactly once per (competition, idempotency key)), then the Redis projection. Resolves
+  // once committed, with the projection under way: the projection is versioned, so the next
+  // batch's transaction may overlap it and its scripts may even run first.
+  async function commitScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projection: Promise<void> }> {
+    if (changes.length === 0) return { results: [], projection: Promise.resolve() }
     // Ids name Redis keys too, where case matters.
     const normalised = changes.map((c) => ({ ...c, competitionId: String(c.competitionId).toLowerCase(), userId: String(c.userId).toLowerCase() }))
-    const { results, projected } = await transaction(async (tx) => await store.applyChanges(tx, normalised, opts))
+    const { results, projected } = await applyInTransaction(normalised, opts)
     for (const r of results) metrics.scoreUpdates.inc({ result: r.applied ? 'applied' : r.reason ?? 'skipped' })
-    await project(projected)
+    return { results, projection: project(projected) }
+  }
+
+  async function applyScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<ScoreResult[]> {
+    const { results, projection } = await commitScores(changes, opts)
+    await projection
     return results
   }
 
-  const directUpdates = createWriteBatcher(async (changes: ScoreChange[]) => await applyScores(changes, { onlyMetric: 'custom' }),
-    { maxBatch: UPDATE_BATCH_MAX, maxInFlight: UPDATE_BATCHES_IN_FLIGHT })
+  // Group commit for the HTTP route. The next batch starts as soon as this one has committed,
+  // while this one's projection is still being applied; each caller is answered after both.
+  const directUpdates = createWriteBatcher(async (changes: ScoreChange[]) => {
+    const { results, projection } = await commitScores(changes, { onlyMetric: 'custom' })
+    return results.map((result) => ({ result, projection }))
+  }, { maxBatch: UPDATE_BATCH_MAX, maxInFlight: UPDATE_BATCHES_IN_FLIGHT })
 
   // One change with errors for the HTTP route; duplicates and no-ops are answered, not errors.
   // Direct updates are for competitions with a custom metric; the others score from fitness sync.
   async function updateScore (change: ScoreChange): Promise<ScoreResult> {
-    const result = await directUpdates.submit(change)
-    switch (result!.reason) {
+    const { result, projection } = await directUpdates.submit(change)
+    await projection
+    switch (result.reason) {
       case 'wrong_metric': throw errors.Conflict('This competition scores from fitness sync; only custom-metric competitions accept direct score updates')
       case 'unknown_competition': throw errors.NotFound('Competition not found')
       case 'not_participant': throw errors.NotFound('The user is not a participant of this competition')
       case 'inactive': throw errors.Conflict('Scores can change only while the competition is active or in grace')
       case 'key_reused': throw errors.Conflict('This Idempotency-Key was already used for a different score update')
       case 'invalid': throw errors.Unprocessable('The resulting score must be a safe integer between 0 and 2^53 - 1')
-      default: return result!
+      default: return result
     }
   }
 
