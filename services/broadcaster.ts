@@ -57,7 +57,16 @@ export interface BroadcasterDeps {
   maxMessagesPerSecond: number
   // How often an instance with clients frames changes another writer left unframed.
   sweepMs: number
+  // Clients sent a frame between yields to the event loop (default BROADCAST_SLICE).
+  broadcastSlice?: number
 }
+
+// A frame for 10,000 sockets takes tens of milliseconds to write; in slices, database replies
+// and requests that arrived meanwhile are handled between them instead of after the whole
+// broadcast (score updates during a burst otherwise waited a whole broadcast per round trip).
+// The feed's frames are still handled one at a time, so each client's frames stay in order.
+const BROADCAST_SLICE = 500
+const yieldToEventLoop = async (): Promise<void> => await new Promise((resolve) => setImmediate(resolve))
 
 interface Client {
   socket: SocketLike
@@ -113,6 +122,7 @@ function updatesOf (raws: string[] | null | undefined): StoredUpdate[] | null {
 
 export function createBroadcaster (deps: BroadcasterDeps) {
   const { subscriber, log, metrics, maxBufferedBytes } = deps
+  const broadcastSlice = deps.broadcastSlice ?? BROADCAST_SLICE
   const feeds = new Map<string, Feed>()
   const byChannel = new Map<string, Feed>()
   let connecting: Promise<void> | null = null
@@ -287,7 +297,9 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     const cache: EntryJson = new Map()
     let updates = 0
     let ranks = 0
+    let visited = 0
     for (const client of feed.clients) {
+      if (++visited % broadcastSlice === 0) await yieldToEventLoop()
       if (!client.ready || frame.seq <= client.lastSeq) continue
       if (client.lastSeq < frame.seq - 1) {
         // Not at the copy's previous state (cannot happen while frames are handled in order).

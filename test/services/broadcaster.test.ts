@@ -40,7 +40,7 @@ function board (scores: Array<[string, number]>) {
   return scores.map(([userId, score], i) => entry(userId, score, score, i + 1))
 }
 
-function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?: Map<number, string>, top?: ReturnType<typeof board> } = {}) {
+function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?: Map<number, string>, top?: ReturnType<typeof board>, broadcastSlice?: number } = {}) {
   const subscriber = Object.assign(new EventEmitter(), {
     status: 'ready',
     subscribe: async () => 1,
@@ -73,7 +73,8 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
     heartbeatMs: opts.heartbeatMs ?? 60_000,
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024,
     maxMessagesPerSecond: 1000,
-    sweepMs: 60_000
+    sweepMs: 60_000,
+    broadcastSlice: opts.broadcastSlice
   })
   const publish = (frame: object) => subscriber.emit('message', `feed:${CID}`, JSON.stringify(frame))
   return { broadcaster, source, publish, counts, buffer, subscriber }
@@ -139,6 +140,22 @@ test('each client gets only what changed in its top-limit window, and its own ra
 
   t.same(wide.sent.slice(1).map((f) => f.seq), [11, 12, 13, 14], 'a window holding the whole board sees every change')
   t.same(wide.sent.slice(1).map((f) => f.entries.length), [1, 1, 1, 1])
+})
+
+test('a broadcast is written in slices with the event loop free between them; each client still gets the frames in order', async (t) => {
+  const top = board([[X, 100], [Y, 90], [Z, 80], [ME, 50], [V, 40]])
+  const { broadcaster, source, publish } = setup({ top, broadcastSlice: 2 })
+  t.teardown(() => broadcaster.shutdown())
+  const sockets = [X, Y, Z, ME, V].map(() => new FakeSocket())
+  for (const [i, userId] of [X, Y, Z, ME, V].entries()) await broadcaster.connect(sockets[i]!, { competitionId: CID, userId, source, limit: 10, k: 0 })
+  await settle()
+
+  publish(update(11, [entry(W, 10, null, 6)], [], [], 6))
+  publish(update(12, [entry(W, 20, 10, 6)], [], [], 6))
+  const reachedMeanwhile = await new Promise<number>((resolve) => setImmediate(() => resolve(sockets.filter((s) => s.sent.some((f) => f.seq === 11)).length)))
+  t.ok(reachedMeanwhile > 0 && reachedMeanwhile < sockets.length, `other work ran while the frame had reached ${reachedMeanwhile} of ${sockets.length} sockets`)
+  await settle()
+  for (const socket of sockets) t.same(socket.sent.slice(1).map((f) => f.seq), [11, 12])
 })
 
 test('a gap in the received frames is filled from the replay buffer, or answered with a snapshot', async (t) => {
