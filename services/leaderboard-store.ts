@@ -143,7 +143,8 @@ export function createLeaderboardStore () {
     const valid: number[] = []
     for (const i of order) {
       const change = changes[i]!
-      if (!UUID.test(change.competitionId) || !UUID.test(change.userId) || !validChange(change)) skip(i, 'invalid')
+      if (!UUID.test(change.userId) || !validChange(change)) skip(i, 'invalid')
+      else if (!UUID.test(change.competitionId)) skip(i, 'unknown_competition')
       else valid.push(i)
     }
     const pairOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.userId.toLowerCase()}`

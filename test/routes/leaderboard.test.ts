@@ -142,10 +142,13 @@ test('applyScores (the fitness write path) reports skips instead of failing the 
     { competitionId: finished, userId: a!, operation: 'sync', value: 5, idempotencyKey: 'late' },
     { competitionId: randomUUID(), userId: a!, operation: 'sync', value: 5, idempotencyKey: 'nowhere' },
     { competitionId, userId: a!, operation: 'sync', value: 1200, idempotencyKey: 'day-1@v1' },
-    { competitionId, userId: a!, operation: 'sync', value: 1500, idempotencyKey: 'day-1@v2' }
+    { competitionId, userId: a!, operation: 'sync', value: 1500, idempotencyKey: 'day-1@v2' },
+    { competitionId: 'not-a-uuid', userId: a!, operation: 'sync', value: 5, idempotencyKey: 'malformed' },
+    { competitionId, userId: 'not-a-uuid', operation: 'sync', value: 5, idempotencyKey: 'malformed-user' }
   ])
   t.same(results.map((r) => [r.applied, r.score, r.reason]), [
-    [true, 1200, undefined], [false, 0, 'not_participant'], [false, 0, 'inactive'], [false, 0, 'unknown_competition'], [false, 1200, 'duplicate'], [true, 1500, undefined]
+    [true, 1200, undefined], [false, 0, 'not_participant'], [false, 0, 'inactive'], [false, 0, 'unknown_competition'], [false, 1200, 'duplicate'], [true, 1500, undefined],
+    [false, 0, 'unknown_competition'], [false, 0, 'invalid']
   ])
   t.same(await postgresScores(app, competitionId), new Map([[a!, 1500]]))
   // The projection is eventually consistent with Postgres (a start-up rebuild may still run).
