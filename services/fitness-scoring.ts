@@ -93,8 +93,10 @@ export async function competitionTargets (db: Db, userId: string, competitionIds
 // Records span at most 25 hours, so only those starting up to 25 hours before the window
 // are read. Arithmetic is exact (numeric), so the result never depends on row order.
 export async function computeScore (db: Db, userId: string, target: ScoreTarget): Promise<ComputedScore> {
-  const { rows } = await db.query<{ score: string, inputs: string }>(
-    `WITH c AS (
+  // Named, so each connection plans it once (its planning cost as much as running it).
+  const { rows } = await db.query<{ score: string, inputs: string }>({
+    name: 'fitness-compute-score',
+    text: `WITH c AS (
        SELECT $3::timestamptz AS starts_at, $4::timestamptz AS ends_at, $5::text AS tz, $6::boolean AS allow_manual
      ), candidates AS (
        SELECT s.* FROM fitness_samples s, c
@@ -105,15 +107,20 @@ export async function computeScore (db: Db, userId: string, target: ScoreTarget)
        WHERE NOT x.deleted AND NOT x.rejected
          AND (x.end_at > c.starts_at OR (x.end_at = x.start_at AND x.start_at >= c.starts_at))
          AND (c.allow_manual OR (x.source <> 'manual' AND x.recording_method <> 'manual'))
-     ), days AS (
-       SELECT (d::date::timestamp AT TIME ZONE c.tz) AS day_start, ((d::date + 1)::timestamp AT TIME ZONE c.tz) AS day_end, d::date AS day
-       FROM c, generate_series((c.starts_at AT TIME ZONE c.tz)::date, ((c.ends_at - interval '1 microsecond') AT TIME ZONE c.tz)::date, interval '1 day') AS d
      ), pieces AS (
        SELECT days.day, s.source, s.kind,
          CASE WHEN s.end_at = s.start_at THEN s.value
            ELSE s.value * extract(epoch FROM least(s.end_at, days.day_end, c.ends_at) - greatest(s.start_at, days.day_start, c.starts_at))
              / extract(epoch FROM s.end_at - s.start_at) END AS v
-       FROM s CROSS JOIN c JOIN days ON CASE WHEN s.end_at = s.start_at
+       FROM s CROSS JOIN c
+       -- Only the competition's local days the record's part inside the window touches (one or
+       -- two for most), not every day of the competition.
+       CROSS JOIN LATERAL (
+         SELECT d::date AS day, (d::date::timestamp AT TIME ZONE c.tz) AS day_start, ((d::date + 1)::timestamp AT TIME ZONE c.tz) AS day_end
+         FROM generate_series((greatest(s.start_at, c.starts_at) AT TIME ZONE c.tz)::date,
+           (least(s.end_at, c.ends_at - interval '1 microsecond') AT TIME ZONE c.tz)::date, interval '1 day') AS d
+       ) AS days
+       WHERE CASE WHEN s.end_at = s.start_at
            THEN s.start_at >= days.day_start AND s.start_at < days.day_end AND s.start_at < c.ends_at
            ELSE least(s.end_at, days.day_end, c.ends_at) > greatest(s.start_at, days.day_start, c.starts_at) END
      ), per_source AS (
@@ -124,7 +131,8 @@ export async function computeScore (db: Db, userId: string, target: ScoreTarget)
      )
      SELECT (SELECT coalesce(round(sum(v)), 0)::bigint FROM per_day)::text AS score,
        (SELECT coalesce(extract(epoch FROM max(updated_at))::text, '-') FROM fitness_samples WHERE user_id = $1 AND metric = $2) AS inputs`,
-    [userId, target.metric, target.startsAt, target.endsAt, target.timeZone, target.allowManual])
+    values: [userId, target.metric, target.startsAt, target.endsAt, target.timeZone, target.allowManual]
+  })
   const row = rows[0]
   return { target, score: Number(row?.score ?? 0), inputs: row?.inputs ?? '' }
 }

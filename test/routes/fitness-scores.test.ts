@@ -53,6 +53,31 @@ test('a day crossing midnight in the competition\'s time zone lands on the right
   t.same(days, [[addDays(d0, -1), 'health_connect', 700], [d0, 'health_connect', 1000], [d1, 'garmin', 1600]])
 })
 
+test('a record crossing local midnight inside the window is split between the two days in proportion to time', async (t) => {
+  const app = await build(t, { config: FITNESS_TEST_CONFIG })
+  const ny = async (day: string, time: string): Promise<number> => {
+    const { rows } = await app.pg.query<{ at: Date }>('SELECT ($1::timestamp AT TIME ZONE $2) AS at', [`${day} ${time}`, ZONE])
+    return rows[0]!.at.getTime()
+  }
+  const d0 = zoneDay(new Date(Date.now() - 4 * 24 * HOUR), ZONE)
+  const d1 = addDays(d0, 1)
+  const competitionId = await insertCompetition(app, { startsAt: await ny(d0, '00:00'), endsAt: await ny(addDays(d0, 2), '00:00'), timeZone: ZONE, graceSeconds: 7 * 24 * 3600 })
+  const bob = person()
+  await joinWithSql(app, bob, competitionId)
+  const at = async (day: string, time: string) => {
+    const start = await ny(day, time)
+    return { start, tzOffsetMinutes: zoneOffsetMinutes(ZONE, new Date(start)) }
+  }
+  // 23:30 on d0 to 00:30 on d1: 500 to each day. On d1 another source has 300, less than the
+  // 500 this record gives d1, so the day counts 500: 1,000 in all (800 if the part after
+  // midnight were lost, 1,300 if the whole record counted on d0).
+  const walk = await syncOk(app, bob, { source: 'health_connect', samples: [sample({ externalId: 'walk', ...await at(d0, '23:30'), minutes: 60, value: 1000 })] })
+  t.same(walk.competitions, [{ competitionId, score: 1000, applied: true }])
+  const morning = await syncOk(app, bob, { source: 'garmin', samples: [sample({ externalId: 'morning', ...await at(d1, '08:00'), minutes: 20, value: 300 })] })
+  t.same(morning.competitions, [{ competitionId, score: 1000, applied: false }], 'd1 keeps the larger source: unchanged')
+  t.equal((await participant(app, competitionId, bob.id)).score, 1000)
+})
+
 test('manual entries count only where the competition allows them; metrics stay apart', async (t) => {
   const app = await build(t, { config: FITNESS_TEST_CONFIG })
   const alice = person()
