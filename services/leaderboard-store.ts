@@ -114,6 +114,7 @@ function bigints (values: number[]): string {
 function texts (values: string[]): string {
   return `ARRAY[${values.map((v) => pg.escapeLiteral(v)).join(',')}]::text[]`
 }
+
 const NAME_SQL = 'NULLIF(coalesce(NULLIF(u.display_name, \'\'), u.username), \'\')'
 
 function toProfile (row: { display_name: string | null, avatar_url: string | null }): Profile {
