@@ -47,15 +47,17 @@ export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey
   return rows.map((r) => ({ ...r, value: Number(r.value) }))
 }
 
-// The combined total (maximum across sources) of each given day, 0 when nothing is left.
-export async function combinedDayTotals (db: Db, userId: string, days: DayKey[]): Promise<Array<{ day: string, metric: Metric, value: number }>> {
-  if (days.length === 0) return []
+// The combined total (maximum across sources) of each given day, 0 when nothing is left, from
+// what recomputeDailyTotals returned for those days (every source row they now have), so the
+// rows just written need not be read back.
+export function combinedDayTotals (days: DayKey[], totals: SourceDayTotal[]): Array<{ day: string, metric: Metric, value: number }> {
+  const best = new Map<string, number>()
+  for (const { metric, day, value } of totals) {
+    const key = `${metric}|${day}`
+    const seen = best.get(key)
+    best.set(key, seen === undefined ? value : Math.max(seen, value))
+  }
   const { metrics, dayList } = uniqueKeys(days)
-  const { rows } = await db.query<{ metric: Metric, day: string, value: string }>(
-    `SELECT k.metric, k.local_day::text AS day, coalesce(max(d.value), 0) AS value
-     FROM unnest($2::text[], $3::date[]) AS k(metric, local_day)
-     LEFT JOIN daily_totals d ON d.user_id = $1 AND d.metric = k.metric AND d.local_day = k.local_day
-     GROUP BY k.metric, k.local_day ORDER BY k.local_day, k.metric`,
-    [userId, metrics, dayList])
-  return rows.map((r) => ({ day: r.day, metric: r.metric, value: Number(r.value) }))
+  return metrics.map((metric, i) => ({ day: dayList[i]!, metric: metric as Metric, value: best.get(`${metric}|${dayList[i]}`) ?? 0 }))
+    .sort((a, b) => a.day.localeCompare(b.day) || a.metric.localeCompare(b.metric))
 }

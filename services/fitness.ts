@@ -125,7 +125,7 @@ export function createFitnessService (deps: FitnessServiceDeps) {
         // Written samples start unflagged (the upsert resets the flag columns) and a new version
         // has no flags yet, so only the samples flagged just now need their columns refreshed.
         await refreshSampleFlags(tx, [...new Set(raised.map((f) => f.sampleId))])
-        const days = await combinedDayTotals(tx, caller.id, outcome.days)
+        const days = combinedDayTotals(outcome.days, totals)
         const computed = await scoreTargets(tx, caller.id, await competitionsToScore(tx, caller.id, outcome.ranges))
         return { outcome, raised, days, computed }
       })
