@@ -27,21 +27,29 @@ function uniqueKeys (days: DayKey[]): { metrics: string[], dayList: string[] } {
 
 // Rebuilds daily_totals (one row per user, day, metric and source) for the given days from
 // the stored samples. Recomputing rather than adding deltas is what makes replays harmless.
+// One statement: the sources the samples still give are written (inserted or updated in
+// place) and the rows of sources that have nothing left that day are deleted; the two touch
+// different rows, so their order within the statement does not matter.
 export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey[]): Promise<SourceDayTotal[]> {
   if (days.length === 0) return []
   const { metrics, dayList } = uniqueKeys(days)
-  await tx.query(
-    `DELETE FROM daily_totals d USING unnest($2::text[], $3::date[]) AS k(metric, local_day)
-     WHERE d.user_id = $1 AND d.metric = k.metric AND d.local_day = k.local_day`,
-    [userId, metrics, dayList])
   const { rows } = await tx.query<{ metric: Metric, day: string, source: string, value: string }>(
-    `INSERT INTO daily_totals (user_id, local_day, metric, source, value)
-     SELECT $1, s.local_day, s.metric, s.source,
-       greatest(coalesce(sum(s.value) FILTER (WHERE s.kind = 'sample'), 0), coalesce(sum(s.value) FILTER (WHERE s.kind = 'daily_total'), 0))
-     FROM fitness_samples s JOIN unnest($2::text[], $3::date[]) AS k(metric, local_day)
-       ON s.metric = k.metric AND s.local_day = k.local_day
-     WHERE s.user_id = $1 AND NOT s.deleted AND NOT s.rejected
-     GROUP BY s.local_day, s.metric, s.source
+    `WITH k AS (
+       SELECT * FROM unnest($2::text[], $3::date[]) AS k(metric, local_day)
+     ), fresh AS (
+       SELECT s.local_day, s.metric, s.source,
+         greatest(coalesce(sum(s.value) FILTER (WHERE s.kind = 'sample'), 0), coalesce(sum(s.value) FILTER (WHERE s.kind = 'daily_total'), 0)) AS value
+       FROM fitness_samples s JOIN k ON s.metric = k.metric AND s.local_day = k.local_day
+       WHERE s.user_id = $1 AND NOT s.deleted AND NOT s.rejected
+       GROUP BY s.local_day, s.metric, s.source
+     ), emptied AS (
+       DELETE FROM daily_totals d USING k
+       WHERE d.user_id = $1 AND d.metric = k.metric AND d.local_day = k.local_day
+         AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.local_day = d.local_day AND f.metric = d.metric AND f.source = d.source)
+     )
+     INSERT INTO daily_totals (user_id, local_day, metric, source, value)
+     SELECT $1, local_day, metric, source, value FROM fresh
+     ON CONFLICT (user_id, metric, local_day, source) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
      RETURNING metric, local_day::text AS day, source, value`,
     [userId, metrics, dayList])
   return rows.map((r) => ({ ...r, value: Number(r.value) }))

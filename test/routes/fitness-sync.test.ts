@@ -148,6 +148,7 @@ test('revisions and deletions move the leaderboard and publish live updates', as
   const deleted = await syncOk(app, alice, { source: 'healthkit', deletions: [{ externalId: 'walk-1' }] })
   t.equal(deleted.deleted, 1)
   t.same(deleted.days, [{ day: new Date(dayStart(1)).toISOString().slice(0, 10), metric: 'steps', value: 0 }])
+  t.same(await dailyTotals(app, alice.id), [], 'the emptied day keeps no source row')
   await live.waitForScore(alice.id, 0)
   t.equal(await board(), 0, 'the leaderboard shows the deletion')
 
