@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { build } from '../helper.ts'
 import { addDays, zoneDay, zoneOffsetMinutes } from '../../services/fitness-time.ts'
 import {
@@ -7,25 +8,32 @@ import {
 
 const ZONE = 'America/New_York'
 
-test('a day crossing midnight in the competition\'s time zone lands on the right day', async (t) => {
-  const app = await build(t, { config: FITNESS_TEST_CONFIG })
-  // Local wall-clock time in New York to an instant, by Postgres' time-zone rules.
-  const ny = async (day: string, time: string): Promise<number> => {
-    const { rows } = await app.pg.query<{ at: Date }>('SELECT ($1::timestamp AT TIME ZONE $2) AS at', [`${day} ${time}`, ZONE])
-    return rows[0]!.at.getTime()
-  }
+// Local wall-clock time in New York to an instant, by Postgres' time-zone rules.
+async function newYork (app: FastifyInstance, day: string, time: string): Promise<number> {
+  const { rows } = await app.pg.query<{ at: Date }>('SELECT ($1::timestamp AT TIME ZONE $2) AS at', [`${day} ${time}`, ZONE])
+  return rows[0]!.at.getTime()
+}
+
+// A competition over two New York days, d0 and d1, that ended but is still within its grace
+// period, with one participant added with SQL (the API no longer lets anyone join a
+// competition that has ended); `at` gives a New York wall-clock time as a sample's start.
+async function twoNewYorkDays (app: FastifyInstance) {
   const d0 = zoneDay(new Date(Date.now() - 4 * 24 * HOUR), ZONE)
-  const d1 = addDays(d0, 1)
-  const d2 = addDays(d0, 2)
-  // Two New York days, d0 and d1; still within its grace period.
-  const competitionId = await insertCompetition(app, { startsAt: await ny(d0, '00:00'), endsAt: await ny(d2, '00:00'), timeZone: ZONE, graceSeconds: 7 * 24 * 3600 })
-  const alice = person()
-  // The API no longer lets anyone join a competition that has ended.
-  await joinWithSql(app, alice, competitionId)
+  const competitionId = await insertCompetition(app, {
+    startsAt: await newYork(app, d0, '00:00'), endsAt: await newYork(app, addDays(d0, 2), '00:00'), timeZone: ZONE, graceSeconds: 7 * 24 * 3600
+  })
+  const runner = person()
+  await joinWithSql(app, runner, competitionId)
   const at = async (day: string, time: string) => {
-    const start = await ny(day, time)
+    const start = await newYork(app, day, time)
     return { start, tzOffsetMinutes: zoneOffsetMinutes(ZONE, new Date(start)) }
   }
+  return { d0, d1: addDays(d0, 1), competitionId, runner, at }
+}
+
+test('a day crossing midnight in the competition\'s time zone lands on the right day', async (t) => {
+  const app = await build(t, { config: FITNESS_TEST_CONFIG })
+  const { d0, d1, competitionId, runner: alice, at } = await twoNewYorkDays(app)
 
   // 23:30 in New York is already the next day in UTC: phone late on d0, watch early on d1.
   // Counted by UTC days both would fall on one day and only the larger would count.
@@ -55,19 +63,7 @@ test('a day crossing midnight in the competition\'s time zone lands on the right
 
 test('a record crossing local midnight inside the window is split between the two days in proportion to time', async (t) => {
   const app = await build(t, { config: FITNESS_TEST_CONFIG })
-  const ny = async (day: string, time: string): Promise<number> => {
-    const { rows } = await app.pg.query<{ at: Date }>('SELECT ($1::timestamp AT TIME ZONE $2) AS at', [`${day} ${time}`, ZONE])
-    return rows[0]!.at.getTime()
-  }
-  const d0 = zoneDay(new Date(Date.now() - 4 * 24 * HOUR), ZONE)
-  const d1 = addDays(d0, 1)
-  const competitionId = await insertCompetition(app, { startsAt: await ny(d0, '00:00'), endsAt: await ny(addDays(d0, 2), '00:00'), timeZone: ZONE, graceSeconds: 7 * 24 * 3600 })
-  const bob = person()
-  await joinWithSql(app, bob, competitionId)
-  const at = async (day: string, time: string) => {
-    const start = await ny(day, time)
-    return { start, tzOffsetMinutes: zoneOffsetMinutes(ZONE, new Date(start)) }
-  }
+  const { d0, d1, competitionId, runner: bob, at } = await twoNewYorkDays(app)
   // 23:30 on d0 to 00:30 on d1: 500 to each day. On d1 another source has 300, less than the
   // 500 this record gives d1, so the day counts 500: 1,000 in all (800 if the part after
   // midnight were lost, 1,300 if the whole record counted on d0).
