@@ -7,9 +7,10 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { migrate } from '../lib/migrate.ts'
+import { projectRoot } from '../lib/project-root.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
 import { readsBySource, type LoadResult } from './lib/http.ts'
-import { buildService, root, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
+import { buildService, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
 import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
 import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
 import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
@@ -32,7 +33,7 @@ const { values: args } = parseArgs({
     // Enough connections that the offered rate holds while each update waits on a busy loop.
     'burst-connections': { type: 'string', default: '400' },
     'tick-ms': { type: 'string', default: '100' },
-    out: { type: 'string', default: join(root, 'bench', 'RESULTS.md') },
+    out: { type: 'string', default: join(projectRoot, 'bench', 'RESULTS.md') },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     only: { type: 'string', default: 'http,ws' },
@@ -300,7 +301,7 @@ async function main (): Promise<void> {
   ]
   sections.push({ heading: 'Details', body: details.join('\n') })
   if (args['cpu-prof']) sections.push({ heading: 'CPU profile of this run (self time)', body: summariseProfiles(args['cpu-prof']) })
-  writeReport(args.out!, { title: 'Benchmark results', context, rows, sections, notesFile: join(root, 'bench', 'NOTES.md') })
+  writeReport(args.out!, { title: 'Benchmark results', context, rows, sections, notesFile: join(projectRoot, 'bench', 'NOTES.md') })
   log(`wrote ${args.out}`)
   log(readFileSync(args.out!, 'utf8'))
 }

@@ -1,6 +1,5 @@
 import { test } from 'tap'
 import { execFile } from 'node:child_process'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from './helper.ts'
@@ -11,7 +10,7 @@ import { projectRoot } from '../lib/project-root.ts'
 // `npm start` runs the service compiled into dist/ (npm run build), so files that ship beside
 // the sources must still be found from there: the migrations and the live page.
 test('the built service starts, migrates and serves the live page', async (t) => {
-  await promisify(execFile)(process.execPath, [join(projectRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: projectRoot })
+  await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: projectRoot })
   const { redisUrl } = await resolveBackends(t)
   const databaseUrl = await createTestDatabase(t)
   const server = await startServerProcess(t, {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { root } from './processes.ts'
+import { projectRoot } from '../../lib/project-root.ts'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, children?: number[] }
 interface CpuProfile { nodes: ProfileNode[], samples: number[], timeDeltas: number[] }
@@ -14,7 +14,7 @@ function files (dir: string): string[] {
 
 function where (url: string, line: number): string {
   if (url === '') return ''
-  const path = url.startsWith('file://') ? relative(root, new URL(url).pathname) : url
+  const path = url.startsWith('file://') ? relative(projectRoot, new URL(url).pathname) : url
   return `${path.replace(/^node_modules\//, '')}:${line + 1}`
 }
 

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from '../../lib/free-port.ts'
+import { projectRoot } from '../../lib/project-root.ts'
 
-export const root = fileURLToPath(new URL('../../', import.meta.url))
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
 export { freePort }
@@ -72,12 +72,12 @@ export async function startBaseline (script: string, args: string[] = []): Promi
 
 // The command of `npm start`, read from package.json so the bench runs (and reports) what it runs.
 export function startCommand (): string {
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+  return (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
 }
 
 // What `npm start` does first (its prestart script): compile the sources into dist/.
 export function buildService (): void {
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' })
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' })
 }
 
 function startArguments (): string[] {
@@ -93,7 +93,7 @@ export async function startService (env: Record<string, string>, opts: { cpuProf
   const port = await freePort()
   const flags = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : []
   const child = spawn(process.execPath, [...flags, ...startArguments()], {
-    cwd: root,
+    cwd: projectRoot,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
