@@ -129,7 +129,8 @@ export function createLeaderboardStore () {
   // Rows are locked in (competition, user) order so concurrent batches cannot deadlock on each
   // other; competitions are share-locked so a status change waits for the scores being written
   // under the old status. `onlyMetric` restricts the batch to competitions scoring that metric
-  // (direct updates: custom). On an error the caller rolls back.
+  // (direct updates: custom). On an error the caller rolls back. A batch with no well-formed
+  // change is answered without a round trip.
   async function applyChanges (tx: Db, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
     const order = changes.map((_, i) => i).sort((a, b) => {
       const x = changes[a]!
@@ -148,6 +149,8 @@ export function createLeaderboardStore () {
       else if (!UUID.test(change.competitionId)) skip(i, 'unknown_competition')
       else valid.push(i)
     }
+    // Nothing to look up or write: no transaction at all.
+    if (valid.length === 0) return { results, projected: [] }
     const pairOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.userId.toLowerCase()}`
     const keyOf = (c: ScoreChange) => `${c.competitionId.toLowerCase()}|${c.idempotencyKey}`
     const ids = [...new Set(valid.map((i) => changes[i]!.competitionId.toLowerCase()))].sort()

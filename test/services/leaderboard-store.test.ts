@@ -56,3 +56,17 @@ test('a key committed by another transaction after the batch looked fails the ba
   const { rows: [events] } = await app.pg.query('SELECT count(*)::int AS n FROM score_events WHERE competition_id = $1', [competitionId])
   t.equal(events.n, 1, 'only the other transaction\'s event')
 })
+
+test('a batch with no well-formed change is answered without asking Postgres', async (t) => {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const store = createLeaderboardStore()
+  let queries = 0
+  const counting = { query: async (...args: Parameters<typeof app.pg.query>) => { queries++; return await app.pg.query(...args) } }
+  const { results, projected } = await store.applyChanges(counting as never, [
+    { competitionId: 'not-a-uuid', userId: randomUUID(), operation: 'set', value: 1, idempotencyKey: 'a' },
+    { competitionId: randomUUID(), userId: randomUUID(), operation: 'set', value: -1, idempotencyKey: 'b' }
+  ])
+  t.same(results.map((r) => r.reason), ['unknown_competition', 'invalid'])
+  t.same(projected, [])
+  t.equal(queries, 0)
+})
