@@ -33,8 +33,10 @@ function uniqueKeys (days: DayKey[]): { metrics: string[], dayList: string[] } {
 export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey[]): Promise<SourceDayTotal[]> {
   if (days.length === 0) return []
   const { metrics, dayList } = uniqueKeys(days)
-  const { rows } = await tx.query<{ metric: Metric, day: string, source: string, value: string }>(
-    `WITH k AS (
+  const { rows } = await tx.query<{ metric: Metric, day: string, source: string, value: string }>({
+    // Named, like every statement of a device sync, so each connection parses and plans it once.
+    name: 'fitness-recompute-daily-totals',
+    text: `WITH k AS (
        SELECT * FROM unnest($2::text[], $3::date[]) AS k(metric, local_day)
      ), fresh AS (
        SELECT s.local_day, s.metric, s.source,
@@ -51,7 +53,8 @@ export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey
      SELECT $1, local_day, metric, source, value FROM fresh
      ON CONFLICT (user_id, metric, local_day, source) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
      RETURNING metric, local_day::text AS day, source, value`,
-    [userId, metrics, dayList])
+    values: [userId, metrics, dayList]
+  })
   return rows.map((r) => ({ ...r, value: Number(r.value) }))
 }
 

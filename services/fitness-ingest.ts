@@ -67,12 +67,15 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
   const ids = [...samples.map((s) => s.externalId), ...deletions.map((d) => d.externalId)]
   const { rows: existingRows } = ids.length === 0
     ? { rows: [] as StoredRow[] }
-    : await tx.query<StoredRow>(
-      `SELECT id, external_id, version, metric, kind, start_at, end_at, value, recording_method, tz_offset_minutes,
+    : await tx.query<StoredRow>({
+      // Named, like every statement of a device sync, so each connection parses and plans it once.
+      name: 'fitness-existing-samples',
+      text: `SELECT id, external_id, version, metric, kind, start_at, end_at, value, recording_method, tz_offset_minutes,
               local_day::text AS local_day, deleted
        FROM fitness_samples WHERE user_id = $1 AND source = $2 AND external_id = ANY($3::text[])
        ORDER BY id FOR UPDATE`,
-      [userId, source, ids])
+      values: [userId, source, ids]
+    })
   const existing = new Map(existingRows.map((r) => [r.external_id, r]))
 
   const outcome: IngestOutcome = { inserted: 0, replaced: 0, unchanged: 0, deleted: 0, written: [], flags: [], days: [], ranges: [] }
@@ -115,8 +118,9 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
 
   if (toWrite.length > 0) {
     // The version guard repeats the decision above in SQL, as a last line of defence.
-    const { rows } = await tx.query<{ id: string, external_id: string, version: string, local_day: string }>(
-      `INSERT INTO fitness_samples (user_id, source, external_id, version, metric, kind, start_at, end_at, value,
+    const { rows } = await tx.query<{ id: string, external_id: string, version: string, local_day: string }>({
+      name: 'fitness-upsert-samples',
+      text: `INSERT INTO fitness_samples (user_id, source, external_id, version, metric, kind, start_at, end_at, value,
          recording_method, tz_offset_minutes, local_day)
        SELECT $1, $2, x.external_id, x.version, x.metric, x.kind, x.start_at, x.end_at, x.value, x.recording_method,
          x.tz_offset_minutes, ((x.start_at AT TIME ZONE 'UTC') + x.tz_offset_minutes * interval '1 minute')::date
@@ -129,7 +133,7 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
          flagged = false, flag_reason = NULL, updated_at = now()
        WHERE fitness_samples.version < EXCLUDED.version
        RETURNING id, external_id, version, local_day::text AS local_day`,
-      [userId, source, JSON.stringify(toWrite.map((s) => ({
+      values: [userId, source, JSON.stringify(toWrite.map((s) => ({
         external_id: s.externalId,
         version: s.version,
         metric: s.metric,
@@ -139,7 +143,8 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
         value: s.value,
         recording_method: s.recordingMethod,
         tz_offset_minutes: s.tzOffsetMinutes
-      })))])
+      })))]
+    })
     const byId = new Map(toWrite.map((s) => [s.externalId, s]))
     for (const r of rows) {
       const s = byId.get(r.external_id)

@@ -22,12 +22,15 @@ export function createUserLease (opts: LeaseOptions) {
     const deadline = Date.now() + opts.waitMs
     let pause = 10
     for (;;) {
-      const { rowCount } = await opts.pool.query(
-        `INSERT INTO fitness_sync_leases (user_id, holder, expires_at)
+      const { rowCount } = await opts.pool.query({
+        // Named: taken and released once per device sync.
+        name: 'fitness-lease-acquire',
+        text: `INSERT INTO fitness_sync_leases (user_id, holder, expires_at)
          VALUES ($1, $2, now() + $3 * interval '1 millisecond')
          ON CONFLICT (user_id) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
          WHERE fitness_sync_leases.expires_at < now()`,
-        [userId, holder, opts.ttlMs])
+        values: [userId, holder, opts.ttlMs]
+      })
       if (rowCount === 1) return
       if (Date.now() >= deadline) throw errors.Conflict('Another sync for this user is still running; retry shortly')
       await sleep(pause + Math.random() * pause)
@@ -38,7 +41,8 @@ export function createUserLease (opts: LeaseOptions) {
   // A lease that cannot be released (database gone) simply expires; the sync's own outcome
   // is what the caller needs to hear about.
   async function release (userId: string, holder: string): Promise<void> {
-    await opts.pool.query('DELETE FROM fitness_sync_leases WHERE user_id = $1 AND holder = $2', [userId, holder]).catch(() => {})
+    await opts.pool.query({ name: 'fitness-lease-release', text: 'DELETE FROM fitness_sync_leases WHERE user_id = $1 AND holder = $2', values: [userId, holder] })
+      .catch(() => {})
   }
 
   return async function withUserLease<T> (userId: string, fn: () => Promise<T>): Promise<T> {

@@ -58,14 +58,16 @@ const OPEN_COMPETITION = 'c.status IN (\'active\', \'grace\') AND now() < c.ends
 // The user's open competitions whose metric and window overlap what a sync touched.
 export async function competitionsToScore (db: Db, userId: string, ranges: TimeRange[]): Promise<ScoreTarget[]> {
   if (ranges.length === 0) return []
-  const { rows } = await db.query<TargetRow>(
-    `SELECT DISTINCT c.id, c.metric, c.starts_at, c.ends_at, c.time_zone, c.allow_manual_entries, p.joined_at, p.score
+  const { rows } = await db.query<TargetRow>({
+    name: 'fitness-competitions-to-score',
+    text: `SELECT DISTINCT c.id, c.metric, c.starts_at, c.ends_at, c.time_zone, c.allow_manual_entries, p.joined_at, p.score
      FROM participants p JOIN competitions c ON c.id = p.competition_id
      JOIN unnest($2::text[], $3::timestamptz[], $4::timestamptz[]) AS r(metric, start_at, end_at)
        ON r.metric = c.metric AND r.start_at < c.ends_at AND r.end_at >= c.starts_at
      WHERE p.user_id = $1 AND ${OPEN_COMPETITION}
      ORDER BY c.id`,
-    [userId, ranges.map((r) => r.metric), ranges.map((r) => r.start), ranges.map((r) => r.end)])
+    values: [userId, ranges.map((r) => r.metric), ranges.map((r) => r.start), ranges.map((r) => r.end)]
+  })
   return rows.map(toTarget)
 }
 
