@@ -45,11 +45,11 @@ function recordRouteDurations (fastify: FastifyInstance, registry: promClient.Re
 export default fp(async function observabilityPlugin (fastify) {
   const { config } = fastify
 
-  // Echo the request id (taken from x-request-id when the caller sent one). Set on the raw
-  // response at the start, so every answer carries it, errors included, without a promise
-  // per request in the send path.
+  // Echo the request id (taken from x-request-id when the caller sent one). Set at the start,
+  // so every answer carries it, errors included, without a promise per request in the send
+  // path; on the reply rather than the raw response (see setSecurityHeaders).
   fastify.addHook('onRequest', function echoRequestId (request, reply, done) {
-    reply.raw.setHeader('x-request-id', request.id)
+    reply.header('x-request-id', request.id)
     done()
   })
 

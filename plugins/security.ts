@@ -31,6 +31,10 @@ function staticHeaders (middleware: ReturnType<typeof helmet>): Array<[string, s
   return headers
 }
 
+function lowerCaseNames (headers: Array<[string, string]>): Array<[string, string]> {
+  return headers.map(([name, value]) => [name.toLowerCase(), value])
+}
+
 function parseOrigins (value: string): string[] {
   return value.split(',').map((o) => o.trim()).filter(Boolean)
 }
@@ -47,7 +51,7 @@ export default fp(async function securityPlugin (fastify) {
   // by running its middleware against a recording response, and each request only sets them:
   // the @fastify/helmet wrapper rebuilt the middleware (parsing the CSP again) per request,
   // and even the built middleware is a dozen nested calls per response.
-  const securityHeaders = staticHeaders(helmet({
+  const securityHeaders = lowerCaseNames(staticHeaders(helmet({
     // Swagger UI and the live page load their own scripts from this origin only.
     contentSecurityPolicy: {
       directives: {
@@ -59,10 +63,11 @@ export default fp(async function securityPlugin (fastify) {
       }
     },
     strictTransportSecurity: { maxAge: 31536000, includeSubDomains: true }
-  }))
+  })))
+  // Set on the reply, not the raw response: once anything is set on the raw response, Node
+  // sets every header Fastify writes one by one again (about 4 us per request measured).
   fastify.addHook('onRequest', function setSecurityHeaders (_request, reply, done) {
-    const res = reply.raw
-    for (let i = 0; i < securityHeaders.length; i++) res.setHeader(securityHeaders[i]![0], securityHeaders[i]![1])
+    for (let i = 0; i < securityHeaders.length; i++) reply.header(securityHeaders[i]![0], securityHeaders[i]![1])
     done()
   })
 
