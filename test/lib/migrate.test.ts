@@ -26,6 +26,19 @@ test('migrations apply to an empty database and are idempotent', async (t) => {
   }
 })
 
+test('only the sync leases skip the WAL: every table of data is logged', async (t) => {
+  const url = await createTestDatabase(t)
+  await migrate(url)
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  t.teardown(() => db.end())
+  const { rows } = await db.query<{ relname: string, relpersistence: string }>(
+    "SELECT c.relname, c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")
+  const unlogged = rows.filter((r) => r.relpersistence === 'u').map((r) => r.relname)
+  t.same(unlogged, ['fitness_sync_leases'], 'a lease means nothing after a crash; scores, samples and money must survive one')
+  t.ok(rows.length > 10, 'the tables were read')
+})
+
 test('the schema protects money and identities', async (t) => {
   const url = await createTestDatabase(t)
   await migrate(url)
