@@ -4,6 +4,16 @@ import { randomUUID } from 'node:crypto'
 import { migrate } from '../../lib/migrate.ts'
 import { createTestDatabase } from '../helper.ts'
 
+// A freshly migrated database of the test's own, and a client on it closed after the test.
+async function migratedDatabase (t: Parameters<typeof createTestDatabase>[0]): Promise<pg.Client> {
+  const url = await createTestDatabase(t)
+  await migrate(url)
+  const db = new pg.Client({ connectionString: url })
+  await db.connect()
+  t.teardown(() => db.end())
+  return db
+}
+
 test('migrations apply to an empty database and are idempotent', async (t) => {
   const url = await createTestDatabase(t)
   const first = await migrate(url)
@@ -27,11 +37,7 @@ test('migrations apply to an empty database and are idempotent', async (t) => {
 })
 
 test('only the sync leases skip the WAL: every table of data is logged', async (t) => {
-  const url = await createTestDatabase(t)
-  await migrate(url)
-  const db = new pg.Client({ connectionString: url })
-  await db.connect()
-  t.teardown(() => db.end())
+  const db = await migratedDatabase(t)
   const { rows } = await db.query<{ relname: string, relpersistence: string }>(
     "SELECT c.relname, c.relpersistence FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'r'")
   const unlogged = rows.filter((r) => r.relpersistence === 'u').map((r) => r.relname)
@@ -40,11 +46,7 @@ test('only the sync leases skip the WAL: every table of data is logged', async (
 })
 
 test('the schema protects money and identities', async (t) => {
-  const url = await createTestDatabase(t)
-  await migrate(url)
-  const db = new pg.Client({ connectionString: url })
-  await db.connect()
-  t.teardown(() => db.end())
+  const db = await migratedDatabase(t)
   const user = randomUUID()
   await db.query('INSERT INTO users (id, username) VALUES ($1, $2)', [user, 'alice'])
   await t.rejects(db.query('INSERT INTO users (id, username) VALUES ($1, $2)', [randomUUID(), 'ALICE']), { code: '23505' }, 'usernames are unique regardless of case')
