@@ -46,10 +46,13 @@ test('a key committed by another transaction after the batch looked fails the ba
     { competitionId, userId: other!, operation: 'set', value: 5, idempotencyKey: randomUUID() },
     { competitionId, userId: userId!, operation: 'set', value: 7, idempotencyKey: key }
   ])
+  // Expected to fail; the check is attached now, since the batch may fail before the holder's
+  // COMMIT is answered here, and a rejection nobody handles yet fails the test.
+  const failed = t.rejects(applying, { code: '40001' })
   const waiting = async () => (await app.pg.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()")).rows[0].n
   for (let i = 0; i < 100 && await waiting() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   await holder.query('COMMIT')
-  await t.rejects(applying, { code: '40001' })
+  await failed
   await batch.query('ROLLBACK')
   const { rows } = await app.pg.query('SELECT user_id, score::int FROM participants WHERE competition_id = $1 ORDER BY user_id', [competitionId])
   t.same(rows.map((r) => r.score), [0, 0], 'neither change of the failed batch was written')
