@@ -41,4 +41,4 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # As `npm start`: the young generation capped at 8 MB per semi-space, the old generation grown in
 # small steps (README, "Memory").
-CMD ["node", "--expose-gc", "--max-semi-space-size=8", "--heap-growing-percent=30", "--import", "./dist/otel.js", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=8", "--heap-growing-percent=30", "--import", "./dist/otel.js", "dist/server.js"]

@@ -4,7 +4,6 @@ import closeWithGrace from 'close-with-grace'
 import app from './app.ts'
 import { loadConfig } from './plugins/config.ts'
 import { serverOptions } from './lib/server-options.ts'
-import { memoryReducingCollection, startIdleCollector } from './lib/idle-collector.ts'
 
 const config = loadConfig()
 const server = Fastify(serverOptions(config))
@@ -14,17 +13,9 @@ server.server.keepAliveTimeout = 65_000
 server.server.requestTimeout = 30_000
 server.server.headersTimeout = 31_000
 
-// Memory a busy spell grew into goes back to the system once the process is quiet again
-// (lib/idle-collector.ts); only when Node runs with --expose-gc, as npm start and the image do.
-const collect = memoryReducingCollection()
-const idleCollector = collect
-  ? startIdleCollector({ collect, onCollect: (c) => { server.log.debug(c, 'collected garbage while idle') } })
-  : null
-
 closeWithGrace({ delay: 10_000 }, async function shutdown ({ signal, err }) {
   if (err) server.log.error({ err }, 'shutting down after an error')
   else server.log.info({ signal }, 'shutting down')
-  idleCollector?.stop()
   await server.close()
 })
 

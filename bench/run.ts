@@ -53,9 +53,6 @@ async function scenario<T> (name: string, work: () => Promise<T>): Promise<T | n
 }
 const tickMs = num(args['tick-ms'])
 const sleep = async (t: number) => await new Promise((resolve) => setTimeout(resolve, t))
-// Idle RSS is read this long after the start-up rebuild: the service hands back what the
-// rebuild grew into once it has been quiet for 2 s (lib/idle-collector.ts).
-const IDLE_READ_MS = 5000
 const log = (...a: unknown[]) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a)
 
 const children = new Set<{ stop: () => Promise<void> }>()
@@ -165,7 +162,7 @@ async function main (): Promise<void> {
     log(`bare Fastify: ${int(helloBefore.rps)} req/s, p99 ${helloBefore.p99} ms, cpu/req ${helloBefore.cpuUsPerRequest} us`)
 
     const service = await startBenchService(env, tokens, 'http')
-    await sleep(IDLE_READ_MS)
+    await sleep(3000)
     idleRss = rssOf(service.pid)
     log(`idle RSS ${mb(idleRss)}`)
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
@@ -242,7 +239,7 @@ async function main (): Promise<void> {
   if (only.has('ws')) {
     const sockets = num(args.sockets)
     const service = await startBenchService(env, tokens, 'ws')
-    await sleep(IDLE_READ_MS)
+    await sleep(3000)
     const wsIdleRss = rssOf(service.pid)
     if (idleRss === 0) idleRss = wsIdleRss
     const harness: Harness = track(startHarness())
@@ -269,7 +266,7 @@ async function main (): Promise<void> {
     wsRows(rows, details, live, baseline, sockets)
     const blank = { p50: '', p99: '', errors: '', rss: '' }
     rows.push({
-      scenario: `memory: idle (production start, ${IDLE_READ_MS / 1000} s after the 100,000-participant rebuild)`,
+      scenario: 'memory: idle (production start, 3 s after the 100,000-participant rebuild)',
       result: `idle ${mb(idleRss)}`,
       ...blank,
       baseline: '',
