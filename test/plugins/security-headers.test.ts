@@ -2,9 +2,11 @@ import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { build, bearer } from '../helper.ts'
 
-// Every kind of response carries the same protective headers: success, client error, auth
-// failure, rate limit, not found, metrics and the docs. Browsers are told not to sniff, frame,
-// or run scripts from elsewhere, and to stay on HTTPS.
+// Every kind of API answer carries the same protective headers: success, client error, auth
+// failure, rate limit, not found and metrics. Nothing may load from or
+// frame an answer, browsers must not sniff it and stay on HTTPS. Pages (Swagger UI, the live
+// leaderboard, and the OpenAPI document served with Swagger UI) carry the document policy
+// instead: their own scripts and styles only.
 
 function directives (csp: string): Map<string, string> {
   return new Map(csp.split(';').map((d) => d.trim()).filter(Boolean).map((d) => {
@@ -13,7 +15,7 @@ function directives (csp: string): Map<string, string> {
   }))
 }
 
-test('security headers on every kind of response', async (t) => {
+test('API security headers on every kind of answer', async (t) => {
   const app = await build(t, { config: { RATE_LIMIT_MAX: 1 } })
   const user = bearer({ sub: randomUUID() })
   await app.inject({ url: '/api/v1/me', headers: user })
@@ -22,9 +24,9 @@ test('security headers on every kind of response', async (t) => {
     readiness: await app.inject({ url: '/health/ready' }),
     401: await app.inject({ url: '/api/v1/me' }),
     404: await app.inject({ url: '/api/v1/nothing-here' }),
+    '404 under a page prefix': await app.inject({ url: '/docs-nothing-here' }),
     '400 (malformed JSON)': await app.inject({ method: 'POST', url: '/api/v1/me', headers: { 'content-type': 'application/json' }, payload: '{' }),
     429: await app.inject({ url: '/api/v1/me', headers: user }),
-    'OpenAPI JSON': await app.inject({ url: '/docs/json' }),
     metrics: await app.inject({ url: '/metrics' })
   }
   t.equal(responses['429'].statusCode, 429, 'the rate-limited case really is a 429')
@@ -33,23 +35,20 @@ test('security headers on every kind of response', async (t) => {
     t.test(name, async (t) => {
       const h = res.headers
       const csp = directives(String(h['content-security-policy']))
-      t.equal(csp.get('default-src'), "'self'", 'CSP default-src is self')
-      t.equal(csp.get('script-src'), "'self'", 'no inline or foreign scripts')
-      t.equal(csp.get('object-src'), "'none'", 'no plugins')
-      t.equal(csp.get('frame-ancestors'), "'self'", 'not framed by other sites')
-      t.equal(csp.get('base-uri'), "'self'")
+      t.equal(csp.get('default-src'), "'none'", 'nothing may load from an answer')
+      t.equal(csp.get('frame-ancestors'), "'none'", 'an answer is never framed')
+      t.equal(h['x-frame-options'], 'DENY')
       t.match(h['strict-transport-security'], /^max-age=31536000; includeSubDomains/, 'HSTS for a year, subdomains included')
-      t.equal(h['x-frame-options'], 'SAMEORIGIN')
       t.equal(h['x-content-type-options'], 'nosniff')
       t.equal(h['referrer-policy'], 'no-referrer')
-      t.equal(h['cross-origin-opener-policy'], 'same-origin')
       t.equal(h['cross-origin-resource-policy'], 'same-origin')
-      t.equal(h['x-dns-prefetch-control'], 'off')
-      t.equal(h['x-permitted-cross-domain-policies'], 'none')
       t.notOk(h['x-powered-by'], 'no framework banner')
       t.notOk(h.server, 'no server banner')
       t.ok(h['x-request-id'], 'request id echoed')
       t.ok(h['content-type'], 'a content type is always declared')
+      for (const pageOnly of ['cross-origin-opener-policy', 'origin-agent-cluster', 'x-dns-prefetch-control', 'x-download-options', 'x-xss-protection']) {
+        t.notOk(h[pageOnly], `no ${pageOnly}: it applies to pages only`)
+      }
     })
   }
 
@@ -61,11 +60,38 @@ test('security headers on every kind of response', async (t) => {
   })
 })
 
-test('the Swagger UI page has the same policy', async (t) => {
+test('pages carry the document policy: their own scripts and styles only', async (t) => {
   const app = await build(t)
-  const res = await app.inject({ url: '/docs/' })
-  t.ok(res.statusCode < 400, `docs answer ${res.statusCode}`)
-  t.match(res.headers['content-security-policy'], /script-src 'self'/)
-  t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.match(res.headers['content-type'], /^text\/html/)
+  for (const url of ['/docs/', '/docs/json', '/live/6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f', '/live/assets/app.js']) {
+    const res = await app.inject({ url })
+    t.ok(res.statusCode < 400, `${url} answers ${res.statusCode}`)
+    const h = res.headers
+    const csp = directives(String(h['content-security-policy']))
+    t.equal(csp.get('default-src'), "'self'", url)
+    t.equal(csp.get('script-src'), "'self'", 'no inline or foreign scripts')
+    t.equal(csp.get('object-src'), "'none'", 'no plugins')
+    t.equal(csp.get('frame-ancestors'), "'self'", 'not framed by other sites')
+    t.equal(csp.get('base-uri'), "'self'")
+    t.equal(h['x-frame-options'], 'SAMEORIGIN')
+    t.equal(h['x-content-type-options'], 'nosniff')
+    t.equal(h['cross-origin-opener-policy'], 'same-origin')
+    t.equal(h['cross-origin-resource-policy'], 'same-origin')
+    t.equal(h['x-permitted-cross-domain-policies'], 'none')
+    t.match(h['strict-transport-security'], /^max-age=31536000/)
+  }
+  t.match((await app.inject({ url: '/docs/' })).headers['content-type'], /^text\/html/)
+})
+
+test('CORS headers go to callers that send an Origin, and only then', async (t) => {
+  const app = await build(t, { config: { CORS_ORIGINS: 'https://app.example.com' } })
+  const plain = await app.inject({ url: '/health' })
+  t.notOk(plain.headers['access-control-expose-headers'], 'no CORS headers for a caller without an Origin')
+  t.notOk(plain.headers['access-control-allow-origin'])
+  t.match(plain.headers.vary, /Origin/, 'the answer still varies by Origin for caches')
+  const browser = await app.inject({ url: '/health', headers: { origin: 'https://app.example.com' } })
+  t.equal(browser.headers['access-control-allow-origin'], 'https://app.example.com')
+  t.match(browser.headers['access-control-expose-headers'], /X-Request-Id/)
+  t.match(browser.headers['access-control-expose-headers'], /Retry-After/)
+  const stranger = await app.inject({ url: '/health', headers: { origin: 'https://evil.example.net' } })
+  t.notOk(stranger.headers['access-control-allow-origin'], 'an unknown origin is not allowed')
 })

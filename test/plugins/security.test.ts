@@ -43,10 +43,10 @@ test('rate limit budget is shared by instances through Redis', async (t) => {
 test('security headers are present', async (t) => {
   const app = await build(t)
   const res = await app.inject({ url: '/health' })
-  t.match(res.headers['content-security-policy'], /default-src 'self'/)
+  t.match(res.headers['content-security-policy'], /default-src 'none'/)
   t.match(res.headers['strict-transport-security'], /max-age=31536000/)
   t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.equal(res.headers['x-frame-options'], 'SAMEORIGIN')
+  t.equal(res.headers['x-frame-options'], 'DENY')
   t.notOk(res.headers['x-powered-by'])
 })
 

@@ -45,5 +45,5 @@ t.test('origins allowed by CORS_ORIGINS may embed the page in a frame', async (t
   t.match(res.headers['content-security-policy'], /frame-ancestors 'self' https:\/\/app\.example\.com/)
   t.equal(res.headers['x-frame-options'], undefined)
   const api = await app.inject({ url: '/health' })
-  t.match(api.headers['content-security-policy'], /frame-ancestors 'self'(;|$)/, 'the API itself keeps the strict policy')
+  t.match(api.headers['content-security-policy'], /frame-ancestors 'none'(;|$)/, 'the API itself keeps the strict policy')
 })
