@@ -80,11 +80,18 @@ export function buildService (): void {
   execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' })
 }
 
-function startArguments (): string[] {
+// The start command as environment assignments (NAME=value before node) and node's arguments.
+function startParts (): { env: Record<string, string>, args: string[] } {
   const start = startCommand()
-  const [node, ...args] = start.trim().split(/\s+/)
+  const words = start.trim().split(/\s+/)
+  const env: Record<string, string> = {}
+  while (words.length > 0 && /^[A-Z_][A-Z0-9_]*=/.test(words[0]!)) {
+    const [name, ...value] = words.shift()!.split('=')
+    env[name!] = value.join('=')
+  }
+  const [node, ...args] = words
   if (node !== 'node') throw new Error(`npm start does not run node: ${start}`)
-  return args
+  return { env, args }
 }
 
 // The service as production runs it (`npm start`), on a spare port, with the given
@@ -92,9 +99,10 @@ function startArguments (): string[] {
 export async function startService (env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<Child> {
   const port = await freePort()
   const flags = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : []
-  const child = spawn(process.execPath, [...flags, ...startArguments()], {
+  const start = startParts()
+  const child = spawn(process.execPath, [...flags, ...start.args], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...start.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
