@@ -81,7 +81,7 @@ export function buildService (): void {
 }
 
 // The start command as environment assignments (NAME=value before node) and node's arguments.
-function startParts (): { env: Record<string, string>, args: string[] } {
+export function startParts (): { env: Record<string, string>, args: string[] } {
   const start = startCommand()
   const words = start.trim().split(/\s+/)
   const env: Record<string, string> = {}
