@@ -47,7 +47,7 @@ export default fp(async function observabilityPlugin (fastify) {
 
   // Echo the request id (taken from x-request-id when the caller sent one). Set at the start,
   // so every answer carries it, errors included, without a promise per request in the send
-  // path; on the reply rather than the raw response (see setSecurityHeaders).
+  // path; on the reply rather than the raw response (see setHeaders in plugins/security.ts).
   fastify.addHook('onRequest', function echoRequestId (request, reply, done) {
     reply.header('x-request-id', request.id)
     done()
