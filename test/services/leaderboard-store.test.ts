@@ -76,7 +76,7 @@ test('a batch with no well-formed change is answered without asking Postgres', a
   t.equal(queries, 0)
 })
 
-// The rule, change by change, as the batch statement must apply it.
+// The rule, change by change, as a batch must apply it.
 function model (scores: Map<string, number>, used: Map<string, string>, change: ScoreChange, participants: Set<string>): { applied: boolean, score: number, reason?: string } {
   if (!participants.has(change.userId)) return { applied: false, score: 0, reason: 'not_participant' }
   const before = scores.get(change.userId) ?? 0
