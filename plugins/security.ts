@@ -46,8 +46,13 @@ const API_SECURITY_HEADERS: ReadonlyArray<readonly [string, string]> = [
   ['cross-origin-resource-policy', 'same-origin']
 ]
 
-// The routes that serve pages to browsers (Swagger UI, the live leaderboard and their assets).
+// The routes that serve pages to browsers (Swagger UI, the live leaderboard and their assets):
+// these paths and everything below them, whole segments only (not /livestream).
 const DOCUMENT_PREFIXES = ['/docs', '/live']
+
+function servesPage (url: string): boolean {
+  return DOCUMENT_PREFIXES.some((prefix) => url === prefix || url.startsWith(`${prefix}/`))
+}
 
 // An onRequest hook that sets fixed headers. Set on the reply, not the raw response: once
 // anything is set on the raw response, Node sets every header Fastify writes one by one again
@@ -92,7 +97,7 @@ export default fp(async function securityPlugin (fastify) {
   fastify.addHook('onRequest', setHeaders(API_SECURITY_HEADERS))
   const setDocumentHeaders = setHeaders(documentHeaders)
   fastify.addHook('onRoute', (route) => {
-    if (!DOCUMENT_PREFIXES.some((prefix) => route.url.startsWith(prefix))) return
+    if (!servesPage(route.url)) return
     route.onRequest = [setDocumentHeaders, ...[route.onRequest ?? []].flat()]
   })
 

@@ -95,3 +95,18 @@ test('CORS headers go to callers that send an Origin, and only then', async (t) 
   const stranger = await app.inject({ url: '/health', headers: { origin: 'https://evil.example.net' } })
   t.notOk(stranger.headers['access-control-allow-origin'], 'an unknown origin is not allowed')
 })
+
+test('the page policy goes by whole path segments: a route that only starts like a page is API', async (t) => {
+  const app = await build(t, {
+    extend: (child) => {
+      child.get('/livestream', async () => ({ ok: true }))
+      child.get('/docs-export', async () => ({ ok: true }))
+    }
+  })
+  for (const url of ['/livestream', '/docs-export']) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 200, url)
+    t.equal(directives(String(res.headers['content-security-policy'])).get('default-src'), "'none'", `${url} has the API policy`)
+    t.equal(res.headers['x-frame-options'], 'DENY')
+  }
+})
