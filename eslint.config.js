@@ -1,6 +1,18 @@
 import neostandard from 'neostandard'
 
-export default neostandard({
-  ts: true,
-  ignores: ['node_modules', 'dist', '.data', 'coverage', '.tap', 'clients/generated']
-})
+export default [
+  ...neostandard({
+    ts: true,
+    ignores: ['node_modules', 'dist', '.data', 'coverage', '.tap', 'clients/generated']
+  }),
+  {
+    // An ESM import of node:http evaluates its lazy WebSocket getters, which load Node's bundled
+    // undici (about 14 MB resident) into the running service; lib/http-status.ts explains.
+    files: ['*.ts', 'plugins/**', 'routes/**', 'services/**', 'schemas/**', 'lib/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        paths: [{ name: 'node:http', message: 'Take STATUS_CODES from lib/http-status.ts; only type imports of node:http are free.', allowTypeImports: true }]
+      }]
+    }
+  }
+]

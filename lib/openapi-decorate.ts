@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from './http-status.ts'
 import { ErrorSchema } from '../schemas/common.ts'
 import { exampleFromSchema, type RefResolver } from './openapi-examples.ts'
 

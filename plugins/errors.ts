@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { STATUS_CODES } from 'node:http'
+import { STATUS_CODES } from '../lib/http-status.ts'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 interface ErrorBody {
