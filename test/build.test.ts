@@ -7,10 +7,12 @@ import { resolveBackends } from './backends.ts'
 import { startServerProcess } from './processes.ts'
 import { projectRoot } from '../lib/project-root.ts'
 
-// `npm start` runs the service compiled into dist/ (npm run build), so files that ship beside
-// the sources must still be found from there: the migrations and the live page.
+// `npm start` runs the service compiled into dist/ (npm run build); both tests use that build.
+await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: projectRoot })
+
+// Files that ship beside the sources must still be found from dist/: the migrations and the
+// live page.
 test('the built service starts, migrates and serves the live page', async (t) => {
-  await promisify(execFile)('npm', ['run', '--silent', 'build'], { cwd: projectRoot })
   const { redisUrl } = await resolveBackends(t)
   const databaseUrl = await createTestDatabase(t)
   const server = await startServerProcess(t, {
@@ -35,4 +37,13 @@ test('the built service starts, migrates and serves the live page', async (t) =>
   const script = await fetch(`${server.base}/live/assets/app.js`)
   t.equal(script.status, 200)
   t.equal(server.child.exitCode, null)
+})
+
+// Node's bundled undici (fetch, WebSocket) is about 14 MB resident that the service never uses;
+// an ESM import of node:http loads it through that module's lazy WebSocket getters (see
+// lib/http-status.ts). Checked on the built modules, dependencies included.
+test('loading the built service does not load Node\'s bundled undici', async (t) => {
+  const probe = 'await import("./dist/app.js"); console.log(JSON.stringify(process.moduleLoadList.filter((m) => m.includes("undici"))))'
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', probe], { cwd: projectRoot })
+  t.same(JSON.parse(stdout), [])
 })
