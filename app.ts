@@ -8,6 +8,7 @@ import redis from './plugins/redis.ts'
 import storage from './plugins/storage.ts'
 import auth from './plugins/auth.ts'
 import security from './plugins/security.ts'
+import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
 import events from './plugins/events.ts'
 import healthRoutes from './routes/health.ts'
@@ -43,6 +44,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(storage)
   await fastify.register(auth)
   await fastify.register(security)
+  await fastify.register(rateLimit)
   await fastify.register(docs)
   await fastify.register(events)
   await fastify.register(broadcaster)

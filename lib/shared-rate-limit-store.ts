@@ -1,8 +1,7 @@
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { Cluster, Redis } from 'ioredis'
 
-// A store for @fastify/rate-limit whose counters live in Redis, shared by every instance, but
-// that does not make every request wait for Redis. While a caller is far from their limit,
+// Rate-limit counters (plugins/rate-limit.ts) that live in Redis, shared by every instance, but
+// that do not make every request wait for Redis. While a caller is far from their limit,
 // their requests are counted here and added to the shared counter in one batch every
 // SYNC_MS; near the limit (and on a caller's first request in a window) every request is
 // counted in Redis before it is answered, so the limit holds exactly across instances where
@@ -26,7 +25,9 @@ return { total, ttl }
 `
 
 type RedisClient = Redis | Cluster
-type Callback = (err: Error | null, result?: { current: number, ttl: number }) => void
+// The caller's count in the current window, this request included, and the window's time left.
+export interface RateCount { current: number, ttl: number }
+type Callback = (err: Error | null, result?: RateCount) => void
 
 interface Counter {
   // The shared total as Redis last reported it (this instance's synced counts included).
@@ -40,8 +41,9 @@ interface Counter {
 }
 
 export interface SharedRateLimitStore {
-  // The constructor @fastify/rate-limit's `store` option expects.
-  Store: FastifyRateLimitStoreCtor
+  // Counts one request of the caller `key` against `max` per `windowMs`. Answers at once (in the
+  // same tick) while the caller is far from the limit; an error means Redis could not count it.
+  incr: (key: string, windowMs: number, max: number, cb: Callback) => void
   // Sends what is still counted locally (on close).
   flush: () => Promise<void>
   close: () => Promise<void>
@@ -124,7 +126,7 @@ export function createSharedRateLimitStore (redis: RedisClient, prefix: string):
     scheduleFlush()
   }
 
-  function incr (key: string, cb: Callback, windowMs: number, max: number): void {
+  function incr (key: string, windowMs: number, max: number, cb: Callback): void {
     const now = Date.now()
     let c = counters.get(key)
     if (c && now >= c.windowEnds && !c.syncing && c.pending === 0) c = undefined
@@ -151,19 +153,8 @@ export function createSharedRateLimitStore (redis: RedisClient, prefix: string):
     }, (err: Error) => cb(err))
   }
 
-  class Store implements FastifyRateLimitStore {
-    incr (key: string, cb: Callback, timeWindow: number, max: number): void {
-      incr(key, cb, timeWindow, max)
-    }
-
-    // Every route shares these counters: the key names the route group.
-    child (): Store {
-      return this
-    }
-  }
-
   return {
-    Store,
+    incr,
     flush,
     async close () {
       closed = true

@@ -1,22 +1,8 @@
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
 import fastifyCors from '@fastify/cors'
-import fastifyRateLimit from '@fastify/rate-limit'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { FastifyRequest, onRequestHookHandler } from 'fastify'
-import { errors } from '../lib/errors.ts'
-import { rateLimitBudgets, rateLimitGroup } from '../lib/rate-limit-groups.ts'
-import { createSharedRateLimitStore } from '../lib/shared-rate-limit-store.ts'
-
-// The caller's address; a request without a socket (an injected WebSocket upgrade in tests)
-// has none, and must not fail for it.
-function callerAddress (request: FastifyRequest): string {
-  try {
-    return request.ip
-  } catch {
-    return 'unknown'
-  }
-}
+import type { onRequestHookHandler } from 'fastify'
 
 // The headers a request-independent middleware sets, as [name, value] pairs, names in lower
 // case as Fastify keeps them.
@@ -112,26 +98,4 @@ export default fp(async function securityPlugin (fastify) {
     exposedHeaders: ['X-Request-Id', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'],
     maxAge: 600
   })
-
-  // Counted in Redis so every instance shares one budget per caller and route group (reads,
-  // writes, syncs, live connections); far from the limit, counts reach Redis in batches (see
-  // lib/shared-rate-limit-store.ts). Runs after the domain's auth hook, so signed-in callers
-  // are limited per user, others per address.
-  const counters = createSharedRateLimitStore(fastify.redis, `${fastify.redisPrefix}rl:`)
-  fastify.addHook('onClose', async () => { await counters.close() })
-  const budgets = rateLimitBudgets(config)
-  const groupOf = (request: FastifyRequest) => rateLimitGroup(request.method, request.routeOptions.url ?? '')
-  await fastify.register(fastifyRateLimit, {
-    global: true,
-    hook: 'preHandler',
-    max: (request: FastifyRequest) => budgets[groupOf(request)],
-    timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    store: counters.Store,
-    // A Redis outage must not take the API down with it.
-    skipOnError: true,
-    keyGenerator: (request: FastifyRequest) => `${groupOf(request)}:${request.user?.id ?? callerAddress(request)}`,
-    errorResponseBuilder: (request, context) => {
-      return errors.TooManyRequests(`Rate limit for ${groupOf(request)} requests exceeded, retry in ${context.after}`)
-    }
-  })
-}, { name: 'security', dependencies: ['config', 'redis'] })
+}, { name: 'security', dependencies: ['config'] })
