@@ -1,6 +1,5 @@
 import { test } from 'tap'
-import { randomUUID } from 'node:crypto'
-import { build, bearer } from '../helper.ts'
+import { build } from '../helper.ts'
 
 test('request id is taken from x-request-id and echoed, or minted', async (t) => {
   const app = await build(t)
