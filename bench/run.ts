@@ -10,6 +10,7 @@ import { migrate } from '../lib/migrate.ts'
 import { projectRoot } from '../lib/project-root.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
 import { readsBySource, type LoadResult } from './lib/http.ts'
+import { createBaselineReadings, medianReading, type Bracket } from './lib/baseline.ts'
 import { buildService, rssOf, startBaseline, startCommand, startService, type Child } from './lib/processes.ts'
 import { int, mb, ms, ratio, writeReport, type Row } from './lib/report.ts'
 import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './lib/scenarios-http.ts'
@@ -102,7 +103,9 @@ async function startBenchService (env: Record<string, string>, tokens: ReturnTyp
   return service
 }
 
-function httpRow (scenario: string, r: LoadResult, hello: number, target: string, ok: boolean, extra = ''): Row {
+// A scenario measured against the hello-world readings just before and after it (null for an
+// absolute target).
+function httpRow (scenario: string, r: LoadResult, hello: Bracket | null, target: string, ok: boolean, extra = ''): Row {
   return {
     scenario,
     result: `${int(r.rps)} req/s${extra}`,
@@ -110,8 +113,8 @@ function httpRow (scenario: string, r: LoadResult, hello: number, target: string
     p99: ms(r.p99),
     errors: int(r.errors),
     rss: mb(r.usage.maxRss),
-    baseline: `${int(hello)} req/s`,
-    ratio: ratio(r.rps / hello),
+    baseline: hello ? `${int(hello.rps)} req/s (before ${int(hello.before)}, after ${int(hello.after)})` : '',
+    ratio: hello ? ratio(r.rps / hello.rps) : '',
     target,
     met: ok
   }
@@ -156,65 +159,77 @@ async function main (): Promise<void> {
   let idleRss = 0
 
   if (HTTP.some((name) => only.has(name))) {
-    const hello1 = track(await startBaseline('hello.ts'))
-    const helloBefore = await bareHello({ base: `http://127.0.0.1:${hello1.port}`, pid: hello1.pid, settings, tokens })
-    await hello1.stop()
-    log(`bare Fastify: ${int(helloBefore.rps)} req/s, p99 ${helloBefore.p99} ms, cpu/req ${helloBefore.cpuUsPerRequest} us`)
+    // The hello-world server stays up, idle, while the service is measured, so it can be
+    // measured again after every scenario (bench/lib/baseline.ts).
+    const hello = track(await startBaseline('hello.ts'))
+    const baseline = createBaselineReadings(async () => await bareHello({ base: `http://127.0.0.1:${hello.port}`, pid: hello.pid, settings, tokens }))
+    const first = await baseline.take()
+    log(`bare Fastify: ${int(first.rps)} req/s, p99 ${first.p99} ms, cpu/req ${first.cpuUsPerRequest} us`)
+    const measured = <T>(name: string, work: () => Promise<T>) => baseline.between(async () => await scenario(name, work))
 
     const service = await startBenchService(env, tokens, 'http')
     await sleep(3000)
     idleRss = rssOf(service.pid)
     log(`idle RSS ${mb(idleRss)}`)
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
-    let sameBytesFile = ''
-    const top = await scenario('top', async () => await leaderboardTop(t, size('reads')))
-    if (top) log(`top 50: ${int(top.rps)} req/s p50 ${top.p50} p99 ${top.p99} errors ${top.errors} cpu/req ${top.cpuUsPerRequest} us`)
-    const around = await scenario('around', async () => await leaderboardAround(t, size('reads')))
-    if (around) log(`around=me: ${int(around.rps)} req/s p50 ${around.p50} p99 ${around.p99} errors ${around.errors} cpu/req ${around.cpuUsPerRequest} us`)
+    const top = await measured('top', async () => await leaderboardTop(t, size('reads')))
+    if (top) log(`top 50: ${int(top.result.rps)} req/s p50 ${top.result.p50} p99 ${top.result.p99} errors ${top.result.errors} cpu/req ${top.result.cpuUsPerRequest} us`)
+    const around = await measured('around', async () => await leaderboardAround(t, size('reads')))
+    if (around) log(`around=me: ${int(around.result.rps)} req/s p50 ${around.result.p50} p99 ${around.result.p99} errors ${around.result.errors} cpu/req ${around.result.cpuUsPerRequest} us`)
     const sample = await fetch(`${t.base}/api/v1/leaderboard/${competitionId('reads')}?limit=50`, { headers: { authorization: `Bearer ${tokens.user(1)}` } })
     const sampleBody = await sample.text()
     // Headers Fastify sets itself are left out; the rest are sent by the same-bytes baseline.
     const sampleHeaders = Object.fromEntries([...sample.headers].filter(([k]) => !['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(k)))
     const headerBytes = [...sample.headers].reduce((n, [k, v]) => n + k.length + v.length + 4, 0)
-    sameBytesFile = join(dataDir, 'top50-response.json')
+    const sameBytesFile = join(dataDir, 'top50-response.json')
     writeFileSync(sameBytesFile, JSON.stringify({ body: sampleBody, headers: sampleHeaders }))
     log(`GET top 50 response: ${Buffer.byteLength(sampleBody)} B body, about ${headerBytes} B of headers`)
     const readSources = await readsBySource(t.base)
     details.push(`- Leaderboard reads by source over the read scenarios (warm-ups included): ${Object.entries(readSources).map(([k, v]) => `${k} ${int(v)}`).join(', ')}.`)
     log('leaderboard reads by source', readSources)
-    const prof = await scenario('profile', async () => await profile(t, plan.users))
-    if (prof) log(`profile: ${int(prof.rps)} req/s p50 ${prof.p50} p99 ${prof.p99} errors ${prof.errors} cpu/req ${prof.cpuUsPerRequest} us`)
-    const scores = await scenario('score', async () => await scoreUpdates(t, stores!, size('writes')))
-    if (scores) log(`score updates: ${int(scores.load.rps)} req/s p99 ${scores.load.p99}`, scores.check)
+    const prof = await measured('profile', async () => await profile(t, plan.users))
+    if (prof) log(`profile: ${int(prof.result.rps)} req/s p50 ${prof.result.p50} p99 ${prof.result.p99} errors ${prof.result.errors} cpu/req ${prof.result.cpuUsPerRequest} us`)
+    const scores = await measured('score', async () => await scoreUpdates(t, stores!, size('writes')))
+    if (scores) log(`score updates: ${int(scores.result.load.rps)} req/s p99 ${scores.result.load.p99}`, scores.result.check)
+    // An absolute target: no baseline reading around it.
     const sync = await scenario('sync', async () => await fitnessSync(t, stores!.databaseUrl, Math.min(settings.connections, size('steps'))))
     if (sync) log(`fitness sync: ${int(sync.check.samplesPerSecond)} samples/s p99 ${sync.load.p99}`, sync.check)
     const afterRss = rssOf(service.pid)
     await service.stop()
 
-    const hello2 = track(await startBaseline('hello.ts'))
-    const helloAfter = await bareHello({ base: `http://127.0.0.1:${hello2.port}`, pid: hello2.pid, settings, tokens })
-    await hello2.stop()
-    log(`bare Fastify again: ${int(helloAfter.rps)} req/s`)
-    const hello = (helloBefore.rps + helloAfter.rps) / 2
-    let sameBytes: LoadResult | null = null
-    if (sameBytesFile) {
-      const bytes = track(await startBaseline('same-bytes.ts', [sameBytesFile]))
-      sameBytes = await bareHello({ base: `http://127.0.0.1:${bytes.port}`, pid: bytes.pid, settings, tokens })
-      await bytes.stop()
-      log(`bare Fastify sending the top 50 response's bytes: ${int(sameBytes.rps)} req/s, cpu/req ${sameBytes.cpuUsPerRequest} us`)
-    }
+    const bytes = track(await startBaseline('same-bytes.ts', [sameBytesFile]))
+    const sameBytes = await baseline.between(async () => await bareHello({ base: `http://127.0.0.1:${bytes.port}`, pid: bytes.pid, settings, tokens }))
+    await bytes.stop()
+    await hello.stop()
+    log(`bare Fastify sending the top 50 response's bytes: ${int(sameBytes!.result.rps)} req/s, cpu/req ${sameBytes!.result.cpuUsPerRequest} us`)
 
-    rows.push({ scenario: 'bare Fastify hello-world (baseline)', result: `${int(hello)} req/s`, p50: ms(helloBefore.p50), p99: ms(helloBefore.p99), errors: int(helloBefore.errors + helloAfter.errors), rss: mb(helloBefore.usage.maxRss), baseline: `before ${int(helloBefore.rps)}, after ${int(helloAfter.rps)}`, ratio: '1.00 x', target: '', met: null })
-    if (sameBytes) {
-      rows.push({ ...httpRow('bare Fastify sending the same bytes as GET top 50 (reference, no work)', sameBytes, hello, '', true), met: null, target: 'the ceiling for GET top 50 on this machine' })
+    const readings = baseline.readings
+    const helloMean = readings.reduce((n, r) => n + r.rps, 0) / readings.length
+    const helloTypical = medianReading(readings)
+    log(`bare Fastify readings: ${readings.map((r) => int(r.rps)).join(', ')} req/s`)
+    rows.push({
+      scenario: 'bare Fastify hello-world (baseline)',
+      result: `${int(helloMean)} req/s (mean of ${readings.length})`,
+      p50: ms(helloTypical.p50),
+      p99: ms(helloTypical.p99),
+      errors: int(readings.reduce((n, r) => n + r.errors, 0)),
+      rss: mb(helloTypical.usage.maxRss),
+      baseline: `readings in order: ${readings.map((r) => int(r.rps)).join(', ')}`,
+      ratio: '1.00 x',
+      target: '',
+      met: null
+    })
+    rows.push({ ...httpRow('bare Fastify sending the same bytes as GET top 50 (reference, no work)', sameBytes!.result, sameBytes!.bracket, '', true), met: null, target: 'the ceiling for GET top 50 on this machine' })
+    if (top) {
+      const r = top.result
+      rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, r, top.bracket, '>= 0.5 x, p99 <= 10 ms', r.rps >= 0.5 * top.bracket.rps && r.p99 <= 10 && r.errors === 0))
     }
-    if (top) rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, top, hello, '>= 0.5 x, p99 <= 10 ms', top.rps >= 0.5 * hello && top.p99 <= 10 && top.errors === 0))
-    if (around) rows.push(httpRow('GET leaderboard around=me', around, hello, '>= 0.35 x', around.rps >= 0.35 * hello && around.errors === 0))
-    if (prof) rows.push(httpRow('GET profile', prof, hello, '>= 0.35 x', prof.rps >= 0.35 * hello && prof.errors === 0))
+    if (around) rows.push(httpRow('GET leaderboard around=me', around.result, around.bracket, '>= 0.35 x', around.result.rps >= 0.35 * around.bracket.rps && around.result.errors === 0))
+    if (prof) rows.push(httpRow('GET profile', prof.result, prof.bracket, '>= 0.35 x', prof.result.rps >= 0.35 * prof.bracket.rps && prof.result.errors === 0))
     if (scores) {
-      const c = scores.check
+      const c = scores.result.check
       const scoresOk = c.lost === 0 && c.doubled === 0 && c.redisMismatches === 0
-      rows.push(httpRow('POST score update (durable, Idempotency-Key)', scores.load, hello, '>= 0.1 x, 0 lost/doubled', scores.load.rps >= 0.1 * hello && scoresOk,
+      rows.push(httpRow('POST score update (durable, Idempotency-Key)', scores.result.load, scores.bracket, '>= 0.1 x, 0 lost/doubled', scores.result.load.rps >= 0.1 * scores.bracket.rps && scoresOk,
         `; ${c.lost} lost, ${c.doubled} doubled`))
       details.push(`- Score updates: ${int(c.sent)} requests of which ${int(c.retries)} retries of an earlier key; ${int(c.applied)} keys applied, ` +
         `${int(c.duplicatesAnswered)} retries answered duplicate; Postgres holds ${int(c.events)} events for this run; lost ${c.lost}, doubled ${c.doubled}, ` +
@@ -222,15 +237,15 @@ async function main (): Promise<void> {
     }
     if (sync) {
       rows.push({
-        ...httpRow('POST fitness sync, 100-sample batches', sync.load, hello, '>= 20,000 samples/s', sync.check.samplesPerSecond >= 20_000 && sync.load.errors === 0),
+        ...httpRow('POST fitness sync, 100-sample batches', sync.load, null, '>= 20,000 samples/s', sync.check.samplesPerSecond >= 20_000 && sync.load.errors === 0),
         result: `${int(sync.check.samplesPerSecond)} samples/s (${int(sync.load.rps)} req/s)`,
-        baseline: '',
         ratio: 'n/a (absolute target)'
       })
       details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
         `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
     }
-    const perRequest = ([['bare Fastify', helloBefore], ['bare Fastify sending the top 50 bytes', sameBytes], ['top 50', top], ['around=me', around], ['profile', prof], ['score update', scores?.load], ['sync batch', sync?.load]] as const)
+    const perRequest = ([['bare Fastify (median reading)', helloTypical], ['bare Fastify sending the top 50 bytes', sameBytes?.result], ['top 50', top?.result], ['around=me', around?.result],
+      ['profile', prof?.result], ['score update', scores?.result.load], ['sync batch', sync?.load]] as const)
       .filter(([, r]) => r).map(([name, r]) => `${name} ${int(r!.cpuUsPerRequest)} us`)
     details.push(`- Server CPU time per request (less sensitive to other load on the machine than req/s): ${perRequest.join(', ')}.`)
     details.push(`- Service RSS after the HTTP scenarios: ${mb(afterRss)}.`)
@@ -292,7 +307,7 @@ async function main (): Promise<void> {
     `Load average (1/5/15 min) at start ${loadAtStart.map((x) => x.toFixed(2)).join(' / ')}, at end ${loadAtEnd.map((x) => x.toFixed(2)).join(' / ')}` +
       (loadAtStart[0]! >= 1 ? ' — **the machine was busy at the start: absolute numbers and ratios are less reliable**.' : ' (quiet).'),
     `Load: autocannon, ${settings.connections} connections, pipelining 1, ${settings.warmupSeconds} s warm-up then ${settings.seconds} s measured per scenario; ` +
-      'the bare Fastify baseline is measured before and after the service scenarios with the same settings and averaged. ' +
+      'the bare Fastify baseline runs with the same settings before the first HTTP scenario and again after each one, and each scenario is compared with the mean of the readings just before and after it. ' +
       `WebSockets: a second process (bench/ws-harness.ts) holds the sockets. Data: ${int(plan.users)} users, competitions of ` +
       `${int(Math.min(...plan.competitions.map((c) => c.size)))} to ${int(Math.max(...plan.competitions.map((c) => Math.min(c.size, plan.users))))} participants ` +
       `(${int(seeded.participants)} participations), seeded in ${(seeded.ms / 1000).toFixed(1)} s.`,
