@@ -49,8 +49,9 @@ const settings = { connections: num(args.connections), seconds: num(args.seconds
 // --only http,ws (everything), or single scenarios: top, around, profile, score, sync, ws.
 const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync']
 const only = new Set(args.only!.split(','))
+const selected = (name: string) => only.has('http') || only.has(name)
 async function scenario<T> (name: string, work: () => Promise<T>): Promise<T | null> {
-  return only.has('http') || only.has(name) ? await work() : null
+  return selected(name) ? await work() : null
 }
 const tickMs = num(args['tick-ms'])
 const sleep = async (t: number) => await new Promise((resolve) => setTimeout(resolve, t))
@@ -101,6 +102,15 @@ async function startBenchService (env: Record<string, string>, tokens: ReturnTyp
   if (!res.ok) throw new Error(`rebuild failed: ${res.status} ${await res.text()}`)
   log(`service ${label} up on ${service.port}, projections rebuilt in ${Date.now() - started} ms`)
   return service
+}
+
+function logLoad (name: string, r: LoadResult): void {
+  log(`${name}: ${int(r.rps)} req/s p50 ${r.p50} p99 ${r.p99} errors ${r.errors} cpu/req ${r.cpuUsPerRequest} us`)
+}
+
+// At least minRatio x the hello-world readings just before and after it, with no errors.
+function meets (r: LoadResult, hello: Bracket, minRatio: number): boolean {
+  return r.rps >= minRatio * hello.rps && r.errors === 0
 }
 
 // A scenario measured against the hello-world readings just before and after it (null for an
@@ -163,9 +173,8 @@ async function main (): Promise<void> {
     // measured again after every scenario (bench/lib/baseline.ts).
     const hello = track(await startBaseline('hello.ts'))
     const baseline = createBaselineReadings(async () => await bareHello({ base: `http://127.0.0.1:${hello.port}`, pid: hello.pid, settings, tokens }))
-    const first = await baseline.take()
-    log(`bare Fastify: ${int(first.rps)} req/s, p99 ${first.p99} ms, cpu/req ${first.cpuUsPerRequest} us`)
-    const measured = <T>(name: string, work: () => Promise<T>) => baseline.between(async () => await scenario(name, work))
+    logLoad('bare Fastify', await baseline.take())
+    const measured = async <T>(name: string, work: () => Promise<T>) => selected(name) ? await baseline.between(work) : null
 
     const service = await startBenchService(env, tokens, 'http')
     await sleep(3000)
@@ -173,9 +182,9 @@ async function main (): Promise<void> {
     log(`idle RSS ${mb(idleRss)}`)
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
     const top = await measured('top', async () => await leaderboardTop(t, size('reads')))
-    if (top) log(`top 50: ${int(top.result.rps)} req/s p50 ${top.result.p50} p99 ${top.result.p99} errors ${top.result.errors} cpu/req ${top.result.cpuUsPerRequest} us`)
+    if (top) logLoad('top 50', top.result)
     const around = await measured('around', async () => await leaderboardAround(t, size('reads')))
-    if (around) log(`around=me: ${int(around.result.rps)} req/s p50 ${around.result.p50} p99 ${around.result.p99} errors ${around.result.errors} cpu/req ${around.result.cpuUsPerRequest} us`)
+    if (around) logLoad('around=me', around.result)
     const sample = await fetch(`${t.base}/api/v1/leaderboard/${competitionId('reads')}?limit=50`, { headers: { authorization: `Bearer ${tokens.user(1)}` } })
     const sampleBody = await sample.text()
     // Headers Fastify sets itself are left out; the rest are sent by the same-bytes baseline.
@@ -188,7 +197,7 @@ async function main (): Promise<void> {
     details.push(`- Leaderboard reads by source over the read scenarios (warm-ups included): ${Object.entries(readSources).map(([k, v]) => `${k} ${int(v)}`).join(', ')}.`)
     log('leaderboard reads by source', readSources)
     const prof = await measured('profile', async () => await profile(t, plan.users))
-    if (prof) log(`profile: ${int(prof.result.rps)} req/s p50 ${prof.result.p50} p99 ${prof.result.p99} errors ${prof.result.errors} cpu/req ${prof.result.cpuUsPerRequest} us`)
+    if (prof) logLoad('profile', prof.result)
     const scores = await measured('score', async () => await scoreUpdates(t, stores!, size('writes')))
     if (scores) log(`score updates: ${int(scores.result.load.rps)} req/s p99 ${scores.result.load.p99}`, scores.result.check)
     // An absolute target: no baseline reading around it.
@@ -201,7 +210,7 @@ async function main (): Promise<void> {
     const sameBytes = await baseline.between(async () => await bareHello({ base: `http://127.0.0.1:${bytes.port}`, pid: bytes.pid, settings, tokens }))
     await bytes.stop()
     await hello.stop()
-    log(`bare Fastify sending the top 50 response's bytes: ${int(sameBytes!.result.rps)} req/s, cpu/req ${sameBytes!.result.cpuUsPerRequest} us`)
+    logLoad('bare Fastify sending the top 50 response\'s bytes', sameBytes.result)
 
     const readings = baseline.readings
     const helloMean = readings.reduce((n, r) => n + r.rps, 0) / readings.length
@@ -219,17 +228,14 @@ async function main (): Promise<void> {
       target: '',
       met: null
     })
-    rows.push({ ...httpRow('bare Fastify sending the same bytes as GET top 50 (reference, no work)', sameBytes!.result, sameBytes!.bracket, '', true), met: null, target: 'the ceiling for GET top 50 on this machine' })
-    if (top) {
-      const r = top.result
-      rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, r, top.bracket, '>= 0.5 x, p99 <= 10 ms', r.rps >= 0.5 * top.bracket.rps && r.p99 <= 10 && r.errors === 0))
-    }
-    if (around) rows.push(httpRow('GET leaderboard around=me', around.result, around.bracket, '>= 0.35 x', around.result.rps >= 0.35 * around.bracket.rps && around.result.errors === 0))
-    if (prof) rows.push(httpRow('GET profile', prof.result, prof.bracket, '>= 0.35 x', prof.result.rps >= 0.35 * prof.bracket.rps && prof.result.errors === 0))
+    rows.push({ ...httpRow('bare Fastify sending the same bytes as GET top 50 (reference, no work)', sameBytes.result, sameBytes.bracket, '', true), met: null, target: 'the ceiling for GET top 50 on this machine' })
+    if (top) rows.push(httpRow(`GET leaderboard top 50 (${int(size('reads'))} participants)`, top.result, top.bracket, '>= 0.5 x, p99 <= 10 ms', meets(top.result, top.bracket, 0.5) && top.result.p99 <= 10))
+    if (around) rows.push(httpRow('GET leaderboard around=me', around.result, around.bracket, '>= 0.35 x', meets(around.result, around.bracket, 0.35)))
+    if (prof) rows.push(httpRow('GET profile', prof.result, prof.bracket, '>= 0.35 x', meets(prof.result, prof.bracket, 0.35)))
     if (scores) {
       const c = scores.result.check
       const scoresOk = c.lost === 0 && c.doubled === 0 && c.redisMismatches === 0
-      rows.push(httpRow('POST score update (durable, Idempotency-Key)', scores.result.load, scores.bracket, '>= 0.1 x, 0 lost/doubled', scores.result.load.rps >= 0.1 * scores.bracket.rps && scoresOk,
+      rows.push(httpRow('POST score update (durable, Idempotency-Key)', scores.result.load, scores.bracket, '>= 0.1 x, 0 lost/doubled', meets(scores.result.load, scores.bracket, 0.1) && scoresOk,
         `; ${c.lost} lost, ${c.doubled} doubled`))
       details.push(`- Score updates: ${int(c.sent)} requests of which ${int(c.retries)} retries of an earlier key; ${int(c.applied)} keys applied, ` +
         `${int(c.duplicatesAnswered)} retries answered duplicate; Postgres holds ${int(c.events)} events for this run; lost ${c.lost}, doubled ${c.doubled}, ` +
@@ -244,7 +250,7 @@ async function main (): Promise<void> {
       details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
         `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
     }
-    const perRequest = ([['bare Fastify (median reading)', helloTypical], ['bare Fastify sending the top 50 bytes', sameBytes?.result], ['top 50', top?.result], ['around=me', around?.result],
+    const perRequest = ([['bare Fastify (median reading)', helloTypical], ['bare Fastify sending the top 50 bytes', sameBytes.result], ['top 50', top?.result], ['around=me', around?.result],
       ['profile', prof?.result], ['score update', scores?.result.load], ['sync batch', sync?.load]] as const)
       .filter(([, r]) => r).map(([name, r]) => `${name} ${int(r!.cpuUsPerRequest)} us`)
     details.push(`- Server CPU time per request (less sensitive to other load on the machine than req/s): ${perRequest.join(', ')}.`)

@@ -9,9 +9,8 @@ export interface Bracket { rps: number, before: number, after: number }
 export interface BaselineReadings {
   // Takes one more reading.
   take: () => Promise<LoadResult>
-  // Runs a scenario between two readings (the last one taken and a new one); null when the
-  // scenario did not run, and then no reading is taken.
-  between: <T>(run: () => Promise<T | null>) => Promise<{ result: T, bracket: Bracket } | null>
+  // Runs a scenario between two readings: the last one taken (or a first one) and a new one.
+  between: <T>(run: () => Promise<T>) => Promise<{ result: T, bracket: Bracket }>
   // Every reading so far, in the order taken.
   readings: LoadResult[]
 }
@@ -25,10 +24,9 @@ export function createBaselineReadings (measure: () => Promise<LoadResult>): Bas
     return reading
   }
 
-  async function between<T> (run: () => Promise<T | null>): Promise<{ result: T, bracket: Bracket } | null> {
+  async function between<T> (run: () => Promise<T>): Promise<{ result: T, bracket: Bracket }> {
     const before = readings.at(-1) ?? await take()
     const result = await run()
-    if (result === null) return null
     const after = await take()
     return { result, bracket: { rps: (before.rps + after.rps) / 2, before: before.rps, after: after.rps } }
   }
