@@ -35,6 +35,16 @@ test('bench/RESULTS.md has every scenario, its baseline and whether its target i
     if (!scenario!.startsWith('bare') && !scenario!.startsWith('memory: idle') && !scenario!.startsWith('POST fitness')) {
       t.match(baseline, /\d/, `${scenario}: its baseline from the same run`)
       t.match(ratio, /\d+\.\d\d x/, `${scenario}: a ratio to the baseline`)
+      // An HTTP row's ratio is its rate over the mean of the hello-world readings around it.
+      const rates = /^([\d,]+) req\/s/.exec(result!)
+      const hello = /^([\d,]+) req\/s \(before ([\d,]+), after ([\d,]+)\)$/.exec(baseline!)
+      if (rates && hello) {
+        const [mean, before, after] = hello.slice(1).map((n) => Number(n.replaceAll(',', '')))
+        t.ok(Math.abs(mean! - (before! + after!) / 2) <= 1, `${scenario}: its baseline is the mean of the readings before and after it`)
+        t.ok(Math.abs(Number(rates[1]!.replaceAll(',', '')) / mean! - parseFloat(ratio!)) <= 0.006, `${scenario}: ratio = rate / baseline`)
+      } else if (scenario!.startsWith('GET') || scenario!.startsWith('POST')) {
+        t.fail(`${scenario}: a rate and the hello-world readings before and after it`)
+      }
     }
     if (!scenario!.startsWith('bare')) t.not(target, '', `${scenario}: its target`)
   }
