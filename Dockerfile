@@ -35,7 +35,8 @@ COPY --from=build /app/dist ./dist
 COPY migrations ./migrations
 COPY public ./public
 COPY scripts ./scripts
-RUN mkdir -p /app/.data && chown -R node:node /app/.data
+# files/ exists in the image so a volume mounted there (docker-compose.yml) is owned by node.
+RUN mkdir -p /app/.data/files && chown -R node:node /app/.data
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { envSchema } from 'env-schema'
 import { EnvSchema, type Config } from '../schemas/env.ts'
+import { jwtSecretProblem } from '../lib/jwt-secret-policy.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,6 +18,10 @@ export interface ConfigPluginOptions {
   config?: Config
 }
 
+// Start-up stops here, before any store is touched, when the configuration is unsafe to serve.
 export default fp<ConfigPluginOptions>(async function configPlugin (fastify, opts) {
-  fastify.decorate('config', opts.config ?? loadConfig())
+  const config = opts.config ?? loadConfig()
+  const problem = jwtSecretProblem(config)
+  if (problem !== null) throw new Error(problem)
+  fastify.decorate('config', config)
 }, { name: 'config' })

@@ -86,6 +86,13 @@ test('alert rules, scrape config, dashboard, compose and nginx', async (t) => {
   t.same(services.lb.volumes, ['./ops/nginx.conf:/etc/nginx/nginx.conf:ro'], 'behind nginx with the config from ops/')
   t.same(services.lb.ports, ['8080:8080'])
   t.notOk(services['api-1'].ports, 'replicas are reached through the load balancer only')
+  for (const name of ['api-1', 'api-2']) {
+    const api = services[name]
+    t.match(api.environment.JWT_SECRET, /^\$\{JWT_SECRET:\?[^}]+\}$/, `${name}: JWT_SECRET must come from the environment, no default`)
+    t.ok(api.volumes.includes('files:/app/.data/files'), `${name}: avatars on the shared files volume (DATA_DIR/files)`)
+  }
+  t.ok('files' in compose.volumes, 'the files volume is declared')
+  t.match(await read('Dockerfile'), /mkdir -p \/app\/\.data\/files && chown -R node:node \/app\/\.data/, 'the image owns the mount point, so the volume is writable')
 
   const nginx = await read('ops/nginx.conf')
   t.match(nginx, /upstream api \{[^}]*server api-1:8080[^}]*server api-2:8080/, 'an upstream with both replicas')
