@@ -46,6 +46,6 @@ test('the application stops at start-up with the reason, before touching a store
   t.teardown(async () => await fastify.close().catch(() => {}))
   const config = loadConfig({ LOG_LEVEL: 'silent', DATABASE_URL, JWT_SECRET: 'change-me-to-your-supabase-jwt-secret' })
   const started = Date.now()
-  await t.rejects(fastify.register(fp(app), { config }).ready(), /JWT_SECRET is a published placeholder/)
+  await t.rejects(async () => await fastify.register(fp(app), { config }).ready(), /JWT_SECRET is a published placeholder/)
   t.ok(Date.now() - started < 2000, 'refused at once, not after a connection attempt')
 })
