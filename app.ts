@@ -42,9 +42,10 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // After the stores, so the event-loop monitor does not count embedded Postgres start-up.
   await fastify.register(observability)
   await fastify.register(storage)
-  await fastify.register(auth)
   await fastify.register(security)
   await fastify.register(rateLimit)
+  // After the rate limiter: a refused token counts against the caller's address.
+  await fastify.register(auth)
   await fastify.register(docs)
   await fastify.register(events)
   await fastify.register(broadcaster)

@@ -1,10 +1,11 @@
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import buildGetJwks from 'get-jwks'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { loadDevSecret } from '../lib/dev-secret.ts'
 import { errors } from '../lib/errors.ts'
+import { createJwksKeySet } from '../lib/jwks-key-set.ts'
 import { setRecent } from '../lib/recent-map.ts'
+import { createUserProvisioning, type ProvisionUser } from '../services/user-provisioning.ts'
 
 export interface TokenClaims {
   sub: string
@@ -32,8 +33,11 @@ declare module '@fastify/jwt' {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    // onRequest hook for routes that need a signed-in caller.
-    authenticate: (request: FastifyRequest) => Promise<void>
+    // onRequest hook for routes that need a signed-in caller: verifies the token, creates the
+    // caller's users row on first use, and counts a refusal against the caller's address.
+    authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    // Creates a users row from a token's claims unless it exists (authenticate's one path).
+    provisionUser: ProvisionUser
   }
 }
 
@@ -55,6 +59,8 @@ function toUser (claims: TokenClaims): AuthUser {
 const VERIFIED_MAX = 10_000
 
 const CLOCK_TOLERANCE_MS = 5000
+// Known JWKS keys are read again after this, so a key removed from the set stops being accepted.
+const JWKS_MAX_AGE_MS = 10 * 60 * 1000
 
 // Until when a verified token stays accepted: its exp, with the same clock tolerance the
 // verifier allows (its payload is known to be valid JSON with a numeric exp).
@@ -89,23 +95,17 @@ export default fp(async function authPlugin (fastify) {
     fastify.log.warn('JWT_SECRET is not set: using a development secret (see `npm run token`)')
   }
 
-  const jwksUrl = config.JWKS_URL === '' ? null : new URL(config.JWKS_URL)
-  const getJwks = jwksUrl && buildGetJwks({
-    max: 100,
-    ttl: 10 * 60 * 1000,
-    jwksPath: jwksUrl.pathname,
-    providerDiscovery: false
-  })
-  const algorithms = [...(secret ? ['HS256'] : []), ...(getJwks ? ['RS256', 'ES256'] : [])]
+  const jwks = config.JWKS_URL === ''
+    ? null
+    : createJwksKeySet({ url: config.JWKS_URL, minRefreshMs: config.JWKS_REFRESH_MIN_MS, maxAgeMs: JWKS_MAX_AGE_MS })
+  const algorithms = [...(secret ? ['HS256'] : []), ...(jwks ? ['RS256', 'ES256'] : [])]
 
   await fastify.register(fastifyJwt, {
     decode: { complete: true },
     secret: async (_request: FastifyRequest, token: { header: { alg?: string, kid?: string } }) => {
       const { alg, kid } = token.header
       if (alg === 'HS256' && secret) return secret
-      if (getJwks && jwksUrl && (alg === 'RS256' || alg === 'ES256')) {
-        return await getJwks.getPublicKey({ domain: jwksUrl.origin, alg, kid })
-      }
+      if (jwks && (alg === 'RS256' || alg === 'ES256')) return await jwks.getPublicKey(alg, kid)
       throw errors.Unauthorized('Token algorithm is not accepted')
     },
     verify: {
@@ -122,10 +122,14 @@ export default fp(async function authPlugin (fastify) {
     formatUser: (claims) => toUser(claims as TokenClaims)
   } as Parameters<typeof fastifyJwt>[1])
 
+  const provisionUser = createUserProvisioning({ pool: fastify.pg.pool })
+  fastify.decorate('provisionUser', provisionUser)
+
   // Tokens already verified, by their text: a hit skips decoding and the key lookup that
   // @fastify/jwt does before its own cache. Held until the token's exp, at most VERIFIED_MAX.
+  // A token enters it only once its user is provisioned, so a hit costs no query either.
   const verified = new Map<string, { user: AuthUser, expiresAt: number }>()
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest, reply: FastifyReply) {
     const token = extractToken(request)
     const hit = token === undefined ? undefined : verified.get(token)
     if (hit !== undefined && hit.expiresAt > Date.now()) {
@@ -136,8 +140,10 @@ export default fp(async function authPlugin (fastify) {
       await request.jwtVerify()
     } catch (err) {
       const message = (err as Error).message
+      await fastify.limitFailedAuth(request, reply)
       throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
     }
+    await provisionUser(request.user)
     if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
   })
-}, { name: 'auth', dependencies: ['config'] })
+}, { name: 'auth', dependencies: ['config', 'postgres', 'rate-limit'] })

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyRequest, preHandlerHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify'
 import { errors } from '../lib/errors.ts'
 import { rateLimitBudgets, rateLimitGroup, type RateLimitGroup } from '../lib/rate-limit-groups.ts'
 import { createSharedRateLimitStore } from '../lib/shared-rate-limit-store.ts'
@@ -8,6 +8,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     // false: the route is not rate limited (health checks, metrics).
     rateLimit?: false
+  }
+  interface FastifyInstance {
+    // Counts a refused authentication against the caller's address budget of the route's group
+    // (the auth plugin calls it); rejects with 429 once that budget is spent.
+    limitFailedAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
 }
 
@@ -38,23 +43,43 @@ export default fp(async function rateLimitPlugin (fastify) {
   const budgets = rateLimitBudgets(config)
   const windowMs = config.RATE_LIMIT_WINDOW_MS
 
-  function limitRate (group: RateLimitGroup): preHandlerHookHandler {
+  // Requests refused by authentication, already counted against their address: the route's own
+  // hook (which runs when a route handles the refusal itself, the WebSocket route) skips them.
+  const countedFailures = new WeakSet<FastifyRequest>()
+
+  function count (group: RateLimitGroup, caller: string, reply: FastifyReply, done: (err?: Error) => void): void {
     const max = budgets[group]
+    counters.incr(`${group}:${caller}`, windowMs, max, (err, count) => {
+      // A Redis outage must not take the API down with it: the request goes through uncounted.
+      if (err || count === undefined) { done(); return }
+      const resetSeconds = Math.ceil(count.ttl / 1000)
+      const exceeded = count.current > max
+      reply.header('x-ratelimit-limit', max)
+      reply.header('x-ratelimit-remaining', exceeded ? 0 : max - count.current)
+      reply.header('x-ratelimit-reset', resetSeconds)
+      if (!exceeded) { done(); return }
+      reply.header('retry-after', resetSeconds)
+      done(errors.TooManyRequests(`Rate limit for ${group} requests exceeded, retry in ${resetSeconds} s`))
+    })
+  }
+
+  function limitRate (group: RateLimitGroup): preHandlerHookHandler {
     return function rateLimit (request, reply, done) {
-      counters.incr(`${group}:${request.user?.id ?? callerAddress(request)}`, windowMs, max, (err, count) => {
-        // A Redis outage must not take the API down with it: the request goes through uncounted.
-        if (err || count === undefined) { done(); return }
-        const resetSeconds = Math.ceil(count.ttl / 1000)
-        const exceeded = count.current > max
-        reply.header('x-ratelimit-limit', max)
-        reply.header('x-ratelimit-remaining', exceeded ? 0 : max - count.current)
-        reply.header('x-ratelimit-reset', resetSeconds)
-        if (!exceeded) { done(); return }
-        reply.header('retry-after', resetSeconds)
-        done(errors.TooManyRequests(`Rate limit for ${group} requests exceeded, retry in ${resetSeconds} s`))
-      })
+      if (request.user === undefined && countedFailures.has(request)) { done(); return }
+      count(group, request.user?.id ?? callerAddress(request), reply, done)
     }
   }
+
+  // A flood of bad tokens spends the sender's address budget like any anonymous traffic.
+  fastify.decorate('limitFailedAuth', async function limitFailedAuth (request: FastifyRequest, reply: FastifyReply) {
+    if (request.routeOptions.config?.rateLimit === false) return
+    countedFailures.add(request)
+    const group = rateLimitGroup(request.method, request.routeOptions.url ?? request.url)
+    await new Promise<void>((resolve, reject) => {
+      count(group, callerAddress(request), reply, (err) => { if (err) reject(err); else resolve() })
+    })
+  })
+
   const hooks: Record<RateLimitGroup, preHandlerHookHandler> = {
     read: limitRate('read'), write: limitRate('write'), sync: limitRate('sync'), realtime: limitRate('realtime')
   }

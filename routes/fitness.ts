@@ -48,8 +48,8 @@ function needsAccess (request: FastifyRequest): void {
 
 const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (fastify) {
   // The domain's one auth rule: signed in, then the route's access level.
-  fastify.addHook('onRequest', async function authorise (request) {
-    await fastify.authenticate(request)
+  fastify.addHook('onRequest', async function authorise (request, reply) {
+    await fastify.authenticate(request, reply)
     needsAccess(request)
   })
 

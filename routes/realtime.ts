@@ -50,11 +50,16 @@ const realtimeRoutes: FastifyPluginAsync = async function realtimeRoutes (fastif
     this.terminate()
   }
 
-  async function admitToken (request: FastifyRequest): Promise<void> {
+  // The same authentication as every HTTP route (which also provisions the caller's users
+  // row and counts a refusal against the caller's address); its refusals become close codes.
+  async function admitToken (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     try {
-      await request.jwtVerify()
-    } catch {
-      refused.set(request, { code: CloseCodes.UNAUTHORIZED, reason: 'Invalid or expired token' })
+      await fastify.authenticate(request, reply)
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode
+      refused.set(request, status === 401
+        ? { code: CloseCodes.UNAUTHORIZED, reason: 'Invalid or expired token' }
+        : { code: CloseCodes.TRY_AGAIN_LATER, reason: status === 429 ? 'Too many refused connections, retry later' : 'Try again shortly' })
     }
   }
 

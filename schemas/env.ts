@@ -31,6 +31,7 @@ export const EnvSchema = Type.Object({
   JWKS_URL: Type.String({ default: '' }),
   JWT_ISSUER: Type.String({ default: '' }),
   JWT_AUDIENCE: Type.String({ default: 'authenticated' }),
+  JWKS_REFRESH_MIN_MS: Type.Integer({ default: 30000, minimum: 10 }),
 
   CORS_ORIGINS: Type.String({ default: '' }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),

@@ -32,8 +32,6 @@ export interface Claimant { id: string, email: string | null, displayName: strin
 export interface FitnessServiceDeps {
   pool: Pick<pg.Pool, 'connect' | 'query'>
   scores: ScoreSink
-  // Creates the users row on first use (users domain).
-  ensureUser: (db: Db, claimant: Claimant) => Promise<void>
   providers: Partial<Record<ProviderName, FitnessProvider>>
   limits: PlausibilityLimits & { batchMax: number }
   pull: PullLimits
@@ -116,8 +114,6 @@ export function createFitnessService (deps: FitnessServiceDeps) {
   async function push (caller: Claimant, source: Source, samples: SampleInput[], deletions: DeletionInput[]): Promise<SyncResult> {
     validateBatch(samples, deletions, now())
     return await withUserLease(caller.id, async () => {
-      // Committed on its own: a users row must not vanish with a rolled-back batch.
-      await deps.ensureUser(pool, caller)
       const staged = await transact(async (tx) => {
         const outcome = await ingestBatch(tx, caller.id, source, samples, deletions, limits)
         const totals = await recomputeDailyTotals(tx, caller.id, outcome.days)
@@ -206,8 +202,6 @@ export function createFitnessService (deps: FitnessServiceDeps) {
   async function decideFlag (admin: Claimant, id: number, status: Exclude<FlagStatus, 'open'>, note?: string) {
     const owner = await flagOwner(pool, id)
     return await withUserLease(owner, async () => {
-      // The decision names the admin (a foreign key to users).
-      await deps.ensureUser(pool, admin)
       const staged = await transact(async (tx) => {
         const decided = await resolveFlag(tx, id, status, admin.id, note)
         const sample = decided.flag.sample

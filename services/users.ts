@@ -26,18 +26,9 @@ export interface ProfileUpdate {
   units?: 'metric' | 'imperial'
 }
 
-// The claims of a verified token that seed a new user's row.
-export interface Claimant {
-  id: string
-  email: string | null
-  displayName: string | null
-}
-
 const PROFILE_COLUMNS = `id, username, display_name, bio, avatar_url, email, time_zone, units,
   to_json(created_at) #>> '{}' AS created_at, to_json(updated_at) #>> '{}' AS updated_at`
 const CACHE_TTL_SECONDS = 300
-// Ids known to have a row, so the per-request check is usually free.
-const KNOWN_USERS_MAX = 10_000
 
 const UPDATABLE: Record<keyof ProfileUpdate, string> = {
   username: 'username',
@@ -104,18 +95,8 @@ export function profileChangesChannel (redisPrefix: string): string {
 }
 
 export function createUsersService ({ pool, redis, redisPrefix, freshness, onProfileChanged }: UsersDeps) {
-  const known = new Set<string>()
   const cacheKey = (userId: string): string => `${redisPrefix}user:profile:${userId}`
   const changesChannel = profileChangesChannel(redisPrefix)
-
-  // First authenticated use creates the row from the token's claims; later calls are no-ops.
-  async function ensureUser (db: Db, claimant: Claimant): Promise<void> {
-    if (known.has(claimant.id)) return
-    await db.query(`INSERT INTO users (id, email, display_name) VALUES ($1, $2, $3)
-      ON CONFLICT (id) DO NOTHING`, [claimant.id, claimant.email, (claimant.displayName ?? '').slice(0, 64)])
-    if (known.size >= KNOWN_USERS_MAX) known.clear()
-    known.add(claimant.id)
-  }
 
   // The cache is a convenience: Redis trouble falls through to Postgres.
   async function cached (userId: string): Promise<Profile | null> {
@@ -189,7 +170,7 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
     return { previousKey: rows[0]!.previous_key }
   }
 
-  return { ensureUser, getProfile, updateProfile, setAvatar, invalidate }
+  return { getProfile, updateProfile, setAvatar, invalidate }
 }
 
 export type UsersService = ReturnType<typeof createUsersService>

@@ -39,7 +39,6 @@ export default fp(async function fitnessService (fastify) {
   const fitness = createFitnessService({
     pool: fastify.pg.pool,
     scores: fastify.leaderboard,
-    ensureUser: fastify.users.ensureUser,
     providers: { google_fit: googleFit },
     limits: {
       batchMax: config.FITNESS_SYNC_BATCH_MAX,

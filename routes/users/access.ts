@@ -25,11 +25,10 @@ export function actsForSelfOrAdmin (request: FastifyRequest): boolean {
   return request.user.isAdmin || targetUserId(request) === request.user.id
 }
 
-// The one authorisation hook of the users and competitions domains. It also makes sure the
-// caller has a users row, created from the token's claims on first use.
+// The one authorisation hook of the users and competitions domains (the caller's users row
+// exists: authentication provisions it).
 export function authorise (fastify: FastifyInstance) {
   return async function authoriseRequest (request: FastifyRequest): Promise<void> {
-    await fastify.users.ensureUser(fastify.pg.pool, request.user)
     const rule = request.routeOptions.config.accessRule ?? 'user'
     if (rule === 'admin' && !request.user.isAdmin) throw errors.Forbidden('Only admins may do this')
     if (rule === 'owner' && !actsForSelfOrAdmin(request)) throw errors.Forbidden('You may only act on your own account')

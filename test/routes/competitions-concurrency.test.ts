@@ -14,7 +14,7 @@ test('200 concurrent joins on 50 places', async (t) => {
   // Ten of them cannot afford the fee: they must be refused without a wallet going negative.
   const broke = new Set(people.slice(0, 10).map((p) => p.id))
   for (const p of people) {
-    await app.users.ensureUser(app.pg.pool, { id: p.id, email: null, displayName: null })
+    await app.provisionUser({ id: p.id, email: null, displayName: null })
     if (!broke.has(p.id)) await app.wallet.credit(p.id, { amount: START_BALANCE, currency: 'USD' }, { actorId: admin.id, idempotencyKey: randomUUID() })
   }
   const competition = await createCompetition(app, admin, { entryFee: FEE, maxParticipants: 50 })

@@ -8,7 +8,7 @@ test('wallet ledger', async (t) => {
   const { ledger } = app
   const alice = randomUUID()
   const bob = randomUUID()
-  for (const id of [alice, bob]) await app.users.ensureUser(app.pg.pool, { id, email: null, displayName: null })
+  for (const id of [alice, bob]) await app.provisionUser({ id, email: null, displayName: null })
 
   const accounts = await app.pg.transact(async (tx) => ({
     external: await ledger.ensureAccount(tx, { kind: 'external', currency: 'USD' }),
