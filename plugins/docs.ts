@@ -29,7 +29,15 @@ export default fp(async function docsPlugin (fastify) {
       tags: API_TAGS,
       components: {
         securitySchemes: {
-          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Supabase access token' }
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'Supabase access token (HS256 with the project secret, or RS256/ES256 with a key from the project\'s JWKS). ' +
+              'The first call with a valid token, whatever the operation and whether it then succeeds, creates the caller\'s user ' +
+              '(id from `sub`, email and display name from the token\'s claims). Refused tokens count against the caller\'s ' +
+              'address rate limit, then answer 429 with Retry-After.'
+          }
         }
       },
       security: [{ bearerAuth: [] }]

@@ -17,6 +17,8 @@ const meRoutes: FastifyPluginAsyncTypebox = async function meRoutes (fastify) {
     schema: {
       tags: ['users'],
       summary: 'The signed-in caller',
+      description: 'Who the token says the caller is. Like any first authenticated call, it creates the caller\'s user ' +
+        '(profile, wallet and competitions then work, and admins can credit them); later calls change nothing.',
       response: { 200: MeSchema, ...errorResponses(401, 429) }
     }
   }, async function getMe (request) {

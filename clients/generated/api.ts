@@ -4291,7 +4291,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in caller */
+        /**
+         * The signed-in caller
+         * @description Who the token says the caller is. Like any first authenticated call, it creates the caller's user (profile, wallet and competitions then work, and admins can credit them); later calls change nothing.
+         */
         get: {
             parameters: {
                 query?: never;
