@@ -143,7 +143,14 @@ export default fp(async function authPlugin (fastify) {
       await fastify.limitFailedAuth(request, reply)
       throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
     }
-    await provisionUser(request.user)
+    try {
+      await provisionUser(request.user)
+    } catch (err) {
+      // Postgres unreachable: routes that do not need it (GET /me, leaderboard reads from Redis)
+      // keep working, and the token is not cached so the caller's next call provisions them.
+      request.log.warn({ err }, 'the caller could not be provisioned, retried on their next call')
+      return
+    }
     if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
   })
 }, { name: 'auth', dependencies: ['config', 'postgres', 'rate-limit'] })

@@ -89,6 +89,10 @@ test('Postgres stopped: 503 fast, readiness reports it, recovery by itself', asy
   t.equal(recovered, 200, 'reads recover without restarting the app')
   t.equal((await within(app, { method: 'POST', url: '/probe/write' })).statusCode, 201, 'writes recover')
   t.equal((await within(app, { url: '/health/ready' })).statusCode, 200, 'readiness recovers')
+  // The user whose first call came while Postgres was down is created by their next call.
+  t.equal((await app.pg.query('SELECT 1 FROM users WHERE id = $1', [user])).rowCount, 0, 'not provisioned during the outage')
+  t.equal((await within(app, { url: '/api/v1/me', headers: bearer({ sub: user }) })).statusCode, 200)
+  t.equal((await app.pg.query('SELECT 1 FROM users WHERE id = $1', [user])).rowCount, 1, 'provisioned by the next call')
 })
 
 // A network black hole (packets dropped, nothing refused): connections and queries must time
