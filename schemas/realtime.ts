@@ -31,6 +31,9 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 // Sequence numbers come from one Redis counter per competition, so they are the same on every
 // instance and a client may resume on any of them. They increase by one per frame of the
 // competition; after a Redis data loss they jump forward (a client then gets a snapshot).
+// A client that stops reading is dropped once its unsent data would pass
+// REALTIME_MAX_BUFFERED_BYTES: closed with SLOW_CONSUMER (4008) when it reads again within a
+// second, else its connection is reset (an abnormal closure, 1006, for the client).
 
 export const CloseCodes = {
   GOING_AWAY: 1001,

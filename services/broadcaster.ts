@@ -1,8 +1,9 @@
 import type { Writable } from 'node:stream'
 import type { Redis } from 'ioredis'
 import { CloseCodes } from '../schemas/realtime.ts'
-import { sendSharedFrame, wholeFrameTarget, type SharedFrame } from '../lib/ws-shared-frame.ts'
-import { rankFrame, replayFrames, windowFrame, withOwn, type EntryJson, type OwnChange, type WindowFrame } from './live-frames.ts'
+import { frameLength, sendSharedFrame, wholeFrameTarget, type SharedFrame, type SplitFrame } from '../lib/ws-shared-frame.ts'
+import { resetConnection } from '../lib/ws-connection-reset.ts'
+import { rankFrame, replayFrames, windowFrame, withOwnFrame, type EntryJson, type OwnChange, type WindowFrame } from './live-frames.ts'
 import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './live-windows.ts'
 
 // Fan-out of leaderboard frames to this instance's WebSockets. Frames are built and numbered
@@ -29,6 +30,8 @@ export interface FeedSource {
 
 export interface SocketLike {
   readonly readyState: number
+  // Bytes accepted by send and not yet handed to the kernel: the ws library counts its own queue
+  // and its connection's writable buffer, so whole frames written there are counted too.
   readonly bufferedAmount: number
   // Frames shared by many clients are sent whole (lib/ws-shared-frame.ts), else as UTF-8 text.
   send (data: string | Buffer, options?: { binary?: boolean }): void
@@ -67,6 +70,9 @@ export interface BroadcasterDeps {
 // The feed's frames are still handled one at a time, so each client's frames stay in order.
 const BROADCAST_SLICE = 500
 const yieldToEventLoop = async (): Promise<void> => await new Promise((resolve) => setImmediate(resolve))
+
+// How long a dropped client has to read up to its close frame before its connection is reset.
+const CLOSE_GRACE_MS = 1000
 
 interface Client {
   socket: SocketLike
@@ -163,26 +169,36 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   }
 
   // `counted` false: the caller counts the frames it sent in one go (a broadcast).
-  function send (client: Client, data: string | SharedFrame, type: string, counted = true): boolean {
+  function send (client: Client, data: string | SharedFrame | SplitFrame, type: string, counted = true): boolean {
     if (client.closed || client.socket.readyState !== OPEN) return false
-    // A consumer that cannot keep up is dropped, never buffered without bound.
-    if (client.socket.bufferedAmount > maxBufferedBytes) {
+    // Queued as bytes (a string queued as a string stays on the JavaScript heap, and a socket's
+    // queue of strings and buffers is copied whole when it is finally written).
+    const frame = typeof data === 'string' ? Buffer.from(data) : data
+    // A consumer that cannot keep up is dropped, never buffered without bound: its unsent bytes
+    // stay within the limit, frame included (a frame alone may always be queued).
+    const unsent = client.socket.bufferedAmount
+    if (unsent > 0 && unsent + (Buffer.isBuffer(frame) ? frame.length : frameLength(frame)) > maxBufferedBytes) {
       metrics.slowConsumers.inc({})
       drop(client, CloseCodes.SLOW_CONSUMER, 'Too slow: messages were piling up')
       return false
     }
-    if (typeof data === 'string') client.socket.send(data)
-    else sendSharedFrame(client.socket, client.wholeFrames, data)
+    if (Buffer.isBuffer(frame)) client.socket.send(frame, { binary: false })
+    else sendSharedFrame(client.socket, client.wholeFrames, frame)
     if (counted) metrics.frames.inc({ type })
     return true
   }
 
+  // The close frame goes after what is already queued, so only a client that reads again
+  // within the grace sees the code; one that does not is reset, which frees what it held
+  // here and in the kernel at once (it sees an abnormal closure, 1006, and resumes with seq).
   function drop (client: Client, code: number, reason: string): void {
     if (client.closed) return
-    client.socket.close(code, reason)
-    // A peer that does not read will not complete the closing handshake either.
-    setTimeout(() => client.socket.terminate(), 1000).unref()
     detach(client)
+    const { socket } = client
+    socket.close(code, reason)
+    const reset = setTimeout(() => resetConnection(socket), CLOSE_GRACE_MS)
+    reset.unref()
+    socket.on('close', () => clearTimeout(reset))
   }
 
   function detach (client: Client): void {
@@ -235,6 +251,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
 
   async function sendSnapshot (client: Client): Promise<void> {
     const { feed } = client
+    if (client.closed) return
     const snap = await feed.source.snapshot(feed.competitionId, client.userId, client.limit, client.k)
     if (!send(client, snap.frame, 'snapshot')) return
     client.lastSeq = snap.seq
@@ -311,7 +328,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       let window = windows.get(client.limit)
       if (!window) { window = windowFrame(change, client.limit, cache); windows.set(client.limit, window) }
       if (!window.empty) {
-        if (send(client, own ? withOwn(window.head, own) : window.shared, 'update', false)) updates++
+        if (send(client, own ? withOwnFrame(window, own) : window.shared, 'update', false)) updates++
       } else if (own) {
         if (send(client, rankFrame(feed.competitionId, frame.seq, client.userId, own), 'rank', false)) ranks++
       }
@@ -419,7 +436,7 @@ export function createBroadcaster (deps: BroadcasterDeps) {
       send(client, '{"type":"pong"}', 'pong')
     } else if (message?.type === 'resume' && Number.isSafeInteger(message.seq) && (message.seq as number) >= 0) {
       const seq = message.seq as number
-      enqueue(client.feed, async () => { if (client.ready) await resumeOpen(client, seq) })
+      enqueue(client.feed, async () => { if (client.ready && !client.closed) await resumeOpen(client, seq) })
     } else {
       send(client, JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'Expected {"type":"resume","seq":n} or {"type":"ping"}' }), 'error')
     }

@@ -1,6 +1,6 @@
 import type { FeedEntry, StoredUpdate, TopChange } from './live-windows.ts'
 import { windowChanges } from './live-windows.ts'
-import { sharedTextFrame, type SharedFrame } from '../lib/ws-shared-frame.ts'
+import { sharedTextFrame, type SharedFrame, type SplitFrame } from '../lib/ws-shared-frame.ts'
 
 // Client frames of the live feed, assembled from pre-serialised parts: each entry is turned
 // into JSON once per frame, each window's frame once per frame, and a client's own part is
@@ -20,6 +20,8 @@ export interface WindowFrame {
   head: string
   // The whole frame, for the clients whose own rank and score did not move: framed once.
   shared: SharedFrame
+  // The head's bytes (a view into `shared`), shared by the frames that carry a client's own part.
+  headBytes: Buffer
 }
 
 // Entry JSON by entry object, filled on first use; one per frame.
@@ -42,7 +44,13 @@ function head (frame: { competitionId: string, seq: number, total: number }, ent
 export function windowFrame (change: TopChange, limit: number, cache: EntryJson): WindowFrame {
   const w = windowChanges(change, limit)
   const h = head(change.frame, w.entries.map((e) => json(cache, e)), w.removed, w.removedScores)
-  return { empty: w.entries.length === 0 && w.removed.length === 0 && !change.totalChanged, head: h, shared: sharedTextFrame(Buffer.from(h + '}')) }
+  const shared = sharedTextFrame(Buffer.from(h + '}'))
+  return { empty: w.entries.length === 0 && w.removed.length === 0 && !change.totalChanged, head: h, shared, headBytes: shared.data.subarray(0, -1) }
+}
+
+// A window's frame closed with one client's own part, without a copy of the window per client.
+export function withOwnFrame (window: WindowFrame, own: OwnChange): SplitFrame {
+  return { head: window.headBytes, tail: Buffer.from(`,"me":${JSON.stringify(own)}}`) }
 }
 
 // A frame head closed with the client's own part.
