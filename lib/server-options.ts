@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from './http-status.ts'
+import { clientErrorHandler } from './client-errors.ts'
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../schemas/env.ts'
 
@@ -52,6 +53,7 @@ export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     pluginTimeout: 60_000,
     return503OnClosing: true,
     frameworkErrors,
+    clientErrorHandler,
     ajv: {
       customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true }
     }
