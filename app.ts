@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { Config } from './schemas/env.ts'
 import config from './plugins/config.ts'
 import errors from './plugins/errors.ts'
+import drain from './plugins/drain.ts'
 import observability from './plugins/observability.ts'
 import postgres from './plugins/postgres.ts'
 import redis from './plugins/redis.ts'
@@ -37,6 +38,8 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // Infrastructure, in dependency order.
   await fastify.register(config, { config: opts.config })
   await fastify.register(errors)
+  // Before every other onRequest hook: a request that arrives while draining does no work.
+  await fastify.register(drain)
   await fastify.register(postgres)
   await fastify.register(redis)
   // After the stores, so the event-loop monitor does not count embedded Postgres start-up.

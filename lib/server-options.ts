@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from './http-status.ts'
+import { clientErrorHandler } from './client-errors.ts'
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../schemas/env.ts'
 
@@ -50,8 +51,13 @@ export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     trustProxy: true,
     pluginTimeout: 60_000,
-    return503OnClosing: true,
+    // On close, connections idle between requests are closed at once (Node's server.close()
+    // does it too); plugins/drain.ts ends the others and answers the 503 while draining, in
+    // the common error shape, which Fastify's own 503 is not.
+    forceCloseConnections: 'idle',
+    return503OnClosing: false,
     frameworkErrors,
+    clientErrorHandler,
     ajv: {
       customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true }
     }

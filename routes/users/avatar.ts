@@ -4,12 +4,14 @@ import { errors } from '../../lib/errors.ts'
 import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
 import { AvatarSchema } from '../../schemas/users.ts'
 import { targetUserId } from './access.ts'
+import { readAvatarForm } from './avatar-form.ts'
 
 const AvatarUploadSchema = {
   content: {
     'multipart/form-data': {
       schema: {
         type: 'object',
+        description: 'One part only: the image in the field "file"; a second file, a file under another name or any other field is refused with 400',
         properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP or HEIC image' } }
       }
     }
@@ -39,15 +41,7 @@ const avatarRoutes: FastifyPluginAsyncTypebox = async function avatarRoutes (fas
     }
   }, async function uploadAvatar (request) {
     if (!request.isMultipart()) throw errors.UnsupportedMediaType('Send the image as multipart/form-data')
-    const file = await request.file()
-    if (!file) throw errors.BadRequest('The form has no file')
-    let upload: Buffer
-    try {
-      upload = await file.toBuffer()
-    } catch (err) {
-      if (err instanceof fastify.multipartErrors.RequestFileTooLargeError) throw errors.PayloadTooLarge(`Avatar must be at most ${maxBytes} bytes`)
-      throw err
-    }
+    const upload = await readAvatarForm(request, { maxBytes, multipartErrors: fastify.multipartErrors })
     const avatar = await fastify.avatars.replace(targetUserId(request), upload)
     return { avatarUrl: avatar.url, width: avatar.width, height: avatar.height, bytes: avatar.bytes }
   })

@@ -6,12 +6,15 @@ import { bearer, createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from '
 import { resolveBackends } from '../backends.ts'
 import { startServerProcess } from '../processes.ts'
 import { ADMIN_ID, liveClient } from '../routes/leaderboard-fixtures.ts'
+import { rawConnect, type RawConnection } from '../raw-http.ts'
 
 // The real server (node server.ts) under load receives SIGTERM: requests in flight complete,
 // WebSockets close with 1001 (going away), every accepted write is in Postgres, and the
 // process exits by itself within a bound.
 
 const EXIT_BOUND_MS = 15_000
+// close-with-grace's delay in server.ts: past it the process exits with code 1.
+const SHUTDOWN_DEADLINE_MS = 10_000
 
 interface Outcome { key: string, status: number | 'failed', value: number }
 
@@ -136,4 +139,74 @@ test('SIGTERM under load', async (t) => {
   const committed = all.filter((o) => stored.has(o.key)).reduce((s, o) => s + o.value, 0)
   t.equal(Number(sum!.total), committed, 'scores are exactly the committed increments')
   t.comment(`${accepted.length} accepted, ${all.filter((o) => o.status === 503).length} refused with 503, ${all.filter((o) => o.status === 'failed').length} could not connect`)
+})
+
+// Keep-alive clients: connections idle after an answer, connections that never sent a
+// request, and a request in flight on a keep-alive connection. None of them holds the
+// process until the shutdown deadline: the idle ones close at once, the request in flight is
+// answered with Connection: close, nothing is reset, and the process exits 0.
+test('SIGTERM with keep-alive clients', async (t) => {
+  const { redisUrl } = await resolveBackends(t)
+  const databaseUrl = await createTestDatabase(t)
+  const prefix = await createRedisPrefix(t)
+  const server = await startServerProcess(t, {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    JWT_SECRET: TEST_JWT_SECRET,
+    SWEEPER_INTERVAL_MS: '0',
+    MAX_EVENT_LOOP_DELAY_MS: '0',
+    DATA_DIR: `.data/test/sigterm-${randomUUID()}`
+  })
+  const { base, child } = server
+  const port = Number(new URL(base).port)
+  const userId = randomUUID()
+  const authorization = bearer({ sub: userId }).authorization
+  const head = (method: string, url: string, extra = '') => `${method} ${url} HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n${extra}`
+  const connections: RawConnection[] = []
+  const open = async () => { const c = await rawConnect(port); connections.push(c); return c }
+  t.teardown(() => { for (const c of connections) c.socket.destroy() })
+
+  // The request in flight: its body is still arriving at SIGTERM. Sent first, so the server
+  // has read it (the round trips below) before the signal.
+  const first = await open()
+  await first.write(head('GET', '/api/v1/me', '\r\n'))
+  t.equal((await first.response()).status, 200, 'the user is known')
+  const body = JSON.stringify({ displayName: 'Kept alive' })
+  const inFlight = await open()
+  await inFlight.write(head('PUT', `/api/v1/users/${userId}/profile`, `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`) + body.slice(0, 5))
+  const idle = [first]
+  for (let i = 0; i < 3; i++) {
+    const c = await open()
+    await c.write(head('GET', '/health', '\r\n'))
+    const res = await c.response()
+    t.equal(res.headers.connection, 'keep-alive', 'an idle keep-alive connection')
+    idle.push(c)
+  }
+  const unused = [await open(), await open()]
+
+  const signalledAt = Date.now()
+  child.kill('SIGTERM')
+  let bound: NodeJS.Timeout | undefined
+  const deadline = new Promise<'deadline'>((resolve) => { bound = setTimeout(() => resolve('deadline'), SHUTDOWN_DEADLINE_MS) })
+  t.teardown(() => clearTimeout(bound))
+  const closedQuietly = await Promise.race([Promise.all([...idle, ...unused].map(async (c) => await c.closed)), deadline])
+  t.same(closedQuietly, Array.from({ length: idle.length + unused.length }, () => ({ error: null })),
+    'idle and unused keep-alive connections are closed at once, without a reset')
+
+  await inFlight.write(body.slice(5))
+  const answered = await Promise.race([inFlight.response(), deadline])
+  t.not(answered, 'deadline', 'the request in flight is answered')
+  if (answered !== 'deadline') {
+    t.equal(answered.status, 200)
+    t.equal(answered.json().displayName, 'Kept alive')
+    t.equal(answered.headers.connection, 'close', 'with Connection: close')
+  }
+  t.same(await Promise.race([inFlight.closed, deadline]), { error: null }, 'and its connection ends cleanly')
+
+  const exit = await Promise.race([server.exited, deadline])
+  t.not(exit, 'deadline', `the process exits before the ${SHUTDOWN_DEADLINE_MS} ms deadline`)
+  t.same(exit, { code: 0, signal: null }, 'with code 0')
+  t.comment(`exited ${Date.now() - signalledAt} ms after SIGTERM`)
+  t.notMatch(server.stderr(), /"level":(50|60)/, 'no errors logged during shutdown')
 })

@@ -20,6 +20,23 @@ function form (filename: string, contentType: string, data: Buffer): { payload: 
   }
 }
 
+interface Part { name: string, filename?: string, contentType?: string, data: Buffer | string }
+
+// A form of several parts, files (with a filename) and plain fields alike.
+function multipart (parts: Part[]): { payload: Buffer, headers: Record<string, string> } {
+  const boundary = `----avatar${randomUUID()}`
+  const chunks = parts.flatMap((part) => [
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"` +
+      (part.filename ? `; filename="${part.filename}"\r\nContent-Type: ${part.contentType ?? 'application/octet-stream'}` : '') + '\r\n\r\n'),
+    Buffer.from(part.data),
+    Buffer.from('\r\n')
+  ])
+  return {
+    payload: Buffer.concat([...chunks, Buffer.from(`--${boundary}--\r\n`)]),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }
+  }
+}
+
 async function image (width: number, height: number, format: 'png' | 'jpeg' | 'webp' | 'avif', opts: { noise?: boolean } = {}): Promise<Buffer> {
   const create = opts.noise
     ? { width, height, channels: 3 as const, background: '#000', noise: { type: 'gaussian' as const, mean: 128, sigma: 60 } }
@@ -72,6 +89,27 @@ test('avatars', async (t) => {
     t.same(await stored(), [], 'no file was stored')
     t.equal((await profile()).avatarUrl, null, 'the profile is unchanged')
     t.equal((await upload('a.png', 'image/png', await image(64, 64, 'png'), other)).statusCode, 403, 'nobody else may set it')
+  })
+
+  await t.test('a form with anything besides one image in the field "file" is refused', async (t) => {
+    const png = await image(64, 64, 'png')
+    const jpeg = await image(64, 64, 'jpeg')
+    const forms: Array<[string, Part[], RegExp]> = [
+      ['two files in "file"', [{ name: 'file', filename: 'a.png', contentType: 'image/png', data: png }, { name: 'file', filename: 'b.jpg', contentType: 'image/jpeg', data: jpeg }], /more than one file/],
+      ['a second file under another name', [{ name: 'file', filename: 'a.png', data: png }, { name: 'other', filename: 'b.jpg', data: jpeg }], /more than one file/],
+      ['a file under another name', [{ name: 'avatar', filename: 'a.png', contentType: 'image/png', data: png }], /Unexpected file field "avatar"/],
+      ['a field before the file', [{ name: 'caption', data: 'me' }, { name: 'file', filename: 'a.png', data: png }], /Unexpected form field "caption"/],
+      ['a field after the file', [{ name: 'file', filename: 'a.png', data: png }, { name: 'caption', data: 'me' }], /Unexpected form field "caption"/],
+      ['"file" as a plain field', [{ name: 'file', data: 'not a file' }], /must be a file/]
+    ]
+    for (const [name, parts, message] of forms) {
+      const { payload, headers } = multipart(parts)
+      const res = await app.inject({ method: 'POST', url: `/api/v1/users/${user.id}/avatar`, headers: { ...user.headers, ...headers }, payload })
+      t.equal(res.statusCode, 400, `${name}: 400`)
+      t.match(res.json(), { statusCode: 400, code: 'BAD_REQUEST', error: 'Bad Request', message, requestId: String }, `${name}: says what is wrong`)
+    }
+    t.same(await stored(), [], 'no file was stored')
+    t.equal((await profile()).avatarUrl, null, 'the profile is unchanged')
   })
 
   let firstKey = ''
