@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { migrate } from '../lib/migrate.ts'
 import { projectRoot } from '../lib/project-root.ts'
 import { startHarness, type Harness } from './lib/harness.ts'
@@ -20,27 +19,31 @@ import { createStores, type BenchStores } from './lib/stores.ts'
 import { createTokens } from './lib/tokens.ts'
 import { competitionId } from './lib/ids.ts'
 import { summariseProfiles } from './lib/cpu-profile.ts'
+import { parseCli } from '../lib/cli-args.ts'
 
-const { values: args } = parseArgs({
+const args = parseCli({
+  command: 'npm run bench --',
+  summary: 'Loads the service (production mode, a bench_* database and Redis prefix of its own, removed afterwards) and a bare Fastify ' +
+    'and ws server on this machine, over loopback only, and writes the results. Stops by itself.',
   options: {
-    scale: { type: 'string', default: '1' },
-    seconds: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '2' },
-    connections: { type: 'string', default: '100' },
-    sockets: { type: 'string', default: '10000' },
-    rounds: { type: 'string', default: '9' },
-    'burst-seconds': { type: 'string', default: '10' },
-    'burst-rate': { type: 'string', default: '1000' },
+    scale: { type: 'string', default: '1', value: 'x', description: 'Seed size factor: 1 seeds 100,000 users and a 100,000-participant leaderboard' },
+    seconds: { type: 'string', default: '10', value: 's', description: 'Seconds of load per HTTP scenario' },
+    warmup: { type: 'string', default: '2', value: 's', description: 'Seconds of warm-up before each measurement' },
+    connections: { type: 'string', default: '100', value: 'n', description: 'HTTP connections per scenario' },
+    sockets: { type: 'string', default: '10000', value: 'n', description: 'WebSocket clients in the fan-out scenario' },
+    rounds: { type: 'string', default: '9', value: 'n', description: 'Fan-out rounds (the median is reported)' },
+    'burst-seconds': { type: 'string', default: '10', value: 's', description: 'Seconds of the score-update burst under live clients' },
+    'burst-rate': { type: 'string', default: '1000', value: 'n', description: 'Score updates per second offered in the burst' },
     // Enough connections that the offered rate holds while each update waits on a busy loop.
-    'burst-connections': { type: 'string', default: '400' },
-    'tick-ms': { type: 'string', default: '100' },
-    out: { type: 'string', default: join(projectRoot, 'bench', 'RESULTS.md') },
-    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
-    only: { type: 'string', default: 'http,ws' },
-    'cpu-prof': { type: 'string', default: '' },
-    'wait-quiet': { type: 'string', default: '0' },
-    'deadline-minutes': { type: 'string', default: '20' }
+    'burst-connections': { type: 'string', default: '400', value: 'n', description: 'HTTP connections sending the burst' },
+    'tick-ms': { type: 'string', default: '100', value: 'ms', description: 'The service\'s live-feed tick (REALTIME_TICK_MS)' },
+    out: { type: 'string', default: join(projectRoot, 'bench', 'RESULTS.md'), value: 'file', description: 'Where to write the results' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres', value: 'url', description: 'Postgres to create the bench database on' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379', value: 'url', description: 'Redis to use (under a key prefix of its own)' },
+    only: { type: 'string', default: 'http,ws', value: 'list', description: 'Scenarios, comma-separated: http, ws, or single ones: top, around, profile, score, sync' },
+    'cpu-prof': { type: 'string', default: '', value: 'dir', description: 'Write the service\'s CPU profiles there and summarise them in the results' },
+    'wait-quiet': { type: 'string', default: '0', value: 'minutes', description: 'Wait up to this long for the machine to be quiet before starting' },
+    'deadline-minutes': { type: 'string', default: '20', value: 'minutes', description: 'Stop, cleaning up, after this long whatever happens' }
   }
 })
 

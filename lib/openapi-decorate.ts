@@ -1,6 +1,6 @@
 import { STATUS_CODES } from './http-status.ts'
 import { ErrorSchema } from '../schemas/common.ts'
-import { exampleFromSchema, type RefResolver } from './openapi-examples.ts'
+import { exampleFromSchema, SERVER_GIVEN_PARAMETERS, type RefResolver } from './openapi-examples.ts'
 
 // Finishing touches on the generated OpenAPI document, applied to every route alike so no
 // domain has to repeat them: one shared Error component, a description for every status,
@@ -123,14 +123,26 @@ function relaxDefaults (schema: unknown, depth = 0): void {
   if (s.items !== undefined) relaxDefaults(s.items, depth + 1)
 }
 
+// A body schema that accepts null accepts no body at all (Fastify validates a missing body as
+// null), so the document must not mark it required (@fastify/swagger always does).
+function acceptsNull (schema: unknown, resolve: RefResolver, depth = 0): boolean {
+  if (typeof schema !== 'object' || schema === null || depth > 8) return false
+  const s = schema as Obj
+  if (typeof s.$ref === 'string') return acceptsNull(resolve(s.$ref), resolve, depth + 1)
+  if (s.type === 'null' || (Array.isArray(s.type) && s.type.includes('null'))) return true
+  return [...(s.anyOf ?? []), ...(s.oneOf ?? [])].some((sub: unknown) => acceptsNull(sub, resolve, depth + 1))
+}
+
 function decorateInputs (operation: Obj, resolve: RefResolver): void {
   for (const parameter of (operation.parameters ?? []) as Obj[]) {
     if (parameter.in !== 'path' && parameter.required === true && parameter.schema?.default !== undefined) parameter.required = false
-    if (parameter.example !== undefined || parameter.examples !== undefined) continue
+    if (parameter.example !== undefined || parameter.examples !== undefined || SERVER_GIVEN_PARAMETERS.has(parameter.name)) continue
     const example = exampleFromSchema(parameter.schema, resolve, parameter.name)
     if (example !== undefined) parameter.example = example
   }
-  for (const media of Object.values((operation.requestBody?.content ?? {}) as Obj)) {
+  const bodies = Object.values((operation.requestBody?.content ?? {}) as Obj)
+  if (bodies.length > 0 && bodies.every((media) => acceptsNull(media.schema, resolve))) operation.requestBody.required = false
+  for (const media of bodies) {
     relaxDefaults(media.schema)
     if (media.schema === undefined || media.example !== undefined || media.examples !== undefined) continue
     const example = exampleFromSchema(media.schema, resolve)

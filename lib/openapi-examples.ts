@@ -3,6 +3,10 @@
 // the schema author gave no `examples`. Explicit examples, defaults, consts and enums win.
 
 type Schema = Record<string, unknown>
+
+// Parameters only the server can fill in: a page cursor comes from the previous page, and a
+// made-up one is refused. Swagger UI sends every example it shows, so these get none.
+export const SERVER_GIVEN_PARAMETERS: ReadonlySet<string> = new Set(['cursor'])
 export type RefResolver = (ref: string) => Schema | undefined
 
 const MAX_DEPTH = 8

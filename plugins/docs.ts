@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { decorateOpenApi } from '../lib/openapi-decorate.ts'
+import { SEQ_RULE } from '../schemas/realtime.ts'
 
 export const API_TAGS = [
   { name: 'health', description: 'Liveness and readiness' },
@@ -22,7 +23,7 @@ export default fp(async function docsPlugin (fastify) {
         description: 'Competitions, fitness sync, live leaderboards and prizes. Money is in integer minor units; times are ISO-8601 UTC.\n\n' +
           'Live updates: `WS /ws/leaderboard/{competitionId}?token=JWT` sends a `snapshot`, then `update` frames with sequence numbers; ' +
           'reconnect with `&seq=n` or send `{"type":"resume","seq":n}` to get the missed frames (or a fresh snapshot). ' +
-          '`/live/{competitionId}` is a ready-made page that shows it.',
+          '`/live/{competitionId}` is a ready-made page that shows it. ' + SEQ_RULE,
         version: '1.0.0'
       },
       servers: fastify.config.PUBLIC_URL ? [{ url: fastify.config.PUBLIC_URL }] : [],

@@ -4,7 +4,8 @@ import { Type } from 'typebox'
 import { errors } from '../lib/errors.ts'
 import { errorResponses, PageSchema, UserIdParamsSchema } from '../schemas/common.ts'
 import {
-  FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, StatsQuerySchema, StatsSchema, SyncBodySchema, SyncResultSchema
+  FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES,
+  StatsQuerySchema, StatsSchema, SyncBodySchema, SyncResultSchema
 } from '../schemas/fitness.ts'
 
 type Access = 'user' | 'self' | 'admin'
@@ -23,13 +24,20 @@ const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls 
 * **Exactly once**: a record is identified by (user, source, externalId). A higher \`version\` replaces it,
   an equal or lower one is ignored; deletions by externalId remove its contribution. Replaying, reordering
   or sending a batch twice at once gives the same totals and scores, so no Idempotency-Key is needed.
-* **Local day**: startTime plus tzOffsetMinutes.
+* **Clock skew**: device clocks drift, so a record may start up to ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock, and a
+  \`sample\` may end up to ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead (a \`daily_total\` may end later: its day is still running). Further ahead is 400.
+  A record spans at most ${MAX_RECORD_SPAN_HOURS} hours.
+* **Local day**: startTime plus tzOffsetMinutes. Daily totals and stats count a record on that day.
 * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
   recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
 * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
-  is in is recomputed from stored data over its window, with days in the competition's time zone (records crossing
-  midnight are split by time), and pushed to the leaderboard (live update included). Manual records count only where
-  the competition allows manual entries. Data arriving after the grace period is stored but no longer moves it.
+  is in is recomputed from stored data over its window and pushed to the leaderboard (live update included). Each record,
+  a \`daily_total\` included, is **clipped to the window** (only its part between startsAt and endsAt counts) and **spread
+  over the competition's local days** in proportion to the time it covers in each (days in the competition's time zone):
+  a walk from 23:30 to 00:30 gives half to each day, and a daily total of a device at UTC+1 gives 1/24 of itself to the
+  previous day of a UTC competition. A record of zero length counts at its start. Per day, sources combine as above.
+  Manual records count only where the competition allows manual entries. Data arriving after the grace period is stored
+  but no longer moves it.
 * **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
   impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
 * **Provider pull**: \`{ "provider": "google_fit", "accessToken": "..." }\` (or a stored token) fetches the days not yet

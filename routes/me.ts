@@ -6,8 +6,8 @@ const MeSchema = Type.Object({
   id: UuidSchema,
   email: Type.Union([Type.String(), Type.Null()]),
   role: Type.Union([Type.Literal('user'), Type.Literal('admin'), Type.Literal('service')]),
-  isAdmin: Type.Boolean()
-})
+  isAdmin: Type.Boolean({ description: 'true for admins and the service role' })
+}, { examples: [{ id: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f', email: 'ada@example.com', role: 'user', isAdmin: false }] })
 
 // Who the bearer token says the caller is: lets a client check its token in one call.
 const meRoutes: FastifyPluginAsyncTypebox = async function meRoutes (fastify) {

@@ -2,6 +2,9 @@ import { Type, type Static } from 'typebox'
 import { CurrencySchema, CursorSchema, LimitSchema, MinorUnitsSchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
 import { TimeZoneSchema } from './users.ts'
 
+// A start a little in the past is still "now": the request took time to arrive.
+export const START_SKEW_SECONDS = 60
+
 export const MetricSchema = Type.Enum(['steps', 'distance_m', 'active_kcal', 'active_minutes', 'custom'])
 export const StatusSchema = Type.Enum(['scheduled', 'active', 'grace', 'final', 'paid', 'cancelled'], {
   description: 'scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)'
@@ -20,6 +23,37 @@ export const PrizeSplitSchema = Type.Union([
     amounts: Type.Array(MinorUnitsSchema, { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
   })
 ])
+
+// One competition told the same way wherever it is shown: created by the example below, 12 joined
+// (fees 6,000 - 10% house share + sponsor prize 10,000 = pool 15,400).
+const NEW_COMPETITION_EXAMPLE = {
+  name: 'January steps',
+  description: 'Most steps in four weeks wins',
+  metric: 'steps',
+  startsAt: '2030-01-07T00:00:00.000Z',
+  endsAt: '2030-02-04T00:00:00.000Z',
+  timeZone: 'Europe/London',
+  gracePeriodSeconds: 86400,
+  entryFee: 500,
+  currency: 'USD',
+  sponsorPrize: 10000,
+  houseShareBps: 1000,
+  maxParticipants: 100,
+  prizeSplit: { type: 'percent', places: [50, 30, 20] },
+  allowManualEntries: false,
+  visibility: 'public'
+}
+const COMPETITION_EXAMPLE = {
+  id: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f',
+  ...NEW_COMPETITION_EXAMPLE,
+  participantCount: 12,
+  prizePool: 15400,
+  status: 'scheduled',
+  statusChangedAt: '2026-11-02T08:30:00.000Z',
+  joinable: true,
+  createdBy: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f',
+  createdAt: '2026-11-02T08:30:00.000Z'
+}
 
 export const CompetitionSchema = Type.Object({
   id: UuidSchema,
@@ -45,14 +79,14 @@ export const CompetitionSchema = Type.Object({
   joinable: Type.Boolean(),
   createdBy: Type.Union([UuidSchema, Type.Null()]),
   createdAt: TimestampSchema
-})
+}, { examples: [COMPETITION_EXAMPLE] })
 export const CompetitionPageSchema = PageSchema(CompetitionSchema)
 
 export const NewCompetitionSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 120 }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   metric: MetricSchema,
-  startsAt: Type.String({ format: 'date-time', description: 'Not in the past' }),
+  startsAt: Type.String({ format: 'date-time', description: `Not in the past: at most ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive)` }),
   endsAt: Type.String({ format: 'date-time', description: 'After startsAt' }),
   timeZone: Type.Optional(TimeZoneSchema),
   gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long late syncs still count after the end' })),
@@ -64,7 +98,7 @@ export const NewCompetitionSchema = Type.Object({
   prizeSplit: Type.Optional(PrizeSplitSchema),
   allowManualEntries: Type.Optional(Type.Boolean()),
   visibility: Type.Optional(VisibilitySchema)
-})
+}, { examples: [NEW_COMPETITION_EXAMPLE] })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 export const CompetitionListQuerySchema = Type.Object({

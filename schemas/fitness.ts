@@ -21,6 +21,11 @@ export const ProviderSchema = Type.Union([Type.Literal('google_fit')], {
 })
 export type ProviderName = Static<typeof ProviderSchema>
 
+// Longest span of one record: a whole local day, 25 hours on the day clocks go back.
+export const MAX_RECORD_SPAN_HOURS = 25
+// Devices' clocks drift: a record a little ahead of the server's clock is accepted.
+export const SAMPLE_CLOCK_SKEW_MINUTES = 10
+
 const DaySchema = Type.String({ format: 'date', description: 'A calendar day, YYYY-MM-DD' })
 
 export const SampleInputSchema = Type.Object({
@@ -32,8 +37,15 @@ export const SampleInputSchema = Type.Object({
     description: 'sample: an interval measurement. daily_total: the source\'s own total for one local day. ' +
       'Within one source and day the larger of the two sums counts, so a source sending both is not counted twice'
   }),
-  startTime: TimestampSchema,
-  endTime: Type.String({ format: 'date-time', description: 'ISO-8601 UTC, not before startTime; a record spans at most 25 hours' }),
+  startTime: Type.String({
+    format: 'date-time',
+    description: `ISO-8601 UTC; at most ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock (device clocks drift)`
+  }),
+  endTime: Type.String({
+    format: 'date-time',
+    description: `ISO-8601 UTC, not before startTime; a record spans at most ${MAX_RECORD_SPAN_HOURS} hours. A sample ends at most ` +
+      `${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock; a daily_total may end later (its day is still running)`
+  }),
   value: Type.Number({ minimum: 0, maximum: 1e9 }),
   recordingMethod: Type.Union([Type.Literal('automatic'), Type.Literal('active'), Type.Literal('manual'), Type.Literal('unknown')], {
     default: 'unknown',
@@ -50,6 +62,23 @@ export const DeletionInputSchema = Type.Object({
 })
 export type DeletionInput = Static<typeof DeletionInputSchema>
 
+// A phone's push: one half-hour walk, and a record the device no longer has.
+const SYNC_PUSH_EXAMPLE = {
+  source: 'healthkit',
+  samples: [{
+    externalId: 'B7A1E3C2-5D4F-4A8B-9C6D-1E2F3A4B5C6D',
+    version: 1,
+    metric: 'steps',
+    kind: 'sample',
+    startTime: '2026-11-02T08:00:00.000Z',
+    endTime: '2026-11-02T08:30:00.000Z',
+    value: 3200,
+    recordingMethod: 'automatic',
+    tzOffsetMinutes: 60
+  }],
+  deletions: [{ externalId: '0C9D8E7F-6A5B-4C3D-8E1F-2A3B4C5D6E7F', version: 2 }]
+}
+
 // One flat object rather than a union: Ajv's removeAdditional would strip one branch's fields
 // while trying the other. The service checks that exactly one of the two modes is used.
 export function SyncBodySchema (batchMax: number) {
@@ -62,8 +91,9 @@ export function SyncBodySchema (batchMax: number) {
     from: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: first local day to fetch (default: the last day already pulled, or a week back)' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: last local day to fetch (default: today in the user\'s time zone)' }))
   }, {
-    description: 'Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`). ' +
-      'A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`)'
+    description: 'Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`), never both. ' +
+      'A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`)',
+    examples: [SYNC_PUSH_EXAMPLE]
   })
 }
 export type SyncBody = Static<ReturnType<typeof SyncBodySchema>>
@@ -87,6 +117,18 @@ export const SyncResultSchema = Type.Object({
   days: Type.Array(DayTotalSchema, { description: 'Combined daily totals (all sources) of the days this sync touched' }),
   competitions: Type.Array(CompetitionScoreSchema),
   provider: Type.Optional(Type.Object({ name: ProviderSchema, from: DaySchema, to: DaySchema, days: Type.Integer() }))
+}, {
+  examples: [{
+    source: 'healthkit',
+    received: 2,
+    inserted: 1,
+    replaced: 0,
+    unchanged: 0,
+    deleted: 1,
+    flagged: [],
+    days: [{ day: '2026-11-02', metric: 'steps', value: 3200 }],
+    competitions: [{ competitionId: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f', score: 48250, applied: true }]
+  }]
 })
 export type SyncResult = Static<typeof SyncResultSchema>
 
@@ -94,7 +136,7 @@ export const StatsQuerySchema = Type.Object({
   from: Type.Optional(Type.String({ format: 'date', description: 'First local day (default: 29 days before `to`)' })),
   to: Type.Optional(Type.String({ format: 'date', description: 'Last local day (default: today in the user\'s time zone)' })),
   metric: Type.Optional(MetricSchema),
-  goal: Type.Optional(Type.Number({ minimum: 0, description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
+  goal: Type.Optional(Type.Number({ minimum: 0, examples: [10000], description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
 })
 
 const PeriodValueSchema = Type.Object({ start: DaySchema, value: Type.Number() })
@@ -164,5 +206,5 @@ export const FlagListQuerySchema = Type.Object({
 export const FlagIdParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }) })
 
 export const FlagResolutionSchema = Type.Object({
-  note: Type.Optional(Type.String({ maxLength: 500, description: 'Why the flag was cleared or confirmed (kept in the audit trail)' }))
+  note: Type.Optional(Type.String({ maxLength: 500, description: 'Why the flag was cleared or confirmed (kept in the audit trail)', examples: ['Checked with the participant: a treadmill run'] }))
 })

@@ -15,9 +15,9 @@ export const WalletEntrySchema = Type.Object({
 export const WalletEntriesPageSchema = PageSchema(WalletEntrySchema)
 
 export const CreditBodySchema = Type.Object({
-  amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'Minor units to add to the wallet' }),
+  amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'Minor units to add to the wallet', examples: [2500] }),
   currency: CurrencySchema,
-  memo: Type.Optional(Type.String({ maxLength: 200 }))
+  memo: Type.Optional(Type.String({ maxLength: 200, examples: ['Welcome bonus'] }))
 })
 
 export const CreditResultSchema = Type.Object({

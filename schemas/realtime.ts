@@ -28,12 +28,18 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 // Connecting with ?seq=n (the seq of the last update, rank or snapshot frame received) is the
 // same as sending resume first: then the first frame is 'resumed' (or a snapshot when the
 // frames are gone).
-// Sequence numbers come from one Redis counter per competition, so they are the same on every
-// instance and a client may resume on any of them. They increase by one per frame of the
-// competition; after a Redis data loss they jump forward (a client then gets a snapshot).
 // A client that stops reading is dropped once its unsent data would pass
 // REALTIME_MAX_BUFFERED_BYTES: closed with SLOW_CONSUMER (4008) when it reads again within a
 // second, else its connection is reset (an abnormal closure, 1006, for the client).
+// Sequence numbers: see SEQ_RULE (what the API document and the README say).
+
+// What the service does (leaderboard-scripts.ts numbers the frames, broadcaster.ts sends each
+// client only the frames that change its view), said once for the API document and the schemas.
+export const SEQ_RULE = '`seq` numbers a competition\'s frames: one counter per competition, shared by every instance, so a client may resume on any of them. ' +
+  'It starts from the server\'s clock (milliseconds since 1970 times 1000) when the competition\'s counter is first needed and grows by one per frame of ' +
+  'the competition; a client is sent only the frames that change its view (its top `limit` or its own rank), so the seq it sees may jump by more ' +
+  'than one. It never goes back: after the counter is lost it starts again from the clock, higher than before, and clients get a fresh snapshot. ' +
+  'Resume with the last seq received.'
 
 export const CloseCodes = {
   GOING_AWAY: 1001,
@@ -47,7 +53,7 @@ export const CloseCodes = {
 
 export const SocketQuerySchema = Type.Object({
   token: Type.String({ description: 'The bearer token (browsers cannot set headers on a WebSocket)' }),
-  seq: Type.Optional(Type.Integer({ minimum: 0, description: 'Resume after this sequence number' })),
+  seq: Type.Optional(Type.Integer({ minimum: 0, description: `Resume after this sequence number. ${SEQ_RULE}` })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Top entries in snapshots, kept current by updates' }),
   k: Type.Integer({ minimum: 0, maximum: 50, default: 5, description: 'Neighbours on each side of the caller in snapshots' })
 })
@@ -56,7 +62,7 @@ export type SocketQuery = Static<typeof SocketQuerySchema>
 export const SnapshotFrameSchema = Type.Object({
   type: Type.Literal('snapshot'),
   competitionId: UuidSchema,
-  seq: Type.Integer(),
+  seq: Type.Integer({ description: SEQ_RULE }),
   total: Type.Integer(),
   degraded: Type.Boolean({ description: 'true when built from Postgres while the Redis projection is rebuilt; a fresh snapshot follows' }),
   entries: Type.Array(LeaderboardEntrySchema),
@@ -67,7 +73,7 @@ export const SnapshotFrameSchema = Type.Object({
 export const UpdateFrameSchema = Type.Object({
   type: Type.Literal('update'),
   competitionId: UuidSchema,
-  seq: Type.Integer(),
+  seq: Type.Integer({ description: SEQ_RULE }),
   total: Type.Integer(),
   entries: Type.Array(Type.Object({
     ...LeaderboardEntrySchema.properties,
@@ -86,7 +92,7 @@ export const UpdateFrameSchema = Type.Object({
 export const RankFrameSchema = Type.Object({
   type: Type.Literal('rank'),
   competitionId: UuidSchema,
-  seq: Type.Integer(),
+  seq: Type.Integer({ description: SEQ_RULE }),
   userId: UuidSchema,
   rank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when the caller left the competition' }),
   previousRank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),

@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { EventBus } from '../plugins/events.ts'
 import { errors } from '../lib/errors.ts'
+import { START_SKEW_SECONDS } from '../schemas/competitions.ts'
 import type { ActivityService } from './activity.ts'
 import { COMPETITION_COLUMNS, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './competition-rows.ts'
 import type { Db, LedgerService } from './ledger.ts'
@@ -49,8 +50,7 @@ export interface CompetitionsDeps {
   clock?: () => Date
 }
 
-// A start a little in the past is still "now": the request took time to arrive.
-const START_SKEW_MS = 60_000
+const START_SKEW_MS = START_SKEW_SECONDS * 1000
 
 function validateNew (input: NewCompetition, now: Date): void {
   const startsAt = new Date(input.startsAt)

@@ -1,10 +1,9 @@
 import { errors } from '../lib/errors.ts'
-import type { DeletionInput, SampleInput } from '../schemas/fitness.ts'
+import { MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES, type DeletionInput, type SampleInput } from '../schemas/fitness.ts'
 
-// Longest span of one record: a whole local day, 25 hours on the day clocks go back.
-export const MAX_SPAN_MS = 25 * 3_600_000
-// Devices' clocks drift; a record a little in the future is accepted.
-const CLOCK_SKEW_MS = 10 * 60_000
+// Both numbers are part of the API contract, so they live with the schema that documents them.
+export const MAX_SPAN_MS = MAX_RECORD_SPAN_HOURS * 3_600_000
+const CLOCK_SKEW_MS = SAMPLE_CLOCK_SKEW_MINUTES * 60_000
 
 // A 400 in the same shape as a schema failure, naming the record (`body.samples.3.endTime`), so
 // clients handle both kinds of bad input one way. Thrown before anything is written.
@@ -23,7 +22,7 @@ export function validateBatch (samples: SampleInput[], deletions: DeletionInput[
     const start = Date.parse(s.startTime)
     const end = Date.parse(s.endTime)
     if (end < start) throw invalidField(['samples', i, 'endTime'], 'must not be before startTime')
-    if (end - start > MAX_SPAN_MS) throw invalidField(['samples', i, 'endTime'], 'must be within 25 hours of startTime (split longer records by day)')
+    if (end - start > MAX_SPAN_MS) throw invalidField(['samples', i, 'endTime'], `must be within ${MAX_RECORD_SPAN_HOURS} hours of startTime (split longer records by day)`)
     const latest = now.getTime() + CLOCK_SKEW_MS
     if (s.kind === 'sample' && end > latest) throw invalidField(['samples', i, 'endTime'], 'must not be in the future')
     if (start > latest) throw invalidField(['samples', i, 'startTime'], 'must not be in the future')

@@ -17,10 +17,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /** @example 20 */
                     limit?: number;
@@ -252,11 +249,14 @@ export interface paths {
                 content: {
                     /**
                      * @example {
-                     *       "note": "string"
+                     *       "note": "Checked with the participant: a treadmill run"
                      *     }
                      */
                     "application/json": {
-                        /** @description Why the flag was cleared or confirmed (kept in the audit trail) */
+                        /**
+                         * @description Why the flag was cleared or confirmed (kept in the audit trail)
+                         * @example Checked with the participant: a treadmill run
+                         */
                         note?: string;
                     };
                 };
@@ -501,11 +501,14 @@ export interface paths {
                 content: {
                     /**
                      * @example {
-                     *       "note": "string"
+                     *       "note": "Checked with the participant: a treadmill run"
                      *     }
                      */
                     "application/json": {
-                        /** @description Why the flag was cleared or confirmed (kept in the audit trail) */
+                        /**
+                         * @description Why the flag was cleared or confirmed (kept in the audit trail)
+                         * @example Checked with the participant: a treadmill run
+                         */
                         note?: string;
                     };
                 };
@@ -1061,19 +1064,23 @@ export interface paths {
                 content: {
                     /**
                      * @example {
-                     *       "amount": 10,
+                     *       "amount": 2500,
                      *       "currency": "USD",
-                     *       "memo": "string"
+                     *       "memo": "Welcome bonus"
                      *     }
                      */
                     "application/json": {
-                        /** @description Minor units to add to the wallet */
+                        /**
+                         * @description Minor units to add to the wallet
+                         * @example 2500
+                         */
                         amount: number;
                         /**
                          * @description ISO-4217 currency code
                          * @example USD
                          */
                         currency: string;
+                        /** @example Welcome bonus */
                         memo?: string;
                     };
                 };
@@ -1266,10 +1273,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /**
                      * @description Open for joining now (not over, places left)
@@ -1308,28 +1312,30 @@ export interface paths {
                          *       "items": [
                          *         {
                          *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *           "name": "Ada Lovelace",
-                         *           "description": "Walk more this November",
+                         *           "name": "January steps",
+                         *           "description": "Most steps in four weeks wins",
                          *           "metric": "steps",
-                         *           "startsAt": "2026-11-02T08:30:00.000Z",
-                         *           "endsAt": "2026-11-02T08:30:00.000Z",
+                         *           "startsAt": "2030-01-07T00:00:00.000Z",
+                         *           "endsAt": "2030-02-04T00:00:00.000Z",
                          *           "timeZone": "Europe/London",
-                         *           "gracePeriodSeconds": 10,
-                         *           "entryFee": 2500,
+                         *           "gracePeriodSeconds": 86400,
+                         *           "entryFee": 500,
                          *           "currency": "USD",
-                         *           "sponsorPrize": 2500,
-                         *           "houseShareBps": 10,
-                         *           "maxParticipants": 10,
-                         *           "participantCount": 10,
-                         *           "prizePool": 10,
+                         *           "sponsorPrize": 10000,
+                         *           "houseShareBps": 1000,
+                         *           "maxParticipants": 100,
                          *           "prizeSplit": {
                          *             "type": "percent",
                          *             "places": [
-                         *               10
+                         *               50,
+                         *               30,
+                         *               20
                          *             ]
                          *           },
-                         *           "allowManualEntries": true,
+                         *           "allowManualEntries": false,
                          *           "visibility": "public",
+                         *           "participantCount": 12,
+                         *           "prizePool": 15400,
                          *           "status": "scheduled",
                          *           "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *           "joinable": true,
@@ -1493,7 +1499,10 @@ export interface paths {
             };
         };
         put?: never;
-        /** Create a competition (admins, unless COMPETITION_CREATORS=users) */
+        /**
+         * Create a competition (admins, unless COMPETITION_CREATORS=users)
+         * @description startsAt may be up to 60 s before the server's clock (the request took time to arrive); earlier is 400. endsAt must be after startsAt, and a percent prizeSplit must sum to 100 (400 otherwise).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -1505,25 +1514,27 @@ export interface paths {
                 content: {
                     /**
                      * @example {
-                     *       "name": "Ada Lovelace",
-                     *       "description": "Walk more this November",
+                     *       "name": "January steps",
+                     *       "description": "Most steps in four weeks wins",
                      *       "metric": "steps",
-                     *       "startsAt": "2026-11-02T08:30:00.000Z",
-                     *       "endsAt": "2026-11-02T08:30:00.000Z",
-                     *       "timeZone": "Europe/Paris",
-                     *       "gracePeriodSeconds": 10,
-                     *       "entryFee": 10,
+                     *       "startsAt": "2030-01-07T00:00:00.000Z",
+                     *       "endsAt": "2030-02-04T00:00:00.000Z",
+                     *       "timeZone": "Europe/London",
+                     *       "gracePeriodSeconds": 86400,
+                     *       "entryFee": 500,
                      *       "currency": "USD",
-                     *       "sponsorPrize": 10,
-                     *       "houseShareBps": 10,
-                     *       "maxParticipants": 10,
+                     *       "sponsorPrize": 10000,
+                     *       "houseShareBps": 1000,
+                     *       "maxParticipants": 100,
                      *       "prizeSplit": {
                      *         "type": "percent",
                      *         "places": [
-                     *           10
+                     *           50,
+                     *           30,
+                     *           20
                      *         ]
                      *       },
-                     *       "allowManualEntries": true,
+                     *       "allowManualEntries": false,
                      *       "visibility": "public"
                      *     }
                      */
@@ -1563,7 +1574,7 @@ export interface paths {
                         sponsorPrize?: number;
                         /**
                          * Format: date-time
-                         * @description Not in the past
+                         * @description Not in the past: at most 60 s before the server's clock (the request took time to arrive)
                          */
                         startsAt: string;
                         /**
@@ -1589,28 +1600,30 @@ export interface paths {
                         /**
                          * @example {
                          *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *       "name": "Ada Lovelace",
-                         *       "description": "Walk more this November",
+                         *       "name": "January steps",
+                         *       "description": "Most steps in four weeks wins",
                          *       "metric": "steps",
-                         *       "startsAt": "2026-11-02T08:30:00.000Z",
-                         *       "endsAt": "2026-11-02T08:30:00.000Z",
+                         *       "startsAt": "2030-01-07T00:00:00.000Z",
+                         *       "endsAt": "2030-02-04T00:00:00.000Z",
                          *       "timeZone": "Europe/London",
-                         *       "gracePeriodSeconds": 10,
-                         *       "entryFee": 2500,
+                         *       "gracePeriodSeconds": 86400,
+                         *       "entryFee": 500,
                          *       "currency": "USD",
-                         *       "sponsorPrize": 2500,
-                         *       "houseShareBps": 10,
-                         *       "maxParticipants": 10,
-                         *       "participantCount": 10,
-                         *       "prizePool": 10,
+                         *       "sponsorPrize": 10000,
+                         *       "houseShareBps": 1000,
+                         *       "maxParticipants": 100,
                          *       "prizeSplit": {
                          *         "type": "percent",
                          *         "places": [
-                         *           10
+                         *           50,
+                         *           30,
+                         *           20
                          *         ]
                          *       },
-                         *       "allowManualEntries": true,
+                         *       "allowManualEntries": false,
                          *       "visibility": "public",
+                         *       "participantCount": 12,
+                         *       "prizePool": 15400,
                          *       "status": "scheduled",
                          *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *       "joinable": true,
@@ -1840,28 +1853,30 @@ export interface paths {
                         /**
                          * @example {
                          *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *       "name": "Ada Lovelace",
-                         *       "description": "Walk more this November",
+                         *       "name": "January steps",
+                         *       "description": "Most steps in four weeks wins",
                          *       "metric": "steps",
-                         *       "startsAt": "2026-11-02T08:30:00.000Z",
-                         *       "endsAt": "2026-11-02T08:30:00.000Z",
+                         *       "startsAt": "2030-01-07T00:00:00.000Z",
+                         *       "endsAt": "2030-02-04T00:00:00.000Z",
                          *       "timeZone": "Europe/London",
-                         *       "gracePeriodSeconds": 10,
-                         *       "entryFee": 2500,
+                         *       "gracePeriodSeconds": 86400,
+                         *       "entryFee": 500,
                          *       "currency": "USD",
-                         *       "sponsorPrize": 2500,
-                         *       "houseShareBps": 10,
-                         *       "maxParticipants": 10,
-                         *       "participantCount": 10,
-                         *       "prizePool": 10,
+                         *       "sponsorPrize": 10000,
+                         *       "houseShareBps": 1000,
+                         *       "maxParticipants": 100,
                          *       "prizeSplit": {
                          *         "type": "percent",
                          *         "places": [
-                         *           10
+                         *           50,
+                         *           30,
+                         *           20
                          *         ]
                          *       },
-                         *       "allowManualEntries": true,
+                         *       "allowManualEntries": false,
                          *       "visibility": "public",
+                         *       "participantCount": 12,
+                         *       "prizePool": 15400,
                          *       "status": "scheduled",
                          *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *       "joinable": true,
@@ -2077,28 +2092,30 @@ export interface paths {
                         /**
                          * @example {
                          *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *       "name": "Ada Lovelace",
-                         *       "description": "Walk more this November",
+                         *       "name": "January steps",
+                         *       "description": "Most steps in four weeks wins",
                          *       "metric": "steps",
-                         *       "startsAt": "2026-11-02T08:30:00.000Z",
-                         *       "endsAt": "2026-11-02T08:30:00.000Z",
+                         *       "startsAt": "2030-01-07T00:00:00.000Z",
+                         *       "endsAt": "2030-02-04T00:00:00.000Z",
                          *       "timeZone": "Europe/London",
-                         *       "gracePeriodSeconds": 10,
-                         *       "entryFee": 2500,
+                         *       "gracePeriodSeconds": 86400,
+                         *       "entryFee": 500,
                          *       "currency": "USD",
-                         *       "sponsorPrize": 2500,
-                         *       "houseShareBps": 10,
-                         *       "maxParticipants": 10,
-                         *       "participantCount": 10,
-                         *       "prizePool": 10,
+                         *       "sponsorPrize": 10000,
+                         *       "houseShareBps": 1000,
+                         *       "maxParticipants": 100,
                          *       "prizeSplit": {
                          *         "type": "percent",
                          *         "places": [
-                         *           10
+                         *           50,
+                         *           30,
+                         *           20
                          *         ]
                          *       },
-                         *       "allowManualEntries": true,
+                         *       "allowManualEntries": false,
                          *       "visibility": "public",
+                         *       "participantCount": 12,
+                         *       "prizePool": 15400,
                          *       "status": "scheduled",
                          *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *       "joinable": true,
@@ -2348,28 +2365,30 @@ export interface paths {
                         /**
                          * @example {
                          *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *       "name": "Ada Lovelace",
-                         *       "description": "Walk more this November",
+                         *       "name": "January steps",
+                         *       "description": "Most steps in four weeks wins",
                          *       "metric": "steps",
-                         *       "startsAt": "2026-11-02T08:30:00.000Z",
-                         *       "endsAt": "2026-11-02T08:30:00.000Z",
+                         *       "startsAt": "2030-01-07T00:00:00.000Z",
+                         *       "endsAt": "2030-02-04T00:00:00.000Z",
                          *       "timeZone": "Europe/London",
-                         *       "gracePeriodSeconds": 10,
-                         *       "entryFee": 2500,
+                         *       "gracePeriodSeconds": 86400,
+                         *       "entryFee": 500,
                          *       "currency": "USD",
-                         *       "sponsorPrize": 2500,
-                         *       "houseShareBps": 10,
-                         *       "maxParticipants": 10,
-                         *       "participantCount": 10,
-                         *       "prizePool": 10,
+                         *       "sponsorPrize": 10000,
+                         *       "houseShareBps": 1000,
+                         *       "maxParticipants": 100,
                          *       "prizeSplit": {
                          *         "type": "percent",
                          *         "places": [
-                         *           10
+                         *           50,
+                         *           30,
+                         *           20
                          *         ]
                          *       },
-                         *       "allowManualEntries": true,
+                         *       "allowManualEntries": false,
                          *       "visibility": "public",
+                         *       "participantCount": 12,
+                         *       "prizePool": 15400,
                          *       "status": "scheduled",
                          *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *       "joinable": true,
@@ -2615,7 +2634,7 @@ export interface paths {
                 cookie?: never;
             };
             /** @description Optional; admins may name the user to act for */
-            requestBody: {
+            requestBody?: {
                 content: {
                     /**
                      * @example {
@@ -2873,7 +2892,7 @@ export interface paths {
                 cookie?: never;
             };
             /** @description Optional; admins may name the user to act for */
-            requestBody: {
+            requestBody?: {
                 content: {
                     /**
                      * @example {
@@ -3115,7 +3134,7 @@ export interface paths {
                     from?: string;
                     /**
                      * @description Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)
-                     * @example 1.5
+                     * @example 10000
                      */
                     goal?: number;
                     /**
@@ -3397,13 +3416,20 @@ export interface paths {
          *     * **Exactly once**: a record is identified by (user, source, externalId). A higher `version` replaces it,
          *       an equal or lower one is ignored; deletions by externalId remove its contribution. Replaying, reordering
          *       or sending a batch twice at once gives the same totals and scores, so no Idempotency-Key is needed.
-         *     * **Local day**: startTime plus tzOffsetMinutes.
+         *     * **Clock skew**: device clocks drift, so a record may start up to 10 minutes ahead of the server's clock, and a
+         *       `sample` may end up to 10 minutes ahead (a `daily_total` may end later: its day is still running). Further ahead is 400.
+         *       A record spans at most 25 hours.
+         *     * **Local day**: startTime plus tzOffsetMinutes. Daily totals and stats count a record on that day.
          *     * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
          *       recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
          *     * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
-         *       is in is recomputed from stored data over its window, with days in the competition's time zone (records crossing
-         *       midnight are split by time), and pushed to the leaderboard (live update included). Manual records count only where
-         *       the competition allows manual entries. Data arriving after the grace period is stored but no longer moves it.
+         *       is in is recomputed from stored data over its window and pushed to the leaderboard (live update included). Each record,
+         *       a `daily_total` included, is **clipped to the window** (only its part between startsAt and endsAt counts) and **spread
+         *       over the competition's local days** in proportion to the time it covers in each (days in the competition's time zone):
+         *       a walk from 23:30 to 00:30 gives half to each day, and a daily total of a device at UTC+1 gives 1/24 of itself to the
+         *       previous day of a UTC competition. A record of zero length counts at its start. Per day, sources combine as above.
+         *       Manual records count only where the competition allows manual entries. Data arriving after the grace period is stored
+         *       but no longer moves it.
          *     * **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
          *       impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
          *     * **Provider pull**: `{ "provider": "google_fit", "accessToken": "..." }` (or a stored token) fetches the days not yet
@@ -3417,7 +3443,7 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            /** @description Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`). A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`) */
+            /** @description Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`), never both. A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`) */
             requestBody: {
                 content: {
                     /**
@@ -3425,27 +3451,23 @@ export interface paths {
                      *       "source": "healthkit",
                      *       "samples": [
                      *         {
-                     *           "externalId": "string",
-                     *           "version": 0,
+                     *           "externalId": "B7A1E3C2-5D4F-4A8B-9C6D-1E2F3A4B5C6D",
+                     *           "version": 1,
                      *           "metric": "steps",
                      *           "kind": "sample",
-                     *           "startTime": "2026-11-02T08:30:00.000Z",
+                     *           "startTime": "2026-11-02T08:00:00.000Z",
                      *           "endTime": "2026-11-02T08:30:00.000Z",
-                     *           "value": 1.5,
-                     *           "recordingMethod": "unknown",
-                     *           "tzOffsetMinutes": 10
+                     *           "value": 3200,
+                     *           "recordingMethod": "automatic",
+                     *           "tzOffsetMinutes": 60
                      *         }
                      *       ],
                      *       "deletions": [
                      *         {
-                     *           "externalId": "string",
-                     *           "version": 10
+                     *           "externalId": "0C9D8E7F-6A5B-4C3D-8E1F-2A3B4C5D6E7F",
+                     *           "version": 2
                      *         }
-                     *       ],
-                     *       "provider": "google_fit",
-                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
-                     *       "from": "2026-11-02",
-                     *       "to": "2026-11-02"
+                     *       ]
                      *     }
                      */
                     "application/json": {
@@ -3468,7 +3490,7 @@ export interface paths {
                         samples?: {
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours
+                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours. A sample ends at most 10 minutes ahead of the server's clock; a daily_total may end later (its day is still running)
                              */
                             endTime: string;
                             /** @description The source's id for this record (HealthKit UUID, Health Connect clientRecordId, ...) */
@@ -3487,8 +3509,7 @@ export interface paths {
                             recordingMethod?: "automatic" | "active" | "manual" | "unknown";
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC
-                             * @example 2026-11-02T08:30:00.000Z
+                             * @description ISO-8601 UTC; at most 10 minutes ahead of the server's clock (device clocks drift)
                              */
                             startTime: string;
                             /** @description The device's UTC offset when recorded; the local day is taken from startTime plus this offset */
@@ -3520,37 +3541,26 @@ export interface paths {
                         /**
                          * @example {
                          *       "source": "healthkit",
-                         *       "received": 10,
-                         *       "inserted": 10,
-                         *       "replaced": 10,
-                         *       "unchanged": 10,
-                         *       "deleted": 10,
-                         *       "flagged": [
-                         *         {
-                         *           "externalId": "string",
-                         *           "reason": "Explained in words"
-                         *         }
-                         *       ],
+                         *       "received": 2,
+                         *       "inserted": 1,
+                         *       "replaced": 0,
+                         *       "unchanged": 0,
+                         *       "deleted": 1,
+                         *       "flagged": [],
                          *       "days": [
                          *         {
                          *           "day": "2026-11-02",
                          *           "metric": "steps",
-                         *           "value": 1.5
+                         *           "value": 3200
                          *         }
                          *       ],
                          *       "competitions": [
                          *         {
                          *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *           "score": 10,
+                         *           "score": 48250,
                          *           "applied": true
                          *         }
-                         *       ],
-                         *       "provider": {
-                         *         "name": "google_fit",
-                         *         "from": "2026-11-02",
-                         *         "to": "2026-11-02",
-                         *         "days": 10
-                         *       }
+                         *       ]
                          *     }
                          */
                         "application/json": {
@@ -3768,10 +3778,7 @@ export interface paths {
                      * @example me
                      */
                     around?: "me";
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /**
                      * @description Neighbours on each side for around=me
@@ -4315,7 +4322,7 @@ export interface paths {
                          *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
                          *       "email": "ada@example.com",
                          *       "role": "user",
-                         *       "isAdmin": true
+                         *       "isAdmin": false
                          *     }
                          */
                         "application/json": {
@@ -4326,6 +4333,7 @@ export interface paths {
                              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
                              */
                             id: string;
+                            /** @description true for admins and the service role */
                             isAdmin: boolean;
                             role: "user" | "admin" | "service";
                         };
@@ -4996,10 +5004,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /** @example 20 */
                     limit?: number;
@@ -5380,10 +5385,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /** @example 20 */
                     limit?: number;
@@ -5414,28 +5416,30 @@ export interface paths {
                          *         {
                          *           "competition": {
                          *             "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
-                         *             "name": "Ada Lovelace",
-                         *             "description": "Walk more this November",
+                         *             "name": "January steps",
+                         *             "description": "Most steps in four weeks wins",
                          *             "metric": "steps",
-                         *             "startsAt": "2026-11-02T08:30:00.000Z",
-                         *             "endsAt": "2026-11-02T08:30:00.000Z",
+                         *             "startsAt": "2030-01-07T00:00:00.000Z",
+                         *             "endsAt": "2030-02-04T00:00:00.000Z",
                          *             "timeZone": "Europe/London",
-                         *             "gracePeriodSeconds": 10,
-                         *             "entryFee": 2500,
+                         *             "gracePeriodSeconds": 86400,
+                         *             "entryFee": 500,
                          *             "currency": "USD",
-                         *             "sponsorPrize": 2500,
-                         *             "houseShareBps": 10,
-                         *             "maxParticipants": 10,
-                         *             "participantCount": 10,
-                         *             "prizePool": 10,
+                         *             "sponsorPrize": 10000,
+                         *             "houseShareBps": 1000,
+                         *             "maxParticipants": 100,
                          *             "prizeSplit": {
                          *               "type": "percent",
                          *               "places": [
-                         *                 10
+                         *                 50,
+                         *                 30,
+                         *                 20
                          *               ]
                          *             },
-                         *             "allowManualEntries": true,
+                         *             "allowManualEntries": false,
                          *             "visibility": "public",
+                         *             "participantCount": 12,
+                         *             "prizePool": 15400,
                          *             "status": "scheduled",
                          *             "statusChangedAt": "2026-11-02T08:30:00.000Z",
                          *             "joinable": true,
@@ -5454,6 +5458,40 @@ export interface paths {
                          */
                         "application/json": {
                             items: {
+                                /**
+                                 * @example {
+                                 *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                                 *       "name": "January steps",
+                                 *       "description": "Most steps in four weeks wins",
+                                 *       "metric": "steps",
+                                 *       "startsAt": "2030-01-07T00:00:00.000Z",
+                                 *       "endsAt": "2030-02-04T00:00:00.000Z",
+                                 *       "timeZone": "Europe/London",
+                                 *       "gracePeriodSeconds": 86400,
+                                 *       "entryFee": 500,
+                                 *       "currency": "USD",
+                                 *       "sponsorPrize": 10000,
+                                 *       "houseShareBps": 1000,
+                                 *       "maxParticipants": 100,
+                                 *       "prizeSplit": {
+                                 *         "type": "percent",
+                                 *         "places": [
+                                 *           50,
+                                 *           30,
+                                 *           20
+                                 *         ]
+                                 *       },
+                                 *       "allowManualEntries": false,
+                                 *       "visibility": "public",
+                                 *       "participantCount": 12,
+                                 *       "prizePool": 15400,
+                                 *       "status": "scheduled",
+                                 *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
+                                 *       "joinable": true,
+                                 *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                                 *       "createdAt": "2026-11-02T08:30:00.000Z"
+                                 *     }
+                                 */
                                 competition: {
                                     allowManualEntries: boolean;
                                     /**
@@ -6302,10 +6340,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /**
-                     * @description Opaque cursor from a previous page
-                     * @example eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ
-                     */
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
                     /** @example 20 */
                     limit?: number;

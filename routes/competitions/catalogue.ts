@@ -1,6 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
-import { CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema } from '../../schemas/competitions.ts'
+import {
+  CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
+} from '../../schemas/competitions.ts'
+
+const CREATE_DESCRIPTION = `startsAt may be up to ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive); ` +
+  'earlier is 400. endsAt must be after startsAt, and a percent prizeSplit must sum to 100 (400 otherwise).'
 
 const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoutes (fastify) {
   fastify.get('/competitions', {
@@ -20,6 +25,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
     schema: {
       tags: ['competitions'],
       summary: 'Create a competition (admins, unless COMPETITION_CREATORS=users)',
+      description: CREATE_DESCRIPTION,
       body: NewCompetitionSchema,
       response: { 201: CompetitionSchema, ...errorResponses(400, 401, 403, 413, 429) }
     }

@@ -1,0 +1,146 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { Ajv2020 } from 'ajv/dist/2020.js'
+import addFormats from 'ajv-formats'
+import { bearer, build } from '../helper.ts'
+import { seedCompetition } from '../routes/leaderboard-fixtures.ts'
+import { sample } from '../fitness/fixtures.ts'
+
+// What a client reads first must work: every request example of the OpenAPI document is
+// executed as a reader of /docs would send it (Swagger UI pre-fills every example), with a
+// real token and against real state, and must answer the documented success status. The
+// caller is the user the examples name (the uuid example), so ids of the caller's own things
+// are used as documented; a path naming a competition or flag in another state (one to join,
+// to leave, to end, to pay) gets the id of such a one, made first. Every response example
+// validates against its response schema.
+
+type Obj = Record<string, any>
+const METHODS = ['get', 'put', 'post', 'patch', 'delete']
+const HOUR = 3_600_000
+
+const UUID_EXAMPLE = '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f'
+
+interface Operation { method: string, path: string, op: Obj }
+
+function operations (document: Obj): Operation[] {
+  return Object.entries(document.paths as Obj).flatMap(([path, item]) =>
+    METHODS.filter((m) => item[m] !== undefined).map((method) => ({ method, path, op: item[method] as Obj })))
+}
+
+function successStatus (op: Obj): number {
+  return Math.min(...Object.keys(op.responses).map(Number).filter((s) => s >= 200 && s < 300))
+}
+
+// Admin operations say so in their tags or summary.
+function forAdmins (op: Obj): boolean {
+  return (op.tags as string[]).includes('admin') || /\(admins/.test(op.summary as string)
+}
+
+async function call (app: FastifyInstance, headers: Obj, method: string, url: string, payload?: unknown): Promise<Obj> {
+  const res = await app.inject({ method: method as 'POST', url, headers, ...(payload === undefined ? {} : { payload: payload as Obj }) })
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
+  return res.json()
+}
+
+t.test('every request example of the document answers its documented status', async (t) => {
+  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '' } })
+  const user = bearer({ sub: UUID_EXAMPLE })
+  const admin = bearer({ sub: randomUUID(), admin: true })
+  const document = (await app.inject({ url: '/docs/json' })).json() as Obj
+
+  // The caller exists, and the competition the examples name is a running custom-metric one
+  // the caller takes part in (what a score update needs).
+  await call(app, user, 'GET', `/api/v1/users/${UUID_EXAMPLE}/profile`)
+  const seeded = await seedCompetition(app)
+  await app.pg.query('UPDATE competitions SET id = $1 WHERE id = $2', [UUID_EXAMPLE, seeded])
+  await app.pg.query('INSERT INTO participants (competition_id, user_id) VALUES ($1, $2)', [UUID_EXAMPLE, UUID_EXAMPLE])
+  await app.pg.query('UPDATE competitions SET participant_count = 1 WHERE id = $1', [UUID_EXAMPLE])
+  await app.leaderboard.participantJoined({ competitionId: UUID_EXAMPLE, userId: UUID_EXAMPLE })
+
+  const later = (hours: number): string => new Date(Date.now() + hours * HOUR).toISOString()
+  const scheduled = async (): Promise<string> =>
+    (await call(app, admin, 'POST', '/api/v1/competitions', { name: 'Fixture', metric: 'steps', startsAt: later(1), endsAt: later(25) })).id
+  // Two implausible records (600 steps a minute) raise two flags on the caller.
+  const flagged = await call(app, user, 'POST', '/api/v1/fitness/sync', {
+    source: 'healthkit',
+    samples: [1, 2].map((i) => sample({ externalId: `sprint-${i}`, start: Date.now() - (i + 1) * HOUR, minutes: 10, value: 6000 }))
+  })
+  t.equal(flagged.flagged.length, 2, 'two flags to review')
+  const flags = (await call(app, admin, 'GET', '/api/v1/admin/flags?status=open')).items.map((f: Obj) => String(f.id))
+
+  // Path values for the operations that need a competition or a flag in another state.
+  const paths: Record<string, () => Promise<Record<string, string>>> = {
+    'POST /api/v1/competitions/{id}/join': async () => ({ id: await scheduled() }),
+    'POST /api/v1/competitions/{id}/leave': async () => {
+      const id = await scheduled()
+      await call(app, user, 'POST', `/api/v1/competitions/${id}/join`, {})
+      return { id }
+    },
+    'POST /api/v1/competitions/{id}/cancel': async () => ({ id: await scheduled() }),
+    'POST /api/v1/competitions/{id}/end-early': async () => ({ id: await seedCompetition(app, { metric: 'steps' }) }),
+    'POST /api/v1/prizes/distribute/{competitionId}': async () => ({ competitionId: await seedCompetition(app, { status: 'final' }) }),
+    'POST /api/v1/admin/flags/{id}/clear': async () => ({ id: flags[0] }),
+    'POST /api/v1/admin/flags/{id}/confirm': async () => ({ id: flags[1] })
+  }
+
+  for (const { method, path, op } of operations(document)) {
+    const name = `${method.toUpperCase()} ${path}`
+    const json = op.requestBody?.content?.['application/json']
+    if (op.requestBody !== undefined && json === undefined) continue // a file upload: no example file in a document
+    const values = await paths[name]?.() ?? {}
+    const headers: Obj = { ...(forAdmins(op) ? admin : user) }
+    const query: Record<string, string> = {}
+    let url = path
+    for (const p of op.parameters ?? []) {
+      if (p.example === undefined) continue // Swagger UI leaves it empty
+      const value = values[p.name] ?? String(p.example)
+      if (p.in === 'path') url = url.replace(`{${p.name}}`, encodeURIComponent(value))
+      if (p.in === 'query') query[p.name] = value
+      if (p.in === 'header') headers[p.name] = value
+    }
+    const res = await app.inject({ method: method.toUpperCase() as 'GET', url, query, headers, ...(json ? { payload: json.example } : {}) })
+    t.equal(res.statusCode, successStatus(op), `${name}: ${res.statusCode} ${res.statusCode < 300 ? '' : res.body}`)
+  }
+})
+
+t.test('every response example validates against its schema and tells one story', async (t) => {
+  const app = await build(t, { config: { PUBLIC_URL: '' } })
+  const document = (await app.inject({ url: '/docs/json' })).json() as Obj
+  const ajv = new Ajv2020({ strict: false, allErrors: true })
+  addFormats.default(ajv)
+  for (const { method, path, op } of operations(document)) {
+    for (const [status, response] of Object.entries(op.responses as Obj)) {
+      const json = response.content?.['application/json']
+      if (json?.schema === undefined) continue
+      const examples = json.example !== undefined ? [json.example] : Object.values((json.examples ?? {}) as Obj).map((e: Obj) => e.value)
+      t.ok(examples.length > 0, `${method.toUpperCase()} ${path} ${status}: has an example`)
+      // Refs point into the document's components.
+      const validate = ajv.compile({ ...json.schema, components: document.components })
+      for (const example of examples) {
+        t.ok(validate(example), `${method.toUpperCase()} ${path} ${status}: ${ajv.errorsText(validate.errors)}`)
+      }
+    }
+  }
+
+  const me = document.paths['/api/v1/me'].get.responses['200'].content['application/json'].example
+  t.equal(me.isAdmin, me.role !== 'user', 'GET /me: isAdmin agrees with the role')
+  const created = document.paths['/api/v1/competitions'].post.responses['201'].content['application/json'].example
+  t.ok(Date.parse(created.endsAt) > Date.parse(created.startsAt), 'a competition example ends after it starts')
+})
+
+t.test('an optional body is documented as optional, and leaving it out works', async (t) => {
+  const app = await build(t, { config: { PUBLIC_URL: '', SWEEPER_INTERVAL_MS: 0 } })
+  const document = (await app.inject({ url: '/docs/json' })).json() as Obj
+  for (const action of ['join', 'leave']) {
+    t.equal(document.paths[`/api/v1/competitions/{id}/${action}`].post.requestBody.required, false, `${action}: body not required`)
+  }
+  t.equal(document.paths['/api/v1/competitions'].post.requestBody.required, true, 'a body the route needs stays required')
+  const admin = bearer({ sub: randomUUID(), admin: true })
+  const user = bearer({ sub: randomUUID() })
+  const { id } = await call(app, admin, 'POST', '/api/v1/competitions', {
+    name: 'No body', metric: 'steps', startsAt: new Date(Date.now() + HOUR).toISOString(), endsAt: new Date(Date.now() + 2 * HOUR).toISOString()
+  })
+  const res = await app.inject({ method: 'POST', url: `/api/v1/competitions/${id as string}/join`, headers: user })
+  t.equal(res.statusCode, 200, res.body)
+})
