@@ -10,16 +10,25 @@ export const VisibilitySchema = Type.Enum(['public', 'private'], {
   description: 'private competitions are unlisted: only their creator, participants and admins see them in lists'
 })
 
-export const PrizeSplitSchema = Type.Union([
+const PrizeSplitVariants = Type.Union([
   Type.Object({
     type: Type.Literal('percent'),
     places: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 100, description: 'Percent of the pool per place, summing to 100' })
-  }),
+  }, { additionalProperties: false }),
   Type.Object({
     type: Type.Literal('fixed'),
     amounts: Type.Array(MinorUnitsSchema, { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
-  })
+  }, { additionalProperties: false })
 ])
+
+// Told apart by `type`, so a refusal names the fault within the variant the client chose
+// (an unknown field of a fixed split) rather than what the other variant lacks.
+export const PrizeSplitSchema = Type.Unsafe<Static<typeof PrizeSplitVariants>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: PrizeSplitVariants.anyOf
+})
 
 export const CompetitionSchema = Type.Object({
   id: UuidSchema,
@@ -64,7 +73,7 @@ export const NewCompetitionSchema = Type.Object({
   prizeSplit: Type.Optional(PrizeSplitSchema),
   allowManualEntries: Type.Optional(Type.Boolean()),
   visibility: Type.Optional(VisibilitySchema)
-})
+}, { additionalProperties: false })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 export const CompetitionListQuerySchema = Type.Object({
@@ -78,7 +87,7 @@ export const CompetitionListQuerySchema = Type.Object({
 
 // Admins may act for another user; everyone else only for themselves.
 export const ActorBodySchema = Type.Union([
-  Type.Object({ userId: Type.Optional(UuidSchema) }),
+  Type.Object({ userId: Type.Optional(UuidSchema) }, { additionalProperties: false }),
   Type.Null()
 ], { description: 'Optional; admins may name the user to act for' })
 

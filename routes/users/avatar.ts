@@ -10,6 +10,7 @@ const AvatarUploadSchema = {
     'multipart/form-data': {
       schema: {
         type: 'object',
+        additionalProperties: false,
         properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP or HEIC image' } }
       }
     }
