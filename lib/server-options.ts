@@ -4,6 +4,7 @@ import { STATUS_CODES } from './http-status.ts'
 import { clientErrorHandler } from './client-errors.ts'
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../schemas/env.ts'
+import { validatorCompilers } from './validators.ts'
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -58,8 +59,6 @@ export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     return503OnClosing: false,
     frameworkErrors,
     clientErrorHandler,
-    ajv: {
-      customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true }
-    }
+    schemaController: validatorCompilers()
   }
 }

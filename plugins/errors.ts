@@ -30,13 +30,23 @@ function isUnstorableInput (err: FastifyError & { code?: string, severity?: unkn
   return err.code !== undefined && UNSTORABLE_CODES.has(err.code) && typeof err.severity === 'string'
 }
 
+interface FailureParams { missingProperty?: string, additionalProperty?: string, tag?: string, error?: string }
+
+// Each failure names its field: a missing property, an unknown one and a union's
+// discriminator by their own name (Ajv reports all three at the enclosing object).
 function validationDetails (err: FastifyError): ErrorBody['details'] {
   return err.validation?.map((v) => {
-    const missing = (v.params as { missingProperty?: string }).missingProperty
+    const { missingProperty, additionalProperty, tag, error } = v.params as FailureParams
     const base = (v.instancePath || '').replace(/^\//, '').replace(/\//g, '.')
-    const field = [err.validationContext, base, missing].filter(Boolean).join('.')
-    return { field, message: v.message ?? 'is invalid' }
+    const field = [err.validationContext, base, missingProperty ?? additionalProperty ?? tag].filter(Boolean).join('.')
+    return { field, message: failureMessage(v.keyword, v.message, additionalProperty, error) }
   })
+}
+
+function failureMessage (keyword: string, message: string | undefined, additionalProperty: string | undefined, error: string | undefined): string {
+  if (additionalProperty !== undefined) return 'is not a known property'
+  if (keyword === 'discriminator') return error === 'mapping' ? 'is not one of the allowed values' : 'must be string'
+  return message ?? 'is invalid'
 }
 
 export function errorBody (request: FastifyRequest, statusCode: number, code: string, message: string): ErrorBody {

@@ -13,15 +13,15 @@ export const VisibilitySchema = Type.Enum(['public', 'private'], {
   description: 'private competitions are unlisted: only their creator, participants and admins see them in lists'
 })
 
-export const PrizeSplitSchema = Type.Union([
+const PrizeSplitVariants = Type.Union([
   Type.Object({
     type: Type.Literal('percent'),
     places: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 100, description: 'Percent of the pool per place, summing to 100' })
-  }),
+  }, { additionalProperties: false }),
   Type.Object({
     type: Type.Literal('fixed'),
     amounts: Type.Array(MinorUnitsSchema, { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
-  })
+  }, { additionalProperties: false })
 ])
 
 // One competition told the same way wherever it is shown: created by the example below, 12 joined
@@ -54,6 +54,14 @@ const COMPETITION_EXAMPLE = {
   createdBy: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f',
   createdAt: '2026-11-02T08:30:00.000Z'
 }
+// Told apart by `type`, so a refusal names the fault within the variant the client chose
+// (an unknown field of a fixed split) rather than what the other variant lacks.
+export const PrizeSplitSchema = Type.Unsafe<Static<typeof PrizeSplitVariants>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: PrizeSplitVariants.anyOf
+})
 
 export const CompetitionSchema = Type.Object({
   id: UuidSchema,
@@ -98,7 +106,7 @@ export const NewCompetitionSchema = Type.Object({
   prizeSplit: Type.Optional(PrizeSplitSchema),
   allowManualEntries: Type.Optional(Type.Boolean()),
   visibility: Type.Optional(VisibilitySchema)
-}, { examples: [NEW_COMPETITION_EXAMPLE] })
+}, { additionalProperties: false, examples: [NEW_COMPETITION_EXAMPLE] })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 export const CompetitionListQuerySchema = Type.Object({
@@ -112,7 +120,7 @@ export const CompetitionListQuerySchema = Type.Object({
 
 // Admins may act for another user; everyone else only for themselves.
 export const ActorBodySchema = Type.Union([
-  Type.Object({ userId: Type.Optional(UuidSchema) }),
+  Type.Object({ userId: Type.Optional(UuidSchema) }, { additionalProperties: false }),
   Type.Null()
 ], { description: 'Optional; admins may name the user to act for' })
 

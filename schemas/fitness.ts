@@ -53,13 +53,13 @@ export const SampleInputSchema = Type.Object({
       'manual data counts only in competitions that allow manual entries'
   }),
   tzOffsetMinutes: Type.Integer({ minimum: -840, maximum: 840, description: 'The device\'s UTC offset when recorded; the local day is taken from startTime plus this offset' })
-})
+}, { additionalProperties: false })
 export type SampleInput = Static<typeof SampleInputSchema>
 
 export const DeletionInputSchema = Type.Object({
   externalId: Type.String({ minLength: 1, maxLength: 200 }),
   version: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'When given, a stored record with a higher version is kept' }))
-})
+}, { additionalProperties: false })
 export type DeletionInput = Static<typeof DeletionInputSchema>
 
 // A phone's push: one half-hour walk, and a record the device no longer has.
@@ -79,8 +79,8 @@ const SYNC_PUSH_EXAMPLE = {
   deletions: [{ externalId: '0C9D8E7F-6A5B-4C3D-8E1F-2A3B4C5D6E7F', version: 2 }]
 }
 
-// One flat object rather than a union: Ajv's removeAdditional would strip one branch's fields
-// while trying the other. The service checks that exactly one of the two modes is used.
+// One flat object rather than a union, so a refusal names the one field at fault instead of
+// every branch's. The service checks that exactly one of the two modes is used.
 export function SyncBodySchema (batchMax: number) {
   return Type.Object({
     source: Type.Optional(SourceSchema),
@@ -91,6 +91,7 @@ export function SyncBodySchema (batchMax: number) {
     from: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: first local day to fetch (default: the last day already pulled, or a week back)' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: last local day to fetch (default: today in the user\'s time zone)' }))
   }, {
+    additionalProperties: false,
     description: 'Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`), never both. ' +
       'A push is all-or-nothing: one invalid record rejects the whole batch and names it (e.g. `body.samples.3.value`)',
     examples: [SYNC_PUSH_EXAMPLE]
@@ -207,4 +208,4 @@ export const FlagIdParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1, m
 
 export const FlagResolutionSchema = Type.Object({
   note: Type.Optional(Type.String({ maxLength: 500, description: 'Why the flag was cleared or confirmed (kept in the audit trail)', examples: ['Checked with the participant: a treadmill run'] }))
-})
+}, { additionalProperties: false })

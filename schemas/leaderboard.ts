@@ -49,7 +49,7 @@ export const ScoreUpdateSchema = Type.Object({
   userId: UuidSchema,
   operation: ScoreOperationSchema,
   value: Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'Non-negative for set and best' })
-})
+}, { additionalProperties: false })
 export type ScoreUpdate = Static<typeof ScoreUpdateSchema>
 
 export const ScoreUpdateResultSchema = Type.Object({

@@ -18,7 +18,7 @@ export const CreditBodySchema = Type.Object({
   amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'Minor units to add to the wallet', examples: [2500] }),
   currency: CurrencySchema,
   memo: Type.Optional(Type.String({ maxLength: 200, examples: ['Welcome bonus'] }))
-})
+}, { additionalProperties: false })
 
 export const CreditResultSchema = Type.Object({
   transactionId: Type.Integer(),

@@ -12,6 +12,7 @@ const AvatarUploadSchema = {
       schema: {
         type: 'object',
         description: 'One part only: the image in the field "file"; a second file, a file under another name or any other field is refused with 400',
+        additionalProperties: false,
         properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG, WebP or HEIC image' } }
       }
     }
