@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { STATUS_CODES } from './http-status.ts'
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Config } from '../schemas/env.ts'
+import { finiteNumbers } from './finite-numbers.ts'
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -53,7 +54,8 @@ export function serverOptions (config: Pick<Config, 'LOG_LEVEL'>): FastifyServer
     return503OnClosing: true,
     frameworkErrors,
     ajv: {
-      customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true }
+      customOptions: { removeAdditional: 'all', coerceTypes: 'array', useDefaults: true },
+      plugins: [finiteNumbers]
     }
   }
 }
