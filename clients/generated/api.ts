@@ -1537,7 +1537,7 @@ export interface paths {
                         description?: string;
                         /**
                          * Format: date-time
-                         * @description After startsAt
+                         * @description After startsAt. A date between 2000-01-01 and 2099-12-31
                          */
                         endsAt: string;
                         entryFee?: number;
@@ -1563,7 +1563,7 @@ export interface paths {
                         sponsorPrize?: number;
                         /**
                          * Format: date-time
-                         * @description Not in the past
+                         * @description Not in the past. A date between 2000-01-01 and 2099-12-31
                          */
                         startsAt: string;
                         /**
@@ -3109,7 +3109,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /**
-                     * @description First local day (default: 29 days before `to`)
+                     * @description First local day (default: 29 days before `to`); the range spans at most 366 days. A day between 2000-01-01 and 2099-12-31
                      * @example 2026-11-02
                      */
                     from?: string;
@@ -3124,7 +3124,7 @@ export interface paths {
                      */
                     metric?: "steps" | "distance_m" | "active_kcal" | "active_minutes";
                     /**
-                     * @description Last local day (default: today in the user's time zone)
+                     * @description Last local day (default: today in the user's time zone). A day between 2000-01-01 and 2099-12-31
                      * @example 2026-11-02
                      */
                     to?: string;
@@ -3459,7 +3459,7 @@ export interface paths {
                         }[];
                         /**
                          * Format: date
-                         * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back)
+                         * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back). A day between 2000-01-01 and 2099-12-31
                          */
                         from?: string;
                         /** @description A server-side provider to pull from instead of pushing samples */
@@ -3468,7 +3468,7 @@ export interface paths {
                         samples?: {
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours
+                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours. A date between 2000-01-01 and 2099-12-31
                              */
                             endTime: string;
                             /** @description The source's id for this record (HealthKit UUID, Health Connect clientRecordId, ...) */
@@ -3487,8 +3487,7 @@ export interface paths {
                             recordingMethod?: "automatic" | "active" | "manual" | "unknown";
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC
-                             * @example 2026-11-02T08:30:00.000Z
+                             * @description ISO-8601 UTC. A date between 2000-01-01 and 2099-12-31
                              */
                             startTime: string;
                             /** @description The device's UTC offset when recorded; the local day is taken from startTime plus this offset */
@@ -3504,7 +3503,7 @@ export interface paths {
                         source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
                         /**
                          * Format: date
-                         * @description Provider pull: last local day to fetch (default: today in the user's time zone)
+                         * @description Provider pull: last local day to fetch (default: today in the user's time zone). A day between 2000-01-01 and 2099-12-31
                          */
                         to?: string;
                     };
