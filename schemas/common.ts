@@ -4,6 +4,27 @@ export const UuidSchema = Type.String({ format: 'uuid', description: 'A uuid', e
 export const TimestampSchema = Type.String({ format: 'date-time', description: 'ISO-8601 UTC', examples: ['2026-11-02T08:30:00.000Z'] })
 export const MinorUnitsSchema = Type.Integer({ minimum: 0, description: 'Money in integer minor units (e.g. cents)', examples: [2500] })
 export const CurrencySchema = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO-4217 currency code', examples: ['USD'] })
+export const DaySchema = Type.String({ format: 'date', description: 'A calendar day, YYYY-MM-DD' })
+
+// Every date and time a client sends lies in the years 2000 to 2099: far enough back for any
+// device's history, far enough ahead for any competition, and always a four-digit year, so
+// day arithmetic stays exact and days compare as strings (an expanded year such as +010000
+// would sort before 9999 and never end a loop over days).
+export const EARLIEST_DAY = '2000-01-01'
+export const LATEST_DAY = '2099-12-31'
+const YEAR_BOUNDS = 'between 2000-01-01 and 2099-12-31'
+const BOUNDED_YEAR = '^20[0-9]{2}-'
+
+// A calendar day a client sends, YYYY-MM-DD.
+export function DayInputSchema (description: string) {
+  return Type.String({ format: 'date', pattern: `${BOUNDED_YEAR}[0-9]{2}-[0-9]{2}$`, description: `${description}. A day ${YEAR_BOUNDS}` })
+}
+
+// An instant a client sends, ISO-8601 with a UTC offset (Z or +hh:mm).
+export function TimestampInputSchema (description: string) {
+  return Type.String({ format: 'date-time', pattern: BOUNDED_YEAR, description: `${description}. A date ${YEAR_BOUNDS}` })
+}
+
 export const CursorSchema = Type.String({ maxLength: 200, description: 'Opaque cursor from a previous page' })
 export const LimitSchema = Type.Integer({ minimum: 1, maximum: 100, default: 20 })
 export const IdempotencyKeySchema = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Unique per logical operation; a retry with the same key changes nothing', examples: ['join-2026-11-02-ada-1'] })

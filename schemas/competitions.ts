@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CurrencySchema, CursorSchema, LimitSchema, MinorUnitsSchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CurrencySchema, CursorSchema, LimitSchema, MinorUnitsSchema, PageSchema, TimestampInputSchema, TimestampSchema, UuidSchema } from './common.ts'
 import { TimeZoneSchema } from './users.ts'
 
 // A start a little in the past is still "now": the request took time to arrive.
@@ -20,7 +20,7 @@ const PrizeSplitVariants = Type.Union([
   }, { additionalProperties: false }),
   Type.Object({
     type: Type.Literal('fixed'),
-    amounts: Type.Array(MinorUnitsSchema, { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
+    amounts: Type.Array(Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description: 'Money in integer minor units (e.g. cents)', examples: [2500] }), { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
   }, { additionalProperties: false })
 ])
 
@@ -94,8 +94,8 @@ export const NewCompetitionSchema = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 120 }),
   description: Type.Optional(Type.String({ maxLength: 2000 })),
   metric: MetricSchema,
-  startsAt: Type.String({ format: 'date-time', description: `Not in the past: at most ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive)` }),
-  endsAt: Type.String({ format: 'date-time', description: 'After startsAt' }),
+  startsAt: TimestampInputSchema(`Not in the past: at most ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive)`),
+  endsAt: TimestampInputSchema('After startsAt'),
   timeZone: Type.Optional(TimeZoneSchema),
   gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 24 * 3600, description: 'How long late syncs still count after the end' })),
   entryFee: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),

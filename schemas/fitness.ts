@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CursorSchema, LimitSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CursorSchema, DayInputSchema, DaySchema, LimitSchema, TimestampInputSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 export const METRICS = ['steps', 'distance_m', 'active_kcal', 'active_minutes'] as const
 
@@ -26,8 +26,6 @@ export const MAX_RECORD_SPAN_HOURS = 25
 // Devices' clocks drift: a record a little ahead of the server's clock is accepted.
 export const SAMPLE_CLOCK_SKEW_MINUTES = 10
 
-const DaySchema = Type.String({ format: 'date', description: 'A calendar day, YYYY-MM-DD' })
-
 export const SampleInputSchema = Type.Object({
   externalId: Type.String({ minLength: 1, maxLength: 200, description: 'The source\'s id for this record (HealthKit UUID, Health Connect clientRecordId, ...)' }),
   version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'A higher version replaces the stored record; an equal or lower one is ignored' }),
@@ -37,15 +35,9 @@ export const SampleInputSchema = Type.Object({
     description: 'sample: an interval measurement. daily_total: the source\'s own total for one local day. ' +
       'Within one source and day the larger of the two sums counts, so a source sending both is not counted twice'
   }),
-  startTime: Type.String({
-    format: 'date-time',
-    description: `ISO-8601 UTC; at most ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock (device clocks drift)`
-  }),
-  endTime: Type.String({
-    format: 'date-time',
-    description: `ISO-8601 UTC, not before startTime; a record spans at most ${MAX_RECORD_SPAN_HOURS} hours. A sample ends at most ` +
-      `${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock; a daily_total may end later (its day is still running)`
-  }),
+  startTime: TimestampInputSchema(`ISO-8601 UTC; at most ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock (device clocks drift)`),
+  endTime: TimestampInputSchema(`ISO-8601 UTC, not before startTime; a record spans at most ${MAX_RECORD_SPAN_HOURS} hours. A sample ends at most ` +
+    `${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock; a daily_total may end later (its day is still running)`),
   value: Type.Number({ minimum: 0, maximum: 1e9 }),
   recordingMethod: Type.Union([Type.Literal('automatic'), Type.Literal('active'), Type.Literal('manual'), Type.Literal('unknown')], {
     default: 'unknown',
@@ -88,8 +80,8 @@ export function SyncBodySchema (batchMax: number) {
     deletions: Type.Optional(Type.Array(DeletionInputSchema, { maxItems: batchMax, description: `At most ${batchMax} deletions per request` })),
     provider: Type.Optional(ProviderSchema),
     accessToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'The user\'s OAuth access token for the provider; without it the stored token is used' })),
-    from: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: first local day to fetch (default: the last day already pulled, or a week back)' })),
-    to: Type.Optional(Type.String({ format: 'date', description: 'Provider pull: last local day to fetch (default: today in the user\'s time zone)' }))
+    from: Type.Optional(DayInputSchema('Provider pull: first local day to fetch (default: the last day already pulled, or a week back)')),
+    to: Type.Optional(DayInputSchema('Provider pull: last local day to fetch (default: today in the user\'s time zone)'))
   }, {
     additionalProperties: false,
     description: 'Either a push from a device (`source` with `samples` and/or `deletions`) or a server-side pull (`provider`), never both. ' +
@@ -133,11 +125,14 @@ export const SyncResultSchema = Type.Object({
 })
 export type SyncResult = Static<typeof SyncResultSchema>
 
+// The longest range of days one stats request covers.
+export const MAX_STATS_DAYS = 366
+
 export const StatsQuerySchema = Type.Object({
-  from: Type.Optional(Type.String({ format: 'date', description: 'First local day (default: 29 days before `to`)' })),
-  to: Type.Optional(Type.String({ format: 'date', description: 'Last local day (default: today in the user\'s time zone)' })),
+  from: Type.Optional(DayInputSchema(`First local day (default: 29 days before \`to\`); the range spans at most ${MAX_STATS_DAYS} days`)),
+  to: Type.Optional(DayInputSchema('Last local day (default: today in the user\'s time zone)')),
   metric: Type.Optional(MetricSchema),
-  goal: Type.Optional(Type.Number({ minimum: 0, examples: [10000], description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
+  goal: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9, examples: [10000], description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
 })
 
 const PeriodValueSchema = Type.Object({ start: DaySchema, value: Type.Number() })

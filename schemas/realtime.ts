@@ -53,7 +53,7 @@ export const CloseCodes = {
 
 export const SocketQuerySchema = Type.Object({
   token: Type.String({ description: 'The bearer token (browsers cannot set headers on a WebSocket)' }),
-  seq: Type.Optional(Type.Integer({ minimum: 0, description: `Resume after this sequence number. ${SEQ_RULE}` })),
+  seq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: `Resume after this sequence number. ${SEQ_RULE}` })),
   limit: Type.Integer({ minimum: 1, maximum: 100, default: 50, description: 'Top entries in snapshots, kept current by updates' }),
   k: Type.Integer({ minimum: 0, maximum: 50, default: 5, description: 'Neighbours on each side of the caller in snapshots' })
 })
@@ -107,7 +107,7 @@ export const ResumedFrameSchema = Type.Object({
 })
 
 export const ClientMessageSchema = Type.Union([
-  Type.Object({ type: Type.Literal('resume'), seq: Type.Integer({ minimum: 0 }) }),
+  Type.Object({ type: Type.Literal('resume'), seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
   Type.Object({ type: Type.Literal('ping') })
 ])
 export type ClientMessage = Static<typeof ClientMessageSchema>

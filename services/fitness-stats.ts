@@ -1,12 +1,11 @@
 import type pg from 'pg'
-import { METRICS, type Metric, type Stats } from '../schemas/fitness.ts'
+import { MAX_STATS_DAYS, METRICS, type Metric, type Stats } from '../schemas/fitness.ts'
 import { COMBINE_RULE } from './fitness-daily-totals.ts'
 import { addDays, daysBetween, isValidTimeZone, zoneDay } from './fitness-time.ts'
 import { invalidField } from './fitness-validation.ts'
 
 type Db = Pick<pg.ClientBase, 'query'>
 
-export const MAX_STATS_DAYS = 366
 const DEFAULT_GOALS: Record<Metric, number> = { steps: 10000, distance_m: 5000, active_kcal: 300, active_minutes: 30 }
 
 export interface StatsQuery {
@@ -36,8 +35,13 @@ function best (periods: Array<{ start: string, value: number }>): { start: strin
 // history: every day with data, ascending.
 function metricStats (metric: Metric, history: Array<[string, number]>, from: string, to: string, goal: number, today: string): MetricStats {
   const byDay = new Map(history)
+  // A counted loop over the range, capped by the caller, rather than comparing day strings.
   const daily: Array<[string, number]> = []
-  for (let day = from; day <= to; day = addDays(day, 1)) daily.push([day, byDay.get(day) ?? 0])
+  const days = daysBetween(from, to)
+  for (let i = 0; i <= days; i++) {
+    const day = addDays(from, i)
+    daily.push([day, byDay.get(day) ?? 0])
+  }
 
   // A day counts towards a streak when it has activity and meets the goal.
   const meetsValue = (value: number): boolean => value > 0 && value >= goal
@@ -53,8 +57,9 @@ function metricStats (metric: Metric, history: Array<[string, number]>, from: st
   }
   // Today is still open: a streak that reached yesterday is not broken yet.
   let cursor = to === today && !meets(to) ? addDays(to, -1) : to
+  // A streak is made of days with data, so it is never longer than the history.
   let current = 0
-  while (meets(cursor)) { current++; cursor = addDays(cursor, -1) }
+  while (current < history.length && meets(cursor)) { current++; cursor = addDays(cursor, -1) }
 
   return {
     metric,
@@ -76,6 +81,7 @@ export async function userStats (db: Db, userId: string, query: StatsQuery, now:
   const today = zoneDay(now, timeZone)
   const to = query.to ?? today
   const from = query.from ?? addDays(to, -29)
+  // The range is capped here, before any loop over its days.
   if (from > to) throw invalidField(['from'], 'must not be after to', 'querystring')
   if (daysBetween(from, to) >= MAX_STATS_DAYS) throw invalidField(['from'], `must be within ${MAX_STATS_DAYS} days of to`, 'querystring')
   const metrics = query.metric === undefined ? [...METRICS] : [query.metric]

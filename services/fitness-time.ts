@@ -32,9 +32,16 @@ export function zoneOffsetMinutes (timeZone: string, at: Date): number {
   return match[1] === '-' ? -minutes : minutes
 }
 
+// The date part of an ISO string, whole: years past 9999 are written +010000, and cutting at
+// ten characters would give a day that adding days to never moves past.
+function isoDay (ms: number): string {
+  const iso = new Date(ms).toISOString()
+  return iso.slice(0, iso.indexOf('T'))
+}
+
 // The calendar day (YYYY-MM-DD) of an instant seen with a fixed offset.
 export function localDay (at: Date, offsetMinutes: number): string {
-  return new Date(at.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 10)
+  return isoDay(at.getTime() + offsetMinutes * 60_000)
 }
 
 export function zoneDay (at: Date, timeZone: string): string {
@@ -50,7 +57,7 @@ export function zoneDayStart (day: string, timeZone: string): Date {
 }
 
 export function addDays (day: string, days: number): string {
-  return new Date(Date.parse(`${day}T00:00:00.000Z`) + days * DAY_MS).toISOString().slice(0, 10)
+  return isoDay(Date.parse(`${day}T00:00:00.000Z`) + days * DAY_MS)
 }
 
 export function daysBetween (from: string, to: string): number {

@@ -1548,7 +1548,7 @@ export interface paths {
                         description?: string;
                         /**
                          * Format: date-time
-                         * @description After startsAt
+                         * @description After startsAt. A date between 2000-01-01 and 2099-12-31
                          */
                         endsAt: string;
                         entryFee?: number;
@@ -1574,7 +1574,7 @@ export interface paths {
                         sponsorPrize?: number;
                         /**
                          * Format: date-time
-                         * @description Not in the past: at most 60 s before the server's clock (the request took time to arrive)
+                         * @description Not in the past: at most 60 s before the server's clock (the request took time to arrive). A date between 2000-01-01 and 2099-12-31
                          */
                         startsAt: string;
                         /**
@@ -3128,7 +3128,7 @@ export interface paths {
             parameters: {
                 query?: {
                     /**
-                     * @description First local day (default: 29 days before `to`)
+                     * @description First local day (default: 29 days before `to`); the range spans at most 366 days. A day between 2000-01-01 and 2099-12-31
                      * @example 2026-11-02
                      */
                     from?: string;
@@ -3143,7 +3143,7 @@ export interface paths {
                      */
                     metric?: "steps" | "distance_m" | "active_kcal" | "active_minutes";
                     /**
-                     * @description Last local day (default: today in the user's time zone)
+                     * @description Last local day (default: today in the user's time zone). A day between 2000-01-01 and 2099-12-31
                      * @example 2026-11-02
                      */
                     to?: string;
@@ -3481,7 +3481,7 @@ export interface paths {
                         }[];
                         /**
                          * Format: date
-                         * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back)
+                         * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back). A day between 2000-01-01 and 2099-12-31
                          */
                         from?: string;
                         /** @description A server-side provider to pull from instead of pushing samples */
@@ -3490,7 +3490,7 @@ export interface paths {
                         samples?: {
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours. A sample ends at most 10 minutes ahead of the server's clock; a daily_total may end later (its day is still running)
+                             * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours. A sample ends at most 10 minutes ahead of the server's clock; a daily_total may end later (its day is still running). A date between 2000-01-01 and 2099-12-31
                              */
                             endTime: string;
                             /** @description The source's id for this record (HealthKit UUID, Health Connect clientRecordId, ...) */
@@ -3509,7 +3509,7 @@ export interface paths {
                             recordingMethod?: "automatic" | "active" | "manual" | "unknown";
                             /**
                              * Format: date-time
-                             * @description ISO-8601 UTC; at most 10 minutes ahead of the server's clock (device clocks drift)
+                             * @description ISO-8601 UTC; at most 10 minutes ahead of the server's clock (device clocks drift). A date between 2000-01-01 and 2099-12-31
                              */
                             startTime: string;
                             /** @description The device's UTC offset when recorded; the local day is taken from startTime plus this offset */
@@ -3525,7 +3525,7 @@ export interface paths {
                         source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
                         /**
                          * Format: date
-                         * @description Provider pull: last local day to fetch (default: today in the user's time zone)
+                         * @description Provider pull: last local day to fetch (default: today in the user's time zone). A day between 2000-01-01 and 2099-12-31
                          */
                         to?: string;
                     };
