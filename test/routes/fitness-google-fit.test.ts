@@ -78,7 +78,6 @@ test('a stored token is used when the request has none', async (t) => {
   t.equal(missing.statusCode, 400)
   t.match(missing.json().details[0].field, 'body.accessToken')
 
-  await app.pg.query('INSERT INTO users (id) VALUES ($1)', [alice.id])
   await app.pg.query('INSERT INTO provider_tokens (user_id, provider, access_token) VALUES ($1, \'google_fit\', $2)', [alice.id, TOKEN])
   const res = await sync(app, alice, { provider: 'google_fit' })
   t.equal(res.statusCode, 200, res.body)
