@@ -38,7 +38,7 @@ async function processInfo (pid: number): Promise<{ state: string, ppid: number,
 }
 
 // A zombie has exited; only its parent's bookkeeping remains.
-async function running (pid: number): Promise<boolean> {
+export async function running (pid: number): Promise<boolean> {
   const info = await processInfo(pid)
   return info !== undefined && !info.state.startsWith('Z')
 }
