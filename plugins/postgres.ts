@@ -49,6 +49,9 @@ export default fp(async function postgresPlugin (fastify) {
     const embedded = await startEmbeddedPostgres({ dir: path.join(config.DATA_DIR, 'postgres'), log: fastify.log })
     connectionString = embedded.connectionString
     stopEmbedded = embedded.stop
+    // Added before the pools' hooks so it runs after them (onClose runs last added, first):
+    // the server stops once every client has gone.
+    fastify.addHook('onClose', stopEmbedded)
   }
 
   try {
@@ -71,5 +74,4 @@ export default fp(async function postgresPlugin (fastify) {
   fastify.pg.pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres client failed'))
   fastify.decorate('postgresMode', stopEmbedded ? 'embedded' : 'external')
   fastify.decorate('pgRead', config.DATABASE_READ_URL === '' ? fastify.pg.pool : createReadPool(fastify))
-  if (stopEmbedded) fastify.addHook('onClose', stopEmbedded)
 }, { name: 'postgres', dependencies: ['config'] })
