@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -86,9 +86,14 @@ test('a lock file whose pid now belongs to another process does not stop the nex
   await killed(first)
   process.kill(postmaster, 'SIGKILL')
   await gone(postmaster)
-  // As after a reboot: the recorded pid is reused by an unrelated live process (this one).
+  // As after a reboot: the recorded pid now belongs to an unrelated live process of the same
+  // user as the server (PostgreSQL itself sees through its own pid, its parent's and its
+  // grandparent's, and through processes of other users).
+  const user = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {}
+  const unrelated = spawn(process.execPath, ['-e', 'setInterval(() => {}, 60_000)'], { stdio: 'ignore', ...user })
+  t.teardown(() => { unrelated.kill('SIGKILL') })
   const lock = await readFile(pidFile, 'utf8')
-  await writeFile(pidFile, lock.replace(/^\d+/, String(process.pid)))
+  await writeFile(pidFile, lock.replace(/^\d+/, String(unrelated.pid)))
 
   const next = await startServerProcess(t, embeddedEnv(dataDir))
   t.match(await ready(next), { status: 200, body: { status: 'ok' } })
