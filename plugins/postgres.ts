@@ -1,3 +1,4 @@
+import path from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import fastifyPostgres from '@fastify/postgres'
@@ -44,10 +45,13 @@ export default fp(async function postgresPlugin (fastify) {
   let connectionString = config.DATABASE_URL
   let stopEmbedded: (() => Promise<void>) | undefined
   if (connectionString === '') {
-    fastify.log.warn({ dataDir: config.DATA_DIR }, 'DATABASE_URL is not set: starting embedded Postgres (PGlite). Embedded mode is single-instance and meant for trying the service out')
-    const embedded = await startEmbeddedPostgres(config.DATA_DIR, config.DATABASE_POOL_MAX + 5)
+    fastify.log.warn({ dataDir: config.DATA_DIR }, 'DATABASE_URL is not set: starting an embedded PostgreSQL. Embedded mode is single-instance and meant for trying the service out')
+    const embedded = await startEmbeddedPostgres({ dir: path.join(config.DATA_DIR, 'postgres'), log: fastify.log })
     connectionString = embedded.connectionString
     stopEmbedded = embedded.stop
+    // Added before the pools' hooks so it runs after them (onClose runs last added, first):
+    // the server stops once every client has gone.
+    fastify.addHook('onClose', stopEmbedded)
   }
 
   try {
@@ -60,9 +64,7 @@ export default fp(async function postgresPlugin (fastify) {
 
   await fastify.register(fastifyPostgres, {
     connectionString,
-    // The embedded socket server interleaves messages from concurrent connections, so in
-    // embedded mode every query goes through one connection, one at a time.
-    max: stopEmbedded ? 1 : config.DATABASE_POOL_MAX,
+    max: config.DATABASE_POOL_MAX,
     connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
     statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
     query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
@@ -72,5 +74,4 @@ export default fp(async function postgresPlugin (fastify) {
   fastify.pg.pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres client failed'))
   fastify.decorate('postgresMode', stopEmbedded ? 'embedded' : 'external')
   fastify.decorate('pgRead', config.DATABASE_READ_URL === '' ? fastify.pg.pool : createReadPool(fastify))
-  if (stopEmbedded) fastify.addHook('onClose', stopEmbedded)
 }, { name: 'postgres', dependencies: ['config'] })

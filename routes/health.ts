@@ -11,7 +11,7 @@ const CheckSchema = Type.Object({
 
 const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
-  // 'embedded' when this instance runs on PGlite and the in-process Redis stand-in.
+  // 'embedded' when this instance runs on the embedded PostgreSQL and the in-process Redis stand-in.
   mode: Type.Union([Type.Literal('production'), Type.Literal('embedded'), Type.Literal('mixed')]),
   message: Type.Optional(Type.String()),
   checks: Type.Object({ postgres: CheckSchema, redis: CheckSchema })

@@ -6,7 +6,7 @@
 //   npm run client:generate            regenerate both files
 //   npm run client:generate -- --check exit 1 when the files differ from the routes
 //   ... --dir <folder>                 read/write another folder than clients/ (repeatable)
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
@@ -22,6 +22,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
 async function buildDocument (): Promise<Record<string, unknown>> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'openapi-'))
+  // Run as root, the embedded PostgreSQL runs below it as the postgres user.
+  await chmod(dataDir, 0o755)
   // Only these keys, never the caller's environment, so every machine writes the same document.
   const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'error', PUBLIC_URL: '', DATABASE_URL: '', REDIS_URL: '' })
   const fastify = Fastify(serverOptions(config))

@@ -1,40 +1,56 @@
-// Which Postgres and Redis the tests use: TEST_DATABASE_URL / TEST_REDIS_URL when set,
-// otherwise containers started by testcontainers, otherwise a clear message.
+// Which Postgres and Redis the tests use, each on its own: TEST_DATABASE_URL / TEST_REDIS_URL
+// when set; otherwise the servers test/setup/before.ts started for this run (an embedded
+// PostgreSQL, a redis-server from PATH); otherwise containers started by testcontainers.
+import { readRunBackends } from './setup/run-backends.ts'
+
 export interface Backends {
   postgresUrl: string
   redisUrl: string
-  source: 'environment' | 'testcontainers'
+  source: string
 }
 
 let resolved: Promise<Backends> | undefined
 let announced = false
 
-async function fromContainers (): Promise<Backends> {
+type Started = { getHost: () => string, getMappedPort: (port: number) => number, stop: () => Promise<unknown> }
+
+function stopOnExit (container: Started): Started {
+  process.once('exit', () => { container.stop().catch(() => {}) })
+  return container
+}
+
+async function postgresContainer (): Promise<string> {
   const { GenericContainer, Wait } = await import('testcontainers')
-  const postgres = await new GenericContainer('postgres:17-alpine')
+  const c = stopOnExit(await new GenericContainer('postgres:17-alpine')
     .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
     .withExposedPorts(5432)
     .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
-    .start()
-  const redis = await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start()
-  process.once('exit', () => { postgres.stop().catch(() => {}); redis.stop().catch(() => {}) })
-  return {
-    postgresUrl: `postgres://postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/postgres`,
-    redisUrl: `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`,
-    source: 'testcontainers'
-  }
+    .start())
+  return `postgres://postgres@${c.getHost()}:${c.getMappedPort(5432)}/postgres`
+}
+
+async function redisContainer (): Promise<string> {
+  const { GenericContainer } = await import('testcontainers')
+  const c = stopOnExit(await new GenericContainer('redis:7-alpine').withExposedPorts(6379).start())
+  return `redis://${c.getHost()}:${c.getMappedPort(6379)}`
 }
 
 async function resolve (): Promise<Backends> {
-  const postgresUrl = process.env.TEST_DATABASE_URL
-  const redisUrl = process.env.TEST_REDIS_URL
-  if (postgresUrl && redisUrl) return { postgresUrl, redisUrl, source: 'environment' }
+  const run = await readRunBackends()
+  const postgresUrl = process.env.TEST_DATABASE_URL || run?.postgresUrl
+  const redisUrl = process.env.TEST_REDIS_URL || run?.redisUrl
+  const source = `postgres from ${process.env.TEST_DATABASE_URL ? 'TEST_DATABASE_URL' : postgresUrl ? 'the run\'s embedded PostgreSQL' : 'testcontainers'}, ` +
+    `redis from ${process.env.TEST_REDIS_URL ? 'TEST_REDIS_URL' : redisUrl ? 'the run\'s redis-server' : 'testcontainers'}`
   try {
-    return await fromContainers()
+    return {
+      postgresUrl: postgresUrl ?? await postgresContainer(),
+      redisUrl: redisUrl ?? await redisContainer(),
+      source
+    }
   } catch (err) {
-    throw new Error('The tests need a real Postgres and Redis. Set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) ' +
-      'and TEST_REDIS_URL (e.g. redis://127.0.0.1:6379), or provide a container runtime for testcontainers. ' +
-      `(testcontainers: ${(err as Error).message})`)
+    throw new Error('The tests need a real Postgres and Redis. Run them with `npm test` (which starts an embedded PostgreSQL and a ' +
+      'redis-server from PATH), set TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test) and TEST_REDIS_URL ' +
+      `(e.g. redis://127.0.0.1:6379), or provide a container runtime for testcontainers. (testcontainers: ${(err as Error).message})`)
   }
 }
 

@@ -1,13 +1,10 @@
 import { test } from 'tap'
-import { rm } from 'node:fs/promises'
 import { build, bearer } from './helper.ts'
 import { randomUUID } from 'node:crypto'
 
-// What `npm start` runs on a bare machine: PGlite and the in-process Redis stand-in.
+// What `npm start` runs on a bare machine: the embedded PostgreSQL and the in-process Redis stand-in.
 test('embedded mode serves health, readiness, docs and authenticated calls', async (t) => {
-  const dataDir = `.data/test/embedded-${randomUUID()}`
-  t.teardown(async () => await rm(dataDir, { recursive: true, force: true }))
-  const app = await build(t, { config: { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir } })
+  const app = await build(t, { config: { DATABASE_URL: '', REDIS_URL: '' } })
   t.equal(app.postgresMode, 'embedded')
   t.equal(app.redisMode, 'embedded')
   const ready = await app.inject({ url: '/health/ready' })

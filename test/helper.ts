@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import pg from 'pg'
@@ -37,6 +40,16 @@ export async function createTestDatabase (t: Test): Promise<string> {
   return url.toString()
 }
 
+// A data folder of its own (local files, the development secret, an embedded database), removed
+// afterwards, outside the project so a test run leaves nothing under .data/. Open to others:
+// run as root, the embedded PostgreSQL runs below it as the postgres user.
+export async function createDataDir (t: Test): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'hc-data-'))
+  await chmod(dir, 0o755)
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
 // A key prefix of its own, with its keys removed afterwards.
 export async function createRedisPrefix (t: Test): Promise<string> {
   const { redisUrl } = await resolveBackends(t)
@@ -72,7 +85,7 @@ export async function testConfig (t: Test, opts: BuildOptions = {}): Promise<Con
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: opts.redisPrefix ?? await createRedisPrefix(t),
     JWT_SECRET: TEST_JWT_SECRET,
-    DATA_DIR: `.data/test/${uniqueName('d')}`,
+    DATA_DIR: opts.config?.DATA_DIR ?? await createDataDir(t),
     PUBLIC_URL: 'http://localhost',
     // A busy test machine must not shed load in tests about something else.
     MAX_EVENT_LOOP_DELAY_MS: 0,

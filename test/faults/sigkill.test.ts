@@ -1,6 +1,5 @@
 import { test } from 'tap'
-import { randomUUID } from 'node:crypto'
-import { build, TEST_JWT_SECRET } from '../helper.ts'
+import { build, createDataDir, TEST_JWT_SECRET } from '../helper.ts'
 import { startServerProcess } from '../processes.ts'
 import {
   eventually, LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers, updateScore
@@ -14,6 +13,7 @@ test('clients of a SIGKILLed instance resume on another one from their last seq'
   // B runs in this process; A is a real server process sharing its Postgres and Redis prefix.
   const b = await build(t, { config: { ...LEADERBOARD_TEST_CONFIG, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const urlB = await listen(b)
+  const dataDir = await createDataDir(t)
   const a = await startServerProcess(t, {
     DATABASE_URL: b.config.DATABASE_URL,
     REDIS_URL: b.config.REDIS_URL,
@@ -23,7 +23,7 @@ test('clients of a SIGKILLed instance resume on another one from their last seq'
     SWEEPER_INTERVAL_MS: '0',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     REALTIME_TICK_MS: String(LEADERBOARD_TEST_CONFIG.REALTIME_TICK_MS),
-    DATA_DIR: `.data/test/sigkill-${randomUUID()}`
+    DATA_DIR: dataDir
   })
 
   const competitionId = await seedCompetition(b)

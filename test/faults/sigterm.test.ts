@@ -2,7 +2,7 @@ import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { request as httpRequest } from 'node:http'
 import pg from 'pg'
-import { bearer, createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from '../helper.ts'
+import { bearer, createDataDir, createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from '../helper.ts'
 import { resolveBackends } from '../backends.ts'
 import { startServerProcess } from '../processes.ts'
 import { ADMIN_ID, liveClient } from '../routes/leaderboard-fixtures.ts'
@@ -22,6 +22,7 @@ test('SIGTERM under load', async (t) => {
   const { redisUrl } = await resolveBackends(t)
   const databaseUrl = await createTestDatabase(t)
   const prefix = await createRedisPrefix(t)
+  const dataDir = await createDataDir(t)
   const server = await startServerProcess(t, {
     DATABASE_URL: databaseUrl,
     REDIS_URL: redisUrl,
@@ -31,7 +32,7 @@ test('SIGTERM under load', async (t) => {
     SWEEPER_INTERVAL_MS: '0',
     REALTIME_TICK_MS: '50',
     MAX_EVENT_LOOP_DELAY_MS: '0',
-    DATA_DIR: `.data/test/sigterm-${randomUUID()}`
+    DATA_DIR: dataDir
   })
   const { base, child } = server
 

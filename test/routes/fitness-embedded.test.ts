@@ -1,16 +1,11 @@
 import { test } from 'tap'
-import { rm } from 'node:fs/promises'
-import { randomUUID } from 'node:crypto'
 import { build } from '../helper.ts'
 import { FITNESS_TEST_CONFIG, HOUR, insertCompetition, joinWithSql, participant, person, sample, sync, syncOk } from '../fitness/fixtures.ts'
 
-// The same sync path on PGlite and the in-process Redis stand-in (what `npm start` runs on a
-// bare machine), where one transaction runs at a time: concurrent syncs must not deadlock.
+// The same sync path on the embedded PostgreSQL and the in-process Redis stand-in (what
+// `npm start` runs on a bare machine), concurrent syncs included.
 test('fitness sync in embedded mode', async (t) => {
-  const dataDir = `.data/test/embedded-${randomUUID()}`
-  t.teardown(async () => await rm(dataDir, { recursive: true, force: true }))
-  // PGlite's start-up stalls the event loop; load shedding would answer 503 meanwhile.
-  const app = await build(t, { config: { ...FITNESS_TEST_CONFIG, DATABASE_URL: '', REDIS_URL: '', DATA_DIR: dataDir, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const app = await build(t, { config: { ...FITNESS_TEST_CONFIG, DATABASE_URL: '', REDIS_URL: '', MAX_EVENT_LOOP_DELAY_MS: 0 } })
   t.equal(app.postgresMode, 'embedded')
   const now = Date.now()
   const competitionId = await insertCompetition(app, { startsAt: now - 48 * HOUR, endsAt: now + 24 * HOUR, timeZone: 'Europe/Berlin' })
