@@ -1,22 +1,7 @@
 import { test } from 'tap'
-import { createServer } from 'node:http'
+import { countingJwksServer } from '../jwks-server.ts'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { createJwksKeySet } from '../../lib/jwks-key-set.ts'
-
-// A JWKS endpoint on 127.0.0.1 that counts its requests; its key set and status can change.
-async function jwksServer (t: { teardown: (fn: () => void) => void }) {
-  const state = { keys: [] as object[], status: 200, fetches: 0 }
-  const server = createServer((_req, res) => {
-    state.fetches++
-    res.statusCode = state.status
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ keys: state.keys }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => server.close())
-  const { port } = server.address() as { port: number }
-  return { state, url: `http://127.0.0.1:${port}/auth/v1/.well-known/jwks.json` }
-}
 
 function rsaJwk (kid: string) {
   const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
@@ -24,7 +9,7 @@ function rsaJwk (kid: string) {
 }
 
 test('unknown kids cost at most one fetch per interval, whatever the traffic', async (t) => {
-  const jwks = await jwksServer(t)
+  const jwks = await countingJwksServer(t)
   const known = rsaJwk('rsa-1')
   jwks.state.keys = [known.jwk]
   let clock = 1_000_000
@@ -48,7 +33,7 @@ test('unknown kids cost at most one fetch per interval, whatever the traffic', a
 })
 
 test('a newly published key is picked up after the interval; removed keys go with the next read', async (t) => {
-  const jwks = await jwksServer(t)
+  const jwks = await countingJwksServer(t)
   const first = rsaJwk('rsa-1')
   const next = rsaJwk('rsa-2')
   jwks.state.keys = [first.jwk]
@@ -73,7 +58,7 @@ test('a newly published key is picked up after the interval; removed keys go wit
 })
 
 test('while the endpoint fails, the keys read last stay in use and retries keep to the interval', async (t) => {
-  const jwks = await jwksServer(t)
+  const jwks = await countingJwksServer(t)
   const key = rsaJwk('rsa-1')
   jwks.state.keys = [key.jwk]
   let clock = 0

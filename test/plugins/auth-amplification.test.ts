@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { createServer } from 'node:http'
+import { countingJwksServer } from '../jwks-server.ts'
 import { generateKeyPairSync, randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createSigner } from 'fast-jwt'
@@ -12,19 +12,6 @@ const USER = randomUUID()
 
 function b64 (value: object): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
-
-async function countingJwks (t: { teardown: (fn: () => void) => void }) {
-  const state = { keys: [] as object[], fetches: 0 }
-  const server = createServer((_req, res) => {
-    state.fetches++
-    res.setHeader('content-type', 'application/json')
-    res.end(JSON.stringify({ keys: state.keys }))
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => server.close())
-  const { port } = server.address() as { port: number }
-  return { state, url: `http://127.0.0.1:${port}/auth/v1/.well-known/jwks.json` }
 }
 
 function rsaKey (kid: string) {
@@ -41,7 +28,7 @@ function randomKidToken (): string {
 }
 
 test('1,000 requests with made-up kids cause a bounded number of JWKS fetches', async (t) => {
-  const jwks = await countingJwks(t)
+  const jwks = await countingJwksServer(t)
   const current = rsaKey('rsa-1')
   jwks.state.keys = [current.jwk]
   const REFRESH_MS = 400
