@@ -2,7 +2,7 @@ import { test } from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import pg from 'pg'
-import { createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from './helper.ts'
+import { createRedisPrefix, createTestDatabase, TEST_JWT_SECRET, createDataDir } from './helper.ts'
 import { resolveBackends } from './backends.ts'
 import { startServerProcess } from './processes.ts'
 import { projectRoot } from '../lib/project-root.ts'
@@ -20,7 +20,8 @@ test('the built service starts, migrates and serves the live page', async (t) =>
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: await createRedisPrefix(t),
     JWT_SECRET: TEST_JWT_SECRET,
-    SWEEPER_INTERVAL_MS: '0'
+    SWEEPER_INTERVAL_MS: '0',
+    DATA_DIR: await createDataDir(t)
   }, 'dist/server.js')
 
   const ready = await fetch(`${server.base}/health/ready`)

@@ -157,7 +157,7 @@ test('SIGTERM with keep-alive clients', async (t) => {
     JWT_SECRET: TEST_JWT_SECRET,
     SWEEPER_INTERVAL_MS: '0',
     MAX_EVENT_LOOP_DELAY_MS: '0',
-    DATA_DIR: `.data/test/sigterm-${randomUUID()}`
+    DATA_DIR: await createDataDir(t)
   })
   const { base, child } = server
   const port = Number(new URL(base).port)
