@@ -11,22 +11,21 @@ import auth from './plugins/auth.ts'
 import security from './plugins/security.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
-import events from './plugins/events.ts'
+import eventsWiring from './wiring/events.ts'
+import provisioningWiring from './wiring/provisioning.ts'
+import liveWiring from './wiring/live.ts'
+import moneyWiring from './wiring/money.ts'
+import usersWiring from './wiring/users.ts'
+import competitionsWiring from './wiring/competitions.ts'
+import leaderboardWiring from './wiring/leaderboard.ts'
+import prizesWiring from './wiring/prizes.ts'
+import fitnessWiring from './wiring/fitness.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
-import ledgerService from './plugins/app/ledger.ts'
-import usersService from './plugins/app/users.ts'
-import competitionsService from './plugins/app/competitions.ts'
 import usersRoutes from './routes/users/index.ts'
 import competitionsRoutes from './routes/competitions/index.ts'
-import liveRoutes from './routes/live.ts'
-import broadcaster from './plugins/broadcaster.ts'
-import leaderboardService from './plugins/app/leaderboard.ts'
-import leaderboardRoutes from './routes/leaderboard.ts'
-import realtimeRoutes from './routes/realtime.ts'
-import prizesService from './plugins/app/prizes.ts'
-import prizesRoutes from './routes/prizes.ts'
-import fitnessService from './plugins/app/fitness.ts'
+import liveRoutes from './routes/live/index.ts'
+import leaderboardRoutes from './routes/leaderboard/index.ts'
 import fitnessRoutes from './routes/fitness.ts'
 
 export interface AppOptions {
@@ -47,19 +46,20 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(storage)
   await fastify.register(security)
   await fastify.register(rateLimit)
+  await fastify.register(provisioningWiring)
   // After the rate limiter: a refused token counts against the caller's address.
   await fastify.register(auth)
   await fastify.register(docs)
-  await fastify.register(events)
-  await fastify.register(broadcaster)
 
-  // Services (decorators in plugins/app/, one file per domain), then routes.
-  await fastify.register(ledgerService)
-  await fastify.register(usersService)
-  await fastify.register(competitionsService)
-  await fastify.register(leaderboardService)
-  await fastify.register(prizesService)
-  await fastify.register(fitnessService)
+  // Services, wired onto the instance (wiring/: the one place services meet Fastify).
+  await fastify.register(eventsWiring)
+  await fastify.register(liveWiring)
+  await fastify.register(moneyWiring)
+  await fastify.register(usersWiring)
+  await fastify.register(competitionsWiring)
+  await fastify.register(leaderboardWiring)
+  await fastify.register(prizesWiring)
+  await fastify.register(fitnessWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -68,7 +68,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(competitionsRoutes, { prefix: '/api/v1' })
   await fastify.register(liveRoutes)
   await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
-  await fastify.register(realtimeRoutes)
-  await fastify.register(prizesRoutes, { prefix: '/api/v1' })
   await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
 }

@@ -5,7 +5,6 @@ import { loadDevSecret } from '../lib/dev-secret.ts'
 import { errors } from '../lib/errors.ts'
 import { createJwksKeySet } from '../lib/jwks-key-set.ts'
 import { setRecent } from '../lib/recent-map.ts'
-import { createUserProvisioning, type ProvisionUser } from '../services/user-provisioning.ts'
 
 export interface TokenClaims {
   sub: string
@@ -36,8 +35,6 @@ declare module 'fastify' {
     // onRequest hook for routes that need a signed-in caller: verifies the token, creates the
     // caller's users row on first use, and counts a refusal against the caller's address.
     authenticate: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
-    // Creates a users row from a token's claims unless it exists (authenticate's one path).
-    provisionUser: ProvisionUser
   }
 }
 
@@ -122,8 +119,7 @@ export default fp(async function authPlugin (fastify) {
     formatUser: (claims) => toUser(claims as TokenClaims)
   } as Parameters<typeof fastifyJwt>[1])
 
-  const provisionUser = createUserProvisioning({ pool: fastify.pg.pool })
-  fastify.decorate('provisionUser', provisionUser)
+  const { provisionUser } = fastify
 
   // Tokens already verified, by their text: a hit skips decoding and the key lookup that
   // @fastify/jwt does before its own cache. Held until the token's exp, at most VERIFIED_MAX.
@@ -153,4 +149,4 @@ export default fp(async function authPlugin (fastify) {
     }
     if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
   })
-}, { name: 'auth', dependencies: ['config', 'postgres', 'rate-limit'] })
+}, { name: 'auth', dependencies: ['config', 'rate-limit', 'user-provisioning'] })

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
 import { ProfileSchema, ProfileUpdateSchema } from '../../schemas/users.ts'
-import { publicProfile } from '../../services/users.ts'
 import { actsForSelfOrAdmin, targetUserId } from './access.ts'
 
 const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (fastify) {
@@ -14,7 +13,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (f
     }
   }, async function getProfile (request) {
     const profile = await fastify.users.getProfile(targetUserId(request))
-    return actsForSelfOrAdmin(request) ? profile : publicProfile(profile)
+    return actsForSelfOrAdmin(request) ? profile : fastify.users.publicProfile(profile)
   })
 
   fastify.put('/users/:userId/profile', {

@@ -1,5 +1,5 @@
 import type { Metric } from '../../schemas/fitness.ts'
-import { addDays, zoneDay, zoneDayStart } from '../fitness-time.ts'
+import { addDays, zoneDay, zoneDayStart } from '../shared/time-zones.ts'
 import type { Resilience } from './resilience.ts'
 import { ProviderHttpError, parseRetryAfter, type DayRange, type FitnessProvider, type ProviderDay } from './types.ts'
 

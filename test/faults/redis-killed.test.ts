@@ -6,8 +6,8 @@ import { startRedisServer } from '../processes.ts'
 import {
   eventually, leaderboard, LEADERBOARD_TEST_CONFIG, listen, liveClient, postgresScores, redisRanking,
   seedCompetition, seedParticipants, seedUsers, updateScore
-} from '../routes/leaderboard-fixtures.ts'
-import { HOUR, insertCompetition, join, person, sample, sync } from '../fitness/fixtures.ts'
+} from '../routes/leaderboard/fixtures.ts'
+import { HOUR, insertCompetition, join, person, sample, sync } from '../routes/fitness/fixtures.ts'
 
 // A private redis-server is killed (SIGKILL, data gone) in the middle of a stream of score
 // updates and fitness syncs, then started again empty. Every request that got a 2xx is in

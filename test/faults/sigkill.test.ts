@@ -3,7 +3,7 @@ import { build, createDataDir, TEST_JWT_SECRET } from '../helper.ts'
 import { startServerProcess } from '../processes.ts'
 import {
   eventually, LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers, updateScore
-} from '../routes/leaderboard-fixtures.ts'
+} from '../routes/leaderboard/fixtures.ts'
 
 // An instance is killed with SIGKILL (no shutdown code runs) while WebSocket clients are
 // connected to it. They reconnect to another instance with the last seq they saw and resume

@@ -5,7 +5,7 @@ import pg from 'pg'
 import { bearer, createDataDir, createRedisPrefix, createTestDatabase, TEST_JWT_SECRET } from '../helper.ts'
 import { resolveBackends } from '../backends.ts'
 import { startServerProcess } from '../processes.ts'
-import { ADMIN_ID, liveClient } from '../routes/leaderboard-fixtures.ts'
+import { ADMIN_ID, liveClient } from '../routes/leaderboard/fixtures.ts'
 import { rawConnect, type RawConnection } from '../raw-http.ts'
 
 // The real server (node server.ts) under load receives SIGTERM: requests in flight complete,

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { build } from '../helper.ts'
-import { createCompetition, credit, signIn } from '../routes/competitions-fixtures.ts'
-import { LEADERBOARD_TEST_CONFIG, leaderboard, listen, liveClient, updateScore } from '../routes/leaderboard-fixtures.ts'
-import { HOUR, sample, sync } from '../fitness/fixtures.ts'
+import { createCompetition, credit, signIn } from '../routes/competitions/fixtures.ts'
+import { LEADERBOARD_TEST_CONFIG, leaderboard, listen, liveClient, updateScore } from '../routes/leaderboard/fixtures.ts'
+import { HOUR, sample, sync } from '../routes/fitness/fixtures.ts'
 
 // The business metrics beside the HTTP ones, read from /metrics as Prometheus scrapes them,
 // each moved by the action it counts: score updates, syncs by source and outcome, samples,

@@ -4,8 +4,8 @@ import type { FastifyInstance } from 'fastify'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
 import { bearer, build } from '../helper.ts'
-import { seedCompetition } from '../routes/leaderboard-fixtures.ts'
-import { sample } from '../fitness/fixtures.ts'
+import { seedCompetition } from '../routes/leaderboard/fixtures.ts'
+import { sample } from '../routes/fitness/fixtures.ts'
 
 // What a client reads first must work: every request example of the OpenAPI document is
 // executed as a reader of /docs would send it (Swagger UI pre-fills every example), with a

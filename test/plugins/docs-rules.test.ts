@@ -5,10 +5,10 @@ import { build } from '../helper.ts'
 import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import { MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES } from '../../schemas/fitness.ts'
 import { SEQ_RULE } from '../../schemas/realtime.ts'
-import { FITNESS_TEST_CONFIG, HOUR, insertCompetition, iso, join, participant, person, sample, sync } from '../fitness/fixtures.ts'
+import { FITNESS_TEST_CONFIG, HOUR, insertCompetition, iso, join, participant, person, sample, sync } from '../routes/fitness/fixtures.ts'
 import {
   eventually, LEADERBOARD_TEST_CONFIG, leaderboard, listen, liveClient, seedCompetition, seedParticipants, seedUsers, updateScore
-} from '../routes/leaderboard-fixtures.ts'
+} from '../routes/leaderboard/fixtures.ts'
 
 // The rules that lived only in code, said in the API document and the README with the numbers
 // the code uses (the same constants), and each shown to be what the service does.

@@ -2,7 +2,7 @@ import { test } from 'tap'
 import type { AddressInfo } from 'node:net'
 import { build } from '../helper.ts'
 import { rawConnect, type RawConnection } from '../raw-http.ts'
-import { signIn } from '../routes/competitions-fixtures.ts'
+import { signIn } from '../routes/competitions/fixtures.ts'
 
 // Closing a listening app with keep-alive clients: connections idle or never used close at
 // once, the request in flight is answered (Connection: close), a request that arrives while

@@ -151,7 +151,7 @@ test('an unreachable JWKS makes asymmetric tokens fail closed, not 500', async (
 
 test('the WebSocket path refuses the same tokens, closing with 4401 before any frame', async (t) => {
   const { WebSocket } = await import('ws')
-  const { seedCompetition, seedParticipants, seedUsers } = await import('../routes/leaderboard-fixtures.ts')
+  const { seedCompetition, seedParticipants, seedUsers } = await import('../routes/leaderboard/fixtures.ts')
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const jwks = await serveJwks({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' }] })
   t.teardown(jwks.close)

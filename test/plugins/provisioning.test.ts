@@ -2,8 +2,8 @@ import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build, token } from '../helper.ts'
-import { sample } from '../fitness/fixtures.ts'
-import { admin, liveClient, listen, seedCompetition, LEADERBOARD_TEST_CONFIG } from '../routes/leaderboard-fixtures.ts'
+import { sample } from '../routes/fitness/fixtures.ts'
+import { admin, liveClient, listen, seedCompetition, LEADERBOARD_TEST_CONFIG } from '../routes/leaderboard/fixtures.ts'
 
 // One rule: the first authenticated call of any kind creates the caller's users row (from the
 // token's claims), whatever the route and whether it then succeeds, so an admin can credit a

@@ -6,8 +6,8 @@ import { hashTag } from '../../lib/redis-keys.ts'
 import {
   eventually, leaderboard, LEADERBOARD_TEST_CONFIG, listen, liveClient, postgresScores, redisRanking,
   seedCompetition, seedParticipants, seedUsers, updateScore
-} from '../routes/leaderboard-fixtures.ts'
-import { HOUR, insertCompetition, join, person, sample, syncOk } from '../fitness/fixtures.ts'
+} from '../routes/leaderboard/fixtures.ts'
+import { HOUR, insertCompetition, join, person, sample, syncOk } from '../routes/fitness/fixtures.ts'
 
 // The leaderboard, realtime and fitness flows on a real 3-node Redis Cluster, with two
 // instances: every key of a competition shares one hash tag, so its scripts run on one shard,

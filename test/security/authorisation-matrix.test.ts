@@ -4,7 +4,7 @@ import { WebSocket } from 'ws'
 import { bearer, token } from '../helper.ts'
 import { buildWithRoutes, type RouteInfo } from '../route-table.ts'
 import { exampleFromSchema } from '../../lib/openapi-examples.ts'
-import { createCompetition, hoursFromNow, signIn, type Person } from '../routes/competitions-fixtures.ts'
+import { createCompetition, hoursFromNow, signIn, type Person } from '../routes/competitions/fixtures.ts'
 
 // Every route of the route table x {anonymous, another user, the user themselves, an admin},
 // each request aimed at the user's own resources, with the status the rule table expects.

@@ -6,9 +6,9 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { buildWithRoutes } from '../route-table.ts'
-import { startGoogleFitFake } from '../fitness/google-fit-fake.ts'
-import { createCompetition, signIn } from '../routes/competitions-fixtures.ts'
-import { ADMIN_ID, admin, seedCompetition, seedParticipants } from '../routes/leaderboard-fixtures.ts'
+import { startGoogleFitFake } from '../routes/fitness/google-fit-fake.ts'
+import { createCompetition, signIn } from '../routes/competitions/fixtures.ts'
+import { ADMIN_ID, admin, seedCompetition, seedParticipants } from '../routes/leaderboard/fixtures.ts'
 
 export interface AppRequest { id: number, method: string, url: string, headers: Record<string, string>, payload?: string }
 export interface AppReply { id: number, statusCode: number, bytes: number, elapsedMs: number, body: string }

@@ -6,7 +6,7 @@ import type { LightMyRequestResponse } from 'fastify'
 import { bearer } from '../helper.ts'
 import { buildWithRoutes } from '../route-table.ts'
 import { hostileString, hostileValue, inputArbitrary, validArbitrary } from '../schema-arbitrary.ts'
-import { createCompetition, signIn } from '../routes/competitions-fixtures.ts'
+import { createCompetition, signIn } from '../routes/competitions/fixtures.ts'
 
 // Property-based fuzzing of every route's params, query, headers and body, from its schema
 // and beyond it: wrong types, huge strings, deep objects, unicode, SQL and script payloads.

@@ -4,9 +4,9 @@ import sharp from 'sharp'
 import { WebSocket } from 'ws'
 import { build, bearer, token } from '../helper.ts'
 import { buildWithRoutes } from '../route-table.ts'
-import { signIn } from '../routes/competitions-fixtures.ts'
-import { LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers } from '../routes/leaderboard-fixtures.ts'
-import { HOUR, insertCompetition, join, person, sample, sync } from '../fitness/fixtures.ts'
+import { signIn } from '../routes/competitions/fixtures.ts'
+import { LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers } from '../routes/leaderboard/fixtures.ts'
+import { HOUR, insertCompetition, join, person, sample, sync } from '../routes/fitness/fixtures.ts'
 
 // Every limit the service promises, met from just inside and just outside: body size, multipart
 // parts and file size, batch sizes, pagination caps, WebSocket message size and rate, and rate

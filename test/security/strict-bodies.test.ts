@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildWithRoutes, type RouteInfo } from '../route-table.ts'
 import { validArbitrary } from '../schema-arbitrary.ts'
 import { validatorCompilers } from '../../lib/validators.ts'
-import { createCompetition, credit, hoursFromNow, signIn, type Person } from '../routes/competitions-fixtures.ts'
+import { createCompetition, credit, hoursFromNow, signIn, type Person } from '../routes/competitions/fixtures.ts'
 
 // Bodies are refused, never converted: for every route with a JSON body, a value of the wrong
 // type in any property and a property the schema does not know each answer 400 naming the

@@ -1,0 +1,123 @@
+import type pg from 'pg'
+import type { EventBus } from '../shared/domain-events.ts'
+import { errors } from '../../lib/errors.ts'
+import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
+import type { ActivityService } from '../users/activity.ts'
+import { COMPETITION_COLUMNS, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
+import type { Db, LedgerService } from '../money/ledger.ts'
+import { createMemberships } from './memberships.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { canonicalTimeZone } from '../users/profiles.ts'
+
+export interface NewCompetition {
+  name: string
+  description?: string
+  metric: Metric
+  startsAt: string
+  endsAt: string
+  timeZone?: string
+  gracePeriodSeconds?: number
+  entryFee?: number
+  currency?: string
+  sponsorPrize?: number
+  houseShareBps?: number
+  maxParticipants?: number | null
+  prizeSplit?: PrizeSplit
+  allowManualEntries?: boolean
+  visibility?: 'public' | 'private'
+}
+
+export interface CompetitionFilters {
+  status?: CompetitionStatus
+  metric?: Metric
+  visibility?: 'public' | 'private'
+  joinable?: boolean
+  cursor?: string
+  limit: number
+}
+
+export interface Viewer {
+  id: string
+  isAdmin: boolean
+}
+
+export interface CompetitionsDeps {
+  pool: Db
+  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  ledger: LedgerService
+  activity: Pick<ActivityService, 'record'>
+  events: Pick<EventBus, 'emit'>
+  clock?: () => Date
+}
+
+const START_SKEW_MS = START_SKEW_SECONDS * 1000
+
+function validateNew (input: NewCompetition, now: Date): void {
+  const startsAt = new Date(input.startsAt)
+  const endsAt = new Date(input.endsAt)
+  if (endsAt <= startsAt) throw errors.BadRequest('endsAt must be after startsAt')
+  if (startsAt.getTime() < now.getTime() - START_SKEW_MS) throw errors.BadRequest('startsAt must not be in the past')
+  const split = input.prizeSplit
+  if (split?.type === 'percent' && split.places.reduce((a, b) => a + b, 0) !== 100) {
+    throw errors.BadRequest('prizeSplit.places must sum to 100')
+  }
+}
+
+export function createCompetitionsService ({ pool, transact, ledger, activity, events, clock = () => new Date() }: CompetitionsDeps) {
+  async function create (creatorId: string, input: NewCompetition): Promise<Competition> {
+    const now = clock()
+    validateNew(input, now)
+    const { rows } = await pool.query(`INSERT INTO competitions AS c (name, description, metric, starts_at, ends_at, time_zone,
+        grace_period_seconds, entry_fee, currency, sponsor_prize, house_share_bps, max_participants, prize_split,
+        allow_manual_entries, visibility, created_by, status_changed_at)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+      RETURNING ${COMPETITION_COLUMNS}`, [
+      input.name, input.description ?? '', input.metric, input.startsAt, input.endsAt,
+      canonicalTimeZone(input.timeZone ?? 'UTC'), input.gracePeriodSeconds ?? 0, input.entryFee ?? 0,
+      input.currency ?? 'USD', input.sponsorPrize ?? 0, input.houseShareBps ?? 0, input.maxParticipants ?? null,
+      JSON.stringify(input.prizeSplit ?? { type: 'percent', places: [100] }), input.allowManualEntries ?? false,
+      input.visibility ?? 'public', creatorId, now
+    ])
+    return toCompetition(rows[0]!, now)
+  }
+
+  // Private competitions are unlisted: shown to their creator, participants and admins,
+  // and reachable by id for anyone holding the link.
+  async function list (viewer: Viewer, filters: CompetitionFilters): Promise<{ items: Competition[], nextCursor: string | null }> {
+    const now = clock()
+    const after = filters.cursor === undefined ? null : decodeCursor(filters.cursor, ['string', 'string'])
+    const { rows } = await pool.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c
+      WHERE ($1::text IS NULL OR c.status = $1)
+        AND ($2::text IS NULL OR c.metric = $2)
+        AND ($3::text IS NULL OR c.visibility = $3)
+        AND ($4::boolean IS NULL OR ${joinableSql('$5')} = $4)
+        AND ($6 OR c.visibility = 'public' OR c.created_by = $7
+          OR EXISTS (SELECT 1 FROM participants p WHERE p.competition_id = c.id AND p.user_id = $7))
+        AND ($8::timestamptz IS NULL OR (c.created_at, c.id) < ($8, $9::uuid))
+      ORDER BY c.created_at DESC, c.id DESC LIMIT $10`, [
+      filters.status ?? null, filters.metric ?? null, filters.visibility ?? null, filters.joinable ?? null, now,
+      viewer.isAdmin, viewer.id, after?.[0] ?? null, after?.[1] ?? null, filters.limit + 1
+    ])
+    const items = rows.slice(0, filters.limit)
+    const last = items.at(-1)
+    return {
+      items: items.map((r) => toCompetition(r, now)),
+      nextCursor: rows.length > filters.limit && last ? encodeCursor([last.cursor_ts, last.id]) : null
+    }
+  }
+
+  async function get (id: string, db: Db = pool): Promise<Competition> {
+    const { rows } = await db.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c WHERE c.id = $1`, [id])
+    if (rows.length === 0) throw errors.NotFound('Competition not found')
+    return toCompetition(rows[0]!, clock())
+  }
+
+  async function isParticipant (competitionId: string, userId: string): Promise<boolean> {
+    const { rows } = await pool.query('SELECT 1 FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, userId])
+    return rows.length > 0
+  }
+
+  return { create, list, get, isParticipant, ...createMemberships({ transact, ledger, activity, events, clock }) }
+}
+
+export type CompetitionsService = ReturnType<typeof createCompetitionsService>

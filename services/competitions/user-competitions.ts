@@ -1,0 +1,57 @@
+import { COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
+import { toMoney, type Db } from '../money/ledger.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+
+export interface UserCompetition {
+  competition: Competition
+  joinedAt: string
+  score: number
+  // Current place by score (1 + participants strictly ahead); ties share a place.
+  rank: number
+  // Set once the competition is final.
+  finalRank: number | null
+  entryFeePaid: number
+}
+
+export type UserCompetitionScope = 'current' | 'past' | 'all'
+
+const SCOPES: Record<UserCompetitionScope, string[]> = {
+  current: ['scheduled', 'active', 'grace'],
+  past: ['final', 'paid', 'cancelled'],
+  all: ['scheduled', 'active', 'grace', 'final', 'paid', 'cancelled']
+}
+
+// Rank in Postgres, the source of truth; the tie order (score desc, reached_at asc,
+// user_id asc) only orders people sharing a place.
+export const RANK_SQL = '(SELECT 1 + count(*) FROM participants q WHERE q.competition_id = p.competition_id AND q.score > p.score)'
+
+export function createUserCompetitionsService ({ pool, clock = () => new Date() }: { pool: Db, clock?: () => Date }) {
+  async function list (userId: string, page: { scope: UserCompetitionScope, cursor?: string, limit: number }): Promise<{ items: UserCompetition[], nextCursor: string | null }> {
+    const now = clock()
+    const after = page.cursor === undefined ? null : decodeCursor(page.cursor, ['string', 'string'])
+    const { rows } = await pool.query(`SELECT ${COMPETITION_COLUMNS}, p.joined_at, p.score, p.final_rank, p.entry_fee_paid,
+        ${RANK_SQL} AS rank, to_json(p.joined_at) #>> '{}' AS joined_key
+      FROM participants p JOIN competitions c ON c.id = p.competition_id
+      WHERE p.user_id = $1 AND c.status = ANY($2::text[])
+        AND ($3::timestamptz IS NULL OR (p.joined_at, p.competition_id) < ($3, $4::uuid))
+      ORDER BY p.joined_at DESC, p.competition_id DESC LIMIT $5`,
+    [userId, SCOPES[page.scope], after?.[0] ?? null, after?.[1] ?? null, page.limit + 1])
+    const items = rows.slice(0, page.limit)
+    const last = items.at(-1)
+    return {
+      items: items.map((r) => ({
+        competition: toCompetition(r, now),
+        joinedAt: (r.joined_at as Date).toISOString(),
+        score: toMoney(r.score),
+        rank: Number(r.rank),
+        finalRank: r.final_rank,
+        entryFeePaid: toMoney(r.entry_fee_paid)
+      })),
+      nextCursor: rows.length > page.limit && last ? encodeCursor([last.joined_key, last.id]) : null
+    }
+  }
+
+  return { list }
+}
+
+export type UserCompetitionsService = ReturnType<typeof createUserCompetitionsService>

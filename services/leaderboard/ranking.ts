@@ -1,0 +1,90 @@
+import { errors } from '../../lib/errors.ts'
+
+// The ranking rule, the same in Redis, in the Postgres fallback, in WebSocket frames and in
+// prize maths:
+//   order by score desc, reached_at asc (first to reach a score ranks higher), user_id asc.
+// `position` is the 1-based place in that order (unique). `rank` is competition ranking:
+// 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4.
+//
+// reached_at is compared at microsecond precision (Postgres timestamptz), carried as an
+// integer number of microseconds since the epoch ("micros") wherever it is encoded.
+
+export interface Standing {
+  userId: string
+  score: number
+  reachedMicros: string
+}
+
+// Microseconds are 16 digits until the year 2286; zero-padded they sort as strings.
+const MICROS_DIGITS = 16
+const MICROS = /^\d{1,16}$/
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+export function compareStandings (a: Standing, b: Standing): number {
+  if (a.score !== b.score) return b.score - a.score
+  const ra = padMicros(a.reachedMicros)
+  const rb = padMicros(b.reachedMicros)
+  if (ra !== rb) return ra < rb ? -1 : 1
+  return a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0
+}
+
+// Ranks a list already sorted by compareStandings, starting at `firstPosition` whose rank is
+// `firstRank` (a page that does not start at the top).
+export function assignRanks<T extends { score: number }> (sorted: T[], firstPosition = 1, firstRank = 1): Array<T & { rank: number, position: number }> {
+  let rank = firstRank
+  return sorted.map((entry, i) => {
+    const position = firstPosition + i
+    if (i > 0 && entry.score !== sorted[i - 1]!.score) rank = position
+    return { ...entry, rank, position }
+  })
+}
+
+export function padMicros (micros: string): string {
+  return micros.padStart(MICROS_DIGITS, '0')
+}
+
+// Redis encoding. The sorted-set score is minus the integer score (exact as a double for every
+// safe integer, so no precision is lost); members with equal scores sort by their bytes, and
+// the member is the zero-padded reached_at followed by the user id, so ascending ZRANGE order
+// is exactly the ranking order above.
+export function zsetScore (score: number): string {
+  return score === 0 ? '0' : `-${score}`
+}
+
+export function memberOf (reachedMicros: string, userId: string): string {
+  return `${padMicros(reachedMicros)}${userId}`
+}
+
+export function parseMember (member: string): { reachedMicros: string, userId: string } {
+  return { reachedMicros: member.slice(0, MICROS_DIGITS), userId: member.slice(MICROS_DIGITS) }
+}
+
+// ISO-8601 UTC with the microseconds Postgres keeps, e.g. 2026-11-25T02:32:57.123456Z.
+export function microsToIso (micros: string): string {
+  const value = BigInt(micros)
+  const seconds = value / 1_000_000n
+  const fraction = (value % 1_000_000n).toString().padStart(6, '0')
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`
+}
+
+// Opaque page cursor: base64url of the last entry's sort key.
+export function encodeRankCursor (last: Standing): string {
+  return Buffer.from(JSON.stringify([last.score, last.reachedMicros, last.userId])).toString('base64url')
+}
+
+export function decodeRankCursor (cursor: string): Standing {
+  let key: unknown
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw errors.BadRequest('cursor is invalid')
+  }
+  if (!Array.isArray(key) || key.length !== 3) throw errors.BadRequest('cursor is invalid')
+  const [score, reachedMicros, userId] = key as unknown[]
+  if (typeof score !== 'number' || !Number.isSafeInteger(score) || score < 0 ||
+    typeof reachedMicros !== 'string' || !MICROS.test(reachedMicros) ||
+    typeof userId !== 'string' || !UUID.test(userId)) {
+    throw errors.BadRequest('cursor is invalid')
+  }
+  return { score, reachedMicros, userId }
+}

@@ -1,0 +1,151 @@
+import type pg from 'pg'
+import type { Redis } from 'ioredis'
+import type { LeaderboardProjection } from './projection.ts'
+import { isScoring, type LeaderboardStore } from './store.ts'
+import { AscendingUuidSet } from './uuid-set.ts'
+
+// Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis
+// comes back, on demand, and for competitions whose projection missed a change.
+
+export interface Logger {
+  info: (obj: object, msg?: string) => void
+  warn: (obj: object, msg?: string) => void
+  error: (obj: object, msg?: string) => void
+}
+
+export interface CounterLike { inc: (labels: Record<string, string>, value?: number) => void }
+
+export interface RebuilderDeps {
+  pool: Pick<pg.Pool, 'query'>
+  store: LeaderboardStore
+  projection: LeaderboardProjection
+  log: Logger
+  rebuilds: CounterLike
+  // Walks the projection's members in HSCAN pages; without it (unit tests) they are read at once.
+  redis?: Pick<Redis, 'hscan'>
+}
+
+const CHUNK = 1000
+const DIRTY_RETRY_MS = 2000
+
+export function createLeaderboardRebuilder (deps: RebuilderDeps) {
+  const { pool, store, projection, log, rebuilds, redis } = deps
+  const running = new Map<string, Promise<void>>()
+  const rerun = new Set<string>()
+  // Competitions whose projection missed a change (Redis failed): retried until Redis answers.
+  const dirty = new Set<string>()
+  let closed = false
+  const isClosed = () => closed
+
+  const dirtyTimer = setInterval(() => {
+    for (const id of dirty) rebuild(id).catch(() => {})
+  }, DIRTY_RETRY_MS)
+  dirtyTimer.unref()
+
+  function markDirty (competitionId: string, err?: unknown): void {
+    dirty.add(competitionId)
+    if (err !== undefined) log.warn({ err, competitionId }, 'leaderboard projection not updated; it will be rebuilt from Postgres')
+  }
+
+  // The user ids the projection holds as participants, a page at a time.
+  async function * projectedUserPages (competitionId: string): AsyncGenerator<string[]> {
+    if (!redis) {
+      const all = await projection.projectedUsers(competitionId)
+      for (let i = 0; i < all.length; i += CHUNK) yield all.slice(i, i + CHUNK)
+      return
+    }
+    const members = projection.keys(competitionId)[2]!
+    let cursor = '0'
+    do {
+      const [next, flat] = await redis.hscan(members, cursor, 'COUNT', CHUNK)
+      cursor = next
+      const users: string[] = []
+      // Users who left are kept as the tombstone "x".
+      for (let i = 0; i < flat.length; i += 2) if (flat[i + 1] !== 'x') users.push(flat[i]!)
+      if (users.length > 0) yield users
+    } while (cursor !== '0')
+  }
+
+  // Projected users no longer participating in Postgres (they left while Redis missed it):
+  // those the load did not see are checked against Postgres, page by page, so a large
+  // competition is never held in memory whole.
+  async function staleUsers (competitionId: string, seen: AscendingUuidSet): Promise<string[]> {
+    const stale = new Set<string>()
+    for await (const users of projectedUserPages(competitionId)) {
+      const candidates = users.filter((u) => !seen.has(u))
+      if (candidates.length === 0) continue
+      const still = await store.participantsIn(pool, competitionId, candidates)
+      for (const u of candidates) if (!still.has(u)) stale.add(u)
+    }
+    return [...stale]
+  }
+
+  // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
+  // left, then marks the projection ready; a reset frame goes out when anything differed.
+  async function rebuildOnce (competitionId: string): Promise<void> {
+    const info = await store.getCompetition(pool, competitionId)
+    if (!info) return
+    await projection.beginRebuild(competitionId, info)
+    let changed = false
+    let after: string | null = null
+    // Chunks come in user id order: the ids loaded are remembered packed (uuid-set.ts).
+    const seen = new AscendingUuidSet()
+    for (;;) {
+      const rows = await store.projectionChunk(pool, competitionId, after, CHUNK)
+      if (rows.length === 0) break
+      const loaded = await projection.load(competitionId, rows)
+      // The projection vanished meanwhile (Redis flushed): start again.
+      if (loaded === -1) { rerun.add(competitionId); return }
+      if (loaded > 0) changed = true
+      for (const r of rows) seen.add(r.userId)
+      after = rows.at(-1)!.userId
+      if (rows.length < CHUNK) break
+    }
+    const finished = await projection.finishRebuild(competitionId, changed, await staleUsers(competitionId, seen))
+    if (finished === -1) { rerun.add(competitionId); return }
+    if (!isScoring(info.status)) await projection.retire(competitionId)
+    dirty.delete(competitionId)
+    rebuilds.inc({ outcome: finished > 0 ? 'changed' : 'unchanged' })
+    log.info({ competitionId, changed: finished > 0 }, 'leaderboard projection rebuilt from Postgres')
+  }
+
+  // Concurrent requests for one competition share a run, and a request arriving during a run
+  // causes one more run after it.
+  function rebuild (id: string): Promise<void> {
+    const competitionId = id.toLowerCase()
+    const current = running.get(competitionId)
+    if (current) { rerun.add(competitionId); return current }
+    const run = (async () => {
+      try {
+        do {
+          rerun.delete(competitionId)
+          await rebuildOnce(competitionId)
+        } while (rerun.has(competitionId) && !isClosed())
+      } catch (err) {
+        rebuilds.inc({ outcome: 'failed' })
+        dirty.add(competitionId)
+        throw err
+      } finally {
+        running.delete(competitionId)
+      }
+    })()
+    running.set(competitionId, run)
+    return run
+  }
+
+  // Every running competition, plus any whose projection missed a change.
+  async function rebuildAll (): Promise<string[]> {
+    const ids = [...new Set([...await store.scoringCompetitions(pool), ...dirty])]
+    for (const id of ids) await rebuild(id)
+    return ids
+  }
+
+  function close (): void {
+    closed = true
+    clearInterval(dirtyTimer)
+  }
+
+  return { rebuild, rebuildAll, markDirty, isDirty: () => dirty.size > 0, close }
+}
+
+export type LeaderboardRebuilder = ReturnType<typeof createLeaderboardRebuilder>

@@ -1,0 +1,253 @@
+import type pg from 'pg'
+import { errors } from '../../lib/errors.ts'
+import { createLeaderboardStore, isScoring, type ProjectedScore, type ScoreChange, type ScoreResult } from './store.ts'
+import type { LeaderboardProjection } from './projection.ts'
+import { createLeaderboardReads } from './reads.ts'
+import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './rebuild.ts'
+import type { Freshness } from '../shared/freshness.ts'
+import { createWriteBatcher } from './write-batcher.ts'
+
+// Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
+// Writes commit to Postgres first, then update the projection and queue the change for the
+// next frame; reads use the projection and fall back to Postgres (leaderboard-reads.ts);
+// rebuilds keep the projection equal to Postgres (leaderboard-rebuild.ts).
+// Ranking rule: see leaderboard-ranking.ts.
+
+export type { Logger } from './rebuild.ts'
+export type { FeedSnapshot, LeaderboardQuery, Viewer } from './reads.ts'
+
+export interface LeaderboardMetrics {
+  scoreUpdates: CounterLike
+  reads: CounterLike
+  rebuilds: CounterLike
+}
+
+export interface LeaderboardServiceDeps {
+  pool: Pick<pg.Pool, 'connect' | 'query'>
+  // Degraded reads tolerate replication lag: a read replica when configured.
+  readPool?: Pick<pg.Pool, 'query'>
+  projection: LeaderboardProjection
+  log: Logger
+  metrics: LeaderboardMetrics
+  tickMs: number
+  freshness?: Freshness<string>
+  // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
+  redis?: RebuilderDeps['redis']
+}
+
+const RETRYABLE = new Set(['40001', '40P01'])
+// Direct score updates arriving together share a transaction (see write-batcher.ts). One batch
+// at a time per instance: while it commits, the next one gathers every update that arrives,
+// so batches grow with the load (fewer commits, less CPU per update) and the rest of the pool
+// stays free for reads and syncs.
+const UPDATE_BATCH_MAX = 200
+const UPDATE_BATCHES_IN_FLIGHT = 1
+
+export function createLeaderboardService (deps: LeaderboardServiceDeps) {
+  const { pool, projection, log, metrics, tickMs } = deps
+  const store = createLeaderboardStore()
+  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis })
+  const { rebuild, markDirty } = rebuilder
+  const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
+  const flushTimers = new Map<string, NodeJS.Timeout>()
+  const chains = new Map<string, Promise<void>>()
+  let closed = false
+
+  // Runs a batch of score changes (store.applyChanges, which begins and commits its own
+  // transaction) on a pooled client, rolling back on an error and retrying a batch that failed
+  // on a serialisation failure or deadlock.
+  async function applyInTransaction (changes: ScoreChange[], opts: { onlyMetric?: string }): ReturnType<typeof store.applyChanges> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await pool.connect()
+      let broken = false
+      try {
+        return await store.applyChanges(client, changes, opts)
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => { broken = true })
+        // Deadlocks can only come from unusual key reuse across users; the batch is safe to retry.
+        if (attempt < 3 && RETRYABLE.has((err as { code?: string }).code ?? '')) continue
+        throw err
+      } finally {
+        client.release(broken)
+      }
+    }
+  }
+
+  // Runs tasks for one key one after another (join and leave of the same user, for instance).
+  function serial (key: string, task: () => Promise<void>): Promise<void> {
+    const next = (chains.get(key) ?? Promise.resolve()).then(task, task)
+    const settled = next.catch(() => {}).finally(() => { if (chains.get(key) === settled) chains.delete(key) })
+    chains.set(key, settled)
+    return next
+  }
+
+  function scheduleFlush (competitionId: string, delay = tickMs): void {
+    if (closed || flushTimers.has(competitionId)) return
+    const timer = setTimeout(() => {
+      flushTimers.delete(competitionId)
+      flushNow(competitionId)
+    }, Math.max(1, delay))
+    flushTimers.set(competitionId, timer)
+  }
+
+  // Frames what changed since the last frame. Another instance may have framed less than a tick
+  // ago: then try again when its tick ends, so a burst costs at most one frame per tick.
+  async function flushNow (competitionId: string): Promise<void> {
+    try {
+      const result = await projection.flush(competitionId)
+      if (result < 0) scheduleFlush(competitionId, -result)
+    } catch (err) {
+      markDirty(competitionId, err)
+    }
+  }
+
+  async function project (changes: ProjectedScore[]): Promise<void> {
+    const byCompetition = new Map<string, ProjectedScore[]>()
+    for (const c of changes) {
+      const rows = byCompetition.get(c.competitionId)
+      if (rows) rows.push(c)
+      else byCompetition.set(c.competitionId, [c])
+    }
+    await Promise.all([...byCompetition].map(async ([competitionId, rows]) => {
+      try {
+        const applied = await projection.apply(competitionId, rows)
+        if (applied === -1) rebuild(competitionId).catch(() => {})
+        else scheduleFlush(competitionId)
+      } catch (err) {
+        markDirty(competitionId, err)
+      }
+    }))
+  }
+
+  // The write path shared by the HTTP route and fitness sync: one Postgres transaction for the
+  // batch (exactly once per (competition, idempotency key)), then the Redis projection. Resolves
+  // once committed, with the projection under way: the projection is versioned, so the next
+  // batch's transaction may overlap it and its scripts may even run first.
+  async function commitScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projection: Promise<void> }> {
+    if (changes.length === 0) return { results: [], projection: Promise.resolve() }
+    // Ids name Redis keys too, where case matters.
+    const normalised = changes.map((c) => ({ ...c, competitionId: String(c.competitionId).toLowerCase(), userId: String(c.userId).toLowerCase() }))
+    const { results, projected } = await applyInTransaction(normalised, opts)
+    for (const r of results) metrics.scoreUpdates.inc({ result: r.applied ? 'applied' : r.reason ?? 'skipped' })
+    return { results, projection: project(projected) }
+  }
+
+  async function applyScores (changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<ScoreResult[]> {
+    const { results, projection } = await commitScores(changes, opts)
+    await projection
+    return results
+  }
+
+  // Group commit for the HTTP route. The next batch starts as soon as this one has committed,
+  // while this one's projection is still being applied; each caller is answered after both.
+  const directUpdates = createWriteBatcher(async (changes: ScoreChange[]) => {
+    const { results, projection } = await commitScores(changes, { onlyMetric: 'custom' })
+    return results.map((result) => ({ result, projection }))
+  }, { maxBatch: UPDATE_BATCH_MAX, maxInFlight: UPDATE_BATCHES_IN_FLIGHT })
+
+  // One change with errors for the HTTP route; duplicates and no-ops are answered, not errors.
+  // Direct updates are for competitions with a custom metric; the others score from fitness sync.
+  async function updateScore (change: ScoreChange): Promise<ScoreResult> {
+    const { result, projection } = await directUpdates.submit(change)
+    await projection
+    switch (result.reason) {
+      case 'wrong_metric': throw errors.Conflict('This competition scores from fitness sync; only custom-metric competitions accept direct score updates')
+      case 'unknown_competition': throw errors.NotFound('Competition not found')
+      case 'not_participant': throw errors.NotFound('The user is not a participant of this competition')
+      case 'inactive': throw errors.Conflict('Scores can change only while the competition is active or in grace')
+      case 'key_reused': throw errors.Conflict('This Idempotency-Key was already used for a different score update')
+      case 'invalid': throw errors.Unprocessable('The resulting score must be a safe integer between 0 and 2^53 - 1')
+      default: return result
+    }
+  }
+
+  async function participantJoined (event: { competitionId: string, userId: string }): Promise<void> {
+    const { competitionId, userId } = event
+    await serial(`${competitionId}|${userId}`, async () => {
+      const row = await store.projectionRow(pool, competitionId, userId)
+      if (!row) return
+      try {
+        await projection.setProfile(competitionId, userId, row)
+        const applied = await projection.apply(competitionId, [{ ...row }], true)
+        if (applied === -1) rebuild(competitionId).catch(() => {})
+        else scheduleFlush(competitionId)
+      } catch (err) {
+        markDirty(competitionId, err)
+      }
+    })
+  }
+
+  // A new name or avatar reaches every board the user is on (pages and later frames).
+  async function profileChanged (event: { userId: string }): Promise<void> {
+    const { rows } = await pool.query<{ competition_id: string }>('SELECT competition_id FROM participants WHERE user_id = $1', [event.userId])
+    for (const { competition_id: competitionId } of rows) {
+      const row = await store.projectionRow(pool, competitionId, event.userId)
+      if (!row) continue
+      try {
+        await projection.setProfile(competitionId, event.userId, row)
+      } catch (err) {
+        markDirty(competitionId, err)
+      }
+    }
+  }
+
+  async function participantLeft (event: { competitionId: string, userId: string }): Promise<void> {
+    const { competitionId, userId } = event
+    await serial(`${competitionId}|${userId}`, async () => {
+      try {
+        const removed = await projection.remove(competitionId, userId)
+        if (removed === -1) rebuild(competitionId).catch(() => {})
+        else scheduleFlush(competitionId)
+      } catch (err) {
+        markDirty(competitionId, err)
+      }
+    })
+  }
+
+  async function competitionStatus (event: { competitionId: string, to: string }): Promise<void> {
+    // A competition starting to score gets its projection (and frame stream) ready; one that
+    // stopped keeps its projection for a while (see projection.retire).
+    if (isScoring(event.to)) await rebuild(event.competitionId)
+    else await projection.retire(event.competitionId)
+  }
+
+  function close (): void {
+    closed = true
+    rebuilder.close()
+    for (const timer of flushTimers.values()) clearTimeout(timer)
+    flushTimers.clear()
+  }
+
+  // What the WebSocket broadcaster reads.
+  const feed = {
+    channel: projection.channel,
+    snapshot: reads.snapshot,
+    resume: projection.resume,
+    framesSince: projection.framesSince,
+    flush: flushNow
+  }
+
+  return {
+    applyScores,
+    updateScore,
+    getLeaderboard: reads.getLeaderboard,
+    exists: reads.exists,
+    access: reads.access,
+    rebuild,
+    rebuildAll: rebuilder.rebuildAll,
+    participantJoined,
+    participantLeft,
+    profileChanged,
+    competitionStatus,
+    isDirty: rebuilder.isDirty,
+    // The pub/sub channel carrying a competition's frames.
+    channel: projection.channel,
+    // Redis keys of a competition's projection (operators and tests).
+    keys: projection.keys,
+    feed,
+    close
+  }
+}
+
+export type LeaderboardService = ReturnType<typeof createLeaderboardService>
+export type LeaderboardFeed = LeaderboardService['feed']

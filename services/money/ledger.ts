@@ -1,0 +1,146 @@
+import type pg from 'pg'
+import { errors } from '../../lib/errors.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+
+// Anything that runs a query: a transaction's client, or the pool for reads outside one.
+export type Db = Pick<pg.ClientBase, 'query'>
+
+export type AccountKind = 'wallet' | 'escrow' | 'house' | 'external'
+export type TransactionKind = 'credit' | 'entry_fee' | 'refund' | 'prize' | 'house_fee'
+
+export interface AccountRef {
+  kind: AccountKind
+  userId?: string
+  competitionId?: string
+  currency: string
+}
+
+export interface Leg {
+  accountId: number
+  amount: number
+}
+
+export interface TransferInput {
+  idempotencyKey: string
+  kind: TransactionKind
+  competitionId?: string
+  createdBy?: string
+  memo?: string
+  legs: Leg[]
+}
+
+export interface WalletEntry {
+  id: number
+  transactionId: number
+  kind: TransactionKind
+  competitionId: string | null
+  memo: string | null
+  currency: string
+  amount: number
+  balanceAfter: number
+  createdAt: string
+}
+
+// Money is bigint in Postgres and a JS number here: only while it stays exact.
+export function toMoney (value: string | number | bigint): number {
+  const n = Number(value)
+  if (!Number.isSafeInteger(n)) throw new Error(`amount ${String(value)} is not a safe integer`)
+  return n
+}
+
+// Merges legs per account, drops zeros and orders by account id, so concurrent transfers
+// touching the same accounts lock them in the same order.
+function normaliseLegs (legs: Leg[]): Leg[] {
+  const byAccount = new Map<number, number>()
+  for (const { accountId, amount } of legs) {
+    if (!Number.isSafeInteger(accountId) || !Number.isSafeInteger(amount)) throw new Error('ledger legs need integer accounts and amounts')
+    byAccount.set(accountId, (byAccount.get(accountId) ?? 0) + amount)
+  }
+  const total = [...byAccount.values()].reduce((sum, amount) => sum + amount, 0)
+  if (total !== 0) throw new Error(`ledger legs must sum to zero, got ${total}`)
+  return [...byAccount].filter(([, amount]) => amount !== 0)
+    .sort(([a], [b]) => a - b)
+    .map(([accountId, amount]) => ({ accountId, amount }))
+}
+
+function isNegativeBalance (err: unknown): boolean {
+  const e = err as { code?: string, table?: string }
+  return e.code === '23514' && e.table === 'accounts'
+}
+
+export function createLedgerService () {
+  async function ensureAccount (tx: Db, ref: AccountRef): Promise<number> {
+    const values = [ref.kind, ref.userId ?? null, ref.competitionId ?? null, ref.currency]
+    await tx.query(`INSERT INTO accounts (kind, user_id, competition_id, currency) VALUES ($1, $2, $3, $4)
+      ON CONFLICT (kind, user_id, competition_id, currency) DO NOTHING`, values)
+    const { rows } = await tx.query<{ id: string }>(`SELECT id FROM accounts
+      WHERE kind = $1 AND user_id IS NOT DISTINCT FROM $2 AND competition_id IS NOT DISTINCT FROM $3 AND currency = $4`, values)
+    return toMoney(rows[0]!.id)
+  }
+
+  // Idempotent by key: a second call with the same key writes nothing and returns the first id.
+  async function transfer (tx: Db, input: TransferInput): Promise<{ transactionId: number, created: boolean }> {
+    const legs = normaliseLegs(input.legs)
+    const inserted = await tx.query<{ id: string }>(`INSERT INTO ledger_transactions (idempotency_key, kind, competition_id, created_by, memo)
+      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+    [input.idempotencyKey, input.kind, input.competitionId ?? null, input.createdBy ?? null, input.memo ?? null])
+    if (inserted.rows.length === 0) {
+      const existing = await tx.query<{ id: string }>('SELECT id FROM ledger_transactions WHERE idempotency_key = $1', [input.idempotencyKey])
+      return { transactionId: toMoney(existing.rows[0]!.id), created: false }
+    }
+    const transactionId = toMoney(inserted.rows[0]!.id)
+    if (legs.length > 0) {
+      try {
+        // WITH ORDINALITY keeps the rows (and so the account locks) in the sorted order.
+        await tx.query(`INSERT INTO ledger_entries (transaction_id, account_id, amount)
+          SELECT $1, leg.account_id, leg.amount FROM unnest($2::bigint[], $3::bigint[]) WITH ORDINALITY AS leg (account_id, amount, n)
+          ORDER BY leg.n`,
+        [transactionId, legs.map((l) => l.accountId), legs.map((l) => l.amount)])
+      } catch (err) {
+        if (isNegativeBalance(err)) throw errors.InsufficientFunds('Insufficient funds for this operation')
+        throw err
+      }
+    }
+    return { transactionId, created: true }
+  }
+
+  async function balance (tx: Db, accountId: number): Promise<number> {
+    const { rows } = await tx.query<{ balance: string }>('SELECT balance FROM accounts WHERE id = $1', [accountId])
+    if (rows.length === 0) throw errors.NotFound('Account not found')
+    return toMoney(rows[0]!.balance)
+  }
+
+  async function walletBalances (db: Db, userId: string): Promise<Array<{ currency: string, balance: number }>> {
+    const { rows } = await db.query<{ currency: string, balance: string }>(
+      'SELECT currency, balance FROM accounts WHERE kind = \'wallet\' AND user_id = $1 ORDER BY currency', [userId])
+    return rows.map((r) => ({ currency: r.currency, balance: toMoney(r.balance) }))
+  }
+
+  // A user's wallet entries, newest first; balanceAfter is the wallet's running balance.
+  async function listWalletEntries (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: WalletEntry[], nextCursor: string | null }> {
+    const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
+    const { rows } = await db.query(`SELECT e.id, e.transaction_id, t.kind, t.competition_id, t.memo, a.currency, e.amount, e.balance_after, e.created_at
+      FROM ledger_entries e
+      JOIN accounts a ON a.id = e.account_id
+      JOIN ledger_transactions t ON t.id = e.transaction_id
+      WHERE a.kind = 'wallet' AND a.user_id = $1 AND ($2::bigint IS NULL OR e.id < $2)
+      ORDER BY e.id DESC LIMIT $3`, [userId, before, page.limit + 1])
+    const items: WalletEntry[] = rows.slice(0, page.limit).map((r) => ({
+      id: toMoney(r.id),
+      transactionId: toMoney(r.transaction_id),
+      kind: r.kind,
+      competitionId: r.competition_id,
+      memo: r.memo,
+      currency: r.currency,
+      amount: toMoney(r.amount),
+      balanceAfter: toMoney(r.balance_after),
+      createdAt: (r.created_at as Date).toISOString()
+    }))
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
+  }
+
+  return { ensureAccount, transfer, balance, walletBalances, listWalletEntries }
+}
+
+export type LedgerService = ReturnType<typeof createLedgerService>

@@ -1,0 +1,50 @@
+import type pg from 'pg'
+import { errors } from '../../lib/errors.ts'
+import type { ActivityService } from '../users/activity.ts'
+import type { LedgerService } from './ledger.ts'
+import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
+
+export interface Credit {
+  amount: number
+  currency: string
+  memo?: string
+}
+
+export interface CreditResult {
+  transactionId: number
+  userId: string
+  amount: number
+  currency: string
+  balance: number
+}
+
+// Money from outside (support credits now, a payment gateway later): external -> wallet.
+export function createWalletService ({ transact, ledger, activity }: {
+  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  ledger: LedgerService
+  activity: Pick<ActivityService, 'record'>
+}) {
+  async function credit (userId: string, input: Credit, opts: { actorId: string, idempotencyKey: string }): Promise<StoredResponse<CreditResult>> {
+    const request = { userId, amount: input.amount, currency: input.currency, memo: input.memo ?? null }
+    return await transact(async (tx) => await runOnce(tx, { scope: 'wallet-credit', key: opts.idempotencyKey, request }, async () => {
+      const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1', [userId])
+      if (rows.length === 0) throw errors.NotFound('User not found')
+      const external = await ledger.ensureAccount(tx, { kind: 'external', currency: input.currency })
+      const wallet = await ledger.ensureAccount(tx, { kind: 'wallet', userId, currency: input.currency })
+      const { transactionId } = await ledger.transfer(tx, {
+        idempotencyKey: `credit:${opts.idempotencyKey}`,
+        kind: 'credit',
+        createdBy: opts.actorId,
+        memo: input.memo ?? 'Credit',
+        legs: [{ accountId: external, amount: -input.amount }, { accountId: wallet, amount: input.amount }]
+      })
+      await activity.record(tx, { userId, kind: 'credit', data: { amount: input.amount, currency: input.currency, transactionId } })
+      const balance = await ledger.balance(tx, wallet)
+      return { statusCode: 201, body: { transactionId, userId, amount: input.amount, currency: input.currency, balance } }
+    }))
+  }
+
+  return { credit }
+}
+
+export type WalletService = ReturnType<typeof createWalletService>

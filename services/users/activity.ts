@@ -1,0 +1,57 @@
+import type { Db } from '../money/ledger.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+
+export type ActivityKind = 'joined' | 'left' | 'synced' | 'rank_changed' | 'prize' | 'refund' | 'credit' | 'competition_status' | 'flagged'
+
+export interface ActivityInput {
+  userId: string
+  kind: ActivityKind
+  competitionId?: string | null
+  data?: Record<string, unknown>
+}
+
+export interface ActivityItem {
+  id: number
+  kind: ActivityKind
+  competitionId: string | null
+  data: Record<string, unknown>
+  createdAt: string
+}
+
+// The feed is written inside the transaction of the change it reports, so it never tells of
+// something that rolled back.
+export function createActivityService () {
+  async function record (tx: Db, entry: ActivityInput): Promise<void> {
+    await recordMany(tx, [entry])
+  }
+
+  async function recordMany (tx: Db, entries: ActivityInput[]): Promise<void> {
+    if (entries.length === 0) return
+    await tx.query(`INSERT INTO activity (user_id, kind, competition_id, data)
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::jsonb[])`, [
+      entries.map((e) => e.userId),
+      entries.map((e) => e.kind),
+      entries.map((e) => e.competitionId ?? null),
+      entries.map((e) => JSON.stringify(e.data ?? {}))
+    ])
+  }
+
+  async function list (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: ActivityItem[], nextCursor: string | null }> {
+    const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
+    const { rows } = await db.query(`SELECT id, kind, competition_id, data, created_at FROM activity
+      WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`, [userId, before, page.limit + 1])
+    const items: ActivityItem[] = rows.slice(0, page.limit).map((r) => ({
+      id: Number(r.id),
+      kind: r.kind,
+      competitionId: r.competition_id,
+      data: r.data,
+      createdAt: (r.created_at as Date).toISOString()
+    }))
+    const last = items.at(-1)
+    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
+  }
+
+  return { record, recordMany, list }
+}
+
+export type ActivityService = ReturnType<typeof createActivityService>

@@ -1,0 +1,78 @@
+import fp from 'fastify-plugin'
+import { createFitnessMetrics } from '../services/fitness/metrics.ts'
+import { createFitnessService } from '../services/fitness/service.ts'
+import { createGoogleFitProvider } from '../services/providers/google-fit.ts'
+import { createResilience } from '../services/providers/resilience.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    fitness: ReturnType<typeof createFitnessService>
+  }
+}
+
+const CIRCUIT_STATES = { closed: 0, open: 1, half_open: 2 }
+
+export default fp(async function fitnessService (fastify) {
+  const { config } = fastify
+  const metrics = createFitnessMetrics(fastify.metricsRegistry)
+
+  // One circuit breaker per provider for this instance, shared by all users' pulls.
+  metrics.circuit.set({ provider: 'google_fit' }, 0)
+  const googleFit = createGoogleFitProvider({
+    baseUrl: config.GOOGLE_FIT_BASE_URL,
+    resilience: createResilience({
+      label: 'Google Fit',
+      timeoutMs: config.FITNESS_PROVIDER_TIMEOUT_MS,
+      retries: config.FITNESS_PROVIDER_RETRIES,
+      backoffBaseMs: config.FITNESS_PROVIDER_BACKOFF_MS,
+      backoffMaxMs: config.FITNESS_PROVIDER_BACKOFF_MAX_MS,
+      breakerThreshold: config.FITNESS_PROVIDER_BREAKER_THRESHOLD,
+      halfOpenAfterMs: config.FITNESS_PROVIDER_BREAKER_OPEN_MS,
+      onStateChange: (state) => {
+        metrics.circuit.set({ provider: 'google_fit' }, CIRCUIT_STATES[state])
+        fastify.log.warn({ provider: 'google_fit', state }, 'fitness provider circuit changed state')
+      }
+    }),
+    onAttempt: (outcome) => metrics.providerCalls.inc({ provider: 'google_fit', outcome })
+  })
+
+  const fitness = createFitnessService({
+    pool: fastify.pg.pool,
+    scores: fastify.leaderboard,
+    providers: { google_fit: googleFit },
+    limits: {
+      batchMax: config.FITNESS_SYNC_BATCH_MAX,
+      maxStepsPerMinute: config.FITNESS_MAX_STEPS_PER_MINUTE,
+      maxSpeedMps: config.FITNESS_MAX_SPEED_MPS,
+      dailyCeilings: {
+        steps: config.FITNESS_DAILY_STEPS_CEILING,
+        distance_m: config.FITNESS_DAILY_DISTANCE_M_CEILING,
+        active_kcal: config.FITNESS_DAILY_ACTIVE_KCAL_CEILING,
+        // A day has 1440 minutes.
+        active_minutes: 1440
+      }
+    },
+    pull: { initialDays: config.FITNESS_PULL_INITIAL_DAYS, maxDays: config.FITNESS_PULL_MAX_DAYS },
+    lease: { waitMs: config.FITNESS_SYNC_WAIT_MS, ttlMs: 60_000 },
+    metrics
+  })
+  fastify.decorate('fitness', fitness)
+
+  // Someone joining a running competition after syncing gets their data counted at once,
+  // not at their next sync.
+  function onJoined ({ competitionId, userId }: { competitionId: string, userId: string }): void {
+    fitness.rescore(userId, competitionId)
+      .catch((err: unknown) => fastify.log.warn({ err, competitionId, userId }, 'could not score a new participant from stored fitness data'))
+  }
+  function onStatus ({ competitionId, to }: { competitionId: string, to: string }): void {
+    if (to !== 'active') return
+    fitness.rescoreCompetition(competitionId)
+      .catch((err: unknown) => fastify.log.warn({ err, competitionId }, 'could not score stored fitness data for a competition that opened'))
+  }
+  fastify.events.on('participant.joined', onJoined)
+  fastify.events.on('competition.status', onStatus)
+  fastify.addHook('onClose', async () => {
+    fastify.events.off('participant.joined', onJoined)
+    fastify.events.off('competition.status', onStatus)
+  })
+}, { name: 'fitness-service', dependencies: ['postgres', 'events', 'observability', 'users-service', 'leaderboard-service'] })

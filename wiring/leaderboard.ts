@@ -1,0 +1,74 @@
+import fp from 'fastify-plugin'
+import promClient from '@prometheus-io/client'
+import { createLeaderboardProjection } from '../services/leaderboard/projection.ts'
+import { createFreshness } from '../services/shared/freshness.ts'
+import { createLeaderboardService } from '../services/leaderboard/service.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // Scores (write path shared with fitness sync), reads, rebuilds and the live feed source.
+    leaderboard: ReturnType<typeof createLeaderboardService>
+  }
+}
+
+export default fp(async function leaderboardService (fastify) {
+  const { config, metricsRegistry: registry } = fastify
+  const metrics = {
+    scoreUpdates: new promClient.Counter({ name: 'leaderboard_score_updates_total', help: 'Score changes by outcome (applied, duplicate, unchanged, rejected reasons)', labelNames: ['result'], registers: [registry] }),
+    reads: new promClient.Counter({ name: 'leaderboard_reads_total', help: 'Leaderboard reads by source (memory: an unchanged projection read before, redis, or postgres when degraded)', labelNames: ['source'], registers: [registry] }),
+    rebuilds: new promClient.Counter({ name: 'leaderboard_rebuilds_total', help: 'Rebuilds of a competition\'s Redis projection from Postgres', labelNames: ['outcome'], registers: [registry] })
+  }
+  const projection = createLeaderboardProjection({
+    redis: fastify.redis,
+    prefix: fastify.redisPrefix,
+    tickMs: config.REALTIME_TICK_MS,
+    replayFrames: config.REALTIME_REPLAY_FRAMES,
+    finishedTtlSeconds: config.LEADERBOARD_FINISHED_TTL_SECONDS,
+    onChange: (competitionId) => freshness.changed(competitionId)
+  })
+  // Reads of a projection that has not changed are answered from memory (see freshness.ts).
+  const freshness = createFreshness<string>({
+    subscriber: fastify.redisSubscriber,
+    channel: projection.changesChannel,
+    maxAgeMs: config.LEADERBOARD_CACHE_MAX_AGE_MS
+  })
+  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS, freshness, redis: fastify.redis })
+  fastify.decorate('leaderboard', leaderboard)
+
+  const { events } = fastify
+  const onJoined = (e: { competitionId: string, userId: string }) => { leaderboard.participantJoined(e).catch((err) => fastify.log.warn({ err }, 'leaderboard join projection failed')) }
+  const onLeft = (e: { competitionId: string, userId: string }) => { leaderboard.participantLeft(e).catch((err) => fastify.log.warn({ err }, 'leaderboard leave projection failed')) }
+  const onStatus = (e: { competitionId: string, to: string }) => { leaderboard.competitionStatus(e).catch((err) => fastify.log.warn({ err }, 'leaderboard status projection failed')) }
+  events.on('participant.joined', onJoined)
+  events.on('participant.left', onLeft)
+  events.on('competition.status', onStatus)
+  const onProfile = (e: { userId: string }) => { leaderboard.profileChanged(e).catch((err) => fastify.log.warn({ err }, 'leaderboard profile refresh failed')) }
+  events.on('user.profile', onProfile)
+
+  // Redis came back after an outage: whatever it missed is rebuilt from Postgres.
+  let connectedOnce = fastify.redis.status === 'ready'
+  function onRedisReady (): void {
+    if (!connectedOnce) { connectedOnce = true; return }
+    fastify.log.info('Redis is back: rebuilding leaderboard projections from Postgres')
+    leaderboard.rebuildAll().catch((err) => fastify.log.warn({ err }, 'leaderboard rebuild after reconnect failed'))
+  }
+  fastify.redis.on('ready', onRedisReady)
+
+  // Start-up rebuild in the background: reads are served from Postgres (degraded) until a
+  // competition's projection is ready.
+  let startup: Promise<unknown> = Promise.resolve()
+  fastify.addHook('onReady', async function rebuildLeaderboards () {
+    if (config.LEADERBOARD_CACHE_MAX_AGE_MS > 0) await freshness.start()
+    startup = leaderboard.rebuildAll().catch((err) => fastify.log.warn({ err }, 'leaderboard start-up rebuild failed'))
+  })
+  fastify.addHook('onClose', async function closeLeaderboard () {
+    events.off('participant.joined', onJoined)
+    events.off('participant.left', onLeft)
+    events.off('competition.status', onStatus)
+    events.off('user.profile', onProfile)
+    fastify.redis.off('ready', onRedisReady)
+    leaderboard.close()
+    await freshness.close()
+    await startup
+  })
+}, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'observability'] })
