@@ -13,6 +13,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json app.ts server.ts otel.ts ./
 COPY plugins ./plugins
+COPY wiring ./wiring
 COPY routes ./routes
 COPY services ./services
 COPY schemas ./schemas
@@ -27,6 +28,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json app.ts server.ts otel.ts ./
 COPY plugins ./plugins
+COPY wiring ./wiring
 COPY routes ./routes
 COPY services ./services
 COPY schemas ./schemas
