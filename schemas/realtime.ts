@@ -19,7 +19,8 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 //             frames follow in order, each with every entry that changed then (more than the
 //             client's window), the last also with the whole current top `limit` and `me`
 // - reset:    never sent to clients; the server answers it with a fresh snapshot
-// - error / pong
+// - error:    a client message that was not understood (the socket stays open)
+// - pong:     the answer to a ping
 // At most one frame (update or rank) per client per tick; none when nothing in its view
 // changed, so a client's seq may jump. `k` neighbours are in snapshots only (GET the
 // leaderboard with around=me for a fresh view of them).
@@ -59,57 +60,120 @@ export const SocketQuerySchema = Type.Object({
 })
 export type SocketQuery = Static<typeof SocketQuerySchema>
 
+// Every frame below is closed (additionalProperties: false) and carries its `type` literal, so
+// the unions at the end tell frames apart by it (the AsyncAPI document is built from them).
+const SeqSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: SEQ_RULE })
+const TotalSchema = Type.Integer({ minimum: 0, description: 'Participants in the competition' })
+const RankSchema = Type.Integer({ minimum: 1 })
+
+// An entry of a snapshot: exactly a leaderboard page entry.
+export const FeedEntrySchema = LeaderboardEntrySchema
+
 export const SnapshotFrameSchema = Type.Object({
   type: Type.Literal('snapshot'),
   competitionId: UuidSchema,
-  seq: Type.Integer({ description: SEQ_RULE }),
-  total: Type.Integer(),
+  seq: SeqSchema,
+  total: TotalSchema,
   degraded: Type.Boolean({ description: 'true when built from Postgres while the Redis projection is rebuilt; a fresh snapshot follows' }),
-  entries: Type.Array(LeaderboardEntrySchema),
-  me: Type.Union([LeaderboardEntrySchema, Type.Null()]),
-  around: Type.Array(LeaderboardEntrySchema)
-}, { description: RANKING_RULE })
+  entries: Type.Array(FeedEntrySchema, { maxItems: 100, description: 'The top `limit` entries, in ranking order' }),
+  me: Type.Union([FeedEntrySchema, Type.Null()], { description: 'The caller\'s own entry; null when the caller is not a participant' }),
+  around: Type.Array(FeedEntrySchema, { description: 'The caller\'s entry with up to `k` neighbours on each side, in order; [] when the caller is not a participant' })
+}, { additionalProperties: false, description: RANKING_RULE })
+
+// An entry of an update: a leaderboard entry and its score as of the previous frame.
+export const UpdateEntrySchema = Type.Object({
+  ...LeaderboardEntrySchema.properties,
+  previousScore: Type.Union([SafeScoreSchema, Type.Null()], { description: 'Score as of the previous frame (equal to score for an entry that only moved in); null for a new participant' })
+}, { additionalProperties: false })
+
+// The caller's own rank and score (the `me` of an update, the body of a rank frame).
+const ownProperties = {
+  rank: Type.Union([RankSchema, Type.Null()], { description: 'null when the caller left the competition' }),
+  previousRank: Type.Union([RankSchema, Type.Null()], { description: 'null when not known (after a resume on a new socket) or when the caller was not ranked' }),
+  score: Type.Union([SafeScoreSchema, Type.Null()], { description: 'null when the caller left the competition' })
+}
+
+export const OwnChangeSchema = Type.Object(ownProperties, { additionalProperties: false, description: 'The caller\'s own rank and score, when they moved with this frame' })
 
 export const UpdateFrameSchema = Type.Object({
   type: Type.Literal('update'),
   competitionId: UuidSchema,
-  seq: Type.Integer({ description: SEQ_RULE }),
-  total: Type.Integer(),
-  entries: Type.Array(Type.Object({
-    ...LeaderboardEntrySchema.properties,
-    previousScore: Type.Union([SafeScoreSchema, Type.Null()], { description: 'Score as of the previous frame; null for a new participant' })
-  })),
+  seq: SeqSchema,
+  total: TotalSchema,
+  entries: Type.Array(UpdateEntrySchema, { description: 'Entries of the client\'s top that changed or came in, and changed entries that left it, by position' }),
   removed: Type.Array(UuidSchema, { description: 'Participants who left, of those in the client\'s top' }),
   removedScores: Type.Array(SafeScoreSchema, { description: 'Their last scores, in the same order' }),
-  me: Type.Optional(Type.Object({
-    rank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when the caller left the competition' }),
-    previousRank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when not known (after a resume on a new socket)' }),
-    score: Type.Union([SafeScoreSchema, Type.Null()])
-  }, { description: 'The caller\'s own rank and score, when they moved with this frame' }))
-}, { description: 'Changes in the client\'s top `limit` and its own rank; sent only when there are any' })
+  me: Type.Optional(OwnChangeSchema)
+}, { additionalProperties: false, description: 'Changes in the client\'s top `limit` and its own rank; sent only when there are any. Replayed frames after a resumed frame have the same shape' })
 
 // The caller's own rank or score moved and nothing in its top did (else `me` of the update).
 export const RankFrameSchema = Type.Object({
   type: Type.Literal('rank'),
   competitionId: UuidSchema,
-  seq: Type.Integer({ description: SEQ_RULE }),
+  seq: SeqSchema,
   userId: UuidSchema,
-  rank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], { description: 'null when the caller left the competition' }),
-  previousRank: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
-  score: Type.Union([SafeScoreSchema, Type.Null()])
-})
+  ...ownProperties
+}, { additionalProperties: false })
 
 export const ResumedFrameSchema = Type.Object({
   type: Type.Literal('resumed'),
   competitionId: UuidSchema,
-  fromSeq: Type.Integer(),
-  seq: Type.Integer({ description: 'The last frame replayed' })
-})
+  fromSeq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The seq the client resumed from' }),
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'The last frame replayed (the replayed update frames follow)' })
+}, { additionalProperties: false })
 
-export const ClientMessageSchema = Type.Union([
-  Type.Object({ type: Type.Literal('resume'), seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }) }),
-  Type.Object({ type: Type.Literal('ping') })
-])
+export const ErrorFrameSchema = Type.Object({
+  type: Type.Literal('error'),
+  code: Type.Literal('BAD_MESSAGE', { description: 'The client\'s message was not JSON or not a known message; the socket stays open' }),
+  message: Type.String()
+}, { additionalProperties: false })
+
+export const PongFrameSchema = Type.Object({
+  type: Type.Literal('pong')
+}, { additionalProperties: false, description: 'The answer to a ping message' })
+
+export const ResumeMessageSchema = Type.Object({
+  type: Type.Literal('resume'),
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: `The last seq received. ${SEQ_RULE}` })
+}, { additionalProperties: false })
+
+export const PingMessageSchema = Type.Object({
+  type: Type.Literal('ping')
+}, { additionalProperties: false, description: 'Answered with a pong frame' })
+
+// Told apart by `type` (oneOf with a discriminator, as PrizeSplitSchema), so a validator
+// reports the faults of the frame type at hand rather than those of every other one.
+const ServerFrameVariants = Type.Union([SnapshotFrameSchema, UpdateFrameSchema, RankFrameSchema, ResumedFrameSchema, ErrorFrameSchema, PongFrameSchema])
+export const ServerFrameSchema = Type.Unsafe<Static<typeof ServerFrameVariants>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: ServerFrameVariants.anyOf,
+  description: 'Every server -> client frame (JSON text messages)'
+})
+export type ServerFrame = Static<typeof ServerFrameSchema>
+
+const ClientMessageVariants = Type.Union([ResumeMessageSchema, PingMessageSchema])
+export const ClientMessageSchema = Type.Unsafe<Static<typeof ClientMessageVariants>>({
+  type: 'object',
+  required: ['type'],
+  discriminator: { propertyName: 'type' },
+  oneOf: ClientMessageVariants.anyOf,
+  description: 'Every client -> server message (JSON text messages); anything else is answered with an error frame'
+})
 export type ClientMessage = Static<typeof ClientMessageSchema>
 
+// Each frame schema by its `type`.
+export const ServerFrameSchemas = {
+  snapshot: SnapshotFrameSchema,
+  update: UpdateFrameSchema,
+  rank: RankFrameSchema,
+  resumed: ResumedFrameSchema,
+  error: ErrorFrameSchema,
+  pong: PongFrameSchema
+} as const
+export type ServerFrameType = keyof typeof ServerFrameSchemas
+
+export type SnapshotFrame = Static<typeof SnapshotFrameSchema>
 export type UpdateFrame = Static<typeof UpdateFrameSchema>
+export type RankFrame = Static<typeof RankFrameSchema>
