@@ -15,7 +15,7 @@ export const LeaderboardEntrySchema = Type.Object({
   avatarUrl: Type.Union([Type.String(), Type.Null()]),
   score: SafeScoreSchema,
   reachedAt: Type.String({ format: 'date-time', description: 'When the participant reached this score (microsecond precision); the tie-break' })
-}, { description: 'One participant on the leaderboard' })
+}, { additionalProperties: false, description: 'One participant on the leaderboard' })
 export type LeaderboardEntry = Static<typeof LeaderboardEntrySchema>
 
 export const LeaderboardParamsSchema = Type.Object({ competitionId: UuidSchema })
@@ -38,7 +38,7 @@ export const LeaderboardSchema = Type.Object({
   around: Type.Union([Type.Array(LeaderboardEntrySchema), Type.Null()], {
     description: 'With around=me: the caller\'s entry with up to k neighbours on each side, in order; [] when the caller is not a participant. null without around=me'
   })
-}, { description: RANKING_RULE })
+}, { additionalProperties: false, description: RANKING_RULE })
 
 export const ScoreOperationSchema = Type.Union([Type.Literal('set'), Type.Literal('increment'), Type.Literal('best')], {
   description: 'set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value'
