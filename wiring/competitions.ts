@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { createCompetitionsService } from '../services/competitions/catalogue.ts'
 import { createLifecycleService } from '../services/competitions/lifecycle.ts'
 import { createUserCompetitionsService } from '../services/competitions/user-competitions.ts'
+import { createTransactor } from '../services/shared/transactions.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,7 +15,7 @@ declare module 'fastify' {
 
 export default fp(async function competitionsService (fastify) {
   const { pool } = fastify.pg
-  const transact = fastify.pg.transact.bind(fastify.pg) as typeof fastify.pg.transact
+  const transact = createTransactor(pool)
   const deps = { pool, transact, ledger: fastify.ledger, activity: fastify.activity, events: fastify.events }
   const lifecycle = createLifecycleService(deps)
   fastify.decorate('competitions', createCompetitionsService(deps))

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { createLedgerService } from '../services/money/ledger.ts'
 import { createActivityService } from '../services/users/activity.ts'
 import { createWalletService } from '../services/money/wallet.ts'
+import { createTransactor } from '../services/shared/transactions.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -16,7 +17,7 @@ declare module 'fastify' {
 export default fp(async function ledgerService (fastify) {
   const ledger = createLedgerService()
   const activity = createActivityService()
-  const transact = fastify.pg.transact.bind(fastify.pg) as typeof fastify.pg.transact
+  const transact = createTransactor(fastify.pg.pool)
   fastify.decorate('ledger', ledger)
   fastify.decorate('activity', activity)
   fastify.decorate('wallet', createWalletService({ transact, ledger, activity }))

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { createPrizesService } from '../services/money/prizes.ts'
+import { createTransactor } from '../services/shared/transactions.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,7 +14,7 @@ export default fp(async function prizesService (fastify) {
   const registry = fastify.metricsRegistry
   fastify.decorate('prizes', createPrizesService({
     pool: fastify.pg.pool,
-    transact: fastify.pg.transact.bind(fastify.pg) as typeof fastify.pg.transact,
+    transact: createTransactor(fastify.pg.pool),
     ledger: fastify.ledger,
     activity: fastify.activity,
     events: fastify.events,

@@ -1,13 +1,13 @@
-import type pg from 'pg'
 import type { EventBus } from '../shared/domain-events.ts'
 import { errors } from '../../lib/errors.ts'
 import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { COMPETITION_COLUMNS, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
-import type { Db, LedgerService } from '../money/ledger.ts'
+import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
+import type { Db, Transact } from '../shared/transactions.ts'
 
 export interface NewCompetition {
   name: string
@@ -43,7 +43,7 @@ export interface Viewer {
 
 export interface CompetitionsDeps {
   pool: Db
-  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  transact: Transact
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
   events: Pick<EventBus, 'emit'>

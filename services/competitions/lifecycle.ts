@@ -1,11 +1,11 @@
-import type pg from 'pg'
 import type { EventBus } from '../shared/domain-events.ts'
 import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
 import type { CompetitionStatus } from './rows.ts'
 import { publish } from '../shared/domain-events.ts'
 import { createEntryFees } from '../money/entry-fees.ts'
-import { toMoney, type Db, type LedgerService } from '../money/ledger.ts'
+import { toMoney, type LedgerService } from '../money/ledger.ts'
+import type { Db, Transact } from '../shared/transactions.ts'
 
 export interface StatusChange {
   competitionId: string
@@ -15,7 +15,7 @@ export interface StatusChange {
 }
 
 export interface LifecycleDeps {
-  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  transact: Transact
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
   events: Pick<EventBus, 'emit'>

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type pg from 'pg'
 import type { EventBus } from '../shared/domain-events.ts'
 import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { joinableSql } from './rows.ts'
 import { publish } from '../shared/domain-events.ts'
 import { createEntryFees } from '../money/entry-fees.ts'
-import { toMoney, type Db, type LedgerService } from '../money/ledger.ts'
+import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { runOnce } from '../shared/stored-responses.ts'
+import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
 
 export interface Membership {
   competitionId: string
@@ -27,7 +27,7 @@ export interface Departure {
 }
 
 export interface MembershipsDeps {
-  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  transact: Transact
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
   events: Pick<EventBus, 'emit'>
@@ -72,7 +72,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
 
   // Membership, capacity and the fee commit together. The guarded UPDATE is the capacity
   // check: concurrent joins queue on the competition's row and re-check the count.
-  async function addParticipant (tx: pg.PoolClient, competitionId: string, userId: string, actorId: string, attemptKey: string): Promise<{ membership: Membership, joined: boolean }> {
+  async function addParticipant (tx: TransactionClient, competitionId: string, userId: string, actorId: string, attemptKey: string): Promise<{ membership: Membership, joined: boolean }> {
     const now = clock()
     let inserted
     try {
@@ -117,7 +117,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
     return body
   }
 
-  async function removeParticipant (tx: pg.PoolClient, competitionId: string, userId: string, actorId: string): Promise<Departure> {
+  async function removeParticipant (tx: TransactionClient, competitionId: string, userId: string, actorId: string): Promise<Departure> {
     const now = clock()
     // NO KEY UPDATE leaves the key-share locks of concurrent joins' inserts compatible.
     const { rows: found } = await tx.query('SELECT status, starts_at, currency FROM competitions WHERE id = $1 FOR NO KEY UPDATE', [competitionId])

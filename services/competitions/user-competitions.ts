@@ -1,6 +1,7 @@
 import { COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
-import { toMoney, type Db } from '../money/ledger.ts'
+import { toMoney } from '../money/ledger.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import type { Db } from '../shared/transactions.ts'
 
 export interface UserCompetition {
   competition: Competition

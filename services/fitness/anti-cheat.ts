@@ -1,7 +1,5 @@
-import type pg from 'pg'
 import type { Metric } from '../../schemas/fitness.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 // Plausibility limits; the defaults come from configuration (see env.template).
 export interface PlausibilityLimits {

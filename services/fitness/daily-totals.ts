@@ -1,8 +1,6 @@
-import type pg from 'pg'
 import type { Metric } from '../../schemas/fitness.ts'
 import type { DayKey } from './ingest.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 // How overlapping sources are combined, stated once for code, stats and the API document.
 export const COMBINE_RULE = 'Per local day and metric, each source\'s total is the larger of its interval samples\' sum and its own ' +

@@ -1,8 +1,6 @@
-import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import type { Flag, FlagStatus, Metric, Source } from '../../schemas/fitness.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 interface FlagRow {
   id: string

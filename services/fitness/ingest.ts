@@ -1,8 +1,6 @@
-import type pg from 'pg'
 import type { DeletionInput, Metric, SampleInput, Source } from '../../schemas/fitness.ts'
 import { checkSample, type FlagToRaise, type PlausibilityLimits } from './anti-cheat.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 interface StoredRow {
   id: string

@@ -1,11 +1,9 @@
-import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import type { Metric, SampleInput } from '../../schemas/fitness.ts'
 import { addDays, daysBetween, isValidTimeZone, zoneDay, zoneOffsetMinutes } from '../shared/time-zones.ts'
 import { invalidField } from './validation.ts'
 import type { FitnessProvider, ProviderDay } from '../providers/types.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 export interface PullLimits {
   // Days fetched on a user's first pull.

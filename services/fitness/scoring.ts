@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto'
-import type pg from 'pg'
 import type { Metric } from '../../schemas/fitness.ts'
 import type { TimeRange } from './ingest.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 // Bump when the scoring rule changes, so recomputed scores are pushed again.
 const RULES_VERSION = 1

@@ -11,8 +11,7 @@ import { competitionsToScore, competitionTargets, computeScore, scoreIdempotency
 import { userStats, type StatsQuery } from './stats.ts'
 import { invalidField, validateBatch } from './validation.ts'
 import type { FitnessProvider } from '../providers/types.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import { createTransactor, type Db, type Transact } from '../shared/transactions.ts'
 
 // The leaderboard's write path: commits score_events and the participant's score, then
 // updates Redis and publishes the live update. Fitness never writes participants.score.
@@ -45,21 +44,7 @@ export function createFitnessService (deps: FitnessServiceDeps) {
   const now = deps.now ?? (() => new Date())
   const withUserLease = createUserLease({ pool, ...deps.lease })
 
-  async function transact<T> (fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await pool.connect()
-    let broken = false
-    try {
-      await client.query('BEGIN')
-      const result = await fn(client)
-      await client.query('COMMIT')
-      return result
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => { broken = true })
-      throw err
-    } finally {
-      client.release(broken)
-    }
-  }
+  const transact: Transact = createTransactor(pool)
 
   // A day over the ceiling is flagged on the largest record this batch wrote for it.
   function ceilingFlags (totals: SourceDayTotal[], written: WrittenSample[], source: Source): FlagToRaise[] {

@@ -1,10 +1,8 @@
-import type pg from 'pg'
 import { MAX_STATS_DAYS, METRICS, type Metric, type Stats } from '../../schemas/fitness.ts'
 import { COMBINE_RULE } from './daily-totals.ts'
 import { addDays, daysBetween, isValidTimeZone, zoneDay } from '../shared/time-zones.ts'
 import { invalidField } from './validation.ts'
-
-type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 const DEFAULT_GOALS: Record<Metric, number> = { steps: 10000, distance_m: 5000, active_kcal: 300, active_minutes: 30 }
 

@@ -6,6 +6,7 @@ import { createLeaderboardReads } from './reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './rebuild.ts'
 import type { Freshness } from '../shared/freshness.ts'
 import { createWriteBatcher } from './write-batcher.ts'
+import { withTransaction } from '../shared/transactions.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
 // Writes commit to Postgres first, then update the projection and queue the change for the
@@ -53,22 +54,17 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const chains = new Map<string, Promise<void>>()
   let closed = false
 
-  // Runs a batch of score changes (store.applyChanges, which begins and commits its own
-  // transaction) on a pooled client, rolling back on an error and retrying a batch that failed
-  // on a serialisation failure or deadlock.
+  // Runs a batch of score changes as one transaction in the helper's folded mode (BEGIN and
+  // COMMIT ride in store.applyChanges' own two round trips), retrying a batch that failed on a
+  // serialisation failure or deadlock once it is rolled back.
   async function applyInTransaction (changes: ScoreChange[], opts: { onlyMetric?: string }): ReturnType<typeof store.applyChanges> {
     for (let attempt = 1; ; attempt++) {
-      const client = await pool.connect()
-      let broken = false
       try {
-        return await store.applyChanges(client, changes, opts)
+        return await withTransaction(pool, async (tx, folded) => await store.applyChanges(tx, folded, changes, opts), { folded: true })
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => { broken = true })
         // Deadlocks can only come from unusual key reuse across users; the batch is safe to retry.
         if (attempt < 3 && RETRYABLE.has((err as { code?: string }).code ?? '')) continue
         throw err
-      } finally {
-        client.release(broken)
       }
     }
   }

@@ -1,10 +1,9 @@
 import pg from 'pg'
 import { encodeRankCursor, microsToIso, type Standing } from './ranking.ts'
+import type { Db, FoldedStatements } from '../shared/transactions.ts'
 
 // Postgres side of the leaderboard: the source of truth for scores, and the fallback for
 // reads when the Redis projection is unavailable.
-
-export type Db = Pick<pg.ClientBase, 'query'>
 
 export type ScoreOperation = 'set' | 'increment' | 'best' | 'sync'
 
@@ -122,16 +121,17 @@ function toProfile (row: { display_name: string | null, avatar_url: string | nul
 }
 
 export function createLeaderboardStore () {
-  // Applies a batch as one transaction on the given client, in two round trips: BEGIN goes
-  // with the reads (lock the competitions, lock the participants, look up the keys) and COMMIT
-  // with the writes (insert the events, update the scores). On a loaded machine each round
+  // Applies a batch as one transaction on the given client, in two round trips: it runs in
+  // withTransaction's folded mode, so `folded.begin` goes with the reads (lock the competitions,
+  // lock the participants, look up the keys) and `folded.commit` with the writes (insert the
+  // events, update the scores). On a loaded machine each round
   // trip costs more than the statements themselves, and the batch holds its locks throughout.
   // Rows are locked in (competition, user) order so concurrent batches cannot deadlock on each
   // other; competitions are share-locked so a status change waits for the scores being written
   // under the old status. `onlyMetric` restricts the batch to competitions scoring that metric
-  // (direct updates: custom). On an error the caller rolls back. A batch with no well-formed
+  // (direct updates: custom). On an error the helper rolls back. A batch with no well-formed
   // change is answered without a round trip.
-  async function applyChanges (tx: Db, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
+  async function applyChanges (tx: Db, folded: FoldedStatements, changes: ScoreChange[], opts: { onlyMetric?: string } = {}): Promise<{ results: ScoreResult[], projected: ProjectedScore[] }> {
     const order = changes.map((_, i) => i).sort((a, b) => {
       const x = changes[a]!
       const y = changes[b]!
@@ -157,7 +157,7 @@ export function createLeaderboardStore () {
     const pairs = [...new Set(valid.map((i) => pairOf(changes[i]!)))].map((p) => p.split('|') as [string, string])
     const metricRule = opts.onlyMetric === undefined ? '' : ` AND c.metric = ${pg.escapeLiteral(opts.onlyMetric)}`
     const read = await multi(tx, [
-      'BEGIN',
+      folded.begin,
       `SELECT id, status, metric FROM competitions WHERE id = ANY(${uuids(ids)}) ORDER BY id FOR SHARE`,
       // Participant rows of scoring competitions only (and of the metric, if one is required).
       `SELECT p.competition_id, p.user_id, p.score::text FROM participants p
@@ -221,7 +221,7 @@ export function createLeaderboardStore () {
         WHERE p.competition_id = v.competition_id AND p.user_id = v.user_id
         RETURNING p.competition_id, p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros`)
     }
-    const written = await multi(tx, [...writes, 'COMMIT']).catch((err: { code?: string, constraint?: string }) => {
+    const written = await multi(tx, [...writes, folded.commit]).catch((err: { code?: string, constraint?: string }) => {
       if (err.code === '23505' && err.constraint === 'score_events_competition_id_idempotency_key_key') {
         throw Object.assign(new Error('An idempotency key was used concurrently'), { code: '40001' })
       }

@@ -1,4 +1,5 @@
-import type { Db, LedgerService } from './ledger.ts'
+import type { LedgerService } from './ledger.ts'
+import type { Db } from '../shared/transactions.ts'
 
 export interface FeeCharge {
   competitionId: string

@@ -1,9 +1,6 @@
-import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
-
-// Anything that runs a query: a transaction's client, or the pool for reads outside one.
-export type Db = Pick<pg.ClientBase, 'query'>
+import type { Db } from '../shared/transactions.ts'
 
 export type AccountKind = 'wallet' | 'escrow' | 'house' | 'external'
 export type TransactionKind = 'credit' | 'entry_fee' | 'refund' | 'prize' | 'house_fee'

@@ -1,8 +1,9 @@
 import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
-import type { Db, LedgerService } from './ledger.ts'
+import type { LedgerService } from './ledger.ts'
 import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-split.ts'
+import type { Db, Transact } from '../shared/transactions.ts'
 
 // Prize calculation (a preview, any time) and distribution (once, when final): the maths is
 // in prizes-math.ts; this moves the money through the ledger in one transaction.
@@ -30,7 +31,7 @@ interface CounterLike { inc: (labels: Record<string, string>, value?: number) =>
 
 export interface PrizesDeps {
   pool: Pick<pg.Pool, 'query'>
-  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  transact: Transact
   ledger: Pick<LedgerService, 'ensureAccount' | 'transfer' | 'balance'>
   activity: Pick<ActivityService, 'recordMany'>
   events: { emit: (event: 'competition.status', change: { competitionId: string, from: string, to: string, at: Date }) => unknown }

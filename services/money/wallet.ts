@@ -1,8 +1,8 @@
-import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
 import type { LedgerService } from './ledger.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
+import type { Transact } from '../shared/transactions.ts'
 
 export interface Credit {
   amount: number
@@ -20,7 +20,7 @@ export interface CreditResult {
 
 // Money from outside (support credits now, a payment gateway later): external -> wallet.
 export function createWalletService ({ transact, ledger, activity }: {
-  transact: <T>(fn: (tx: pg.PoolClient) => Promise<T>) => Promise<T>
+  transact: Transact
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
 }) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { errors } from '../../lib/errors.ts'
-import type { Db } from '../money/ledger.ts'
+import type { Db } from './transactions.ts'
 
 export interface StoredResponse<T> {
   statusCode: number

@@ -1,5 +1,5 @@
-import type { Db } from '../money/ledger.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import type { Db } from '../shared/transactions.ts'
 
 export type ActivityKind = 'joined' | 'left' | 'synced' | 'rank_changed' | 'prize' | 'refund' | 'credit' | 'competition_status' | 'flagged'
 

@@ -1,8 +1,9 @@
 import { errors } from '../../lib/errors.ts'
 import type { ActivityItem, ActivityService } from './activity.ts'
 import type { CompetitionStatus, Metric } from '../competitions/rows.ts'
-import { toMoney, type Db, type LedgerService } from '../money/ledger.ts'
+import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { RANK_SQL } from '../competitions/user-competitions.ts'
+import type { Db } from '../shared/transactions.ts'
 
 const METRICS = ['steps', 'distance_m', 'active_kcal', 'active_minutes'] as const
 type TotalsMetric = typeof METRICS[number]

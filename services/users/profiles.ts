@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { errors } from '../../lib/errors.ts'
 import type { Freshness } from '../shared/freshness.ts'
-import type { Db } from '../money/ledger.ts'
+import type { Db } from '../shared/transactions.ts'
 
 export interface Profile {
   id: string

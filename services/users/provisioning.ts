@@ -1,4 +1,4 @@
-import type { Db } from '../money/ledger.ts'
+import type { Db } from '../shared/transactions.ts'
 
 // The claims of a verified token that seed a new user's row.
 export interface Claimant {

@@ -3,11 +3,17 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import { build } from '../../helper.ts'
 import { LEADERBOARD_TEST_CONFIG, seedCompetition, seedParticipants, seedUsers } from '../../routes/leaderboard/fixtures.ts'
-import { createLeaderboardStore, type ScoreChange } from '../../../services/leaderboard/store.ts'
+import { createLeaderboardStore, type LeaderboardStore, type ScoreChange } from '../../../services/leaderboard/store.ts'
+import { withTransaction, type TransactionPool } from '../../../services/shared/transactions.ts'
 
 // applyChanges sends its statements as array literals in two round trips, so these cover what
 // bound parameters did before: text kept exactly, and a key taken by a concurrent transaction.
 // The last test holds a batch to the rule applied change by change.
+
+// A batch as the service runs it: one transaction in the helper's folded mode.
+async function apply (pool: TransactionPool, store: LeaderboardStore, changes: ScoreChange[]) {
+  return await withTransaction(pool, async (tx, folded) => await store.applyChanges(tx, folded, changes), { folded: true })
+}
 
 test('idempotency keys with quotes, backslashes and SQL in them are stored exactly', async (t) => {
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
@@ -16,13 +22,11 @@ test('idempotency keys with quotes, backslashes and SQL in them are stored exact
   await seedParticipants(app, competitionId, [userId!], { emit: false })
   const store = createLeaderboardStore()
   const keys = ["it's", 'back\\slash', "'); DROP TABLE score_events; --", 'ünïcödé ✓', '\\\'"']
-  const client = await app.pg.connect()
-  t.teardown(() => client.release())
-  const { results } = await store.applyChanges(client, keys.map((idempotencyKey, i) => ({ competitionId, userId: userId!, operation: 'increment' as const, value: i + 1, idempotencyKey })))
+  const { results } = await apply(app.pg.pool, store, keys.map((idempotencyKey, i) => ({ competitionId, userId: userId!, operation: 'increment' as const, value: i + 1, idempotencyKey })))
   t.same(results.map((r) => r.applied), [true, true, true, true, true])
   const { rows } = await app.pg.query('SELECT idempotency_key FROM score_events WHERE competition_id = $1 ORDER BY id', [competitionId])
   t.same(rows.map((r) => r.idempotency_key), keys)
-  const again = await store.applyChanges(client, [{ competitionId, userId: userId!, operation: 'increment', value: 3, idempotencyKey: keys[2]! }])
+  const again = await apply(app.pg.pool, store, [{ competitionId, userId: userId!, operation: 'increment', value: 3, idempotencyKey: keys[2]! }])
   t.equal(again.results[0]!.reason, 'duplicate', 'the stored key is found again')
   const { rows: [participant] } = await app.pg.query('SELECT score::int FROM participants WHERE competition_id = $1', [competitionId])
   t.equal(participant.score, 15)
@@ -39,12 +43,11 @@ test('a key committed by another transaction after the batch looked fails the ba
   // Another transaction holds the key, not yet committed: the batch does not see it and waits
   // on the unique index when it inserts.
   const holder = await app.pg.connect()
-  const batch = await app.pg.connect()
-  t.teardown(() => { holder.release(); batch.release() })
+  t.teardown(() => holder.release())
   await holder.query('BEGIN')
   await holder.query(`INSERT INTO score_events (competition_id, user_id, idempotency_key, operation, value, score_before, score_after)
     VALUES ($1, $2, $3, 'set', 7, 0, 7)`, [competitionId, userId, key])
-  const applying = store.applyChanges(batch, [
+  const applying = apply(app.pg.pool, store, [
     { competitionId, userId: other!, operation: 'set', value: 5, idempotencyKey: randomUUID() },
     { competitionId, userId: userId!, operation: 'set', value: 7, idempotencyKey: key }
   ])
@@ -55,7 +58,6 @@ test('a key committed by another transaction after the batch looked fails the ba
   for (let i = 0; i < 100 && await waiting() === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20))
   await holder.query('COMMIT')
   await failed
-  await batch.query('ROLLBACK')
   const { rows } = await app.pg.query('SELECT user_id, score::int FROM participants WHERE competition_id = $1 ORDER BY user_id', [competitionId])
   t.same(rows.map((r) => r.score), [0, 0], 'neither change of the failed batch was written')
   const { rows: [events] } = await app.pg.query('SELECT count(*)::int AS n FROM score_events WHERE competition_id = $1', [competitionId])
@@ -66,8 +68,8 @@ test('a batch with no well-formed change is answered without asking Postgres', a
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
   const store = createLeaderboardStore()
   let queries = 0
-  const counting = { query: async (...args: Parameters<typeof app.pg.query>) => { queries++; return await app.pg.query(...args) } }
-  const { results, projected } = await store.applyChanges(counting as never, [
+  const counting = { query: async (...args: Parameters<typeof app.pg.query>) => { queries++; return await app.pg.query(...args) }, release: () => {} }
+  const { results, projected } = await apply({ connect: async () => counting } as never, store, [
     { competitionId: 'not-a-uuid', userId: randomUUID(), operation: 'set', value: 1, idempotencyKey: 'a' },
     { competitionId: randomUUID(), userId: randomUUID(), operation: 'set', value: -1, idempotencyKey: 'b' }
   ])
@@ -97,8 +99,6 @@ test('a batch with the same participant and the same keys several times equals i
   const participants = new Set(users.slice(0, 3))
   await seedParticipants(app, competitionId, [...participants], { emit: false })
   const store = createLeaderboardStore()
-  const client = await app.pg.connect()
-  t.teardown(() => client.release())
   const scores = new Map<string, number>()
   const used = new Map<string, string>()
   const max = Number.MAX_SAFE_INTEGER
@@ -117,7 +117,7 @@ test('a batch with the same participant and the same keys several times equals i
     const expected: Array<ReturnType<typeof model>> = new Array(batch.length)
     const order = batch.map((_, i) => i).sort((a, b) => batch[a]!.userId.localeCompare(batch[b]!.userId) || a - b)
     for (const i of order) expected[i] = model(scores, used, batch[i]!, participants)
-    const { results, projected } = await store.applyChanges(client, batch)
+    const { results, projected } = await apply(app.pg.pool, store, batch)
     t.same(results.map(({ applied, score, reason }) => reason === undefined ? { applied, score } : { applied, score, reason }), expected, JSON.stringify(batch))
     const changed = [...new Set(batch.filter((_, i) => expected[i]!.applied).map((c) => c.userId))].sort()
     t.same(projected.map((p) => p.userId).sort(), changed, 'each changed participant projected once')
