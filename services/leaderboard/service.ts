@@ -95,10 +95,16 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   async function flushNow (competitionId: string): Promise<void> {
     try {
       const result = await projection.flush(competitionId)
-      if (result < 0) scheduleFlush(competitionId, -result)
+      if (result.kind === 'tooSoon') scheduleFlush(competitionId, result.retryInMs)
     } catch (err) {
       markDirty(competitionId, err)
     }
+  }
+
+  // A change the projection took goes out in the next frame; a missing projection is rebuilt.
+  function projected (competitionId: string, result: { projectionMissing: boolean }): void {
+    if (result.projectionMissing) rebuild(competitionId).catch(() => {})
+    else scheduleFlush(competitionId)
   }
 
   async function project (changes: ProjectedScore[]): Promise<void> {
@@ -110,9 +116,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     }
     await Promise.all([...byCompetition].map(async ([competitionId, rows]) => {
       try {
-        const applied = await projection.apply(competitionId, rows)
-        if (applied === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.apply(competitionId, rows))
       } catch (err) {
         markDirty(competitionId, err)
       }
@@ -168,9 +172,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
       if (!row) return
       try {
         await projection.setProfile(competitionId, userId, row)
-        const applied = await projection.apply(competitionId, [{ ...row }], true)
-        if (applied === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.apply(competitionId, [{ ...row }], true))
       } catch (err) {
         markDirty(competitionId, err)
       }
@@ -195,9 +197,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     const { competitionId, userId } = event
     await serial(`${competitionId}|${userId}`, async () => {
       try {
-        const removed = await projection.remove(competitionId, userId)
-        if (removed === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.remove(competitionId, userId))
       } catch (err) {
         markDirty(competitionId, err)
       }
