@@ -29,7 +29,8 @@ export interface LeaderboardServiceDeps {
   projection: LeaderboardProjection
   log: Logger
   metrics: LeaderboardMetrics
-  tickMs: number
+  // Frames changes for the live feed, coalesced per tick (services/live/ticker.ts).
+  ticker: { changed: (competitionId: string) => void }
   freshness?: Freshness<string>
   // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
   redis?: RebuilderDeps['redis']
@@ -44,12 +45,11 @@ const UPDATE_BATCH_MAX = 200
 const UPDATE_BATCHES_IN_FLIGHT = 1
 
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
-  const { pool, projection, log, metrics, tickMs } = deps
+  const { pool, projection, log, metrics, ticker } = deps
   const store = createLeaderboardStore()
   const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis })
   const { rebuild, markDirty } = rebuilder
   const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
-  const flushTimers = new Map<string, NodeJS.Timeout>()
   const chains = new Map<string, Promise<void>>()
   let closed = false
 
@@ -81,30 +81,10 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     return next
   }
 
-  function scheduleFlush (competitionId: string, delay = tickMs): void {
-    if (closed || flushTimers.has(competitionId)) return
-    const timer = setTimeout(() => {
-      flushTimers.delete(competitionId)
-      flushNow(competitionId)
-    }, Math.max(1, delay))
-    flushTimers.set(competitionId, timer)
-  }
-
-  // Frames what changed since the last frame. Another instance may have framed less than a tick
-  // ago: then try again when its tick ends, so a burst costs at most one frame per tick.
-  async function flushNow (competitionId: string): Promise<void> {
-    try {
-      const result = await projection.flush(competitionId)
-      if (result.kind === 'tooSoon') scheduleFlush(competitionId, result.retryInMs)
-    } catch (err) {
-      markDirty(competitionId, err)
-    }
-  }
-
   // A change the projection took goes out in the next frame; a missing projection is rebuilt.
   function projected (competitionId: string, result: { projectionMissing: boolean }): void {
     if (result.projectionMissing) rebuild(competitionId).catch(() => {})
-    else scheduleFlush(competitionId)
+    else if (!closed) ticker.changed(competitionId)
   }
 
   async function project (changes: ProjectedScore[]): Promise<void> {
@@ -214,17 +194,14 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   function close (): void {
     closed = true
     rebuilder.close()
-    for (const timer of flushTimers.values()) clearTimeout(timer)
-    flushTimers.clear()
   }
 
-  // What the WebSocket broadcaster reads.
+  // What the WebSocket broadcaster reads (frames come from the ticker, never from here).
   const feed = {
     channel: projection.channel,
     snapshot: reads.snapshot,
     resume: projection.resume,
-    framesSince: projection.framesSince,
-    flush: flushNow
+    framesSince: projection.framesSince
   }
 
   return {
@@ -240,6 +217,8 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     profileChanged,
     competitionStatus,
     isDirty: rebuilder.isDirty,
+    // A projection that missed a change (the ticker reports failed frames here).
+    markDirty,
     // The pub/sub channel carrying a competition's frames.
     channel: projection.channel,
     // Redis keys of a competition's projection (operators and tests).

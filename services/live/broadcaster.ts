@@ -7,7 +7,7 @@ import { rankFrame, replayFrames, windowFrame, withOwnFrame, type EntryJson, typ
 import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './windows.ts'
 
 // Fan-out of leaderboard frames to this instance's WebSockets. Frames are built and numbered
-// once per tick per competition in Redis (see leaderboard-scripts.ts) and published on the
+// once per tick per competition in Redis (ticks are owned by ticker.ts) and published on the
 // competition's channel; this instance subscribes to a channel only while it has clients for
 // it. It keeps a copy of the competition's top from the frames and sends each client only
 // what changed in its view: its top `limit` (one frame built per distinct limit) and its own
@@ -25,7 +25,6 @@ export interface FeedSource {
   snapshot: (competitionId: string, userId: string, limit: number, k: number) => Promise<FeedSnapshot>
   resume: (competitionId: string, userId: string, fromSeq: number) => Promise<{ seq: number, frames: string[] | null, me: { rank: number, score: number } | null } | null>
   framesSince: (competitionId: string, seq: number) => Promise<string[] | null>
-  flush: (competitionId: string) => Promise<void>
 }
 
 export interface SocketLike {
@@ -58,8 +57,6 @@ export interface BroadcasterDeps {
   maxBufferedBytes: number
   // Client messages allowed per second (a burst of twice that); each resume costs Redis work.
   maxMessagesPerSecond: number
-  // How often an instance with clients frames changes another writer left unframed.
-  sweepMs: number
   // Clients sent a frame between yields to the event loop (default BROADCAST_SLICE).
   broadcastSlice?: number
 }
@@ -100,7 +97,6 @@ interface Feed {
   clients: Set<Client>
   chain: Promise<void>
   subscribed: Promise<unknown> | null
-  sweep: NodeJS.Timeout
   // The top as of the last frame handled here; null until the first client starts.
   view: TopCopy | null
 }
@@ -210,7 +206,6 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     if (feed.clients.size > 0 || feeds.get(feed.competitionId) !== feed) return
     feeds.delete(feed.competitionId)
     byChannel.delete(feed.channel)
-    clearInterval(feed.sweep)
     subscriber.unsubscribe(feed.channel).catch((err) => log.warn({ err }, 'unsubscribe failed'))
   }
 
@@ -238,10 +233,8 @@ export function createBroadcaster (deps: BroadcasterDeps) {
         clients: new Set(),
         chain: Promise.resolve(),
         subscribed: null,
-        sweep: setInterval(() => { source.flush(competitionId) }, deps.sweepMs),
         view: null
       }
-      created.sweep.unref()
       feed = created
       feeds.set(competitionId, feed)
       byChannel.set(feed.channel, feed)
@@ -481,13 +474,18 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     }
   }
 
+  // Competitions with clients on this instance (the ticker sweeps them, see ticker.ts).
+  function watched (): IterableIterator<string> {
+    return feeds.keys()
+  }
+
   function stats (): { competitions: number, clients: number, channels: string[] } {
     let clients = 0
     for (const feed of feeds.values()) clients += feed.clients.size
     return { competitions: feeds.size, clients, channels: [...byChannel.keys()] }
   }
 
-  return { connect, shutdown, stats }
+  return { connect, shutdown, watched, stats }
 }
 
 export type Broadcaster = ReturnType<typeof createBroadcaster>
