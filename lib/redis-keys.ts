@@ -20,3 +20,42 @@ export function hashTag (key: string): string {
   const close = key.indexOf('}', open + 1)
   return close > open + 1 ? key.slice(open + 1, close) : ''
 }
+
+// The keys of one competition's leaderboard projection, by name (their roles are described in
+// services/leaderboard/scripts/lua.ts). Every one carries the competition's hash tag.
+export interface LeaderboardKeys {
+  meta: string
+  scores: string
+  members: string
+  names: string
+  pending: string
+  framed: string
+  seq: string
+  frames: string
+  tick: string
+}
+
+export function leaderboardKeys (prefix: string, competitionId: string): LeaderboardKeys {
+  const key = (name: string) => competitionKey(prefix, competitionId, `lb:${name}`)
+  return {
+    meta: key('meta'),
+    scores: key('scores'),
+    members: key('members'),
+    names: key('names'),
+    pending: key('pending'),
+    framed: key('framed'),
+    seq: key('seq'),
+    frames: key('frames'),
+    tick: key('tick')
+  }
+}
+
+// The pub/sub channel carrying a competition's frames (same hash tag as its keys).
+export function leaderboardChannel (prefix: string, competitionId: string): string {
+  return competitionKey(prefix, competitionId, 'lb:feed')
+}
+
+// One channel for all competitions: a message (a competition id) says its projection changed.
+export function leaderboardChangesChannel (prefix: string): string {
+  return `${prefix}lb:changes`
+}

@@ -3,6 +3,7 @@ import promClient from '@prometheus-io/client'
 import { createLeaderboardProjection } from '../services/leaderboard/projection.ts'
 import { createFreshness } from '../services/shared/freshness.ts'
 import { createLeaderboardService } from '../services/leaderboard/service.ts'
+import { createTicker } from '../services/live/ticker.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,7 +33,16 @@ export default fp(async function leaderboardService (fastify) {
     channel: projection.changesChannel,
     maxAgeMs: config.LEADERBOARD_CACHE_MAX_AGE_MS
   })
-  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, tickMs: config.REALTIME_TICK_MS, freshness, redis: fastify.redis })
+  // The live feed's tick: changes here are framed once per tick, and competitions watched on
+  // this instance are swept for changes other writers left unframed.
+  const ticker = createTicker({
+    flush: (competitionId) => projection.flush(competitionId),
+    tickMs: config.REALTIME_TICK_MS,
+    sweepMs: Math.max(1000, config.REALTIME_TICK_MS * 10),
+    watched: () => fastify.broadcaster.watched(),
+    onFailed: (competitionId, err) => leaderboard.markDirty(competitionId, err)
+  })
+  const leaderboard = createLeaderboardService({ pool: fastify.pg.pool, readPool: fastify.pgRead, projection, log: fastify.log, metrics, ticker, freshness, redis: fastify.redis })
   fastify.decorate('leaderboard', leaderboard)
 
   const { events } = fastify
@@ -67,8 +77,9 @@ export default fp(async function leaderboardService (fastify) {
     events.off('competition.status', onStatus)
     events.off('user.profile', onProfile)
     fastify.redis.off('ready', onRedisReady)
+    ticker.close()
     leaderboard.close()
     await freshness.close()
     await startup
   })
-}, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'observability'] })
+}, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'observability', 'broadcaster'] })

@@ -20,7 +20,6 @@ export default fp(async function broadcasterPlugin (fastify) {
     heartbeatMs: config.REALTIME_HEARTBEAT_MS,
     maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
     maxMessagesPerSecond: config.REALTIME_MAX_MESSAGES_PER_SECOND,
-    sweepMs: Math.max(1000, config.REALTIME_TICK_MS * 10),
     metrics: {
       connections: new promClient.Gauge({ name: 'realtime_connections', help: 'Open leaderboard WebSockets on this instance', registers: [registry] }),
       frames: new promClient.Counter({ name: 'realtime_frames_sent_total', help: 'Frames sent to WebSocket clients, by type', labelNames: ['type'], registers: [registry] }),

@@ -54,7 +54,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       for (let i = 0; i < all.length; i += CHUNK) yield all.slice(i, i + CHUNK)
       return
     }
-    const members = projection.keys(competitionId)[2]!
+    const { members } = projection.keys(competitionId)
     let cursor = '0'
     do {
       const [next, flat] = await redis.hscan(members, cursor, 'COUNT', CHUNK)
@@ -95,18 +95,19 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       if (rows.length === 0) break
       const loaded = await projection.load(competitionId, rows)
       // The projection vanished meanwhile (Redis flushed): start again.
-      if (loaded === -1) { rerun.add(competitionId); return }
-      if (loaded > 0) changed = true
+      if (loaded.projectionMissing) { rerun.add(competitionId); return }
+      if (loaded.changed > 0) changed = true
       for (const r of rows) seen.add(r.userId)
       after = rows.at(-1)!.userId
       if (rows.length < CHUNK) break
     }
     const finished = await projection.finishRebuild(competitionId, changed, await staleUsers(competitionId, seen))
-    if (finished === -1) { rerun.add(competitionId); return }
+    if (finished.projectionMissing) { rerun.add(competitionId); return }
     if (!isScoring(info.status)) await projection.retire(competitionId)
     dirty.delete(competitionId)
-    rebuilds.inc({ outcome: finished > 0 ? 'changed' : 'unchanged' })
-    log.info({ competitionId, changed: finished > 0 }, 'leaderboard projection rebuilt from Postgres')
+    const reset = finished.resetSeq !== null
+    rebuilds.inc({ outcome: reset ? 'changed' : 'unchanged' })
+    log.info({ competitionId, changed: reset }, 'leaderboard projection rebuilt from Postgres')
   }
 
   // Concurrent requests for one competition share a run, and a request arriving during a run

@@ -30,7 +30,8 @@ export interface LeaderboardServiceDeps {
   projection: LeaderboardProjection
   log: Logger
   metrics: LeaderboardMetrics
-  tickMs: number
+  // Frames changes for the live feed, coalesced per tick (services/live/ticker.ts).
+  ticker: { changed: (competitionId: string) => void }
   freshness?: Freshness<string>
   // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
   redis?: RebuilderDeps['redis']
@@ -45,12 +46,11 @@ const UPDATE_BATCH_MAX = 200
 const UPDATE_BATCHES_IN_FLIGHT = 1
 
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
-  const { pool, projection, log, metrics, tickMs } = deps
+  const { pool, projection, log, metrics, ticker } = deps
   const store = createLeaderboardStore()
   const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis })
   const { rebuild, markDirty } = rebuilder
   const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
-  const flushTimers = new Map<string, NodeJS.Timeout>()
   const chains = new Map<string, Promise<void>>()
   let closed = false
 
@@ -77,24 +77,10 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     return next
   }
 
-  function scheduleFlush (competitionId: string, delay = tickMs): void {
-    if (closed || flushTimers.has(competitionId)) return
-    const timer = setTimeout(() => {
-      flushTimers.delete(competitionId)
-      flushNow(competitionId)
-    }, Math.max(1, delay))
-    flushTimers.set(competitionId, timer)
-  }
-
-  // Frames what changed since the last frame. Another instance may have framed less than a tick
-  // ago: then try again when its tick ends, so a burst costs at most one frame per tick.
-  async function flushNow (competitionId: string): Promise<void> {
-    try {
-      const result = await projection.flush(competitionId)
-      if (result < 0) scheduleFlush(competitionId, -result)
-    } catch (err) {
-      markDirty(competitionId, err)
-    }
+  // A change the projection took goes out in the next frame; a missing projection is rebuilt.
+  function projected (competitionId: string, result: { projectionMissing: boolean }): void {
+    if (result.projectionMissing) rebuild(competitionId).catch(() => {})
+    else if (!closed) ticker.changed(competitionId)
   }
 
   async function project (changes: ProjectedScore[]): Promise<void> {
@@ -106,9 +92,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     }
     await Promise.all([...byCompetition].map(async ([competitionId, rows]) => {
       try {
-        const applied = await projection.apply(competitionId, rows)
-        if (applied === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.apply(competitionId, rows))
       } catch (err) {
         markDirty(competitionId, err)
       }
@@ -164,9 +148,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
       if (!row) return
       try {
         await projection.setProfile(competitionId, userId, row)
-        const applied = await projection.apply(competitionId, [{ ...row }], true)
-        if (applied === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.apply(competitionId, [{ ...row }], true))
       } catch (err) {
         markDirty(competitionId, err)
       }
@@ -191,9 +173,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     const { competitionId, userId } = event
     await serial(`${competitionId}|${userId}`, async () => {
       try {
-        const removed = await projection.remove(competitionId, userId)
-        if (removed === -1) rebuild(competitionId).catch(() => {})
-        else scheduleFlush(competitionId)
+        projected(competitionId, await projection.remove(competitionId, userId))
       } catch (err) {
         markDirty(competitionId, err)
       }
@@ -210,17 +190,14 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   function close (): void {
     closed = true
     rebuilder.close()
-    for (const timer of flushTimers.values()) clearTimeout(timer)
-    flushTimers.clear()
   }
 
-  // What the WebSocket broadcaster reads.
+  // What the WebSocket broadcaster reads (frames come from the ticker, never from here).
   const feed = {
     channel: projection.channel,
     snapshot: reads.snapshot,
     resume: projection.resume,
-    framesSince: projection.framesSince,
-    flush: flushNow
+    framesSince: projection.framesSince
   }
 
   return {
@@ -236,6 +213,8 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     profileChanged,
     competitionStatus,
     isDirty: rebuilder.isDirty,
+    // A projection that missed a change (the ticker reports failed frames here).
+    markDirty,
     // The pub/sub channel carrying a competition's frames.
     channel: projection.channel,
     // Redis keys of a competition's projection (operators and tests).

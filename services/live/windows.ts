@@ -1,7 +1,7 @@
 // An instance's copy of a competition's top entries, kept current from the frame stream, and
 // what each top-`limit` window of clients needs from a frame. Frames in Redis carry every
 // changed entry plus `fill`: unchanged entries that entered the top TOP_DEPTH since the last
-// frame (see FLUSH_FN in leaderboard-scripts.ts), so the copy never has holes.
+// frame (see FLUSH_FN in services/leaderboard/scripts/tick.ts), so the copy never has holes.
 
 export const TOP_DEPTH = 100
 

@@ -61,7 +61,7 @@ export async function postgresScores (app: FastifyInstance, competitionId: strin
 
 // The Redis sorted set decoded: user -> score, in ZRANGE order.
 export async function redisRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
-  const key = app.leaderboard.keys(competitionId)[1]!
+  const key = app.leaderboard.keys(competitionId).scores
   const rows = await app.redis.zrange(key, 0, -1, 'WITHSCORES')
   const out: Array<{ userId: string, score: number }> = []
   for (let i = 0; i < rows.length; i += 2) out.push({ userId: rows[i]!.slice(16), score: -Number(rows[i + 1]) || 0 })

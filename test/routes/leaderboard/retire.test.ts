@@ -27,7 +27,7 @@ function ok200 (res: { statusCode: number }): void {
 // Seconds to live of each existing projection key but the tick (-1: none); the meta, scores
 // and members keys always exist.
 async function ttls (app: FastifyInstance, competitionId: string): Promise<number[]> {
-  const keys = app.leaderboard.keys(competitionId).filter((k) => !k.endsWith(':tick'))
+  const keys = Object.values(app.leaderboard.keys(competitionId)).filter((k) => !k.endsWith(':tick'))
   const all = await Promise.all(keys.map(async (k) => await app.redis.ttl(k)))
   if (all.slice(0, 3).includes(-2)) throw new Error('projection keys missing')
   return all.filter((s) => s !== -2)
@@ -48,7 +48,7 @@ test('a finished competition\'s leaderboard expires after the configured time; t
   await eventually(async () => (await ttls(app, competitionId)).every((s) => s >= 1 && s <= 2), 5000, 'every key to expire within two seconds')
   t.same((await leaderboard(app, competitionId, users[1]!)).body, before, 'still served from Redis meanwhile')
 
-  await eventually(async () => (await app.redis.exists(app.leaderboard.keys(competitionId)[0]!)) === 0, 5000, 'the keys to expire')
+  await eventually(async () => (await app.redis.exists(app.leaderboard.keys(competitionId).meta)) === 0, 5000, 'the keys to expire')
   const degraded = (await leaderboard(app, competitionId, users[1]!)).body
   t.equal(degraded.degraded, true, 'answered from Postgres once expired')
   t.same(degraded.entries.map((e: { userId: string, score: number }) => [e.userId, e.score]), [[users[0], 30], [users[2], 20], [users[1], 10]], 'the same standings')

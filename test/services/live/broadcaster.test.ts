@@ -62,8 +62,7 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
       const out: string[] = []
       for (let s = seq + 1; buffer.has(s); s++) out.push(buffer.get(s)!)
       return out.length > 0 ? out : null
-    },
-    flush: async () => {}
+    }
   }
   const { counts, metrics } = counters()
   const broadcaster = createBroadcaster({
@@ -73,7 +72,6 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
     heartbeatMs: opts.heartbeatMs ?? 60_000,
     maxBufferedBytes: opts.maxBufferedBytes ?? 1024,
     maxMessagesPerSecond: 1000,
-    sweepMs: 60_000,
     broadcastSlice: opts.broadcastSlice
   })
   const publish = (frame: object) => subscriber.emit('message', `feed:${CID}`, JSON.stringify(frame))

@@ -1,0 +1,78 @@
+import { COMMON, script } from './lua.ts'
+
+// Rebuilds: begin, load Postgres in chunks, finish (with a reset frame when anything
+// differed), and the expiry of a competition that no longer scores.
+
+// KEYS meta scores members names pending framed seq frames ; ARGV seconds. A competition that no
+// longer scores: its projection expires after ARGV[1] seconds and a later read rebuilds it from
+// Postgres. One script sets one expiry time for every key (the clock stands still inside a
+// script), so a read sees all of the projection or none of it.
+export const retireScript = script((k) => [k.meta, k.scores, k.members, k.names, k.pending, k.framed, k.seq, k.frames], `
+for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[1]) end
+return 1
+`)
+
+// KEYS meta ; ARGV visibility createdBy nowMs. A rebuild starts: a missing projection is marked
+// 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
+// Versions start from the clock, so a rebuilt projection never reuses an earlier version
+// (instances cache serialised pages by version).
+export const beginScript = script((k) => [k.meta], `
+redis.call('HSETNX', KEYS[1], 'state', 'building')
+redis.call('HSETNX', KEYS[1], 'v', ARGV[3] .. '000')
+redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2])
+return redis.call('HGET', KEYS[1], 'state')
+`)
+
+// KEYS meta scores members names framed pending ; ARGV per user: uid version points micros iso nameFields
+// Rebuild load: applies Postgres rows with version >= the projected one, also over a
+// tombstone, and refreshes names. A user not waiting for a frame is recorded as framed in
+// the loaded state (when that differs from what clients saw, a reset frame follows); one
+// waiting keeps what clients last saw, which their next frame corrects.
+export const loadScript = script((k) => [k.meta, k.scores, k.members, k.names, k.framed, k.pending], COMMON + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local changed = 0
+for i = 1, #ARGV, 6 do
+  local uid, ver, points, micros, iso = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  redis.call('HSET', KEYS[4], uid, ARGV[i + 5])
+  local cur = redis.call('HGET', KEYS[3], uid)
+  local old = parseRecord(cur)
+  if not old or tonumber(ver) >= tonumber(old.ver) then
+    local rec = ver .. '|' .. points .. '|' .. micros .. '|' .. iso
+    if rec ~= cur then
+      if old then redis.call('ZREM', KEYS[2], old.micros .. uid) end
+      redis.call('ZADD', KEYS[2], zs(points), micros .. uid)
+      redis.call('HSET', KEYS[3], uid, rec)
+      changed = changed + 1
+    end
+  end
+  local now = parseRecord(redis.call('HGET', KEYS[3], uid))
+  if now and redis.call('SISMEMBER', KEYS[6], uid) == 0 then redis.call('HSET', KEYS[5], uid, now.points) end
+end
+if changed > 0 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
+return changed
+`)
+
+// KEYS meta scores members framed seq frames ; ARGV changed maxFrames nowMs competitionId channel, stale uids...
+// Ends a rebuild: drops users no longer participating, marks the projection ready and, when
+// anything differed, publishes a reset frame so every client takes a fresh snapshot.
+export const finishScript = script((k) => [k.meta, k.scores, k.members, k.framed, k.seq, k.frames], COMMON + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local changed = ARGV[1] == '1'
+for i = 6, #ARGV do
+  local old = parseRecord(redis.call('HGET', KEYS[3], ARGV[i]))
+  if old then
+    redis.call('ZREM', KEYS[2], old.micros .. ARGV[i])
+    redis.call('HSET', KEYS[3], ARGV[i], 'x')
+    changed = true
+  end
+  redis.call('HDEL', KEYS[4], ARGV[i])
+end
+if not changed and redis.call('HGET', KEYS[1], 'state') == 'ready' then return 0 end
+-- The top may have changed without frames: the next frame fills in the whole top.
+redis.call('HDEL', KEYS[4], '#top')
+redis.call('HSET', KEYS[1], 'state', 'ready')
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+local seq = nextSeq(KEYS[5], ARGV[3])
+pushFrame(KEYS[6], seq, '{"type":"reset","competitionId":"' .. ARGV[4] .. '","seq":' .. seq .. '}', ARGV[2], ARGV[5])
+return tonumber(seq)
+`)
