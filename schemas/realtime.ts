@@ -34,7 +34,7 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 // second, else its connection is reset (an abnormal closure, 1006, for the client).
 // Sequence numbers: see SEQ_RULE (what the API document and the README say).
 
-// What the service does (leaderboard-scripts.ts numbers the frames, broadcaster.ts sends each
+// What the service does (services/leaderboard/scripts/tick.ts numbers the frames, broadcaster.ts sends each
 // client only the frames that change its view), said once for the API document and the schemas.
 export const SEQ_RULE = '`seq` numbers a competition\'s frames: one counter per competition, shared by every instance, so a client may resume on any of them. ' +
   'It starts from the server\'s clock (milliseconds since 1970 times 1000) when the competition\'s counter is first needed and grows by one per frame of ' +

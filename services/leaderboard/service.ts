@@ -10,9 +10,9 @@ import { withTransaction } from '../shared/transactions.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
 // Writes commit to Postgres first, then update the projection and queue the change for the
-// next frame; reads use the projection and fall back to Postgres (leaderboard-reads.ts);
-// rebuilds keep the projection equal to Postgres (leaderboard-rebuild.ts).
-// Ranking rule: see leaderboard-ranking.ts.
+// next frame; reads use the projection and fall back to Postgres (reads.ts);
+// rebuilds keep the projection equal to Postgres (rebuild.ts).
+// Ranking rule: see ranking.ts.
 
 export type { Logger } from './rebuild.ts'
 export type { FeedSnapshot, LeaderboardQuery, Viewer } from './reads.ts'
@@ -33,7 +33,7 @@ export interface LeaderboardServiceDeps {
   // Frames changes for the live feed, coalesced per tick (services/live/ticker.ts).
   ticker: { changed: (competitionId: string) => void }
   freshness?: Freshness<string>
-  // For rebuilds, which walk a projection in pages (see leaderboard-rebuild.ts).
+  // For rebuilds, which walk a projection in pages (see rebuild.ts).
   redis?: RebuilderDeps['redis']
 }
 

@@ -276,7 +276,7 @@ export function createLeaderboardStore () {
     return r ? { userId: r.user_id, score: Number(r.score), version: r.version, reachedMicros: r.micros, ...toProfile(r) } : null
   }
 
-  // The ranked view, computed by Postgres with the same rule as Redis (see leaderboard-ranking.ts).
+  // The ranked view, computed by Postgres with the same rule as Redis (see ranking.ts).
   const RANKED = `WITH ranked AS (
       SELECT p.user_id, p.score, p.reached_at, ${MICROS_SQL} AS micros,
         rank() OVER (ORDER BY p.score DESC) AS rank,

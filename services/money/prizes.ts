@@ -6,7 +6,7 @@ import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-spli
 import type { Db, Transact } from '../shared/transactions.ts'
 
 // Prize calculation (a preview, any time) and distribution (once, when final): the maths is
-// in prizes-math.ts; this moves the money through the ledger in one transaction.
+// in prize-split.ts; this moves the money through the ledger in one transaction.
 
 export interface PrizeTable {
   competitionId: string
