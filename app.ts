@@ -8,6 +8,7 @@ import postgres from './plugins/postgres.ts'
 import redis from './plugins/redis.ts'
 import storage from './plugins/storage.ts'
 import auth from './plugins/auth.ts'
+import authorization from './plugins/authorization.ts'
 import security from './plugins/security.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
@@ -49,6 +50,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(provisioningWiring)
   // After the rate limiter: a refused token counts against the caller's address.
   await fastify.register(auth)
+  await fastify.register(authorization)
   await fastify.register(docs)
 
   // Services, wired onto the instance (wiring/: the one place services meet Fastify).

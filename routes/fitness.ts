@@ -1,21 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import { errors } from '../lib/errors.ts'
 import { errorResponses, PageSchema, UserIdParamsSchema } from '../schemas/common.ts'
 import {
   FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES,
   StatsQuerySchema, StatsSchema, SyncBodySchema, SyncResultSchema
 } from '../schemas/fitness.ts'
-
-type Access = 'user' | 'self' | 'admin'
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    // Who may call a fitness route: any signed-in user, the user named by :userId (or an
-    // admin), or admins only.
-    fitnessAccess?: Access
-  }
-}
 
 const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls from a provider.
 
@@ -44,22 +33,10 @@ const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls 
   pulled as per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit breaker: while the
   provider keeps failing, calls fail fast with 503 and Retry-After.`
 
-function needsAccess (request: FastifyRequest): void {
-  const access = request.routeOptions.config.fitnessAccess ?? 'user'
-  const { isAdmin, id } = request.user
-  if (access === 'admin' && !isAdmin) throw errors.Forbidden('Admins only')
-  if (access === 'self' && !isAdmin) {
-    const { userId } = request.params as { userId?: string }
-    if (userId?.toLowerCase() !== id) throw errors.Forbidden('You can only read your own fitness data')
-  }
-}
-
 const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (fastify) {
-  // The domain's one auth rule: signed in, then the route's access level.
-  fastify.addHook('onRequest', async function authorise (request, reply) {
-    await fastify.authenticate(request, reply)
-    needsAccess(request)
-  })
+  // Signed in, then each route's rule, both on request: a refusal comes before validation.
+  fastify.addHook('onRequest', fastify.authenticate)
+  const adminOnly = fastify.authorize.admin('Admins only')
 
   fastify.post('/fitness/sync', {
     schema: {
@@ -81,7 +58,7 @@ const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (f
   })
 
   fastify.get('/fitness/stats/:userId', {
-    config: { fitnessAccess: 'self' },
+    onRequest: fastify.authorize.selfOrAdmin('You can only read your own fitness data'),
     schema: {
       tags: ['fitness'],
       summary: 'Daily, weekly and monthly totals, streaks and personal bests',
@@ -95,7 +72,7 @@ const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (f
   })
 
   fastify.get('/admin/flags', {
-    config: { fitnessAccess: 'admin' },
+    onRequest: adminOnly,
     schema: {
       tags: ['admin', 'fitness'],
       summary: 'Anti-cheat flags to review (oldest first)',
@@ -107,7 +84,7 @@ const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (f
   })
 
   const resolution = (summary: string, description: string) => ({
-    config: { fitnessAccess: 'admin' as const },
+    onRequest: adminOnly,
     schema: {
       tags: ['admin', 'fitness'],
       summary,

@@ -8,6 +8,9 @@ const CREATE_DESCRIPTION = `startsAt may be up to ${START_SKEW_SECONDS} s before
   'earlier is 400. endsAt must be after startsAt, and a percent prizeSplit must sum to 100 (400 otherwise).'
 
 const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoutes (fastify) {
+  // COMPETITION_CREATORS=admins (the default) makes creating a competition an admin action.
+  const mayCreate = fastify.config.COMPETITION_CREATORS === 'admins' ? [fastify.authorize.admin('Only admins may create competitions')] : []
+
   fastify.get('/competitions', {
     schema: {
       tags: ['competitions'],
@@ -21,7 +24,7 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
   })
 
   fastify.post('/competitions', {
-    config: { accessRule: 'creator' },
+    preHandler: mayCreate,
     schema: {
       tags: ['competitions'],
       summary: 'Create a competition (admins, unless COMPETITION_CREATORS=users)',

@@ -5,7 +5,7 @@ import { CompetitionSchema } from '../../schemas/competitions.ts'
 // Admin actions on the status machine; the sweeper does the timed ones.
 const lifecycleRoutes: FastifyPluginAsyncTypebox = async function lifecycleRoutes (fastify) {
   fastify.post('/competitions/:id/cancel', {
-    config: { accessRule: 'admin' },
+    preHandler: fastify.authorize.admin(),
     schema: {
       tags: ['competitions', 'admin'],
       summary: 'Cancel a competition and refund every entry fee (admins); repeating it changes nothing',
@@ -18,7 +18,7 @@ const lifecycleRoutes: FastifyPluginAsyncTypebox = async function lifecycleRoute
   })
 
   fastify.post('/competitions/:id/end-early', {
-    config: { accessRule: 'admin' },
+    preHandler: fastify.authorize.admin(),
     schema: {
       tags: ['competitions', 'admin'],
       summary: 'End a running competition now (to grace), or end its grace period (to final) (admins)',

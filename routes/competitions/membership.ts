@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { errorResponses, IdempotencyHeadersSchema, IdParamsSchema } from '../../schemas/common.ts'
 import { ActorBodySchema, DepartureSchema, MembershipSchema } from '../../schemas/competitions.ts'
-import { targetUserId } from '../users/access.ts'
 
 function actor (request: FastifyRequest): { actorId: string, idempotencyKey?: string } {
   const key = request.headers['idempotency-key']
@@ -12,7 +11,7 @@ function actor (request: FastifyRequest): { actorId: string, idempotencyKey?: st
 // Join and leave act for the caller, or for body.userId when an admin calls.
 const membershipRoutes: FastifyPluginAsyncTypebox = async function membershipRoutes (fastify) {
   fastify.post('/competitions/:id/join', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['competitions'],
       summary: 'Join a competition, paying its entry fee; joining again returns the same membership',
@@ -22,11 +21,11 @@ const membershipRoutes: FastifyPluginAsyncTypebox = async function membershipRou
       response: { 200: MembershipSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429) }
     }
   }, async function joinCompetition (request) {
-    return await fastify.competitions.join(request.params.id, targetUserId(request), actor(request))
+    return await fastify.competitions.join(request.params.id, fastify.authorize.targetUserId(request), actor(request))
   })
 
   fastify.post('/competitions/:id/leave', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['competitions'],
       summary: 'Leave a competition before it starts; the entry fee is refunded',
@@ -36,7 +35,7 @@ const membershipRoutes: FastifyPluginAsyncTypebox = async function membershipRou
       response: { 200: DepartureSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 422, 429) }
     }
   }, async function leaveCompetition (request) {
-    return await fastify.competitions.leave(request.params.id, targetUserId(request), actor(request))
+    return await fastify.competitions.leave(request.params.id, fastify.authorize.targetUserId(request), actor(request))
   })
 }
 

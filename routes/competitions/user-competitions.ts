@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
 import { UserCompetitionPageSchema, UserCompetitionsQuerySchema } from '../../schemas/competitions.ts'
-import { targetUserId } from '../users/access.ts'
 
 const userCompetitionRoutes: FastifyPluginAsyncTypebox = async function userCompetitionRoutes (fastify) {
   fastify.get('/users/:userId/competitions', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['competitions'],
       summary: 'The user\'s current and past competitions with score, rank and final rank',
@@ -15,7 +14,7 @@ const userCompetitionRoutes: FastifyPluginAsyncTypebox = async function userComp
     }
   }, async function listUserCompetitions (request) {
     const { scope = 'all', cursor, limit = 20 } = request.query
-    return await fastify.userCompetitions.list(targetUserId(request), { scope, cursor, limit })
+    return await fastify.userCompetitions.list(fastify.authorize.targetUserId(request), { scope, cursor, limit })
   })
 }
 

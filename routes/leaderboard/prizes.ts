@@ -1,17 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
-import { errors } from '../../lib/errors.ts'
 import { errorResponses } from '../../schemas/common.ts'
 import { PRIZE_RULES, PrizeParamsSchema, PrizeTableSchema } from '../../schemas/prizes.ts'
 
 // Prizes: anyone who can see a competition may preview its prize table; only admins (and the
-// service role) distribute, declared per route with `config.accessRule`.
+// service role) distribute.
 const prizesRoutes: FastifyPluginAsyncTypebox = async function prizesRoutes (fastify) {
   fastify.addHook('onRequest', fastify.authenticate)
-  fastify.addHook('preHandler', async function authorisePrizes (request: FastifyRequest) {
-    if (request.routeOptions.config.accessRule !== 'admin') return
-    if (!request.user.isAdmin) throw errors.Forbidden('Only admins may distribute prizes')
-  })
 
   fastify.post('/prizes/calculate/:competitionId', {
     schema: {
@@ -26,7 +20,7 @@ const prizesRoutes: FastifyPluginAsyncTypebox = async function prizesRoutes (fas
   })
 
   fastify.post('/prizes/distribute/:competitionId', {
-    config: { accessRule: 'admin' },
+    preHandler: fastify.authorize.admin('Only admins may distribute prizes'),
     schema: {
       tags: ['prizes', 'admin'],
       summary: 'Pay the prizes of a final competition through the ledger and mark it paid (admins)',

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { errors } from '../../lib/errors.ts'
 import { errorResponses, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
 import {
@@ -8,14 +7,10 @@ import {
 } from '../../schemas/leaderboard.ts'
 
 // The leaderboard domain: reads for signed-in users, score updates and rebuilds for trusted
-// callers (admins and the service role), declared per route with `config.accessRule`.
+// callers (admins and the service role). Those are refused on request, before validation.
 const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoutes (fastify) {
   fastify.addHook('onRequest', fastify.authenticate)
-  fastify.addHook('onRequest', async function authoriseLeaderboard (request: FastifyRequest) {
-    if (request.routeOptions.config.accessRule === 'admin' && !request.user.isAdmin) {
-      throw errors.Forbidden('Only admins and trusted services may do this')
-    }
-  })
+  const trustedOnly = fastify.authorize.admin('Only admins and trusted services may do this')
 
   fastify.get('/leaderboard/:competitionId', {
     schema: {
@@ -37,7 +32,7 @@ const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoute
   })
 
   fastify.post('/leaderboard/update', {
-    config: { accessRule: 'admin' },
+    onRequest: trustedOnly,
     schema: {
       tags: ['leaderboard'],
       summary: 'Change a participant\'s score in a custom-metric competition (admins and trusted services)',
@@ -59,7 +54,7 @@ const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoute
   })
 
   fastify.post('/admin/leaderboard/rebuild', {
-    config: { accessRule: 'admin' },
+    onRequest: trustedOnly,
     schema: {
       tags: ['admin', 'leaderboard'],
       summary: 'Rebuild the Redis leaderboards of every active and grace competition from Postgres (admins)',
@@ -72,7 +67,7 @@ const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoute
   })
 
   fastify.post('/admin/leaderboard/:competitionId/rebuild', {
-    config: { accessRule: 'admin' },
+    onRequest: trustedOnly,
     schema: {
       tags: ['admin', 'leaderboard'],
       summary: 'Rebuild one competition\'s Redis leaderboard from Postgres, whatever its status (admins)',

@@ -3,7 +3,6 @@ import fastifyMultipart from '@fastify/multipart'
 import { errors } from '../../lib/errors.ts'
 import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
 import { AvatarSchema } from '../../schemas/users.ts'
-import { targetUserId } from './access.ts'
 import { readAvatarForm } from './avatar-form.ts'
 
 const AvatarUploadSchema = {
@@ -27,7 +26,7 @@ const avatarRoutes: FastifyPluginAsyncTypebox = async function avatarRoutes (fas
   })
 
   fastify.post('/users/:userId/avatar', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['users'],
       summary: 'Upload an avatar: re-encoded to a square WebP of at most 512 px, metadata stripped',
@@ -43,7 +42,7 @@ const avatarRoutes: FastifyPluginAsyncTypebox = async function avatarRoutes (fas
   }, async function uploadAvatar (request) {
     if (!request.isMultipart()) throw errors.UnsupportedMediaType('Send the image as multipart/form-data')
     const upload = await readAvatarForm(request, { maxBytes, multipartErrors: fastify.multipartErrors })
-    const avatar = await fastify.avatars.replace(targetUserId(request), upload)
+    const avatar = await fastify.avatars.replace(fastify.authorize.targetUserId(request), upload)
     return { avatarUrl: avatar.url, width: avatar.width, height: avatar.height, bytes: avatar.bytes }
   })
 }

@@ -2,12 +2,11 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, PageQuerySchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import { WalletEntriesPageSchema } from '../../schemas/ledger.ts'
 import { ActivityPageSchema, DashboardSchema } from '../../schemas/users.ts'
-import { targetUserId } from './access.ts'
 
 // A user's own views: only the user and admins may read them.
 const feedRoutes: FastifyPluginAsyncTypebox = async function feedRoutes (fastify) {
   fastify.get('/users/:userId/dashboard', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['users'],
       summary: 'Today\'s and this week\'s totals, running competitions with rank, wallet balances, recent activity',
@@ -15,11 +14,11 @@ const feedRoutes: FastifyPluginAsyncTypebox = async function feedRoutes (fastify
       response: { 200: DashboardSchema, ...errorResponses(400, 401, 403, 404, 429) }
     }
   }, async function getDashboard (request) {
-    return await fastify.dashboard.get(targetUserId(request))
+    return await fastify.dashboard.get(fastify.authorize.targetUserId(request))
   })
 
   fastify.get('/users/:userId/activity', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['users'],
       summary: 'The user\'s activity feed, newest first',
@@ -29,11 +28,11 @@ const feedRoutes: FastifyPluginAsyncTypebox = async function feedRoutes (fastify
     }
   }, async function listActivity (request) {
     const { cursor, limit = 20 } = request.query
-    return await fastify.activity.list(fastify.pg.pool, targetUserId(request), { cursor, limit })
+    return await fastify.activity.list(fastify.pg.pool, fastify.authorize.targetUserId(request), { cursor, limit })
   })
 
   fastify.get('/users/:userId/transactions', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['users'],
       summary: 'The user\'s wallet ledger entries with running balance, newest first',
@@ -43,7 +42,7 @@ const feedRoutes: FastifyPluginAsyncTypebox = async function feedRoutes (fastify
     }
   }, async function listTransactions (request) {
     const { cursor, limit = 20 } = request.query
-    return await fastify.ledger.listWalletEntries(fastify.pg.pool, targetUserId(request), { cursor, limit })
+    return await fastify.ledger.listWalletEntries(fastify.pg.pool, fastify.authorize.targetUserId(request), { cursor, limit })
   })
 }
 

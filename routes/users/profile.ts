@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
 import { ProfileSchema, ProfileUpdateSchema } from '../../schemas/users.ts'
-import { actsForSelfOrAdmin, targetUserId } from './access.ts'
 
 const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (fastify) {
   fastify.get('/users/:userId/profile', {
@@ -12,12 +11,13 @@ const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (f
       response: { 200: ProfileSchema, ...errorResponses(400, 401, 404, 429) }
     }
   }, async function getProfile (request) {
+    const { targetUserId, actsForSelfOrAdmin } = fastify.authorize
     const profile = await fastify.users.getProfile(targetUserId(request))
     return actsForSelfOrAdmin(request) ? profile : fastify.users.publicProfile(profile)
   })
 
   fastify.put('/users/:userId/profile', {
-    config: { accessRule: 'owner' },
+    preHandler: fastify.authorize.selfOrAdmin(),
     schema: {
       tags: ['users'],
       summary: 'Update a profile (own, or any as admin); fields left out are unchanged',
@@ -26,7 +26,7 @@ const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (f
       response: { 200: ProfileSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 429) }
     }
   }, async function updateProfile (request) {
-    return await fastify.users.updateProfile(targetUserId(request), request.body)
+    return await fastify.users.updateProfile(fastify.authorize.targetUserId(request), request.body)
   })
 }
 
