@@ -5,6 +5,7 @@ import { loadDevSecret } from '../lib/dev-secret.ts'
 import { errors } from '../lib/errors.ts'
 import { createJwksKeySet } from '../lib/jwks-key-set.ts'
 import { setRecent } from '../lib/recent-map.ts'
+import { isUuid } from '../lib/uuid.ts'
 
 export interface TokenClaims {
   sub: string
@@ -38,10 +39,8 @@ declare module 'fastify' {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 function toUser (claims: TokenClaims): AuthUser {
-  if (typeof claims.sub !== 'string' || !UUID.test(claims.sub)) throw errors.Unauthorized('Token subject must be a user id')
+  if (typeof claims.sub !== 'string' || !isUuid(claims.sub)) throw errors.Unauthorized('Token subject must be a user id')
   const role = claims.role === 'service_role' ? 'service' : claims.app_metadata?.role === 'admin' ? 'admin' : 'user'
   const meta = claims.user_metadata ?? {}
   return {

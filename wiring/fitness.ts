@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import { createFitnessMetrics } from '../services/fitness/metrics.ts'
+import { fitnessMetrics } from '../services/shared/metrics.ts'
 import { createFitnessService } from '../services/fitness/service.ts'
 import { createGoogleFitProvider } from '../services/providers/google-fit.ts'
 import { createResilience } from '../services/providers/resilience.ts'
@@ -14,7 +14,7 @@ const CIRCUIT_STATES = { closed: 0, open: 1, half_open: 2 }
 
 export default fp(async function fitnessService (fastify) {
   const { config } = fastify
-  const metrics = createFitnessMetrics(fastify.metricsRegistry)
+  const metrics = fitnessMetrics(fastify.metricsRegistry)
 
   // One circuit breaker per provider for this instance, shared by all users' pulls.
   metrics.circuit.set({ provider: 'google_fit' }, 0)

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
-import promClient from '@prometheus-io/client'
 import { createLeaderboardProjection } from '../services/leaderboard/projection.ts'
 import { createFreshness } from '../services/shared/freshness.ts'
 import { createLeaderboardService } from '../services/leaderboard/service.ts'
 import { createTicker } from '../services/live/ticker.ts'
+import { leaderboardMetrics } from '../services/shared/metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,12 +13,8 @@ declare module 'fastify' {
 }
 
 export default fp(async function leaderboardService (fastify) {
-  const { config, metricsRegistry: registry } = fastify
-  const metrics = {
-    scoreUpdates: new promClient.Counter({ name: 'leaderboard_score_updates_total', help: 'Score changes by outcome (applied, duplicate, unchanged, rejected reasons)', labelNames: ['result'], registers: [registry] }),
-    reads: new promClient.Counter({ name: 'leaderboard_reads_total', help: 'Leaderboard reads by source (memory: an unchanged projection read before, redis, or postgres when degraded)', labelNames: ['source'], registers: [registry] }),
-    rebuilds: new promClient.Counter({ name: 'leaderboard_rebuilds_total', help: 'Rebuilds of a competition\'s Redis projection from Postgres', labelNames: ['outcome'], registers: [registry] })
-  }
+  const { config } = fastify
+  const metrics = leaderboardMetrics(fastify.metricsRegistry)
   const projection = createLeaderboardProjection({
     redis: fastify.redis,
     prefix: fastify.redisPrefix,

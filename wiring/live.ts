@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import fastifyWebsocket from '@fastify/websocket'
-import promClient from '@prometheus-io/client'
 import { createBroadcaster } from '../services/live/broadcaster.ts'
+import { liveFeedMetrics } from '../services/shared/metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,18 +13,14 @@ declare module 'fastify' {
 // WebSocket support plus the broadcaster that owns the sockets. Client messages are tiny
 // (resume, ping), so anything larger than a few KB is refused by the ws library itself.
 export default fp(async function broadcasterPlugin (fastify) {
-  const { config, metricsRegistry: registry } = fastify
+  const { config } = fastify
   const broadcaster = createBroadcaster({
     subscriber: fastify.redisSubscriber,
     log: fastify.log,
     heartbeatMs: config.REALTIME_HEARTBEAT_MS,
     maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
     maxMessagesPerSecond: config.REALTIME_MAX_MESSAGES_PER_SECOND,
-    metrics: {
-      connections: new promClient.Gauge({ name: 'realtime_connections', help: 'Open leaderboard WebSockets on this instance', registers: [registry] }),
-      frames: new promClient.Counter({ name: 'realtime_frames_sent_total', help: 'Frames sent to WebSocket clients, by type', labelNames: ['type'], registers: [registry] }),
-      slowConsumers: new promClient.Counter({ name: 'realtime_slow_consumers_total', help: 'WebSockets closed because their send buffer grew past the limit', registers: [registry] })
-    }
+    metrics: liveFeedMetrics(fastify.metricsRegistry)
   })
   fastify.decorate('broadcaster', broadcaster)
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
-import promClient from '@prometheus-io/client'
 import { createPrizesService } from '../services/money/prizes.ts'
 import { createTransactor } from '../services/shared/transactions.ts'
+import { prizeMetrics } from '../services/shared/metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,16 +11,12 @@ declare module 'fastify' {
 }
 
 export default fp(async function prizesService (fastify) {
-  const registry = fastify.metricsRegistry
   fastify.decorate('prizes', createPrizesService({
     pool: fastify.pg.pool,
     transact: createTransactor(fastify.pg.pool),
     ledger: fastify.ledger,
     activity: fastify.activity,
     events: fastify.events,
-    metrics: {
-      payouts: new promClient.Counter({ name: 'prize_payouts_total', help: 'Prizes paid to winners', labelNames: ['currency'], registers: [registry] }),
-      paidAmount: new promClient.Counter({ name: 'prize_paid_minor_units_total', help: 'Prize money paid to winners, in minor units', labelNames: ['currency'], registers: [registry] })
-    }
+    metrics: prizeMetrics(fastify.metricsRegistry)
   }))
 }, { name: 'prizes-service', dependencies: ['postgres', 'events', 'observability', 'ledger-service'] })

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import { CloseCodes } from '../../schemas/realtime.ts'
+import { isUuid } from '../../lib/uuid.ts'
 
 interface Admission {
   code: number
@@ -14,7 +15,6 @@ interface SocketQuery {
   k: number
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const DIGITS = /^\d{1,16}$/
 
 // Optional integer query value within bounds; null when invalid.
@@ -72,7 +72,7 @@ const feedRoutes: FastifyPluginAsync = async function feedRoutes (fastify) {
       return
     }
     try {
-      if (!UUID.test(competitionId) || await fastify.leaderboard.access(competitionId.toLowerCase(), request.user) !== 'ok') {
+      if (!isUuid(competitionId) || await fastify.leaderboard.access(competitionId.toLowerCase(), request.user) !== 'ok') {
         refused.set(request, { code: CloseCodes.NOT_FOUND, reason: 'Competition not found' })
         return
       }

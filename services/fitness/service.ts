@@ -5,7 +5,7 @@ import { combinedDayTotals, recomputeDailyTotals, type SourceDayTotal } from './
 import { flagOwner, listFlags, resolveFlag } from './flags.ts'
 import { ingestBatch, type WrittenSample } from './ingest.ts'
 import { createUserLease } from './lease.ts'
-import type { FitnessMetrics } from './metrics.ts'
+import type { FitnessMetrics } from '../shared/metrics.ts'
 import { daysToSamples, markPulled, planPull, type PullLimits } from './pull.ts'
 import { competitionsToScore, competitionTargets, computeScore, scoreIdempotencyKey, type ComputedScore, type ScoreTarget } from './scoring.ts'
 import { userStats, type StatsQuery } from './stats.ts'

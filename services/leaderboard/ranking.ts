@@ -1,4 +1,6 @@
 import { errors } from '../../lib/errors.ts'
+import { isLowercaseUuid } from '../../lib/uuid.ts'
+import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 
 // The ranking rule, the same in Redis, in the Postgres fallback, in WebSocket frames and in
 // prize maths:
@@ -18,7 +20,6 @@ export interface Standing {
 // Microseconds are 16 digits until the year 2286; zero-padded they sort as strings.
 const MICROS_DIGITS = 16
 const MICROS = /^\d{1,16}$/
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 export function compareStandings (a: Standing, b: Standing): number {
   if (a.score !== b.score) return b.score - a.score
@@ -67,24 +68,13 @@ export function microsToIso (micros: string): string {
   return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`
 }
 
-// Opaque page cursor: base64url of the last entry's sort key.
+// Opaque page cursor: the last entry's sort key in the shared cursor codec.
 export function encodeRankCursor (last: Standing): string {
-  return Buffer.from(JSON.stringify([last.score, last.reachedMicros, last.userId])).toString('base64url')
+  return encodeCursor([last.score, last.reachedMicros, last.userId])
 }
 
 export function decodeRankCursor (cursor: string): Standing {
-  let key: unknown
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw errors.BadRequest('cursor is invalid')
-  }
-  if (!Array.isArray(key) || key.length !== 3) throw errors.BadRequest('cursor is invalid')
-  const [score, reachedMicros, userId] = key as unknown[]
-  if (typeof score !== 'number' || !Number.isSafeInteger(score) || score < 0 ||
-    typeof reachedMicros !== 'string' || !MICROS.test(reachedMicros) ||
-    typeof userId !== 'string' || !UUID.test(userId)) {
-    throw errors.BadRequest('cursor is invalid')
-  }
+  const [score, reachedMicros, userId] = decodeCursor(cursor, ['number', 'string', 'string']) as [number, string, string]
+  if (score < 0 || !MICROS.test(reachedMicros) || !isLowercaseUuid(userId)) throw errors.BadRequest('cursor is invalid')
   return { score, reachedMicros, userId }
 }

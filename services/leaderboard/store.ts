@@ -1,6 +1,7 @@
 import pg from 'pg'
 import { encodeRankCursor, microsToIso, type Standing } from './ranking.ts'
 import type { Db, FoldedStatements } from '../shared/transactions.ts'
+import { isUuid } from '../../lib/uuid.ts'
 
 // Postgres side of the leaderboard: the source of truth for scores, and the fallback for
 // reads when the Redis projection is unavailable.
@@ -66,7 +67,6 @@ export interface ProjectionRow extends Profile {
   reachedMicros: string
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const SCORING_STATUSES = new Set(['active', 'grace'])
 
 // Whether a competition in this status takes score changes.
@@ -101,7 +101,7 @@ async function multi (db: Db, statements: string[]): Promise<Array<pg.QueryResul
 }
 
 function uuids (values: string[]): string {
-  for (const v of values) if (!UUID.test(v)) throw new Error(`not a UUID: ${v}`)
+  for (const v of values) if (!isUuid(v)) throw new Error(`not a UUID: ${v}`)
   return `ARRAY[${values.map((v) => `'${v}'`).join(',')}]::uuid[]`
 }
 
@@ -145,8 +145,8 @@ export function createLeaderboardStore () {
     const valid: number[] = []
     for (const i of order) {
       const change = changes[i]!
-      if (!UUID.test(change.userId) || !validChange(change)) skip(i, 'invalid')
-      else if (!UUID.test(change.competitionId)) skip(i, 'unknown_competition')
+      if (!isUuid(change.userId) || !validChange(change)) skip(i, 'invalid')
+      else if (!isUuid(change.competitionId)) skip(i, 'unknown_competition')
       else valid.push(i)
     }
     // Nothing to look up or write: no transaction at all.
@@ -233,7 +233,7 @@ export function createLeaderboardStore () {
   }
 
   async function getCompetition (db: Db, competitionId: string): Promise<CompetitionInfo | null> {
-    if (!UUID.test(competitionId)) return null
+    if (!isUuid(competitionId)) return null
     const { rows } = await db.query<{ id: string, status: string, metric: string, visibility: 'public' | 'private', created_by: string | null }>(
       'SELECT id, status, metric, visibility, created_by FROM competitions WHERE id = $1', [competitionId])
     const row = rows[0]

@@ -4,6 +4,7 @@ import type { ActivityService } from '../users/activity.ts'
 import type { LedgerService } from './ledger.ts'
 import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-split.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
+import { isUuid } from '../../lib/uuid.ts'
 
 // Prize calculation (a preview, any time) and distribution (once, when final): the maths is
 // in prize-split.ts; this moves the money through the ledger in one transaction.
@@ -49,13 +50,11 @@ interface CompetitionRow {
   created_by: string | null
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export function createPrizesService (deps: PrizesDeps) {
   const { pool, transact, ledger, activity, events, metrics } = deps
 
   async function competition (db: Db, competitionId: string, lock = false): Promise<CompetitionRow | null> {
-    if (!UUID.test(competitionId)) return null
+    if (!isUuid(competitionId)) return null
     const { rows } = await db.query<CompetitionRow>(`SELECT id, status, currency, sponsor_prize::text, house_share_bps, prize_split, visibility, created_by
       FROM competitions WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [competitionId])
     return rows[0] ?? null
