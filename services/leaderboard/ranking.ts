@@ -61,6 +61,9 @@ export function parseMember (member: string): { reachedMicros: string, userId: s
 }
 
 // ISO-8601 UTC with the microseconds Postgres keeps, e.g. 2026-11-25T02:32:57.123456Z.
+// reached_at as micros, in SQL over participants aliased p.
+export const MICROS_SQL = '(extract(epoch FROM p.reached_at) * 1000000)::bigint::text'
+
 export function microsToIso (micros: string): string {
   const value = BigInt(micros)
   const seconds = value / 1_000_000n

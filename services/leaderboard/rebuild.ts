@@ -1,7 +1,8 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './projection.ts'
-import { isScoring, type LeaderboardStore } from './store.ts'
+import type { LeaderboardStore } from './store.ts'
+import { isScoring } from './score-batch.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
 
 // Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis

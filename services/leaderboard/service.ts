@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
-import { createLeaderboardStore, isScoring, type ProjectedScore, type ScoreChange, type ScoreResult } from './store.ts'
+import { createLeaderboardStore } from './store.ts'
+import { isScoring, type ProjectedScore, type ScoreChange, type ScoreResult } from './score-batch.ts'
 import type { LeaderboardProjection } from './projection.ts'
 import { createLeaderboardReads } from './reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './rebuild.ts'

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 import fc from 'fast-check'
 import { build } from '../../helper.ts'
 import { LEADERBOARD_TEST_CONFIG, seedCompetition, seedParticipants, seedUsers } from '../../routes/leaderboard/fixtures.ts'
-import { createLeaderboardStore, type LeaderboardStore, type ScoreChange } from '../../../services/leaderboard/store.ts'
+import { createLeaderboardStore, type LeaderboardStore } from '../../../services/leaderboard/store.ts'
+import type { ScoreChange } from '../../../services/leaderboard/score-batch.ts'
 import { withTransaction, type TransactionPool } from '../../../services/shared/transactions.ts'
 
 // applyChanges sends its statements as array literals in two round trips, so these cover what
