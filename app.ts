@@ -13,6 +13,7 @@ import security from './plugins/security.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
 import eventsWiring from './wiring/events.ts'
+import jobsWiring from './wiring/jobs.ts'
 import provisioningWiring from './wiring/provisioning.ts'
 import liveWiring from './wiring/live.ts'
 import moneyWiring from './wiring/money.ts'
@@ -55,6 +56,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
 
   // Services, wired onto the instance (wiring/: the one place services meet Fastify).
   await fastify.register(eventsWiring)
+  await fastify.register(jobsWiring)
   await fastify.register(liveWiring)
   await fastify.register(moneyWiring)
   await fastify.register(usersWiring)

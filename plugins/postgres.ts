@@ -15,8 +15,11 @@ declare module 'fastify' {
     // competition lists and details, leaderboard pages read from Postgres, activity feeds,
     // score and sync history, admin reports. Must NOT use it: anything inside a transaction,
     // anything that reads its own writes (the response of a POST/PUT, idempotency checks),
-    // balances before money moves, projection rebuilds, the sweeper. See README "Operations".
+    // balances before money moves, projection rebuilds, lifecycle jobs. See README "Operations".
     pgRead: pg.Pool
+    // The primary's connection string (the embedded server's when none is configured), for
+    // components that open connections of their own (the job queue).
+    postgresUrl: string
   }
 }
 
@@ -73,5 +76,6 @@ export default fp(async function postgresPlugin (fastify) {
   // An idle client losing its server must not crash the process; the next query reconnects.
   fastify.pg.pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres client failed'))
   fastify.decorate('postgresMode', stopEmbedded ? 'embedded' : 'external')
+  fastify.decorate('postgresUrl', connectionString)
   fastify.decorate('pgRead', config.DATABASE_READ_URL === '' ? fastify.pg.pool : createReadPool(fastify))
 }, { name: 'postgres', dependencies: ['config'] })

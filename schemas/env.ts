@@ -42,7 +42,12 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REALTIME_MAX: Type.Integer({ default: 0, minimum: 0 }),
 
   COMPETITION_CREATORS: Type.Union([Type.Literal('admins'), Type.Literal('users')], { default: 'admins' }),
-  SWEEPER_INTERVAL_MS: Type.Integer({ default: 5000, minimum: 0 }),
+
+  JOB_WORKERS: Type.Boolean({ default: true }),
+  JOB_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 100 }),
+  JOB_SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 8000, minimum: 0 }),
+  JOB_EXPIRE_SECONDS: Type.Integer({ default: 300, minimum: 10 }),
+  LIFECYCLE_JOBS: Type.Boolean({ default: true }),
 
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),

@@ -20,7 +20,7 @@ test('the built service starts, migrates and serves the live page', async (t) =>
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: await createRedisPrefix(t),
     JWT_SECRET: TEST_JWT_SECRET,
-    SWEEPER_INTERVAL_MS: '0',
+    LIFECYCLE_JOBS: 'false',
     DATA_DIR: await createDataDir(t)
   }, 'dist/server.js')
 

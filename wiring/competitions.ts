@@ -3,12 +3,14 @@ import { createCompetitionsService } from '../services/competitions/catalogue.ts
 import { createLifecycleService } from '../services/competitions/lifecycle.ts'
 import { createUserCompetitionsService } from '../services/competitions/user-competitions.ts'
 import { createTransactor } from '../services/shared/transactions.ts'
+import { LIFECYCLE_QUEUE, scheduleAllSteps, type LifecycleJob } from '../services/competitions/schedule.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     competitions: ReturnType<typeof createCompetitionsService>
     userCompetitions: ReturnType<typeof createUserCompetitionsService>
-    // Time-driven status changes (sweep) and admin actions (cancel, end early).
+    // Time-driven status changes (advance, run by the lifecycle job; sweep) and admin actions
+    // (cancel, end early).
     lifecycle: ReturnType<typeof createLifecycleService>
   }
 }
@@ -16,25 +18,17 @@ declare module 'fastify' {
 export default fp(async function competitionsService (fastify) {
   const { pool } = fastify.pg
   const transact = createTransactor(pool)
-  const deps = { pool, transact, ledger: fastify.ledger, activity: fastify.activity, events: fastify.events }
+  const deps = { pool, transact, ledger: fastify.ledger, activity: fastify.activity, events: fastify.events, jobs: fastify.jobs }
   const lifecycle = createLifecycleService(deps)
   fastify.decorate('competitions', createCompetitionsService(deps))
   fastify.decorate('userCompetitions', createUserCompetitionsService({ pool }))
   fastify.decorate('lifecycle', lifecycle)
 
-  // Every instance sweeps; row locks keep them from doing the same work twice.
-  const interval = fastify.config.SWEEPER_INTERVAL_MS
-  if (interval === 0) return
-  let running: Promise<unknown> | null = null
-  const timer = setInterval(function sweepDueCompetitions () {
-    if (running) return
-    running = lifecycle.sweep(new Date())
-      .catch((err: unknown) => fastify.log.error({ err }, 'competition sweep failed'))
-      .finally(() => { running = null })
-  }, interval)
-  timer.unref()
-  fastify.addHook('onClose', async () => {
-    clearInterval(timer)
-    await running
+  // Status changes are jobs due at each competition's instants (services/competitions/schedule.ts).
+  await fastify.jobs.work<LifecycleJob>(LIFECYCLE_QUEUE, { pollingIntervalSeconds: 0.5, policy: 'exclusive', run: fastify.config.LIFECYCLE_JOBS },
+    async ({ competitionId }) => { await lifecycle.advance(competitionId) })
+  // Competitions from before the queue, or whose job an operator deleted, get their next step.
+  fastify.addHook('onReady', async function scheduleLifecycleSteps () {
+    if (fastify.config.LIFECYCLE_JOBS && fastify.config.JOB_WORKERS) await scheduleAllSteps(pool, fastify.jobs)
   })
-}, { name: 'competitions-service', dependencies: ['postgres', 'events', 'ledger-service', 'users-service'] })
+}, { name: 'competitions-service', dependencies: ['postgres', 'events', 'jobs', 'ledger-service', 'users-service'] })

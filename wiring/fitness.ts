@@ -58,21 +58,17 @@ export default fp(async function fitnessService (fastify) {
   })
   fastify.decorate('fitness', fitness)
 
-  // Someone joining a running competition after syncing gets their data counted at once,
-  // not at their next sync.
-  function onJoined ({ competitionId, userId }: { competitionId: string, userId: string }): void {
-    fitness.rescore(userId, competitionId)
-      .catch((err: unknown) => fastify.log.warn({ err, competitionId, userId }, 'could not score a new participant from stored fitness data'))
-  }
-  function onStatus ({ competitionId, to }: { competitionId: string, to: string }): void {
-    if (to !== 'active') return
-    fitness.rescoreCompetition(competitionId)
-      .catch((err: unknown) => fastify.log.warn({ err, competitionId }, 'could not score stored fitness data for a competition that opened'))
-  }
-  fastify.events.on('participant.joined', onJoined)
-  fastify.events.on('competition.status', onStatus)
-  fastify.addHook('onClose', async () => {
-    fastify.events.off('participant.joined', onJoined)
-    fastify.events.off('competition.status', onStatus)
+  // Someone joining a running competition after syncing gets their data counted without
+  // waiting for their next sync, and a competition that opens counts what was synced before.
+  // Durable consumers of the outbox: a rescore sets scores from the stored data, so a job run
+  // twice changes nothing twice.
+  await fastify.jobs.consume({
+    name: 'fitness',
+    types: ['participant.joined', 'competition.started'],
+    async handle (event) {
+      const { competitionId, userId } = event.data as { competitionId: string, userId?: string }
+      if (event.type === 'participant.joined') await fitness.rescore(userId!, competitionId)
+      else await fitness.rescoreCompetition(competitionId)
+    }
   })
-}, { name: 'fitness-service', dependencies: ['postgres', 'events', 'observability', 'users-service', 'leaderboard-service'] })
+}, { name: 'fitness-service', dependencies: ['postgres', 'events', 'jobs', 'observability', 'users-service', 'leaderboard-service'] })

@@ -42,12 +42,23 @@ export default fp(async function leaderboardService (fastify) {
   fastify.decorate('leaderboard', leaderboard)
 
   const { events } = fastify
-  const onJoined = (e: { competitionId: string, userId: string }) => { leaderboard.participantJoined(e).catch((err) => fastify.log.warn({ err }, 'leaderboard join projection failed')) }
-  const onLeft = (e: { competitionId: string, userId: string }) => { leaderboard.participantLeft(e).catch((err) => fastify.log.warn({ err }, 'leaderboard leave projection failed')) }
-  const onStatus = (e: { competitionId: string, to: string }) => { leaderboard.competitionStatus(e).catch((err) => fastify.log.warn({ err }, 'leaderboard status projection failed')) }
-  events.on('participant.joined', onJoined)
-  events.on('participant.left', onLeft)
+  // In-process reactions after a commit on this instance keep the projection current at once;
+  // the durable consumer below applies every event again from the outbox (after a crash, or
+  // from another instance), reading Postgres each time, so applying twice is harmless.
+  const onMembership = (e: { competitionId: string, userId: string }) => { leaderboard.reconcileParticipant(e).catch((err) => fastify.log.warn({ err }, 'leaderboard membership projection failed')) }
+  const onStatus = (e: { competitionId: string }) => { leaderboard.competitionStatus(e).catch((err) => fastify.log.warn({ err }, 'leaderboard status projection failed')) }
+  events.on('participant.joined', onMembership)
+  events.on('participant.left', onMembership)
   events.on('competition.status', onStatus)
+  await fastify.jobs.consume({
+    name: 'leaderboard',
+    types: ['participant.joined', 'participant.left', 'competition.started', 'competition.ended', 'competition.final', 'competition.cancelled'],
+    async handle (event) {
+      const data = event.data as { competitionId: string, userId?: string }
+      if (data.userId !== undefined) await leaderboard.reconcileParticipant({ competitionId: data.competitionId, userId: data.userId })
+      else await leaderboard.competitionStatus(data)
+    }
+  })
   const onProfile = (e: { userId: string }) => { leaderboard.profileChanged(e).catch((err) => fastify.log.warn({ err }, 'leaderboard profile refresh failed')) }
   events.on('user.profile', onProfile)
 
@@ -68,8 +79,8 @@ export default fp(async function leaderboardService (fastify) {
     startup = leaderboard.rebuildAll().catch((err) => fastify.log.warn({ err }, 'leaderboard start-up rebuild failed'))
   })
   fastify.addHook('onClose', async function closeLeaderboard () {
-    events.off('participant.joined', onJoined)
-    events.off('participant.left', onLeft)
+    events.off('participant.joined', onMembership)
+    events.off('participant.left', onMembership)
     events.off('competition.status', onStatus)
     events.off('user.profile', onProfile)
     fastify.redis.off('ready', onRedisReady)
@@ -78,4 +89,4 @@ export default fp(async function leaderboardService (fastify) {
     await freshness.close()
     await startup
   })
-}, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'observability', 'broadcaster'] })
+}, { name: 'leaderboard-service', dependencies: ['config', 'postgres', 'redis', 'events', 'jobs', 'observability', 'broadcaster'] })

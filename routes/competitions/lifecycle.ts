@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
 import { CompetitionSchema } from '../../schemas/competitions.ts'
 
-// Admin actions on the status machine; the sweeper does the timed ones.
+// Admin actions on the status machine; lifecycle jobs do the timed ones.
 const lifecycleRoutes: FastifyPluginAsyncTypebox = async function lifecycleRoutes (fastify) {
   fastify.post('/competitions/:id/cancel', {
     preHandler: fastify.authorize.admin(),

@@ -1,4 +1,7 @@
 import type { EventBus } from '../shared/domain-events.ts'
+import type { JobQueue } from '../shared/jobs.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
+import { scheduleNextStep } from './schedule.ts'
 import { errors } from '../../lib/errors.ts'
 import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import type { ActivityService } from '../users/activity.ts'
@@ -47,6 +50,7 @@ export interface CompetitionsDeps {
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
   events: Pick<EventBus, 'emit'>
+  jobs: JobQueue
   clock?: () => Date
 }
 
@@ -63,22 +67,31 @@ function validateNew (input: NewCompetition, now: Date): void {
   }
 }
 
-export function createCompetitionsService ({ pool, transact, ledger, activity, events, clock = () => new Date() }: CompetitionsDeps) {
+export function createCompetitionsService ({ pool, transact, ledger, activity, events, jobs, clock = () => new Date() }: CompetitionsDeps) {
   async function create (creatorId: string, input: NewCompetition): Promise<Competition> {
     const now = clock()
     validateNew(input, now)
-    const { rows } = await pool.query(`INSERT INTO competitions AS c (name, description, metric, starts_at, ends_at, time_zone,
-        grace_period_seconds, entry_fee, currency, sponsor_prize, house_share_bps, max_participants, prize_split,
-        allow_manual_entries, visibility, created_by, status_changed_at)
-      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-      RETURNING ${COMPETITION_COLUMNS}`, [
-      input.name, input.description ?? '', input.metric, input.startsAt, input.endsAt,
-      canonicalTimeZone(input.timeZone ?? 'UTC'), input.gracePeriodSeconds ?? 0, input.entryFee ?? 0,
-      input.currency ?? 'USD', input.sponsorPrize ?? 0, input.houseShareBps ?? 0, input.maxParticipants ?? null,
-      JSON.stringify(input.prizeSplit ?? { type: 'percent', places: [100] }), input.allowManualEntries ?? false,
-      input.visibility ?? 'public', creatorId, now
-    ])
-    return toCompetition(rows[0]!, now)
+    // The competition, its event and its first timed step commit together.
+    const row = await transact(async (tx) => {
+      const { rows } = await tx.query(`INSERT INTO competitions AS c (name, description, metric, starts_at, ends_at, time_zone,
+          grace_period_seconds, entry_fee, currency, sponsor_prize, house_share_bps, max_participants, prize_split,
+          allow_manual_entries, visibility, created_by, status_changed_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+        RETURNING ${COMPETITION_COLUMNS}`, [
+        input.name, input.description ?? '', input.metric, input.startsAt, input.endsAt,
+        canonicalTimeZone(input.timeZone ?? 'UTC'), input.gracePeriodSeconds ?? 0, input.entryFee ?? 0,
+        input.currency ?? 'USD', input.sponsorPrize ?? 0, input.houseShareBps ?? 0, input.maxParticipants ?? null,
+        JSON.stringify(input.prizeSplit ?? { type: 'percent', places: [100] }), input.allowManualEntries ?? false,
+        input.visibility ?? 'public', creatorId, now
+      ])
+      const c = rows[0]!
+      await recordEvents(tx, [domainEvent('competition.created', {
+        competitionId: c.id, name: c.name, metric: c.metric, startsAt: c.starts_at.toISOString(), endsAt: c.ends_at.toISOString(), visibility: c.visibility, createdBy: c.created_by
+      })])
+      await scheduleNextStep(tx, jobs, c.id)
+      return c
+    })
+    return toCompetition(row, now)
   }
 
   // Private competitions are unlisted: shown to their creator, participants and admins,

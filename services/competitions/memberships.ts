@@ -4,6 +4,7 @@ import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { joinableSql } from './rows.ts'
 import { publish } from '../shared/domain-events.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import { createEntryFees } from '../money/entry-fees.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { runOnce } from '../shared/stored-responses.ts'
@@ -93,6 +94,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
         [competitionId, userId, entryFee, transactionId])
     }
     await activity.record(tx, { userId, kind: 'joined', competitionId, data: { entryFee, currency: rows[0]!.currency } })
+    await recordEvents(tx, [domainEvent('participant.joined', { competitionId, userId })])
     return { membership: (await membership(tx, competitionId, userId))!, joined: true }
   }
 
@@ -138,6 +140,7 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
       await activity.record(tx, { userId, kind: 'refund', competitionId, data: { amount: paid, currency, reason: 'left' } })
     }
     await activity.record(tx, { userId, kind: 'left', competitionId, data: { refunded: paid, currency } })
+    await recordEvents(tx, [domainEvent('participant.left', { competitionId, userId })])
     return { competitionId, userId, refunded: paid, currency, transactionId }
   }
 

@@ -2,6 +2,7 @@ import pg from 'pg'
 import type { Db, FoldedStatements } from '../shared/transactions.ts'
 import { isUuid } from '../../lib/uuid.ts'
 import { MICROS_SQL } from './ranking.ts'
+import { domainEvent, recordEventsStatement, type NewDomainEvent } from '../shared/outbox.ts'
 
 // The score write path: a batch of score changes decided and applied in one transaction.
 
@@ -176,6 +177,8 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
         ${bigints(column(4))}, ${bigints(column(5))}, ${bigints(column(6))})`)
   }
   const rows = [...touched].map((pair) => [...pair.split('|'), current.get(pair)!] as [string, string, number])
+  // One score.changed event per competition of the batch, in the same commit (the outbox).
+  if (rows.length > 0) writes.push(recordEventsStatement(scoreEvents(rows)))
   if (rows.length > 0) {
     writes.push(`UPDATE participants p
       SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
@@ -192,4 +195,15 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
   const updated = rows.length > 0 ? written[writes.length - 1]!.rows : []
   const projected = updated.map((r) => ({ competitionId: r.competition_id!, userId: r.user_id!, score: Number(r.score), version: r.version!, reachedMicros: r.micros! }))
   return { results, projected }
+}
+
+// The batch's new scores, coalesced into one event per competition.
+function scoreEvents (rows: Array<[string, string, number]>): NewDomainEvent[] {
+  const byCompetition = new Map<string, Array<{ userId: string, score: number }>>()
+  for (const [competitionId, userId, score] of rows) {
+    const changes = byCompetition.get(competitionId) ?? []
+    changes.push({ userId, score })
+    byCompetition.set(competitionId, changes)
+  }
+  return [...byCompetition].map(([competitionId, changes]) => domainEvent('score.changed', { competitionId, changes }))
 }

@@ -142,12 +142,19 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     }
   }
 
-  async function participantJoined (event: { competitionId: string, userId: string }): Promise<void> {
+  // Brings one participant's entry in line with Postgres: added (with the stored score) while
+  // they take part, removed once they left. It reads the truth instead of trusting the event,
+  // so joins and leaves may arrive late, twice or out of order (the outbox's jobs) and the
+  // projection still ends as Postgres says.
+  async function reconcileParticipant (event: { competitionId: string, userId: string }): Promise<void> {
     const { competitionId, userId } = event
     await serial(`${competitionId}|${userId}`, async () => {
       const row = await store.projectionRow(pool, competitionId, userId)
-      if (!row) return
       try {
+        if (row === null) {
+          projected(competitionId, await projection.remove(competitionId, userId))
+          return
+        }
         await projection.setProfile(competitionId, userId, row)
         projected(competitionId, await projection.apply(competitionId, [{ ...row }], true))
       } catch (err) {
@@ -170,21 +177,13 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     }
   }
 
-  async function participantLeft (event: { competitionId: string, userId: string }): Promise<void> {
-    const { competitionId, userId } = event
-    await serial(`${competitionId}|${userId}`, async () => {
-      try {
-        projected(competitionId, await projection.remove(competitionId, userId))
-      } catch (err) {
-        markDirty(competitionId, err)
-      }
-    })
-  }
-
-  async function competitionStatus (event: { competitionId: string, to: string }): Promise<void> {
-    // A competition starting to score gets its projection (and frame stream) ready; one that
-    // stopped keeps its projection for a while (see projection.retire).
-    if (isScoring(event.to)) await rebuild(event.competitionId)
+  // A competition scoring in Postgres gets its projection (and frame stream) ready; one that
+  // stopped keeps its projection for a while (see projection.retire). The status is read, not
+  // taken from the event, for the same reason as above.
+  async function competitionStatus (event: { competitionId: string }): Promise<void> {
+    const competition = await store.getCompetition(pool, event.competitionId)
+    if (competition === null) return
+    if (isScoring(competition.status)) await rebuild(event.competitionId)
     else await projection.retire(event.competitionId)
   }
 
@@ -209,8 +208,7 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
     access: reads.access,
     rebuild,
     rebuildAll: rebuilder.rebuildAll,
-    participantJoined,
-    participantLeft,
+    reconcileParticipant,
     profileChanged,
     competitionStatus,
     isDirty: rebuilder.isDirty,

@@ -5,6 +5,7 @@ import type { LedgerService } from './ledger.ts'
 import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-split.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { isUuid } from '../../lib/uuid.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
 // Prize calculation (a preview, any time) and distribution (once, when final): the maths is
 // in prize-split.ts; this moves the money through the ledger in one transaction.
@@ -154,6 +155,9 @@ export function createPrizesService (deps: PrizesDeps) {
       await tx.query(`INSERT INTO prize_payouts (competition_id, user_id, place, amount, transaction_id)
         SELECT $1, user_id, place, amount, $5 FROM unnest($2::uuid[], $3::int[], $4::bigint[]) AS w (user_id, place, amount)`,
       [competitionId, result.winners.map((w) => w.userId), result.winners.map((w) => w.rank), result.winners.map((w) => w.amount), transactionId])
+      await recordEvents(tx, result.winners.map((w) => domainEvent('prize.paid', {
+        competitionId, userId: w.userId, amount: w.amount, currency: c.currency, rank: w.rank
+      })))
       await activity.recordMany(tx, result.winners.map((w) => ({
         userId: w.userId, kind: 'prize', competitionId, data: { amount: w.amount, currency: c.currency, rank: w.rank }
       })))

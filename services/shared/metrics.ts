@@ -45,4 +45,12 @@ export function prizeMetrics (registry: Registry) {
   }
 }
 
+export function jobMetrics (registry: Registry) {
+  return {
+    outcomes: counter(registry, 'jobs_total', 'Jobs run on this instance, by queue and outcome (completed, failed: retried or dead-lettered)', ['queue', 'outcome']),
+    duration: new promClient.Histogram<'queue'>({ name: 'job_duration_seconds', help: 'Time a job\'s handler ran, by queue', labelNames: ['queue'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 60], registers: [registry] }),
+    relayed: counter(registry, 'domain_events_relayed_total', 'Domain events handed from the outbox to the job queue by this instance')
+  }
+}
+
 export type FitnessMetrics = ReturnType<typeof fitnessMetrics>

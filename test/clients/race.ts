@@ -22,7 +22,7 @@ export interface Race {
 // Config for an app hosting a race: the sweeper starts it within a moment, the live feed
 // ticks fast, the bursts of set-up calls stay under the rate limit, and a machine busy with
 // a browser and other test files does not make the app shed load.
-export const RACE_CONFIG = { PUBLIC_URL: '', SWEEPER_INTERVAL_MS: 200, REALTIME_TICK_MS: 50, RATE_LIMIT_MAX: 100000, MAX_EVENT_LOOP_DELAY_MS: 0 }
+export const RACE_CONFIG = { PUBLIC_URL: '', REALTIME_TICK_MS: 50, RATE_LIMIT_MAX: 100000, MAX_EVENT_LOOP_DELAY_MS: 0 }
 
 export function racer (baseUrl: string, name: string, opts: { admin?: boolean } = {}): Racer {
   const id = randomUUID()

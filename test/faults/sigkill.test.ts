@@ -20,7 +20,7 @@ test('clients of a SIGKILLed instance resume on another one from their last seq'
     REDIS_KEY_PREFIX: b.redisPrefix,
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_MAX: '1000000',
-    SWEEPER_INTERVAL_MS: '0',
+    LIFECYCLE_JOBS: 'false',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     REALTIME_TICK_MS: String(LEADERBOARD_TEST_CONFIG.REALTIME_TICK_MS),
     DATA_DIR: dataDir

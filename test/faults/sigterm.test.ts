@@ -29,7 +29,7 @@ test('SIGTERM under load', async (t) => {
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET: TEST_JWT_SECRET,
     RATE_LIMIT_MAX: '1000000',
-    SWEEPER_INTERVAL_MS: '0',
+    LIFECYCLE_JOBS: 'false',
     REALTIME_TICK_MS: '50',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     DATA_DIR: dataDir
@@ -155,7 +155,7 @@ test('SIGTERM with keep-alive clients', async (t) => {
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
     JWT_SECRET: TEST_JWT_SECRET,
-    SWEEPER_INTERVAL_MS: '0',
+    LIFECYCLE_JOBS: 'false',
     MAX_EVENT_LOOP_DELAY_MS: '0',
     DATA_DIR: await createDataDir(t)
   })

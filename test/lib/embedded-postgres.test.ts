@@ -15,7 +15,7 @@ import { recoverStalePostmaster, running } from '../../lib/stale-postmaster.ts'
 const quiet = { warn: () => {}, debug: () => {} }
 
 function embeddedEnv (dataDir: string): Record<string, string> {
-  return { DATA_DIR: dataDir, JWT_SECRET: TEST_JWT_SECRET, SWEEPER_INTERVAL_MS: '0', MAX_EVENT_LOOP_DELAY_MS: '0' }
+  return { DATA_DIR: dataDir, JWT_SECRET: TEST_JWT_SECRET, LIFECYCLE_JOBS: 'false', MAX_EVENT_LOOP_DELAY_MS: '0' }
 }
 
 async function postmasterPid (dataDir: string): Promise<number> {

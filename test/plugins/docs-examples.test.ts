@@ -44,7 +44,7 @@ async function call (app: FastifyInstance, headers: Obj, method: string, url: st
 }
 
 t.test('every request example of the document answers its documented status', async (t) => {
-  const app = await build(t, { config: { SWEEPER_INTERVAL_MS: 0, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '' } })
+  const app = await build(t, { config: { LIFECYCLE_JOBS: false, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '' } })
   const user = bearer({ sub: UUID_EXAMPLE })
   const admin = bearer({ sub: randomUUID(), admin: true })
   const document = (await app.inject({ url: '/docs/json' })).json() as Obj
@@ -56,7 +56,7 @@ t.test('every request example of the document answers its documented status', as
   await app.pg.query('UPDATE competitions SET id = $1 WHERE id = $2', [UUID_EXAMPLE, seeded])
   await app.pg.query('INSERT INTO participants (competition_id, user_id) VALUES ($1, $2)', [UUID_EXAMPLE, UUID_EXAMPLE])
   await app.pg.query('UPDATE competitions SET participant_count = 1 WHERE id = $1', [UUID_EXAMPLE])
-  await app.leaderboard.participantJoined({ competitionId: UUID_EXAMPLE, userId: UUID_EXAMPLE })
+  await app.leaderboard.reconcileParticipant({ competitionId: UUID_EXAMPLE, userId: UUID_EXAMPLE })
 
   const later = (hours: number): string => new Date(Date.now() + hours * HOUR).toISOString()
   const scheduled = async (): Promise<string> =>
@@ -130,7 +130,7 @@ t.test('every response example validates against its schema and tells one story'
 })
 
 t.test('an optional body is documented as optional, and leaving it out works', async (t) => {
-  const app = await build(t, { config: { PUBLIC_URL: '', SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: { PUBLIC_URL: '', LIFECYCLE_JOBS: false } })
   const document = (await app.inject({ url: '/docs/json' })).json() as Obj
   for (const action of ['join', 'leave']) {
     t.equal(document.paths[`/api/v1/competitions/{id}/${action}`].post.requestBody.required, false, `${action}: body not required`)

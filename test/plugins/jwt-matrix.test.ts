@@ -155,7 +155,7 @@ test('the WebSocket path refuses the same tokens, closing with 4401 before any f
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const jwks = await serveJwks({ keys: [{ ...rsa.publicKey.export({ format: 'jwk' }), kid: 'rsa-1', alg: 'RS256', use: 'sig' }] })
   t.teardown(jwks.close)
-  const app = await build(t, { config: { JWT_SECRET: TEST_JWT_SECRET, JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, SWEEPER_INTERVAL_MS: 0 } })
+  const app = await build(t, { config: { JWT_SECRET: TEST_JWT_SECRET, JWKS_URL: jwks.url, JWT_ISSUER: ISSUER, LIFECYCLE_JOBS: false } })
   const base = (await app.listen({ host: '127.0.0.1', port: 0 })).replace('http', 'ws')
   const competitionId = await seedCompetition(app)
   const [user] = await seedUsers(app, 1)

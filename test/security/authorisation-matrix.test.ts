@@ -156,7 +156,7 @@ async function wsClose (base: string, url: string, jwt: string | undefined): Pro
 }
 
 test('authorisation matrix over the whole route table', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
 
   const keys = routes.map((r) => r.key)
   t.same(keys.filter((k) => !(k in RULES)), [], 'every route has a rule (add new routes to RULES)')

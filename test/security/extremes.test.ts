@@ -256,7 +256,7 @@ test('every date, time and number at its extremes gets a 4xx or a bounded 2xx, a
     googleToken: GOOGLE_TOKEN,
     config: {
       RATE_LIMIT_MAX: 1_000_000,
-      SWEEPER_INTERVAL_MS: 0,
+      LIFECYCLE_JOBS: false,
       MAX_EVENT_LOOP_DELAY_MS: 0,
       FITNESS_PROVIDER_RETRIES: 0,
       FITNESS_PROVIDER_TIMEOUT_MS: 1000

@@ -69,7 +69,7 @@ test('fuzzing every route never yields a 5xx', async (t) => {
   const { app, routes } = await buildWithRoutes(t, {
     config: {
       RATE_LIMIT_MAX: 1_000_000,
-      SWEEPER_INTERVAL_MS: 0,
+      LIFECYCLE_JOBS: false,
       // Load shedding (503 OVERLOADED on a busy machine) is not what this file is about.
       MAX_EVENT_LOOP_DELAY_MS: 0,
       GOOGLE_FIT_BASE_URL: `http://127.0.0.1:${googlePort}`,
@@ -140,7 +140,7 @@ test('fuzzing every route never yields a 5xx', async (t) => {
 })
 
 test('stored text comes back verbatim and inert', async (t) => {
-  const { app } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const text = (max: number) => fc.oneof(

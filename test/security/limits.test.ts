@@ -79,7 +79,7 @@ test('multipart: one file, bounded size, bounded parts; refusals store nothing',
 })
 
 test('fitness sync batches: the cap is accepted, one more is refused whole', async (t) => {
-  const app = await build(t, { config: { FITNESS_SYNC_BATCH_MAX: 20, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const app = await build(t, { config: { FITNESS_SYNC_BATCH_MAX: 20, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const now = Date.now()
   const competitionId = await insertCompetition(app, { startsAt: now - 3 * HOUR, endsAt: now + HOUR })
   const walker = person()
@@ -100,7 +100,7 @@ test('fitness sync batches: the cap is accepted, one more is refused whole', asy
 })
 
 test('pagination: every list caps its page size, and cursors are bounded', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const admin = await signIn(app, { admin: true })
   const lists = routes.filter((r) => r.method === 'GET' && (r.schema as Obj | undefined)?.querystring?.properties?.limit)
   t.ok(lists.length >= 6, `${lists.length} paginated routes`)
@@ -165,7 +165,7 @@ test('WebSocket: messages past 4 KB close the socket (1009); a flood is bounded'
 })
 
 test('rate limits per route group, shared across instances', async (t) => {
-  const config = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WRITE_MAX: 2, RATE_LIMIT_SYNC_MAX: 1, RATE_LIMIT_REALTIME_MAX: 2, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 }
+  const config = { RATE_LIMIT_MAX: 4, RATE_LIMIT_WRITE_MAX: 2, RATE_LIMIT_SYNC_MAX: 1, RATE_LIMIT_REALTIME_MAX: 2, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 }
   const a = await build(t, { config })
   const b = await build(t, { config, databaseUrl: a.config.DATABASE_URL, redisPrefix: a.config.REDIS_KEY_PREFIX })
   const user = randomUUID()

@@ -121,7 +121,7 @@ function jsonBodyRoutes (routes: RouteInfo[]): RouteInfo[] {
 }
 
 async function setUp (t: Parameters<typeof buildWithRoutes>[0]): Promise<{ app: FastifyInstance, routes: RouteInfo[], admin: Person, user: Person, competitionId: string }> {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const competition = await createCompetition(app, admin)

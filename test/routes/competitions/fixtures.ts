@@ -7,7 +7,7 @@ import { bearer } from '../../helper.ts'
 
 // The sweeper is driven by hand (sweep(now)) and load shedding is off: these tests are
 // about rules, and a busy test machine must not turn them into 503s.
-export const TEST_CONFIG = { SWEEPER_INTERVAL_MS: 0, MAX_EVENT_LOOP_DELAY_MS: 0 }
+export const TEST_CONFIG = { LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 }
 
 export interface Person {
   id: string

@@ -105,7 +105,7 @@ export async function scoreEvents (app: FastifyInstance, competitionId: string, 
 }
 
 // Test config: no background sweeper moving the competitions a test placed by hand.
-export const FITNESS_TEST_CONFIG = { SWEEPER_INTERVAL_MS: 0 }
+export const FITNESS_TEST_CONFIG = { LIFECYCLE_JOBS: false }
 
 export function shuffle<T> (items: T[], seed: number): T[] {
   const out = [...items]

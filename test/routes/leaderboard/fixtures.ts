@@ -9,7 +9,7 @@ import { bearer, token } from '../../helper.ts'
 export const ADMIN_ID = '00000000-0000-4000-8000-00000000ad01'
 export const admin = bearer({ sub: ADMIN_ID, admin: true })
 // High enough for the bulk tests; the rate limit has its own tests.
-export const LEADERBOARD_TEST_CONFIG = { RATE_LIMIT_MAX: 100000, SWEEPER_INTERVAL_MS: 0, REALTIME_TICK_MS: 50 }
+export const LEADERBOARD_TEST_CONFIG = { RATE_LIMIT_MAX: 100000, LIFECYCLE_JOBS: false, REALTIME_TICK_MS: 50 }
 
 export async function seedUsers (app: FastifyInstance, count: number, name = 'Runner'): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID())
@@ -35,7 +35,7 @@ export async function seedParticipants (app: FastifyInstance, competitionId: str
   await app.pg.query('INSERT INTO participants (competition_id, user_id) SELECT $1, unnest($2::uuid[])', [competitionId, userIds])
   await app.pg.query('UPDATE competitions SET participant_count = participant_count + $2 WHERE id = $1', [competitionId, userIds.length])
   if (opts.emit !== false) {
-    await Promise.all(userIds.map(async (userId) => await app.leaderboard.participantJoined({ competitionId, userId })))
+    await Promise.all(userIds.map(async (userId) => await app.leaderboard.reconcileParticipant({ competitionId, userId })))
   }
 }
 

@@ -103,7 +103,7 @@ test('every live frame and leaderboard page over generated competitions matches 
   async function leave (userId: string): Promise<void> {
     await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, userId])
     await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
-    await app.leaderboard.participantLeft({ competitionId, userId })
+    await app.leaderboard.reconcileParticipant({ competitionId, userId })
     scores.delete(userId)
   }
   async function set (userId: string, value: number): Promise<void> {

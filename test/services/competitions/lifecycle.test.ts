@@ -171,14 +171,16 @@ test('admin actions: end early and the states that refuse them', async (t) => {
   t.equal(missing.statusCode, 404)
 })
 
-test('the sweeper runs on its interval and stops on close', async (t) => {
-  const app = await build(t, { config: { ...TEST_CONFIG, SWEEPER_INTERVAL_MS: 50 } })
+test('a competition starts by its lifecycle job within a second of its instant', async (t) => {
+  const app = await build(t, { config: { ...TEST_CONFIG, LIFECYCLE_JOBS: true } })
   const admin = await signIn(app, { admin: true })
-  const competition = await createCompetition(app, admin)
-  // Due now: the start is moved into the past directly, as time passing would.
-  await app.pg.query('UPDATE competitions SET starts_at = now() - interval \'1 minute\' WHERE id = $1', [competition.id])
+  const startsAt = new Date(Date.now() + 1500)
+  const competition = await createCompetition(app, admin, { startsAt: startsAt.toISOString() })
   const changed = await new Promise<StatusChange>((resolve) => app.events.once('competition.status', (e) => resolve(e as StatusChange)))
   t.match(changed, { competitionId: competition.id, from: 'scheduled', to: 'active' })
+  const { rows } = await app.pg.query('SELECT extract(epoch FROM status_changed_at - starts_at) * 1000 AS late_ms FROM competitions WHERE id = $1', [competition.id])
+  const lateMs = Number(rows[0].late_ms)
+  t.ok(lateMs >= 0 && lateMs < 1000, `started ${Math.round(lateMs)} ms after its instant`)
 })
 
 test('a failing listener neither undoes nor fails a committed change', async (t) => {

@@ -1,0 +1,64 @@
+import { Type, type Static, type TSchema } from 'typebox'
+import { CurrencySchema, MinorUnitsSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { StatusSchema } from './competitions.ts'
+
+// The domain's events: what happened, written in the transaction of the change it describes
+// (services/shared/outbox.ts) and delivered to job handlers and integrators' webhooks. These
+// schemas are the payloads' contract (the OpenAPI document's webhooks section is built from
+// them), so a field is added, never renamed or removed.
+
+const closed = <T extends Record<string, TSchema>>(properties: T, description: string) =>
+  Type.Object(properties, { additionalProperties: false, description })
+
+const StatusChangeSchema = (description: string) => closed({
+  competitionId: UuidSchema,
+  from: StatusSchema,
+  to: StatusSchema,
+  at: TimestampSchema
+}, description)
+
+const MembershipSchema = (description: string) => closed({ competitionId: UuidSchema, userId: UuidSchema }, description)
+
+export const DomainEventSchemas = {
+  'competition.created': closed({
+    competitionId: UuidSchema,
+    name: Type.String(),
+    metric: Type.String(),
+    startsAt: TimestampSchema,
+    endsAt: TimestampSchema,
+    visibility: Type.Union([Type.Literal('public'), Type.Literal('private')]),
+    createdBy: Type.Union([UuidSchema, Type.Null()])
+  }, 'A competition was created (scheduled).'),
+  'competition.started': StatusChangeSchema('A competition started taking scores (scheduled -> active).'),
+  'competition.ended': StatusChangeSchema('A competition ended; late syncs are taken during its grace period (active -> grace).'),
+  'competition.final': StatusChangeSchema('A competition\'s results are final and ranked (grace -> final).'),
+  'competition.cancelled': StatusChangeSchema('A competition was cancelled; entry fees were refunded.'),
+  'participant.joined': MembershipSchema('A user joined a competition.'),
+  'participant.left': MembershipSchema('A user left a competition before it started.'),
+  'score.changed': closed({
+    competitionId: UuidSchema,
+    // Every score that changed in one committed batch of this competition, coalesced.
+    changes: Type.Array(closed({ userId: UuidSchema, score: Type.Integer({ minimum: 0 }) }, 'A participant\'s new score'), { minItems: 1 })
+  }, 'Participants\' scores changed (one event per committed batch of a competition).'),
+  'prize.paid': closed({
+    competitionId: UuidSchema,
+    userId: UuidSchema,
+    amount: MinorUnitsSchema,
+    currency: CurrencySchema,
+    rank: Type.Integer({ minimum: 1 })
+  }, 'A prize was paid to a winner\'s wallet.')
+} as const
+
+export type DomainEventType = keyof typeof DomainEventSchemas
+// Distributes over a union of types, so one call can record any of several events.
+export type DomainEventPayload<K extends DomainEventType> = K extends DomainEventType ? Static<typeof DomainEventSchemas[K]> : never
+
+export const DOMAIN_EVENT_TYPES = Object.keys(DomainEventSchemas) as DomainEventType[]
+
+// An event as consumers and integrators receive it.
+export const DomainEventEnvelopeSchema = Type.Object({
+  id: UuidSchema,
+  type: Type.Union(DOMAIN_EVENT_TYPES.map((t) => Type.Literal(t))),
+  occurredAt: TimestampSchema,
+  data: Type.Record(Type.String(), Type.Unknown())
+}, { additionalProperties: false })

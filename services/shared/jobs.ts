@@ -1,0 +1,41 @@
+import type { DomainEventType } from '../../schemas/domain-events.ts'
+import type { RelayedEvent } from './event-relay.ts'
+import type { Db } from './transactions.ts'
+
+// The job queue as services see it (wired on pg-boss in wiring/jobs.ts). A job is enqueued
+// in the caller's transaction: it exists once that commits, and never for a change that rolled
+// back. Handlers must be idempotent: a job is retried after a failure or a crash, so it may
+// run again after it had taken effect.
+
+export interface EnqueueOptions {
+  // Not before this instant.
+  startAfter?: Date
+  // At most one queued or running job with this key in the queue; a second one is dropped.
+  singletonKey?: string
+}
+
+export interface JobQueue {
+  send: (db: Db, queue: string, data: object, options?: EnqueueOptions) => Promise<void>
+  // Many jobs in one statement; repeats of an exclusive queue's keys are dropped.
+  sendMany: (db: Db, queue: string, jobs: Array<{ data: object } & EnqueueOptions>) => Promise<void>
+}
+
+export interface WorkerSetup {
+  // Seconds between polls for jobs whose start time has come (new jobs wake workers at once).
+  pollingIntervalSeconds?: number
+  // Jobs this instance runs at once from this queue.
+  concurrency?: number
+  // exclusive: at most one queued or running job per singletonKey (a repeat is dropped).
+  policy?: 'standard' | 'exclusive'
+  // false: the queue is declared and takes jobs, but this instance runs none of them.
+  run?: boolean
+}
+
+export type JobHandler<T> = (data: T, attempt: { id: string, retryCount: number }) => Promise<void>
+
+export interface EventConsumer {
+  // A name of its own: its queue is `events.<name>`, and event_consumptions rows carry it.
+  name: string
+  types: DomainEventType[]
+  handle: (event: RelayedEvent) => Promise<void>
+}
