@@ -14,6 +14,7 @@ import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
 import eventsWiring from './wiring/events.ts'
 import jobsWiring from './wiring/jobs.ts'
+import jobOperationsWiring from './wiring/job-operations.ts'
 import provisioningWiring from './wiring/provisioning.ts'
 import liveWiring from './wiring/live.ts'
 import moneyWiring from './wiring/money.ts'
@@ -29,6 +30,7 @@ import competitionsRoutes from './routes/competitions/index.ts'
 import liveRoutes from './routes/live/index.ts'
 import leaderboardRoutes from './routes/leaderboard/index.ts'
 import fitnessRoutes from './routes/fitness.ts'
+import adminRoutes from './routes/admin/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -57,6 +59,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   // Services, wired onto the instance (wiring/: the one place services meet Fastify).
   await fastify.register(eventsWiring)
   await fastify.register(jobsWiring)
+  await fastify.register(jobOperationsWiring)
   await fastify.register(liveWiring)
   await fastify.register(moneyWiring)
   await fastify.register(usersWiring)
@@ -73,4 +76,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(liveRoutes)
   await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
   await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
+  await fastify.register(adminRoutes, { prefix: '/api/v1' })
 }

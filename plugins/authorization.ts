@@ -38,6 +38,11 @@ function actsForSelfOrAdmin (request: FastifyRequest): boolean {
   return request.user.isAdmin || targetUserId(request) === request.user.id
 }
 
+// A route whose domain forgot fastify.authenticate answers 401, never a crash.
+function signedIn (request: FastifyRequest): void {
+  if (request.user == null) throw errors.Unauthorized('Sign in first')
+}
+
 // The one authorisation vocabulary of every domain: hook factories a route lists in its own
 // onRequest or preHandler, after the domain's fastify.authenticate (so 401 comes before 403).
 // Named 'authorize' after its decorator: plugin names appear in trace spans, where the tracing
@@ -46,11 +51,13 @@ export default fp(async function authorizationPlugin (fastify) {
   fastify.decorate('authorize', {
     admin (reason = ADMIN_ONLY) {
       return async function authorizeAdmin (request) {
+        signedIn(request)
         if (!request.user.isAdmin) throw errors.Forbidden(reason)
       }
     },
     selfOrAdmin (reason = SELF_OR_ADMIN) {
       return async function authorizeSelfOrAdmin (request) {
+        signedIn(request)
         if (!actsForSelfOrAdmin(request)) throw errors.Forbidden(reason)
       }
     },

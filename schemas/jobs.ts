@@ -1,0 +1,31 @@
+import { Type } from 'typebox'
+import { TimestampSchema, UuidSchema } from './common.ts'
+
+// Operators' view of the job queue (pg-boss): queue states and jobs that used up their retries.
+
+export const QueueStateSchema = Type.Object({
+  name: Type.String(),
+  queued: Type.Integer({ minimum: 0, description: 'Waiting: ready now or deferred to a later start' }),
+  ready: Type.Integer({ minimum: 0 }),
+  deferred: Type.Integer({ minimum: 0 }),
+  active: Type.Integer({ minimum: 0 }),
+  oldestReadySeconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Refreshed by the queue\'s monitor, not live' })
+}, { additionalProperties: false })
+
+export const DeadJobSchema = Type.Object({
+  id: UuidSchema,
+  queue: Type.Union([Type.String(), Type.Null()], { description: 'The queue the job failed in, where a retry sends it back' }),
+  data: Type.Unknown(),
+  error: Type.Unknown({ description: 'What the last attempt reported' }),
+  failedAt: TimestampSchema
+}, { additionalProperties: false })
+
+export const DeadJobsQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+  after: Type.Optional(UuidSchema)
+})
+
+export const DeadJobsPageSchema = Type.Object({
+  items: Type.Array(DeadJobSchema),
+  nextAfter: Type.Union([UuidSchema, Type.Null()], { description: 'Pass as `after` for the next page' })
+}, { additionalProperties: false })
