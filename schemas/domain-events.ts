@@ -46,7 +46,29 @@ export const DomainEventSchemas = {
     amount: MinorUnitsSchema,
     currency: CurrencySchema,
     rank: Type.Integer({ minimum: 1 })
-  }, 'A prize was paid to a winner\'s wallet.')
+  }, 'A prize was paid to a winner\'s wallet.'),
+  'ledger.posted': closed({
+    transactionId: Type.Integer({ minimum: 1 }),
+    kind: Type.Union([Type.Literal('credit'), Type.Literal('entry_fee'), Type.Literal('refund'), Type.Literal('prize'), Type.Literal('house_fee')]),
+    competitionId: Type.Union([UuidSchema, Type.Null()]),
+    // The users' wallets the transaction moved money in or out of (negative: out).
+    wallets: Type.Array(closed({ userId: UuidSchema, amount: Type.Integer(), currency: CurrencySchema }, 'A wallet leg'))
+  }, 'Money moved: a balanced transaction was posted to the double-entry ledger.'),
+  'flag.raised': closed({
+    flagId: Type.Integer({ minimum: 1 }),
+    userId: UuidSchema,
+    reason: Type.String(),
+    competitionIds: Type.Array(UuidSchema)
+  }, 'Anti-cheat flagged a participant\'s fitness data; their scores in these competitions are held.'),
+  'flag.cleared': closed({ flagId: Type.Integer({ minimum: 1 }), userId: UuidSchema, competitionIds: Type.Array(UuidSchema) }, 'An admin cleared a flag; the data counts.'),
+  'flag.confirmed': closed({ flagId: Type.Integer({ minimum: 1 }), userId: UuidSchema, competitionIds: Type.Array(UuidSchema) }, 'An admin confirmed a flag; the data is rejected.'),
+  'sync.completed': closed({
+    userId: UuidSchema,
+    source: Type.String(),
+    inserted: Type.Integer({ minimum: 0 }),
+    replaced: Type.Integer({ minimum: 0 }),
+    deleted: Type.Integer({ minimum: 0 })
+  }, 'A batch of fitness data from a device or provider was stored (only batches that changed something).')
 } as const
 
 export type DomainEventType = keyof typeof DomainEventSchemas

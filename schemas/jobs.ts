@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { TimestampSchema, UuidSchema } from './common.ts'
+import { PageSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 // Operators' view of the job queue (pg-boss): queue states and jobs that used up their retries.
 
@@ -15,17 +15,9 @@ export const QueueStateSchema = Type.Object({
 export const DeadJobSchema = Type.Object({
   id: UuidSchema,
   queue: Type.Union([Type.String(), Type.Null()], { description: 'The queue the job failed in, where a retry sends it back' }),
-  data: Type.Unknown(),
-  error: Type.Unknown({ description: 'What the last attempt reported' }),
+  data: Type.Record(Type.String(), Type.Unknown(), { description: 'The job as it was enqueued' }),
+  error: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'What the last attempt reported' }),
   failedAt: TimestampSchema
 }, { additionalProperties: false })
 
-export const DeadJobsQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-  after: Type.Optional(UuidSchema)
-})
-
-export const DeadJobsPageSchema = Type.Object({
-  items: Type.Array(DeadJobSchema),
-  nextAfter: Type.Union([UuidSchema, Type.Null()], { description: 'Pass as `after` for the next page' })
-}, { additionalProperties: false })
+export const DeadJobsPageSchema = PageSchema(DeadJobSchema)

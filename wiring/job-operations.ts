@@ -1,12 +1,15 @@
 import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { DEAD_LETTER_QUEUE } from './jobs.ts'
+import { decodeCursor, encodeCursor } from '../services/shared/cursors.ts'
+import { errors } from '../lib/errors.ts'
+import { isUuid } from '../lib/uuid.ts'
 
 export interface DeadJob {
   id: string
   queue: string | null
-  data: unknown
-  error: unknown
+  data: Record<string, unknown>
+  error: Record<string, unknown> | null
   failedAt: string
 }
 
@@ -24,7 +27,7 @@ declare module 'fastify' {
     // What operators see and do about jobs: queue states, dead letters and their retry.
     jobOperations: {
       queues: () => Promise<QueueState[]>
-      deadJobs: (limit: number, after?: string) => Promise<DeadJob[]>
+      deadJobs: (limit: number, cursor?: string) => Promise<{ items: DeadJob[], nextCursor: string | null }>
       // Moves a dead job back to the queue it came from; false when there is no such dead job.
       retryDeadJob: (id: string) => Promise<boolean>
     }
@@ -79,9 +82,23 @@ export default fp(async function jobOperations (fastify) {
 
   fastify.decorate('jobOperations', {
     queues,
-    async deadJobs (limit, after) {
-      const jobs = await boss.findJobs<unknown>(DEAD_LETTER_QUEUE, { limit, after })
-      return jobs.map((job) => ({ id: job.id, queue: job.sourceName, data: job.data, error: job.output, failedAt: job.createdOn.toISOString() }))
+    // Pages follow pg-boss's own order (oldest first) from the last job of the previous page;
+    // a page whose last job has since been retried cannot be continued.
+    async deadJobs (limit, cursor) {
+      const after = cursor === undefined ? undefined : String(decodeCursor(cursor, ['string'])[0])
+      if (after !== undefined && !isUuid(after)) throw errors.BadRequest('cursor is invalid')
+      const jobs = await boss.findJobs<Record<string, unknown>>(DEAD_LETTER_QUEUE, { limit: limit + 1, after }).catch((err: Error) => {
+        if (after === undefined) throw err
+        throw errors.BadRequest('cursor is invalid: its job has left the dead-letter queue; start from the first page')
+      })
+      const items = jobs.slice(0, limit).map((job) => ({
+        id: job.id,
+        queue: job.sourceName,
+        data: job.data,
+        error: (job.sourceOutput ?? job.output ?? null) as Record<string, unknown> | null,
+        failedAt: job.createdOn.toISOString()
+      }))
+      return { items, nextCursor: jobs.length > limit ? encodeCursor([items.at(-1)!.id]) : null }
     },
     async retryDeadJob (id) {
       return await boss.redrive(DEAD_LETTER_QUEUE, { ids: [id] }) > 0

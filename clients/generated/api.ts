@@ -726,6 +726,433 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every job queue with its waiting, deferred and running jobs (admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "queues": [
+                         *         {
+                         *           "name": "Ada Lovelace",
+                         *           "queued": 10,
+                         *           "ready": 10,
+                         *           "deferred": 10,
+                         *           "active": 10,
+                         *           "oldestReadySeconds": 10
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            queues: {
+                                active: number;
+                                deferred: number;
+                                name: string;
+                                /** @description Refreshed by the queue's monitor, not live */
+                                oldestReadySeconds: number | null;
+                                /** @description Waiting: ready now or deferred to a later start */
+                                queued: number;
+                                ready: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/dead": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Jobs that failed every retry, oldest first (admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "queue": "string",
+                         *           "data": {},
+                         *           "error": {},
+                         *           "failedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                /** @description The job as it was enqueued */
+                                data: {
+                                    [key: string]: unknown;
+                                };
+                                /** @description What the last attempt reported */
+                                error: {
+                                    [key: string]: unknown;
+                                } | null;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                failedAt: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /** @description The queue the job failed in, where a retry sends it back */
+                                queue: string | null;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/jobs/dead/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a dead job back to its queue for another round of retries (admins) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "retried": true
+                         *     }
+                         */
+                        "application/json": {
+                            /** @enum {boolean} */
+                            retried: true;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/leaderboard/{competitionId}/rebuild": {
         parameters: {
             query?: never;

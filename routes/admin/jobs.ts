@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
-import { DeadJobsPageSchema, DeadJobsQuerySchema, QueueStateSchema } from '../../schemas/jobs.ts'
+import { errorResponses, IdParamsSchema, PageQuerySchema } from '../../schemas/common.ts'
+import { DeadJobsPageSchema, QueueStateSchema } from '../../schemas/jobs.ts'
 import { errors } from '../../lib/errors.ts'
 
 // Operators' view of the job queue: how deep each queue is, and the jobs that used up their
@@ -23,13 +23,12 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async function jobsRoutes (fastify
     schema: {
       tags: ['admin'],
       summary: 'Jobs that failed every retry, oldest first (admins)',
-      querystring: DeadJobsQuerySchema,
+      querystring: PageQuerySchema,
       response: { 200: DeadJobsPageSchema, ...errorResponses(400, 401, 403, 429) }
     }
   }, async function listDeadJobs (request) {
-    const { limit, after } = request.query
-    const items = await fastify.jobOperations.deadJobs(limit, after)
-    return { items, nextAfter: items.length === limit ? items.at(-1)!.id : null }
+    const { limit = 20, cursor } = request.query
+    return await fastify.jobOperations.deadJobs(limit, cursor)
   })
 
   fastify.post('/admin/jobs/dead/:id/retry', {

@@ -1,5 +1,6 @@
 import type { Metric } from '../../schemas/fitness.ts'
 import type { Db } from '../shared/transactions.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
 // Plausibility limits; the defaults come from configuration (see env.template).
 export interface PlausibilityLimits {
@@ -115,7 +116,9 @@ export async function raiseFlags (tx: Db, userId: string, flags: FlagToRaise[]):
     await tx.query('UPDATE participants SET flagged = true WHERE user_id = $1 AND competition_id = ANY($2::uuid[]) AND NOT flagged',
       [userId, competitionIds])
   }
-  return rows.map((r) => ({ id: Number(r.id), sampleId: r.sample_id, reason: r.reason, competitionIds: r.competition_ids }))
+  const raised = rows.map((r) => ({ id: Number(r.id), sampleId: r.sample_id, reason: r.reason, competitionIds: r.competition_ids }))
+  await recordEvents(tx, raised.map((f) => domainEvent('flag.raised', { flagId: f.id, userId, reason: f.reason, competitionIds: f.competitionIds })))
+  return raised
 }
 
 // A sample's flagged/flag_reason mirror the unresolved or confirmed flags of its current version.

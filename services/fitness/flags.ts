@@ -1,6 +1,7 @@
 import { errors } from '../../lib/errors.ts'
 import type { Flag, FlagStatus, Metric, Source } from '../../schemas/fitness.ts'
 import type { Db } from '../shared/transactions.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
 interface FlagRow {
   id: string
@@ -128,5 +129,8 @@ Promise<FlagState & { changed: boolean }> {
     await tx.query('UPDATE fitness_samples SET rejected = true, updated_at = now() WHERE id = $1 AND NOT rejected', [current.flag.sample.id])
   }
   const updated = await getFlag(tx, id)
+  await recordEvents(tx, [domainEvent(status === 'cleared' ? 'flag.cleared' : 'flag.confirmed', {
+    flagId: id, userId: updated.flag.userId, competitionIds: updated.flag.competitionIds
+  })])
   return { ...updated, changed: true }
 }

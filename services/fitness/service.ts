@@ -12,6 +12,7 @@ import { userStats, type StatsQuery } from './stats.ts'
 import { invalidField, validateBatch } from './validation.ts'
 import type { FitnessProvider } from '../providers/types.ts'
 import { createTransactor, type Db, type Transact } from '../shared/transactions.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
 // The leaderboard's write path: commits score_events and the participant's score, then
 // updates Redis and publishes the live update. Fitness never writes participants.score.
@@ -108,6 +109,11 @@ export function createFitnessService (deps: FitnessServiceDeps) {
         await refreshSampleFlags(tx, [...new Set(raised.map((f) => f.sampleId))])
         const days = combinedDayTotals(outcome.days, totals)
         const computed = await scoreTargets(tx, caller.id, await competitionsToScore(tx, caller.id, outcome.ranges))
+        if (outcome.inserted + outcome.replaced + outcome.deleted > 0) {
+          await recordEvents(tx, [domainEvent('sync.completed', {
+            userId: caller.id, source, inserted: outcome.inserted, replaced: outcome.replaced, deleted: outcome.deleted
+          })])
+        }
         return { outcome, raised, days, computed }
       })
       const competitions = await pushScores(caller.id, staged.computed)

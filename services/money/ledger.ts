@@ -1,6 +1,7 @@
 import { errors } from '../../lib/errors.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
 export type AccountKind = 'wallet' | 'escrow' | 'house' | 'external'
 export type TransactionKind = 'credit' | 'entry_fee' | 'refund' | 'prize' | 'house_fee'
@@ -76,6 +77,19 @@ export function createLedgerService () {
   }
 
   // Idempotent by key: a second call with the same key writes nothing and returns the first id.
+  // The transaction's event, naming the users' wallets it moved money in or out of.
+  async function recordPosting (tx: Db, transactionId: number, input: TransferInput): Promise<void> {
+    const { rows } = await tx.query<{ user_id: string, amount: string, currency: string }>(`SELECT a.user_id, e.amount::text, a.currency
+      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+      WHERE e.transaction_id = $1 AND a.kind = 'wallet' ORDER BY e.id`, [transactionId])
+    await recordEvents(tx, [domainEvent('ledger.posted', {
+      transactionId,
+      kind: input.kind,
+      competitionId: input.competitionId ?? null,
+      wallets: rows.map((r) => ({ userId: r.user_id, amount: Number(r.amount), currency: r.currency }))
+    })])
+  }
+
   async function transfer (tx: Db, input: TransferInput): Promise<{ transactionId: number, created: boolean }> {
     const legs = normaliseLegs(input.legs)
     const inserted = await tx.query<{ id: string }>(`INSERT INTO ledger_transactions (idempotency_key, kind, competition_id, created_by, memo)
@@ -98,6 +112,7 @@ export function createLedgerService () {
         throw err
       }
     }
+    await recordPosting(tx, transactionId, input)
     return { transactionId, created: true }
   }
 

@@ -81,7 +81,16 @@ t.test('every request example of the document answers its documented status', as
     'POST /api/v1/competitions/{id}/end-early': async () => ({ id: await seedCompetition(app, { metric: 'steps' }) }),
     'POST /api/v1/prizes/distribute/{competitionId}': async () => ({ competitionId: await seedCompetition(app, { status: 'final' }) }),
     'POST /api/v1/admin/flags/{id}/clear': async () => ({ id: flags[0] }),
-    'POST /api/v1/admin/flags/{id}/confirm': async () => ({ id: flags[1] })
+    'POST /api/v1/admin/flags/{id}/confirm': async () => ({ id: flags[1] }),
+    // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
+    'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
+      const queue = 'docs.example'
+      await app.jobs.boss.createQueue(queue, { deadLetter: 'dead-letter', retryLimit: 0 })
+      await app.jobs.boss.send(queue, { competitionId: UUID_EXAMPLE })
+      const [job] = await app.jobs.boss.fetch(queue)
+      await app.jobs.boss.fail(queue, job!.id, { message: 'example' })
+      return { id: (await app.jobs.boss.findJobs('dead-letter'))[0]!.id }
+    }
   }
 
   for (const { method, path, op } of operations(document)) {

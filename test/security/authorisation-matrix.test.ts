@@ -66,7 +66,10 @@ const RULES: Record<string, Rule> = {
   'GET /api/v1/fitness/stats/:userId': 'owner',
   'GET /api/v1/admin/flags': 'admin',
   'POST /api/v1/admin/flags/:id/clear': 'admin',
-  'POST /api/v1/admin/flags/:id/confirm': 'admin'
+  'POST /api/v1/admin/flags/:id/confirm': 'admin',
+  'GET /api/v1/admin/jobs': 'admin',
+  'GET /api/v1/admin/jobs/dead': 'admin',
+  'POST /api/v1/admin/jobs/dead/:id/retry': 'admin'
 }
 
 const DENIED = [401, 403]
