@@ -48,6 +48,7 @@ export const EnvSchema = Type.Object({
   JOB_SHUTDOWN_TIMEOUT_MS: Type.Integer({ default: 8000, minimum: 0 }),
   JOB_EXPIRE_SECONDS: Type.Integer({ default: 300, minimum: 10 }),
   LIFECYCLE_JOBS: Type.Boolean({ default: true }),
+  DOMAIN_EVENT_RETENTION_DAYS: Type.Integer({ default: 30, minimum: 1 }),
 
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),

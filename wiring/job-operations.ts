@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { DEAD_LETTER_QUEUE } from './jobs.ts'
+import { pruneRelayedEvents } from '../services/shared/outbox.ts'
 import { decodeCursor, encodeCursor } from '../services/shared/cursors.ts'
 import { errors } from '../lib/errors.ts'
 import { isUuid } from '../lib/uuid.ts'
@@ -33,6 +34,8 @@ declare module 'fastify' {
     }
   }
 }
+
+const OUTBOX_RETENTION_QUEUE = 'maintenance.outbox-retention'
 
 // Queue gauges for Prometheus, read from pg-boss's queue table when /metrics is scraped (its
 // monitor refreshes the counts), and the admin actions on dead jobs.
@@ -79,6 +82,14 @@ export default fp(async function jobOperations (fastify) {
       gauges.oldest.set({ queue: q.name }, q.oldestReadySeconds ?? 0)
     }
   }
+
+  // The outbox keeps relayed events for DOMAIN_EVENT_RETENTION_DAYS (webhook replays and the
+  // delivery log read them), pruned once a day; the schedule is stored once for all replicas.
+  await fastify.jobs.work(OUTBOX_RETENTION_QUEUE, { concurrency: 1 }, async () => {
+    const deleted = await pruneRelayedEvents(fastify.pg.pool, fastify.config.DOMAIN_EVENT_RETENTION_DAYS)
+    fastify.log.info({ deleted }, 'pruned relayed domain events past their retention')
+  })
+  if (fastify.config.JOB_WORKERS) await boss.schedule(OUTBOX_RETENTION_QUEUE, '30 3 * * *', null, { tz: 'UTC' })
 
   fastify.decorate('jobOperations', {
     queues,

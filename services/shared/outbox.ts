@@ -35,3 +35,15 @@ export function recordEventsStatement (events: NewDomainEvent[]): string {
   })
   return `INSERT INTO domain_events (type, competition_id, user_id, payload) VALUES ${rows.join(', ')}`
 }
+
+// Relayed events older than the retention, deleted in slices so no statement holds many locks;
+// the number deleted. Events still waiting for the relay are never deleted.
+export async function pruneRelayedEvents (db: Db, retentionDays: number, slice = 10_000): Promise<number> {
+  let deleted = 0
+  for (;;) {
+    const { rowCount } = await db.query(`DELETE FROM domain_events WHERE id IN (
+        SELECT id FROM domain_events WHERE relayed_at < now() - $1 * interval '1 day' ORDER BY seq LIMIT $2)`, [retentionDays, slice])
+    deleted += rowCount ?? 0
+    if ((rowCount ?? 0) < slice) return deleted
+  }
+}

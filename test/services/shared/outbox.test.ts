@@ -5,6 +5,7 @@ import { build } from '../../helper.ts'
 import { createCompetition, credit, signIn, TEST_CONFIG } from '../../routes/competitions/fixtures.ts'
 import { updateScore } from '../../routes/leaderboard/fixtures.ts'
 import { DomainEventSchemas, type DomainEventType } from '../../../schemas/domain-events.ts'
+import { pruneRelayedEvents } from '../../../services/shared/outbox.ts'
 
 // Every domain change writes its event in the same transaction: the events of a competition's
 // life are all in the outbox, each payload matches its published schema, and a change that
@@ -61,4 +62,20 @@ test('a change that rolls back leaves no event', async (t) => {
   const join = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competition.id}/join`, headers: poor.headers, payload: {} })
   t.equal(join.statusCode, 409, 'refused: no money for the fee')
   t.equal((await eventsOf(app)).length, before, 'no participant.joined and no ledger event without the join')
+})
+
+test('relayed events past their retention are pruned; events still waiting are kept', async (t) => {
+  const app = await build(t, { config: { ...TEST_CONFIG, JOB_WORKERS: false } })
+  await app.jobs.relay.close()
+  const insert = async (relayedDaysAgo: number | null, occurredDaysAgo: number) => {
+    const { rows } = await app.pg.query(`INSERT INTO domain_events (type, payload, occurred_at, relayed_at)
+      VALUES ('participant.left', '{}', now() - $1 * interval '1 day', now() - $2 * interval '1 day') RETURNING id`, [occurredDaysAgo, relayedDaysAgo])
+    return rows[0].id as string
+  }
+  const old = await insert(40, 40)
+  const waiting = await insert(null, 40)
+  const recent = await insert(1, 1)
+  t.equal(await pruneRelayedEvents(app.pg.pool, 30, 1), 1, 'one event past its retention')
+  const { rows } = await app.pg.query('SELECT id FROM domain_events WHERE id = ANY($1::uuid[]) ORDER BY seq', [[old, waiting, recent]])
+  t.same(rows.map((r) => r.id), [waiting, recent])
 })
