@@ -49,6 +49,9 @@ export const EnvSchema = Type.Object({
   JOB_EXPIRE_SECONDS: Type.Integer({ default: 300, minimum: 10 }),
   LIFECYCLE_JOBS: Type.Boolean({ default: true }),
 
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 60000 }),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Boolean({ default: false }),
+
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),
   FITNESS_MAX_SPEED_MPS: Type.Number({ default: 15, minimum: 1 }),
