@@ -37,7 +37,9 @@ test('endpoints: create shows the secret once, list, get, patch, rotate, delete'
   const app = await build(t, { config: { RATE_LIMIT_MAX: 100000 } })
   const admin = await signIn(app, { admin: true })
   const created = await app.inject({
-    method: 'POST', url: '/api/v1/webhooks', headers: admin.headers,
+    method: 'POST',
+    url: '/api/v1/webhooks',
+    headers: admin.headers,
     payload: { url: PUBLIC_URL, eventTypes: ['competition.final', 'prize.paid'], description: 'results' }
   })
   t.equal(created.statusCode, 201)
