@@ -23,6 +23,7 @@ import competitionsWiring from './wiring/competitions.ts'
 import leaderboardWiring from './wiring/leaderboard.ts'
 import prizesWiring from './wiring/prizes.ts'
 import fitnessWiring from './wiring/fitness.ts'
+import webhooksWiring from './wiring/webhooks.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 import usersRoutes from './routes/users/index.ts'
@@ -31,6 +32,7 @@ import liveRoutes from './routes/live/index.ts'
 import leaderboardRoutes from './routes/leaderboard/index.ts'
 import fitnessRoutes from './routes/fitness.ts'
 import adminRoutes from './routes/admin/index.ts'
+import webhooksRoutes from './routes/webhooks/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -67,6 +69,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(leaderboardWiring)
   await fastify.register(prizesWiring)
   await fastify.register(fitnessWiring)
+  await fastify.register(webhooksWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -77,4 +80,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(leaderboardRoutes, { prefix: '/api/v1' })
   await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
   await fastify.register(adminRoutes, { prefix: '/api/v1' })
+  await fastify.register(webhooksRoutes, { prefix: '/api/v1' })
 }

@@ -3,6 +3,8 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import { decorateOpenApi } from '../lib/openapi-decorate.ts'
 import { SEQ_RULE } from '../schemas/realtime.ts'
+import { DOMAIN_EVENT_TYPES } from '../schemas/domain-events.ts'
+import { eventDescription, WEBHOOK_HEADERS, webhookMessageSchema } from '../schemas/webhooks.ts'
 
 export const API_TAGS = [
   { name: 'health', description: 'Liveness and readiness' },
@@ -11,8 +13,30 @@ export const API_TAGS = [
   { name: 'leaderboard', description: 'Rankings and score updates' },
   { name: 'prizes', description: 'Prize calculation and distribution' },
   { name: 'fitness', description: 'Fitness data sync and statistics' },
-  { name: 'admin', description: 'Operator actions' }
+  { name: 'admin', description: 'Operator actions' },
+  { name: 'webhooks', description: 'Outbound webhooks (Standard Webhooks): endpoints, delivery log, replays' }
 ]
+
+// The OpenAPI 3.1 `webhooks` object: what an endpoint receives, one entry per event type, built
+// from the same payload schemas the outbox is written with.
+function webhooksDocument () {
+  const parameters = Object.entries(WEBHOOK_HEADERS).map(([name, description]) => ({ name, in: 'header', required: true, description, schema: { type: 'string' as const } }))
+  return Object.fromEntries(DOMAIN_EVENT_TYPES.map((type) => [type, {
+    post: {
+      operationId: `webhook.${type}`,
+      tags: ['webhooks'],
+      summary: eventDescription(type),
+      description: 'Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. ' +
+        'Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.',
+      security: [],
+      parameters,
+      requestBody: { required: true, content: { 'application/json': { schema: JSON.parse(JSON.stringify(webhookMessageSchema(type))) } } },
+      responses: {
+        '2XX': { description: 'Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled.' }
+      }
+    }
+  }]))
+}
 
 export default fp(async function docsPlugin (fastify) {
   await fastify.register(fastifySwagger, {
@@ -41,7 +65,8 @@ export default fp(async function docsPlugin (fastify) {
           }
         }
       },
-      security: [{ bearerAuth: [] }]
+      security: [{ bearerAuth: [] }],
+      webhooks: webhooksDocument()
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`)

@@ -50,6 +50,9 @@ export const EnvSchema = Type.Object({
   LIFECYCLE_JOBS: Type.Boolean({ default: true }),
   DOMAIN_EVENT_RETENTION_DAYS: Type.Integer({ default: 30, minimum: 1 }),
 
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 60000 }),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Boolean({ default: false }),
+
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),
   FITNESS_MAX_SPEED_MPS: Type.Number({ default: 15, minimum: 1 }),

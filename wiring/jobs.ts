@@ -20,6 +20,8 @@ declare module 'fastify' {
 }
 
 export const DEAD_LETTER_QUEUE = 'dead-letter'
+// Retries after a job's first run, on every queue (handlers see it to know their last run).
+const RETRY_LIMIT = 12
 
 // pg-boss runs its statements through this when a job is enqueued in our transaction.
 function inTransaction (db: Db): BossDb {
@@ -52,7 +54,7 @@ export default fp(async function jobsWiring (fastify) {
   // Every queue retries with exponential backoff and jitter (1 s, 2 s, 4 s ... at most an hour)
   // and ends in the dead-letter queue, where admins see and retry it.
   const queueDefaults: Omit<Queue, 'name'> = {
-    retryLimit: 12,
+    retryLimit: RETRY_LIMIT,
     retryDelay: 1,
     retryBackoff: true,
     retryDelayMax: 3600,
@@ -93,7 +95,7 @@ export default fp(async function jobsWiring (fastify) {
   async function run<T> (queue: string, handler: JobHandler<T>, job: Job<T>): Promise<JobResult> {
     const stopTimer = metrics.duration.startTimer({ queue })
     try {
-      await handler(job.data, { id: job.id, retryCount: job.retryCount })
+      await handler(job.data, { id: job.id, retryCount: job.retryCount, retryLimit: RETRY_LIMIT })
       metrics.outcomes.inc({ queue, outcome: 'completed' })
       return { id: job.id, status: 'completed' }
     } catch (err) {

@@ -6927,6 +6927,1512 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/webhook-deliveries/{id}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a delivery again: same webhook-id and body, attempts counting on (admins)
+         * @description The endpoint must be enabled (409 otherwise). The delivery is pending again until the new attempts settle it.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Accepted */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "endpointId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "eventId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "eventType": "competition.created",
+                         *       "status": "pending",
+                         *       "attempts": 10,
+                         *       "lastStatusCode": 10,
+                         *       "lastError": "string",
+                         *       "lastAttemptAt": "2026-11-02T08:30:00.000Z",
+                         *       "deliveredAt": "2026-11-02T08:30:00.000Z",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            attempts: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            deliveredAt: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            endpointId: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            eventId: string;
+                            /**
+                             * @description A domain event type
+                             * @enum {unknown}
+                             */
+                            eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+                            /**
+                             * Format: uuid
+                             * @description Sent as webhook-id on every attempt
+                             */
+                            id: string;
+                            lastAttemptAt: string | null;
+                            lastError: string | null;
+                            /** @description HTTP status of the last attempt; null if it got no answer */
+                            lastStatusCode: number | null;
+                            /**
+                             * @description pending while attempts remain; failed once retries ran out or the endpoint was disabled
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "delivered" | "failed";
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints, newest first (admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "url": "https://93.184.215.14/health-competitions",
+                         *           "eventTypes": [
+                         *             "competition.final",
+                         *             "prize.paid"
+                         *           ],
+                         *           "description": "Results feed for the partner app",
+                         *           "enabled": true,
+                         *           "disabledReason": null,
+                         *           "disabledAt": null,
+                         *           "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                createdBy: string | null;
+                                description: string;
+                                disabledAt: string | null;
+                                /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
+                                disabledReason: string | null;
+                                enabled: boolean;
+                                eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                updatedAt: string;
+                                url: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a webhook endpoint; the answer shows its signing secret, once (admins)
+         * @description The url must be https and every address its host resolves to must be public (not loopback, private, link-local, CGNAT, unique-local or multicast); otherwise 400 names the reason. Deliveries check again on every connection.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "url": "https://93.184.215.14/health-competitions",
+                     *       "eventTypes": [
+                     *         "competition.final",
+                     *         "prize.paid"
+                     *       ],
+                     *       "description": "Results feed for the partner app"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @example Results feed for the partner app */
+                        description?: string;
+                        /**
+                         * @description The event types sent to this endpoint
+                         * @example [
+                         *       "competition.final",
+                         *       "prize.paid"
+                         *     ]
+                         */
+                        eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                        /**
+                         * @description Where deliveries are POSTed: https, on a host whose every address is public
+                         * @example https://93.184.215.14/health-competitions
+                         */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "url": "https://93.184.215.14/health-competitions",
+                         *       "eventTypes": [
+                         *         "competition.final",
+                         *         "prize.paid"
+                         *       ],
+                         *       "description": "Results feed for the partner app",
+                         *       "enabled": true,
+                         *       "disabledReason": null,
+                         *       "disabledAt": null,
+                         *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z",
+                         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            createdBy: string | null;
+                            description: string;
+                            disabledAt: string | null;
+                            /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
+                            disabledReason: string | null;
+                            enabled: boolean;
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /** @description Signing secret (whsec_ + base64): shown only here, keep it */
+                            secret: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A webhook endpoint, with why it was disabled if it was (admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "url": "https://93.184.215.14/health-competitions",
+                         *       "eventTypes": [
+                         *         "competition.final",
+                         *         "prize.paid"
+                         *       ],
+                         *       "description": "Results feed for the partner app",
+                         *       "enabled": true,
+                         *       "disabledReason": null,
+                         *       "disabledAt": null,
+                         *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            createdBy: string | null;
+                            description: string;
+                            disabledAt: string | null;
+                            /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
+                            disabledReason: string | null;
+                            enabled: boolean;
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint and its delivery log (admins) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Deleted */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint; enabled: true re-enables it and clears the reason (admins)
+         * @description The url must be https and every address its host resolves to must be public (not loopback, private, link-local, CGNAT, unique-local or multicast); otherwise 400 names the reason. Deliveries check again on every connection.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "enabled": true
+                     *     }
+                     */
+                    "application/json": {
+                        /** @example Results feed for the partner app */
+                        description?: string;
+                        /** @description true re-enables a disabled endpoint and clears its reason */
+                        enabled?: boolean;
+                        /**
+                         * @description The event types sent to this endpoint
+                         * @example [
+                         *       "competition.final",
+                         *       "prize.paid"
+                         *     ]
+                         */
+                        eventTypes?: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                        /**
+                         * @description Where deliveries are POSTed: https, on a host whose every address is public
+                         * @example https://93.184.215.14/health-competitions
+                         */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "url": "https://93.184.215.14/health-competitions",
+                         *       "eventTypes": [
+                         *         "competition.final",
+                         *         "prize.paid"
+                         *       ],
+                         *       "description": "Results feed for the partner app",
+                         *       "enabled": true,
+                         *       "disabledReason": null,
+                         *       "disabledAt": null,
+                         *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            createdBy: string | null;
+                            description: string;
+                            disabledAt: string | null;
+                            /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
+                            disabledReason: string | null;
+                            enabled: boolean;
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An endpoint's deliveries, newest first, with attempts and the last answer (admins) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "endpointId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "eventId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "eventType": "competition.created",
+                         *           "status": "pending",
+                         *           "attempts": 10,
+                         *           "lastStatusCode": 10,
+                         *           "lastError": "string",
+                         *           "lastAttemptAt": "2026-11-02T08:30:00.000Z",
+                         *           "deliveredAt": "2026-11-02T08:30:00.000Z",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                attempts: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                deliveredAt: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                endpointId: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                eventId: string;
+                                /**
+                                 * @description A domain event type
+                                 * @enum {unknown}
+                                 */
+                                eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+                                /**
+                                 * Format: uuid
+                                 * @description Sent as webhook-id on every attempt
+                                 */
+                                id: string;
+                                lastAttemptAt: string | null;
+                                lastError: string | null;
+                                /** @description HTTP status of the last attempt; null if it got no answer */
+                                lastStatusCode: number | null;
+                                /**
+                                 * @description pending while attempts remain; failed once retries ran out or the endpoint was disabled
+                                 * @enum {unknown}
+                                 */
+                                status: "pending" | "delivered" | "failed";
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace an endpoint's signing secret; the old one stops signing at once (admins) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "url": "https://93.184.215.14/health-competitions",
+                         *       "eventTypes": [
+                         *         "competition.final",
+                         *         "prize.paid"
+                         *       ],
+                         *       "description": "Results feed for the partner app",
+                         *       "enabled": true,
+                         *       "disabledReason": null,
+                         *       "disabledAt": null,
+                         *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z",
+                         *       "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            createdBy: string | null;
+                            description: string;
+                            disabledAt: string | null;
+                            /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
+                            disabledReason: string | null;
+                            enabled: boolean;
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /** @description Signing secret (whsec_ + base64): shown only here, keep it */
+                            secret: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -7097,7 +8603,288 @@ export interface paths {
         trace?: never;
     };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "competition.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition was cancelled; entry fees were refunded.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "competition.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition was created (scheduled).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "competition.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition ended; late syncs are taken during its grace period (active -> grace).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.ended"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "competition.final": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition's results are final and ranked (grace -> final).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.final"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "competition.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition started taking scores (scheduled -> active).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.started"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "flag.cleared": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An admin cleared a flag; the data counts.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.flag.cleared"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "flag.confirmed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An admin confirmed a flag; the data is rejected.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.flag.confirmed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "flag.raised": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anti-cheat flagged a participant's fitness data; their scores in these competitions are held.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.flag.raised"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "ledger.posted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Money moved: a balanced transaction was posted to the double-entry ledger.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.ledger.posted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.joined": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user joined a competition.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.participant.joined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.left": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user left a competition before it started.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.participant.left"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "prize.paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A prize was paid to a winner's wallet.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.prize.paid"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "score.changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Participants' scores changed (one event per committed batch of a competition).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.score.changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "sync.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A batch of fitness data from a device or provider was stored (only batches that changed something).
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.sync.completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         /** @description The shape of every 4xx and 5xx response */
@@ -7120,4 +8907,859 @@ export interface components {
     pathItems: never;
 }
 export type $defs = Record<string, never>;
-export type operations = Record<string, never>;
+export interface operations {
+    "webhook.competition.cancelled": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition was cancelled; entry fees were refunded. */
+                    data: {
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        at: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        from: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        to: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.cancelled";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.competition.created": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition was created (scheduled). */
+                    data: {
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        createdBy: string | null;
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        endsAt: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        metric: string;
+                        name: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        startsAt: string;
+                        visibility: "public" | "private";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.created";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.competition.ended": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition ended; late syncs are taken during its grace period (active -> grace). */
+                    data: {
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        at: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        from: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        to: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.ended";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.competition.final": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition's results are final and ranked (grace -> final). */
+                    data: {
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        at: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        from: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        to: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.final";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.competition.started": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition started taking scores (scheduled -> active). */
+                    data: {
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        at: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        from: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                        /**
+                         * @description scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
+                         * @enum {unknown}
+                         */
+                        to: "scheduled" | "active" | "grace" | "final" | "paid" | "cancelled";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.started";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.flag.cleared": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description An admin cleared a flag; the data counts. */
+                    data: {
+                        competitionIds: string[];
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        flagId: number;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "flag.cleared";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.flag.confirmed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description An admin confirmed a flag; the data is rejected. */
+                    data: {
+                        competitionIds: string[];
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        flagId: number;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "flag.confirmed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.flag.raised": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Anti-cheat flagged a participant's fitness data; their scores in these competitions are held. */
+                    data: {
+                        competitionIds: string[];
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        flagId: number;
+                        reason: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "flag.raised";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.ledger.posted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Money moved: a balanced transaction was posted to the double-entry ledger. */
+                    data: {
+                        competitionId: string | null;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        kind: "credit" | "entry_fee" | "refund" | "prize" | "house_fee";
+                        transactionId: number;
+                        wallets: {
+                            amount: number;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        }[];
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "ledger.posted";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.participant.joined": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A user joined a competition. */
+                    data: {
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "participant.joined";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.participant.left": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A user left a competition before it started. */
+                    data: {
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "participant.left";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.prize.paid": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A prize was paid to a winner's wallet. */
+                    data: {
+                        /**
+                         * @description Money in integer minor units (e.g. cents)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        rank: number;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "prize.paid";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.score.changed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Participants' scores changed (one event per committed batch of a competition). */
+                    data: {
+                        changes: {
+                            score: number;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        }[];
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "score.changed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.sync.completed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A batch of fitness data from a device or provider was stored (only batches that changed something). */
+                    data: {
+                        deleted: number;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        inserted: number;
+                        replaced: number;
+                        source: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "sync.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+}

@@ -31,7 +31,10 @@ export interface WorkerSetup {
   run?: boolean
 }
 
-export type JobHandler<T> = (data: T, attempt: { id: string, retryCount: number }) => Promise<void>
+// retryCount is 0 on the first run; a run with retryCount === retryLimit is the job's last.
+export interface JobAttempt { id: string, retryCount: number, retryLimit: number }
+
+export type JobHandler<T> = (data: T, attempt: JobAttempt) => Promise<void>
 
 export interface EventConsumer {
   // A name of its own: its queue is `events.<name>`, and event_consumptions rows carry it.

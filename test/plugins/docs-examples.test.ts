@@ -69,6 +69,8 @@ t.test('every request example of the document answers its documented status', as
   t.equal(flagged.flagged.length, 2, 'two flags to review')
   const flags = (await call(app, admin, 'GET', '/api/v1/admin/flags?status=open')).items.map((f: Obj) => String(f.id))
 
+  const webhook = async (): Promise<string> =>
+    (await call(app, admin, 'POST', '/api/v1/webhooks', { url: 'https://93.184.215.14/hooks', eventTypes: ['prize.paid'] })).id
   // Path values for the operations that need a competition or a flag in another state.
   const paths: Record<string, () => Promise<Record<string, string>>> = {
     'POST /api/v1/competitions/{id}/join': async () => ({ id: await scheduled() }),
@@ -82,6 +84,14 @@ t.test('every request example of the document answers its documented status', as
     'POST /api/v1/prizes/distribute/{competitionId}': async () => ({ competitionId: await seedCompetition(app, { status: 'final' }) }),
     'POST /api/v1/admin/flags/{id}/clear': async () => ({ id: flags[0] }),
     'POST /api/v1/admin/flags/{id}/confirm': async () => ({ id: flags[1] }),
+    ...Object.fromEntries(['GET', 'PATCH', 'DELETE'].map((m) => [`${m} /api/v1/webhooks/{id}`, async () => ({ id: await webhook() })])),
+    'POST /api/v1/webhooks/{id}/rotate-secret': async () => ({ id: await webhook() }),
+    'GET /api/v1/webhooks/{id}/deliveries': async () => ({ id: await webhook() }),
+    'POST /api/v1/webhook-deliveries/{id}/replay': async () => {
+      const { rows } = await app.pg.query(`INSERT INTO webhook_deliveries (endpoint_id, event_id)
+        SELECT $1, id FROM domain_events ORDER BY seq LIMIT 1 RETURNING id`, [await webhook()])
+      return { id: rows[0].id }
+    },
     // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
     'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
       const queue = 'docs.example'

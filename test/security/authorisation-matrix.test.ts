@@ -69,7 +69,15 @@ const RULES: Record<string, Rule> = {
   'POST /api/v1/admin/flags/:id/confirm': 'admin',
   'GET /api/v1/admin/jobs': 'admin',
   'GET /api/v1/admin/jobs/dead': 'admin',
-  'POST /api/v1/admin/jobs/dead/:id/retry': 'admin'
+  'POST /api/v1/admin/jobs/dead/:id/retry': 'admin',
+  'POST /api/v1/webhooks': 'admin',
+  'GET /api/v1/webhooks': 'admin',
+  'GET /api/v1/webhooks/:id': 'admin',
+  'PATCH /api/v1/webhooks/:id': 'admin',
+  'DELETE /api/v1/webhooks/:id': 'admin',
+  'POST /api/v1/webhooks/:id/rotate-secret': 'admin',
+  'GET /api/v1/webhooks/:id/deliveries': 'admin',
+  'POST /api/v1/webhook-deliveries/:id/replay': 'admin'
 }
 
 const DENIED = [401, 403]

@@ -105,10 +105,13 @@ test('pagination: every list caps its page size, and cursors are bounded', async
   const lists = routes.filter((r) => r.method === 'GET' && (r.schema as Obj | undefined)?.querystring?.properties?.limit)
   t.ok(lists.length >= 6, `${lists.length} paginated routes`)
   const competitionId = await seedCompetition(app)
+  // A webhook endpoint, for its delivery log (a literal public address: tests resolve no names).
+  const endpoint = await app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: admin.headers, payload: { url: 'https://93.184.215.14/hooks', eventTypes: ['prize.paid'] } })
+  t.equal(endpoint.statusCode, 201, endpoint.body)
   for (const route of lists) {
     const limit = (route.schema as Obj).querystring.properties.limit
     t.ok(limit.maximum <= 100, `${route.key}: limit capped at ${limit.maximum}`)
-    const url = route.url.replace(':userId', admin.id).replace(':competitionId', competitionId)
+    const url = route.url.replace(':userId', admin.id).replace(':competitionId', competitionId).replace(':id', endpoint.json().id)
     const at = await app.inject({ url: `${url}?limit=${limit.maximum}`, headers: admin.headers })
     t.equal(at.statusCode, 200, `${route.key}: limit=${limit.maximum} accepted`)
     const items = at.json().items ?? at.json().entries
