@@ -68,7 +68,7 @@ export default fp(async function jobsWiring (fastify) {
   await boss.createQueue(DEAD_LETTER_QUEUE, { retentionSeconds: 30 * 24 * 3600 })
 
   const workers: Array<() => Promise<unknown>> = []
-  const routes = new Map<string, Set<string>>()
+  const routes = new Map<string, { types: Set<string>, wants?: EventConsumer['wants'] }>()
 
   async function work<T> (queue: string, setup: WorkerSetup, handler: JobHandler<T>): Promise<void> {
     await boss.createQueue(queue, { ...queueDefaults, policy: setup.policy ?? 'standard' })
@@ -109,7 +109,7 @@ export default fp(async function jobsWiring (fastify) {
 
   async function consume (consumer: EventConsumer): Promise<void> {
     const queue = `events.${consumer.name}`
-    routes.set(queue, new Set(consumer.types))
+    routes.set(queue, { types: new Set(consumer.types), wants: consumer.wants })
     await work<RelayedEvent>(queue, {}, async (event) => { await consumer.handle(event) })
   }
 
@@ -119,8 +119,9 @@ export default fp(async function jobsWiring (fastify) {
     log,
     async route (tx, events) {
       const db = inTransaction(tx)
-      for (const [queue, types] of routes) {
-        const jobs = events.filter((e) => types.has(e.type)).map((e) => ({ data: e }))
+      for (const [queue, route] of routes) {
+        const wanted = route.wants === undefined ? route.types : await route.wants(tx)
+        const jobs = events.filter((e) => route.types.has(e.type) && wanted.has(e.type)).map((e) => ({ data: e }))
         if (jobs.length > 0) await boss.insert(queue, jobs, { db })
       }
       metrics.relayed.inc(events.length)

@@ -37,6 +37,7 @@ export default fp(async function webhooksWiring (fastify) {
   await fastify.jobs.consume({
     name: 'webhooks',
     types: DOMAIN_EVENT_TYPES,
+    wants: deliveries.subscribedTypes,
     async handle (event) { await deliveries.fanOut(event) }
   })
   // Retries become due between notifications: poll every second so a backoff of 1 s is ~1 s.

@@ -40,5 +40,8 @@ export interface EventConsumer {
   // A name of its own: its queue is `events.<name>`, and event_consumptions rows carry it.
   name: string
   types: DomainEventType[]
+  // Of those types, the ones it wants now, read in the relay's transaction (webhooks: the types
+  // some enabled endpoint subscribes to), so events nobody would receive make no jobs.
+  wants?: (db: Db) => Promise<Set<DomainEventType>>
   handle: (event: RelayedEvent) => Promise<void>
 }

@@ -1,5 +1,6 @@
 import { errors } from '../../lib/errors.ts'
 import type { WebhookDelivery } from '../../schemas/webhooks.ts'
+import type { DomainEventType } from '../../schemas/domain-events.ts'
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 import type { RelayedEvent } from '../shared/event-relay.ts'
 import type { JobQueue } from '../shared/jobs.ts'
@@ -66,6 +67,12 @@ export function createWebhookDeliveriesService ({ pool, transact, jobs }: Delive
     })
   }
 
+  // The event types some enabled endpoint takes: the relay makes fan-out jobs for these only.
+  async function subscribedTypes (db: Db): Promise<Set<DomainEventType>> {
+    const { rows } = await db.query<{ type: DomainEventType }>('SELECT DISTINCT unnest(event_types) AS type FROM webhook_endpoints WHERE enabled')
+    return new Set(rows.map((r) => r.type))
+  }
+
   // An endpoint's deliveries, newest first.
   async function list (endpointId: string, page: Page): Promise<{ items: WebhookDelivery[], nextCursor: string | null }> {
     const after = page.cursor === undefined ? null : decodeCursor(page.cursor, ['string', 'string'])
@@ -106,7 +113,7 @@ export function createWebhookDeliveriesService ({ pool, transact, jobs }: Delive
     return toDelivery(rows[0])
   }
 
-  return { fanOut, list, replay, get: async (deliveryId: string) => await getDelivery(pool, deliveryId) }
+  return { fanOut, subscribedTypes, list, replay, get: async (deliveryId: string) => await getDelivery(pool, deliveryId) }
 }
 
 export type WebhookDeliveriesService = ReturnType<typeof createWebhookDeliveriesService>
