@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin'
+import pg from 'pg'
 import { PgBoss, type Db as BossDb, type Job, type JobResult, type Queue } from 'pg-boss'
 import type { Db } from '../services/shared/transactions.ts'
 import { createTransactor } from '../services/shared/transactions.ts'
 import { createEventRelay, type EventRelay, type RelayedEvent } from '../services/shared/event-relay.ts'
 import type { EventConsumer, JobHandler, JobQueue, WorkerSetup } from '../services/shared/jobs.ts'
 import { jobMetrics } from '../services/shared/metrics.ts'
+import { createPgListener } from '../lib/pg-listener.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,8 +25,9 @@ export const DEAD_LETTER_QUEUE = 'dead-letter'
 // Retries after a job's first run, on every queue (handlers see it to know their last run).
 const RETRY_LIMIT = 12
 
-// pg-boss runs its statements through this when a job is enqueued in our transaction.
-function inTransaction (db: Db): BossDb {
+// pg-boss runs its statements through this: on its pool, or in our transaction when a job is
+// enqueued with the change that caused it.
+function bossDb (db: Db): BossDb {
   return { executeSql: async (text, values) => await db.query(text, values as unknown[]) }
 }
 
@@ -32,11 +35,14 @@ function inTransaction (db: Db): BossDb {
 // why pg-boss), and the outbox relay that turns committed domain events into jobs.
 export default fp(async function jobsWiring (fastify) {
   const { config, log } = fastify
+  // pg-boss runs on a small pool of its own and on the instance's one LISTEN connection
+  // (lib/pg-listener.ts), which also wakes the outbox relay.
+  const pool = new pg.Pool({ connectionString: fastify.postgresUrl, max: 6, application_name: 'jobs', idleTimeoutMillis: 30_000 })
+  pool.on('error', (err) => log.warn({ err }, 'idle job queue client failed'))
+  const listener = createPgListener({ connectionString: fastify.postgresUrl, log })
   const boss = new PgBoss({
-    connectionString: fastify.postgresUrl,
+    db: { ...bossDb(pool), listen: listener.listen },
     schema: 'pgboss',
-    max: 6,
-    application_name: 'jobs',
     // New jobs wake idle workers at once instead of at their next poll.
     useListenNotify: true,
     // Maintenance (expiring, archiving, dead-lettering) and schedules run on instances that run
@@ -115,10 +121,10 @@ export default fp(async function jobsWiring (fastify) {
 
   const relay = createEventRelay({
     transact: createTransactor(fastify.pg.pool),
-    connectionString: fastify.postgresUrl,
+    listen: listener.listen,
     log,
     async route (tx, events) {
-      const db = inTransaction(tx)
+      const db = bossDb(tx)
       for (const [queue, route] of routes) {
         const wanted = route.wants === undefined ? route.types : await route.wants(tx)
         const jobs = events.filter((e) => route.types.has(e.type) && wanted.has(e.type)).map((e) => ({ data: e }))
@@ -130,10 +136,10 @@ export default fp(async function jobsWiring (fastify) {
 
   fastify.decorate('jobs', {
     async send (db, queue, data, options = {}) {
-      await boss.send(queue, data, { ...options, db: inTransaction(db) })
+      await boss.send(queue, data, { ...options, db: bossDb(db) })
     },
     async sendMany (db, queue, jobs) {
-      if (jobs.length > 0) await boss.insert(queue, jobs, { db: inTransaction(db) })
+      if (jobs.length > 0) await boss.insert(queue, jobs, { db: bossDb(db) })
     },
     work,
     consume,
@@ -151,5 +157,7 @@ export default fp(async function jobsWiring (fastify) {
   fastify.addHook('onClose', async function stopJobs () {
     await relay.close()
     await boss.stop({ graceful: true, timeout: config.JOB_SHUTDOWN_TIMEOUT_MS, close: true })
+    await listener.close()
+    await pool.end()
   })
 }, { name: 'jobs', dependencies: ['config', 'postgres', 'observability'] })

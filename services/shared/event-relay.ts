@@ -1,4 +1,3 @@
-import pg from 'pg'
 import type { DomainEventType } from '../../schemas/domain-events.ts'
 import type { Db, Transact } from './transactions.ts'
 
@@ -17,7 +16,8 @@ export interface RelayedEvent {
 
 export interface EventRelayDeps {
   transact: Transact
-  connectionString: string
+  // Subscribes to a NOTIFY channel (lib/pg-listener.ts).
+  listen: (channel: string, onNotification: () => void, onReconnect: () => void) => Promise<{ close: () => Promise<void> }>
   // Enqueues the events for their consumers, in the relay's transaction.
   route: (tx: Db, events: RelayedEvent[]) => Promise<void>
   log: { warn: (obj: object, msg: string) => void }
@@ -32,11 +32,11 @@ const CLAIM = `UPDATE domain_events e SET relayed_at = clock_timestamp()
 
 interface ClaimedRow { id: string, seq: string, type: DomainEventType, payload: Record<string, unknown>, occurred_at: Date }
 
-export function createEventRelay ({ transact, connectionString, route, log, batchSize = 200, pollMs = 1000 }: EventRelayDeps) {
+export function createEventRelay ({ transact, listen, route, log, batchSize = 200, pollMs = 1000 }: EventRelayDeps) {
   let draining: Promise<void> | null = null
   let again = false
   let closed = false
-  let listener: pg.Client | null = null
+  let subscription: { close: () => Promise<void> } | null = null
   let timer: NodeJS.Timeout | null = null
   const isClosed = () => closed
 
@@ -73,29 +73,12 @@ export function createEventRelay ({ transact, connectionString, route, log, batc
     for (let current = draining; current !== null; current = draining) await current
   }
 
-  async function listen (): Promise<void> {
-    const client = new pg.Client({ connectionString, application_name: 'event-relay' })
-    client.on('notification', wake)
-    client.on('error', (err) => {
-      log.warn({ err }, 'event relay lost its LISTEN connection; polling until it is back')
-      if (listener === client) listener = null
-      client.end().catch(() => {})
-    })
-    await client.connect()
-    await client.query('LISTEN domain_events')
-    if (closed) { await client.end(); return }
-    listener = client
-  }
-
   return {
     wake,
     // Relays everything waiting (events committed while no instance ran) and then follows new ones.
     async start (): Promise<void> {
-      await listen()
-      timer = setInterval(function pollOutbox () {
-        if (listener === null && !closed) listen().catch(() => {})
-        wake()
-      }, pollMs)
+      subscription = await listen('domain_events', wake, wake)
+      timer = setInterval(wake, pollMs)
       timer.unref()
       wake()
     },
@@ -107,8 +90,7 @@ export function createEventRelay ({ transact, connectionString, route, log, batc
       closed = true
       if (timer !== null) clearInterval(timer)
       await idle()
-      await listener?.end().catch(() => {})
-      listener = null
+      await subscription?.close()
     }
   }
 }

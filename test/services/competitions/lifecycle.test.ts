@@ -65,7 +65,8 @@ test('a competition passes through every status by time alone', async (t) => {
 })
 
 test('final ranks use competition ranking; an overdue competition catches up in one sweep', async (t) => {
-  const app = await build(t, { config: TEST_CONFIG })
+  // No job workers: the joins' fitness rescoring (a job) would reset the scores set below by hand.
+  const app = await build(t, { config: { ...TEST_CONFIG, JOB_WORKERS: false } })
   const events = recordStatusEvents(app)
   const admin = await signIn(app, { admin: true })
   const people = [await signIn(app), await signIn(app), await signIn(app), await signIn(app)]
