@@ -20,6 +20,7 @@ import { createTokens } from './lib/tokens.ts'
 import { competitionId } from './lib/ids.ts'
 import { summariseProfiles } from './lib/cpu-profile.ts'
 import { parseCli } from '../lib/cli-args.ts'
+import { eventsEndToEnd } from './lib/scenario-events.ts'
 
 const args = parseCli({
   command: 'npm run bench --',
@@ -40,7 +41,7 @@ const args = parseCli({
     out: { type: 'string', default: join(projectRoot, 'bench', 'RESULTS.md'), value: 'file', description: 'Where to write the results' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres', value: 'url', description: 'Postgres to create the bench database on' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379', value: 'url', description: 'Redis to use (under a key prefix of its own)' },
-    only: { type: 'string', default: 'http,ws', value: 'list', description: 'Scenarios, comma-separated: http, ws, or single ones: top, around, profile, score, sync' },
+    only: { type: 'string', default: 'http,ws', value: 'list', description: 'Scenarios, comma-separated: http, ws, or single ones: top, around, profile, score, sync, events' },
     'cpu-prof': { type: 'string', default: '', value: 'dir', description: 'Write the service\'s CPU profiles there and summarise them in the results' },
     'wait-quiet': { type: 'string', default: '0', value: 'minutes', description: 'Wait up to this long for the machine to be quiet before starting' },
     'deadline-minutes': { type: 'string', default: '20', value: 'minutes', description: 'Stop, cleaning up, after this long whatever happens' }
@@ -49,8 +50,8 @@ const args = parseCli({
 
 const num = (s: string | undefined) => Number(s)
 const settings = { connections: num(args.connections), seconds: num(args.seconds), warmupSeconds: num(args.warmup) }
-// --only http,ws (everything), or single scenarios: top, around, profile, score, sync, ws.
-const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync']
+// --only http,ws (everything), or single scenarios: top, around, profile, score, sync, events, ws.
+const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync', 'events']
 const only = new Set(args.only!.split(','))
 const selected = (name: string) => only.has('http') || only.has(name)
 async function scenario<T> (name: string, work: () => Promise<T>): Promise<T | null> {
@@ -163,7 +164,9 @@ async function main (): Promise<void> {
     REALTIME_TICK_MS: String(tickMs),
     // The limiter still counts every request in Redis; the budget is only high enough that
     // a few users can generate the load.
-    RATE_LIMIT_MAX: '1000000000'
+    RATE_LIMIT_MAX: '1000000000',
+    // The events scenario's webhook receiver listens on loopback.
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true'
   }
 
   const rows: Row[] = []
@@ -206,6 +209,8 @@ async function main (): Promise<void> {
     // An absolute target: no baseline reading around it.
     const sync = await scenario('sync', async () => await fitnessSync(t, stores!.databaseUrl, Math.min(settings.connections, size('steps'))))
     if (sync) log(`fitness sync: ${int(sync.check.samplesPerSecond)} samples/s p99 ${sync.load.p99}`, sync.check)
+    const events = await scenario('events', async () => await eventsEndToEnd(t, { events: Math.min(2000, plan.users), concurrency: 20 }))
+    if (events) log('events end to end', events)
     const afterRss = rssOf(service.pid)
     await service.stop()
 
@@ -252,6 +257,23 @@ async function main (): Promise<void> {
       })
       details.push(`- Fitness sync: ${int(sync.check.batches)} batches answered 200 (warm-up included), ${int(sync.check.samplesAccepted)} samples reported inserted; ` +
         `${int(sync.check.samplesStored)} rows in fitness_samples (requests still in flight when a run ended were completed by the service).`)
+    }
+    if (events) {
+      rows.push({
+        scenario: 'Events end to end: join -> outbox -> queue -> signed webhook delivery',
+        result: `${int(events.eventsPerSecond)} events/s, ${int(events.delivered)} of ${int(events.events)} delivered`,
+        p50: ms(events.latencyMs.p50),
+        p99: ms(events.latencyMs.p99),
+        errors: int(events.events - events.delivered + events.invalidSignatures),
+        rss: '',
+        baseline: '',
+        ratio: 'n/a (absolute)',
+        target: 'every event delivered once, signed',
+        met: events.delivered === events.events && events.invalidSignatures === 0
+      })
+      details.push(`- Events end to end: ${int(events.events)} joins by 20 concurrent callers, each delivered to a local receiver that verifies every signature ` +
+        `(${events.invalidSignatures} invalid); from the join's answer to the delivery p50 ${events.latencyMs.p50} ms, p95 ${events.latencyMs.p95} ms, p99 ${events.latencyMs.p99} ms, ` +
+        `max ${events.latencyMs.max} ms; service CPU ${events.serviceCpuMsPerEvent} ms per event (the join included).`)
     }
     const perRequest = ([['bare Fastify (median reading)', helloTypical], ['bare Fastify sending the top 50 bytes', sameBytes.result], ['top 50', top?.result], ['around=me', around?.result],
       ['profile', prof?.result], ['score update', scores?.result.load], ['sync batch', sync?.load]] as const)
