@@ -5,6 +5,7 @@ import { createWebhookEndpointsService } from '../services/webhooks/endpoints.ts
 import { createWebhookDeliveriesService, DELIVER_QUEUE, type DeliverJob } from '../services/webhooks/deliveries.ts'
 import { createDeliveryAttempts } from '../services/webhooks/delivery-attempts.ts'
 import { createWebhookSender } from '../services/webhooks/sender.ts'
+import { webhookMetrics } from '../services/shared/metrics.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -30,7 +31,8 @@ export default fp(async function webhooksWiring (fastify) {
   const deliver = createDeliveryAttempts({
     pool,
     transact,
-    send: createWebhookSender({ timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowPrivate })
+    send: createWebhookSender({ timeoutMs: config.WEBHOOK_TIMEOUT_MS, allowPrivate }),
+    metrics: webhookMetrics(fastify.metricsRegistry)
   })
   fastify.decorate('webhooks', { endpoints, deliveries })
 
@@ -42,4 +44,4 @@ export default fp(async function webhooksWiring (fastify) {
   })
   // Retries become due between notifications: poll every second so a backoff of 1 s is ~1 s.
   await fastify.jobs.work<DeliverJob>(DELIVER_QUEUE, { pollingIntervalSeconds: 1 }, deliver)
-}, { name: 'webhooks-service', dependencies: ['config', 'postgres', 'jobs'] })
+}, { name: 'webhooks-service', dependencies: ['config', 'postgres', 'jobs', 'observability'] })

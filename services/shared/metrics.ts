@@ -53,4 +53,12 @@ export function jobMetrics (registry: Registry) {
   }
 }
 
+export function webhookMetrics (registry: Registry) {
+  return {
+    attempts: counter(registry, 'webhook_delivery_attempts_total', 'Webhook delivery attempts by outcome (delivered, failed: retried later, given_up: retries spent, endpoint disabled)', ['outcome']),
+    disabled: counter(registry, 'webhook_endpoints_disabled_total', 'Webhook endpoints disabled after a delivery spent its retries')
+  }
+}
+
+export type WebhookMetrics = ReturnType<typeof webhookMetrics>
 export type FitnessMetrics = ReturnType<typeof fitnessMetrics>

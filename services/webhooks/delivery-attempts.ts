@@ -3,6 +3,7 @@ import type { Db, Transact } from '../shared/transactions.ts'
 import type { DeliverJob } from './deliveries.ts'
 import { messageBody, signedHeaders } from './messages.ts'
 import type { WebhookSender } from './sender.ts'
+import type { WebhookMetrics } from '../shared/metrics.ts'
 
 // One attempt of one delivery, run as the `webhooks.deliver` job. A 2xx answer delivers it;
 // anything else (another status, a timeout, a reset, a refused address) is recorded on the row
@@ -13,6 +14,7 @@ export interface DeliveryAttemptsDeps {
   pool: Db
   transact: Transact
   send: WebhookSender
+  metrics: WebhookMetrics
   clock?: () => Date
 }
 
@@ -47,7 +49,7 @@ function describe (err: unknown): string {
   return (e.code !== undefined && !e.message.includes(e.code) ? `${e.code}: ${e.message}` : e.message).slice(0, ERROR_MAX)
 }
 
-export function createDeliveryAttempts ({ pool, transact, send, clock = () => new Date() }: DeliveryAttemptsDeps) {
+export function createDeliveryAttempts ({ pool, transact, send, metrics, clock = () => new Date() }: DeliveryAttemptsDeps) {
   async function record (id: string, outcome: { statusCode: number | null, error: string | null, delivered: boolean }): Promise<number> {
     const { rows } = await pool.query<{ attempts: number }>(`UPDATE webhook_deliveries SET attempts = attempts + 1,
         last_status_code = $2, last_error = $3, last_attempt_at = now(),
@@ -86,6 +88,7 @@ export function createDeliveryAttempts ({ pool, transact, send, clock = () => ne
       statusCode = answer.statusCode
       if (statusCode >= 200 && statusCode < 300) {
         await record(deliveryId, { statusCode, error: null, delivered: true })
+        metrics.attempts.inc({ outcome: 'delivered' })
         return
       }
       error = `HTTP ${statusCode}${answer.body === '' ? '' : `: ${answer.body}`}`.slice(0, ERROR_MAX)
@@ -95,8 +98,11 @@ export function createDeliveryAttempts ({ pool, transact, send, clock = () => ne
     const attempts = await record(deliveryId, { statusCode, error, delivered: false })
     if (attempt.retryCount >= attempt.retryLimit) {
       await giveUp(delivery, attempts, error)
+      metrics.attempts.inc({ outcome: 'given_up' })
+      metrics.disabled.inc()
       return
     }
+    metrics.attempts.inc({ outcome: 'failed' })
     throw new Error(`webhook delivery ${deliveryId} attempt ${attempts} failed: ${error}`)
   }
 }

@@ -8,6 +8,8 @@ import { createTransactor } from '../../../services/shared/transactions.ts'
 import { createDeliveryAttempts } from '../../../services/webhooks/delivery-attempts.ts'
 import { DELIVER_QUEUE } from '../../../services/webhooks/deliveries.ts'
 import { createWebhookSender } from '../../../services/webhooks/sender.ts'
+import { webhookMetrics } from '../../../services/shared/metrics.ts'
+import promClient from '@prometheus-io/client'
 
 // Deliveries driven by hand: jobs are enqueued but no worker runs them (JOB_WORKERS=false), and
 // the test calls the job handler itself with the attempt it wants (a first try, the last retry).
@@ -19,12 +21,14 @@ async function setUp (t: Parameters<typeof build>[0], config: Record<string, unk
   const app = await build(t, { config: { JOB_WORKERS: false, WEBHOOK_ALLOW_PRIVATE_TARGETS: true, RATE_LIMIT_MAX: 100000, ...config } })
   const admin = await signIn(app, { admin: true })
   const receiver = await startReceiver(t)
+  const metrics = webhookMetrics(new promClient.Registry())
   const deliver = createDeliveryAttempts({
     pool: app.pg.pool,
     transact: createTransactor(app.pg.pool),
-    send: createWebhookSender({ timeoutMs: 1000, allowPrivate: app.config.WEBHOOK_ALLOW_PRIVATE_TARGETS })
+    send: createWebhookSender({ timeoutMs: 1000, allowPrivate: app.config.WEBHOOK_ALLOW_PRIVATE_TARGETS }),
+    metrics
   })
-  return { app, admin, receiver, deliver }
+  return { app, admin, receiver, deliver, metrics }
 }
 
 async function register (app: FastifyInstance, admin: Person, url: string, eventTypes: string[]): Promise<{ id: string, secret: string }> {
@@ -66,7 +70,7 @@ test('fan-out: one delivery and one job per subscribed, enabled endpoint, howeve
 })
 
 test('the last retry fails the delivery and disables the endpoint, visibly; replay after re-enabling', async (t) => {
-  const { app, admin, receiver, deliver } = await setUp(t)
+  const { app, admin, receiver, deliver, metrics } = await setUp(t)
   const endpoint = await register(app, admin, receiver.url, ['competition.final'])
   receiver.secret = endpoint.secret
   receiver.answer = () => 500
@@ -83,6 +87,9 @@ test('the last retry fails the delivery and disables the endpoint, visibly; repl
   t.equal(shown.enabled, false)
   t.match(shown.disabledReason, new RegExp(`^delivery ${first.id} failed 2 times since \\d{4}-\\d\\d-\\d\\dT.*Z: HTTP 500: receiver is down$`))
   t.ok(shown.disabledAt)
+  const outcomes = Object.fromEntries((await metrics.attempts.get()).values.map((v) => [v.labels.outcome, v.value]))
+  t.same(outcomes, { failed: 1, given_up: 1 }, 'attempts counted by outcome')
+  t.equal((await metrics.disabled.get()).values[0]?.value, 1, 'one endpoint disabled')
 
   // Its other pending delivery is not sent, and new events make none.
   const before = receiver.requests.length
