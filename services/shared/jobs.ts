@@ -37,7 +37,7 @@ export interface JobAttempt { id: string, retryCount: number, retryLimit: number
 export type JobHandler<T> = (data: T, attempt: JobAttempt) => Promise<void>
 
 export interface EventConsumer {
-  // A name of its own: its queue is `events.<name>`, and event_consumptions rows carry it.
+  // A name of its own: its queue is `events.<name>`.
   name: string
   types: DomainEventType[]
   // Of those types, the ones it wants now, read in the relay's transaction (webhooks: the types
