@@ -89,13 +89,10 @@ export default fp(async function jobsWiring (fastify) {
       burstWhenBatchFull: true,
       pollingIntervalSeconds,
       notifyPollingIntervalSeconds: pollingIntervalSeconds,
-      // Each job of a batch succeeds or fails on its own (a failure retries only that job).
+      // Each job of a batch succeeds or fails on its own (a failure retries only that job), and
+      // they run at once: most wait on I/O (a webhook receiver, Postgres).
       perJobResults: true
-    }, async (jobs) => {
-      const results = []
-      for (const job of jobs) results.push(await run(queue, handler, job))
-      return results
-    }))
+    }, async (jobs) => await Promise.all(jobs.map(async (job) => await run(queue, handler, job)))))
   }
 
   async function run<T> (queue: string, handler: JobHandler<T>, job: Job<T>): Promise<JobResult> {
