@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from 'typebox'
 import { CurrencySchema, MinorUnitsSchema, TimestampSchema, UuidSchema } from './common.ts'
 import { StatusSchema } from './competitions.ts'
+import { TransactionKindSchema } from './ledger.ts'
 
 // The domain's events: what happened, written in the transaction of the change it describes
 // (services/shared/outbox.ts) and delivered to job handlers and integrators' webhooks. These
@@ -49,7 +50,7 @@ export const DomainEventSchemas = {
   }, 'A prize was paid to a winner\'s wallet.'),
   'ledger.posted': closed({
     transactionId: Type.Integer({ minimum: 1 }),
-    kind: Type.Union([Type.Literal('credit'), Type.Literal('entry_fee'), Type.Literal('refund'), Type.Literal('prize'), Type.Literal('house_fee')]),
+    kind: TransactionKindSchema,
     competitionId: Type.Union([UuidSchema, Type.Null()]),
     // The users' wallets the transaction moved money in or out of (negative: out).
     wallets: Type.Array(closed({ userId: UuidSchema, amount: Type.Integer(), currency: CurrencySchema }, 'A wallet leg'))

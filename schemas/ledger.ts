@@ -1,15 +1,20 @@
 import { Type } from 'typebox'
 import { CurrencySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
 
+export const TRANSACTION_KINDS = ['credit', 'entry_fee', 'refund', 'prize', 'house_fee', 'deposit', 'deposit_refund',
+  'withdrawal', 'withdrawal_sent', 'withdrawal_reversal', 'dispute_opened', 'dispute_won', 'dispute_lost'] as const
+export const TransactionKindSchema = Type.Enum(TRANSACTION_KINDS, { description: 'What moved the money' })
+
 export const WalletEntrySchema = Type.Object({
   id: Type.Integer(),
   transactionId: Type.Integer(),
-  kind: Type.Enum(['credit', 'entry_fee', 'refund', 'prize', 'house_fee']),
+  kind: TransactionKindSchema,
   competitionId: Type.Union([UuidSchema, Type.Null()]),
   memo: Type.Union([Type.String(), Type.Null()]),
   currency: CurrencySchema,
   amount: Type.Integer({ description: 'Signed minor units: negative leaves the wallet' }),
-  balanceAfter: Type.Integer({ description: 'Wallet balance right after this entry' }),
+  pocket: Type.Enum(['deposits', 'winnings', 'promo'], { description: 'The wallet pocket the entry moved: deposits and winnings may be withdrawn, promotional credit only spent' }),
+  balanceAfter: Type.Integer({ description: 'The pocket\'s balance right after this entry' }),
   createdAt: TimestampSchema
 })
 export const WalletEntriesPageSchema = PageSchema(WalletEntrySchema)

@@ -71,7 +71,7 @@ export const DashboardSchema = Type.Object({
     score: Type.Integer(),
     rank: Type.Integer({ description: '1 + participants with a strictly higher score' })
   })),
-  wallets: Type.Array(Type.Object({ currency: Type.String(), balance: Type.Integer() })),
+  wallets: Type.Array(Type.Object({ currency: Type.String(), balance: Type.Integer({ description: 'All pockets together' }), withdrawable: Type.Integer({ description: 'Deposits and winnings: what may be withdrawn' }) })),
   recentActivity: Type.Array(ActivityItemSchema)
 })
 

@@ -3,11 +3,18 @@ import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
-export type AccountKind = 'wallet' | 'escrow' | 'house' | 'external'
-export type TransactionKind = 'credit' | 'entry_fee' | 'refund' | 'prize' | 'house_fee'
+export type AccountKind = 'wallet' | 'escrow' | 'house' | 'external' |
+  'withdrawal_pending' | 'dispute_hold' | 'debt' | 'gateway_hold'
+export type TransactionKind = 'credit' | 'entry_fee' | 'refund' | 'prize' | 'house_fee' |
+  'deposit' | 'deposit_refund' | 'withdrawal' | 'withdrawal_sent' | 'withdrawal_reversal' |
+  'dispute_opened' | 'dispute_won' | 'dispute_lost'
+// A wallet's pockets: deposits and winnings may be withdrawn, promotional credit only spent.
+export type Pocket = 'deposits' | 'winnings' | 'promo'
 
 export interface AccountRef {
   kind: AccountKind
+  // Wallets only.
+  pocket?: Pocket
   userId?: string
   competitionId?: string
   currency: string
@@ -24,6 +31,8 @@ export interface TransferInput {
   competitionId?: string
   createdBy?: string
   memo?: string
+  // The gateway object the transaction mirrors, for reconciliation.
+  externalRef?: string
   legs: Leg[]
 }
 
@@ -33,6 +42,7 @@ export interface WalletEntry {
   kind: TransactionKind
   competitionId: string | null
   memo: string | null
+  pocket: Pocket
   currency: string
   amount: number
   balanceAfter: number
@@ -68,20 +78,23 @@ function isNegativeBalance (err: unknown): boolean {
 
 export function createLedgerService () {
   async function ensureAccount (tx: Db, ref: AccountRef): Promise<number> {
-    const values = [ref.kind, ref.userId ?? null, ref.competitionId ?? null, ref.currency]
-    await tx.query(`INSERT INTO accounts (kind, user_id, competition_id, currency) VALUES ($1, $2, $3, $4)
-      ON CONFLICT (kind, user_id, competition_id, currency) DO NOTHING`, values)
+    if ((ref.kind === 'wallet') !== (ref.pocket !== undefined)) throw new Error('a wallet account needs a pocket, and only a wallet has one')
+    const values = [ref.kind, ref.pocket ?? null, ref.userId ?? null, ref.competitionId ?? null, ref.currency]
+    await tx.query(`INSERT INTO accounts (kind, pocket, user_id, competition_id, currency) VALUES ($1, $2, $3, $4, $5)
+      ON CONFLICT (kind, pocket, user_id, competition_id, currency) DO NOTHING`, values)
     const { rows } = await tx.query<{ id: string }>(`SELECT id FROM accounts
-      WHERE kind = $1 AND user_id IS NOT DISTINCT FROM $2 AND competition_id IS NOT DISTINCT FROM $3 AND currency = $4`, values)
+      WHERE kind = $1 AND pocket IS NOT DISTINCT FROM $2 AND user_id IS NOT DISTINCT FROM $3
+        AND competition_id IS NOT DISTINCT FROM $4 AND currency = $5`, values)
     return toMoney(rows[0]!.id)
   }
 
   // Idempotent by key: a second call with the same key writes nothing and returns the first id.
   // The transaction's event, naming the users' wallets it moved money in or out of.
   async function recordPosting (tx: Db, transactionId: number, input: TransferInput): Promise<void> {
-    const { rows } = await tx.query<{ user_id: string, amount: string, currency: string }>(`SELECT a.user_id, e.amount::text, a.currency
+    const { rows } = await tx.query<{ user_id: string, amount: string, currency: string }>(`SELECT a.user_id, sum(e.amount)::text AS amount, a.currency
       FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-      WHERE e.transaction_id = $1 AND a.kind = 'wallet' ORDER BY e.id`, [transactionId])
+      WHERE e.transaction_id = $1 AND a.kind = 'wallet' GROUP BY a.user_id, a.currency HAVING sum(e.amount) <> 0
+      ORDER BY min(e.id)`, [transactionId])
     await recordEvents(tx, [domainEvent('ledger.posted', {
       transactionId,
       kind: input.kind,
@@ -92,9 +105,9 @@ export function createLedgerService () {
 
   async function transfer (tx: Db, input: TransferInput): Promise<{ transactionId: number, created: boolean }> {
     const legs = normaliseLegs(input.legs)
-    const inserted = await tx.query<{ id: string }>(`INSERT INTO ledger_transactions (idempotency_key, kind, competition_id, created_by, memo)
-      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
-    [input.idempotencyKey, input.kind, input.competitionId ?? null, input.createdBy ?? null, input.memo ?? null])
+    const inserted = await tx.query<{ id: string }>(`INSERT INTO ledger_transactions (idempotency_key, kind, competition_id, created_by, memo, external_ref)
+      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+    [input.idempotencyKey, input.kind, input.competitionId ?? null, input.createdBy ?? null, input.memo ?? null, input.externalRef ?? null])
     if (inserted.rows.length === 0) {
       const existing = await tx.query<{ id: string }>('SELECT id FROM ledger_transactions WHERE idempotency_key = $1', [input.idempotencyKey])
       return { transactionId: toMoney(existing.rows[0]!.id), created: false }
@@ -122,16 +135,18 @@ export function createLedgerService () {
     return toMoney(rows[0]!.balance)
   }
 
-  async function walletBalances (db: Db, userId: string): Promise<Array<{ currency: string, balance: number }>> {
-    const { rows } = await db.query<{ currency: string, balance: string }>(
-      'SELECT currency, balance FROM accounts WHERE kind = \'wallet\' AND user_id = $1 ORDER BY currency', [userId])
-    return rows.map((r) => ({ currency: r.currency, balance: toMoney(r.balance) }))
+  // Per currency: the wallet's total over its pockets, and what of it may be withdrawn.
+  async function walletBalances (db: Db, userId: string): Promise<Array<{ currency: string, balance: number, withdrawable: number }>> {
+    const { rows } = await db.query<{ currency: string, balance: string, withdrawable: string }>(`SELECT currency,
+        sum(balance)::text AS balance, (sum(balance) FILTER (WHERE pocket <> 'promo'))::text AS withdrawable
+      FROM accounts WHERE kind = 'wallet' AND user_id = $1 GROUP BY currency ORDER BY currency`, [userId])
+    return rows.map((r) => ({ currency: r.currency, balance: toMoney(r.balance), withdrawable: toMoney(r.withdrawable ?? 0) }))
   }
 
   // A user's wallet entries, newest first; balanceAfter is the wallet's running balance.
   async function listWalletEntries (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: WalletEntry[], nextCursor: string | null }> {
     const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
-    const { rows } = await db.query(`SELECT e.id, e.transaction_id, t.kind, t.competition_id, t.memo, a.currency, e.amount, e.balance_after, e.created_at
+    const { rows } = await db.query(`SELECT e.id, e.transaction_id, t.kind, t.competition_id, t.memo, a.pocket, a.currency, e.amount, e.balance_after, e.created_at
       FROM ledger_entries e
       JOIN accounts a ON a.id = e.account_id
       JOIN ledger_transactions t ON t.id = e.transaction_id
@@ -143,6 +158,7 @@ export function createLedgerService () {
       kind: r.kind,
       competitionId: r.competition_id,
       memo: r.memo,
+      pocket: r.pocket,
       currency: r.currency,
       amount: toMoney(r.amount),
       balanceAfter: toMoney(r.balance_after),

@@ -147,7 +147,7 @@ export function createPrizesService (deps: PrizesDeps) {
       const legs = [{ accountId: escrowAccount, amount: -(escrow - result.houseShare) }, { accountId: house, amount: result.unallocated }]
       // The sponsor's money comes from outside the platform.
       if (result.sponsorPrize > 0) legs.push({ accountId: await ledger.ensureAccount(tx, { kind: 'external', currency: c.currency }), amount: -result.sponsorPrize })
-      for (const w of result.winners) legs.push({ accountId: await ledger.ensureAccount(tx, { kind: 'wallet', userId: w.userId, currency: c.currency }), amount: w.amount })
+      for (const w of result.winners) legs.push({ accountId: await ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'winnings', userId: w.userId, currency: c.currency }), amount: w.amount })
       const { transactionId } = await ledger.transfer(tx, {
         idempotencyKey: `prizes:${competitionId}`, kind: 'prize', competitionId, createdBy: actorId, memo: 'Prizes', legs
       })

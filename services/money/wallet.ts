@@ -18,7 +18,8 @@ export interface CreditResult {
   balance: number
 }
 
-// Money from outside (support credits now, a payment gateway later): external -> wallet.
+// Support credits: promotional money from outside (external -> the wallet's promo pocket),
+// spendable on entry fees but never withdrawn.
 export function createWalletService ({ transact, ledger, activity }: {
   transact: Transact
   ledger: LedgerService
@@ -30,7 +31,7 @@ export function createWalletService ({ transact, ledger, activity }: {
       const { rows } = await tx.query('SELECT 1 FROM users WHERE id = $1', [userId])
       if (rows.length === 0) throw errors.NotFound('User not found')
       const external = await ledger.ensureAccount(tx, { kind: 'external', currency: input.currency })
-      const wallet = await ledger.ensureAccount(tx, { kind: 'wallet', userId, currency: input.currency })
+      const wallet = await ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'promo', userId, currency: input.currency })
       const { transactionId } = await ledger.transfer(tx, {
         idempotencyKey: `credit:${opts.idempotencyKey}`,
         kind: 'credit',
@@ -39,7 +40,7 @@ export function createWalletService ({ transact, ledger, activity }: {
         legs: [{ accountId: external, amount: -input.amount }, { accountId: wallet, amount: input.amount }]
       })
       await activity.record(tx, { userId, kind: 'credit', data: { amount: input.amount, currency: input.currency, transactionId } })
-      const balance = await ledger.balance(tx, wallet)
+      const balance = (await ledger.walletBalances(tx, userId)).find((w) => w.currency === input.currency)?.balance ?? 0
       return { statusCode: 201, body: { transactionId, userId, amount: input.amount, currency: input.currency, balance } }
     }))
   }

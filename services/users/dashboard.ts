@@ -24,7 +24,7 @@ export interface Dashboard {
     score: number
     rank: number
   }>
-  wallets: Array<{ currency: string, balance: number }>
+  wallets: Array<{ currency: string, balance: number, withdrawable: number }>
   recentActivity: ActivityItem[]
 }
 

@@ -51,7 +51,7 @@ test('the schema protects money and identities', async (t) => {
   await db.query('INSERT INTO users (id, username) VALUES ($1, $2)', [user, 'alice'])
   await t.rejects(db.query('INSERT INTO users (id, username) VALUES ($1, $2)', [randomUUID(), 'ALICE']), { code: '23505' }, 'usernames are unique regardless of case')
 
-  const wallet = (await db.query("INSERT INTO accounts (kind, user_id, currency) VALUES ('wallet', $1, 'USD') RETURNING id", [user])).rows[0].id
+  const wallet = (await db.query("INSERT INTO accounts (kind, pocket, user_id, currency) VALUES ('wallet', 'deposits', $1, 'USD') RETURNING id", [user])).rows[0].id
   const external = (await db.query("INSERT INTO accounts (kind, currency) VALUES ('external', 'USD') RETURNING id")).rows[0].id
 
   async function transfer (key: string, amount: number, from = external, to = wallet) {
@@ -76,6 +76,11 @@ test('the schema protects money and identities', async (t) => {
   await db.query('INSERT INTO ledger_entries (transaction_id, account_id, amount) VALUES ($1, $2, 10)', [tx, wallet])
   await t.rejects(db.query('COMMIT'), { code: '23514' }, 'an unbalanced transaction cannot commit')
   await t.rejects(db.query('UPDATE ledger_entries SET amount = 1'), { code: '55000' }, 'entries are append-only')
+  const euros = (await db.query("INSERT INTO accounts (kind, currency) VALUES ('external', 'EUR') RETURNING id")).rows[0].id
+  await t.rejects(transfer('mixed', 5, euros, wallet), { code: '23514' }, 'a transaction never mixes currencies')
+  const debt = (await db.query("INSERT INTO accounts (kind, user_id, currency) VALUES ('debt', $1, 'USD') RETURNING id", [user])).rows[0].id
+  await t.rejects(transfer('debt-positive', 5, external, debt), { code: '23514' }, 'a debt never turns into a credit')
+  await t.rejects(db.query("INSERT INTO accounts (kind, user_id, currency) VALUES ('wallet', $1, 'GBP')", [user]), { code: '23514' }, 'a wallet account is one pocket')
 
   await t.rejects(db.query("INSERT INTO competitions (name, metric, starts_at, ends_at) VALUES ('x', 'sleep', now(), now() + interval '1 day')"), { code: '23514' }, 'metric is an enum')
   await t.rejects(db.query("INSERT INTO competitions (name, metric, starts_at, ends_at) VALUES ('x', 'steps', now(), now() - interval '1 day')"), { code: '23514' }, 'window ends after it starts')

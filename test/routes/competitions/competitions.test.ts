@@ -152,7 +152,7 @@ test('join and leave: fees, refunds and retries with idempotency keys', async (t
     ...(payload ? { payload } : {})
   })
   const wallet = async () => {
-    const { rows } = await app.pg.query('SELECT balance::int FROM accounts WHERE kind = \'wallet\' AND user_id = $1', [user.id])
+    const { rows } = await app.pg.query('SELECT sum(balance)::int AS balance FROM accounts WHERE kind = \'wallet\' AND user_id = $1', [user.id])
     return rows[0]?.balance
   }
   const count = async (sql: string) => (await app.pg.query(sql, [competition.id])).rows[0].n

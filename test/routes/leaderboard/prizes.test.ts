@@ -15,7 +15,7 @@ async function books (app: FastifyInstance) {
 }
 
 async function wallet (app: FastifyInstance, userId: string): Promise<number> {
-  const { rows } = await app.pg.query('SELECT balance::text FROM accounts WHERE kind = \'wallet\' AND user_id = $1', [userId])
+  const { rows } = await app.pg.query('SELECT sum(balance)::text AS balance FROM accounts WHERE kind = \'wallet\' AND user_id = $1', [userId])
   return Number(rows[0]?.balance ?? 0)
 }
 

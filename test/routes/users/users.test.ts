@@ -152,7 +152,7 @@ test('dashboard: local day and week totals, wallets, activity', async (t) => {
   t.match(body, { timeZone, today, weekStart })
   t.same(body.totals.today, { steps: 1200, distance_m: 850.5, active_kcal: 0, active_minutes: 0 }, 'overlapping sources are not added up')
   t.same(body.totals.week, { steps: 1200 + (today !== weekStart ? 500 : 0), distance_m: 850.5, active_kcal: 0, active_minutes: 0 }, 'the week starts on the user\'s Monday')
-  t.same(body.wallets, [{ currency: 'USD', balance: 2500 }])
+  t.same(body.wallets, [{ currency: 'USD', balance: 2500, withdrawable: 0 }], 'a support credit is promotional: spendable, not withdrawable')
   t.match(body.recentActivity, [{ kind: 'credit', data: { amount: 2500 } }])
   t.same(body.competitions, [])
 })

@@ -126,7 +126,7 @@ test('cancelling refunds every entry fee once, whoever repeats it', async (t) =>
 
   for (const p of people) {
     const { wallets } = (await app.inject({ url: `/api/v1/users/${p.id}/dashboard`, headers: p.headers })).json()
-    t.same(wallets, [{ currency: 'USD', balance: 1000 }], 'fee returned exactly once')
+    t.same(wallets, [{ currency: 'USD', balance: 1000, withdrawable: 0 }], 'fee returned exactly once, to the pocket it came from')
   }
   const { rows } = await app.pg.query('SELECT count(*)::int AS n FROM ledger_transactions WHERE kind = \'refund\' AND competition_id = $1', [competition.id])
   t.equal(rows[0].n, 3, 'one refund per participant')

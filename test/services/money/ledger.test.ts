@@ -12,15 +12,15 @@ test('wallet ledger', async (t) => {
 
   const accounts = await app.pg.transact(async (tx) => ({
     external: await ledger.ensureAccount(tx, { kind: 'external', currency: 'USD' }),
-    alice: await ledger.ensureAccount(tx, { kind: 'wallet', userId: alice, currency: 'USD' }),
-    bob: await ledger.ensureAccount(tx, { kind: 'wallet', userId: bob, currency: 'USD' }),
-    aliceEur: await ledger.ensureAccount(tx, { kind: 'wallet', userId: alice, currency: 'EUR' })
+    alice: await ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'deposits', userId: alice, currency: 'USD' }),
+    bob: await ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'deposits', userId: bob, currency: 'USD' }),
+    aliceEur: await ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'deposits', userId: alice, currency: 'EUR' })
   }))
 
   await t.test('ensureAccount is stable: one account per (kind, user, competition, currency)', async (t) => {
     const again = await app.pg.transact(async (tx) => await Promise.all([
       ledger.ensureAccount(tx, { kind: 'external', currency: 'USD' }),
-      ledger.ensureAccount(tx, { kind: 'wallet', userId: alice, currency: 'USD' })
+      ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'deposits', userId: alice, currency: 'USD' })
     ]))
     t.same(again, [accounts.external, accounts.alice])
     t.not(accounts.alice, accounts.aliceEur, 'another currency is another account')
@@ -85,7 +85,7 @@ test('wallet ledger', async (t) => {
   })
 
   await t.test('wallet balances and entries with running balance, paginated', async (t) => {
-    t.same(await ledger.walletBalances(app.pg.pool, alice), [{ currency: 'EUR', balance: 0 }, { currency: 'USD', balance: 500 }])
+    t.same(await ledger.walletBalances(app.pg.pool, alice), [{ currency: 'EUR', balance: 0, withdrawable: 0 }, { currency: 'USD', balance: 500, withdrawable: 500 }])
     for (let i = 1; i <= 3; i++) {
       await app.pg.transact(async (tx) => await ledger.transfer(tx, {
         idempotencyKey: `pay-${i}`,
