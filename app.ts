@@ -24,6 +24,7 @@ import leaderboardWiring from './wiring/leaderboard.ts'
 import prizesWiring from './wiring/prizes.ts'
 import fitnessWiring from './wiring/fitness.ts'
 import webhooksWiring from './wiring/webhooks.ts'
+import paymentsWiring from './wiring/payments.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 import usersRoutes from './routes/users/index.ts'
@@ -33,6 +34,7 @@ import leaderboardRoutes from './routes/leaderboard/index.ts'
 import fitnessRoutes from './routes/fitness.ts'
 import adminRoutes from './routes/admin/index.ts'
 import webhooksRoutes from './routes/webhooks/index.ts'
+import paymentsRoutes from './routes/payments/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -70,6 +72,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(prizesWiring)
   await fastify.register(fitnessWiring)
   await fastify.register(webhooksWiring)
+  await fastify.register(paymentsWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -81,4 +84,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(fitnessRoutes, { prefix: '/api/v1' })
   await fastify.register(adminRoutes, { prefix: '/api/v1' })
   await fastify.register(webhooksRoutes, { prefix: '/api/v1' })
+  await fastify.register(paymentsRoutes, { prefix: '/api/v1' })
 }

@@ -12,6 +12,10 @@ export const errors = {
   UnsupportedMediaType: createError('UNSUPPORTED_MEDIA_TYPE', '%s', 415),
   Unprocessable: createError('UNPROCESSABLE', '%s', 422),
   InsufficientFunds: createError('INSUFFICIENT_FUNDS', '%s', 409),
+  OutstandingDebt: createError('OUTSTANDING_DEBT', '%s', 409),
+  LimitExceeded: createError('LIMIT_EXCEEDED', '%s', 422),
+  PaymentsDisabled: createError('PAYMENTS_DISABLED', '%s', 503),
+  GatewayError: createError('GATEWAY_ERROR', '%s', 502),
   TooManyRequests: createError('RATE_LIMITED', '%s', 429),
   ServiceUnavailable: createError('SERVICE_UNAVAILABLE', '%s', 503),
   Overloaded: createError('OVERLOADED', '%s', 503)

@@ -53,6 +53,17 @@ export const EnvSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 60000 }),
   WEBHOOK_ALLOW_PRIVATE_TARGETS: Type.Boolean({ default: false }),
 
+  STRIPE_SECRET_KEY: Type.String({ default: '' }),
+  STRIPE_PUBLISHABLE_KEY: Type.String({ default: '' }),
+  STRIPE_WEBHOOK_SECRET: Type.String({ default: '' }),
+  STRIPE_CONNECT_WEBHOOK_SECRET: Type.String({ default: '' }),
+  STRIPE_API_URL: Type.String({ default: '' }),
+  STRIPE_WEBHOOK_TOLERANCE_SECONDS: Type.Integer({ default: 300, minimum: 1, maximum: 3600 }),
+  STRIPE_TIMEOUT_MS: Type.Integer({ default: 20000, minimum: 100 }),
+  PAYMENTS_CURRENCIES: Type.String({ default: 'USD,EUR,GBP,JPY' }),
+  PAYMENTS_LIMITS: Type.String({ default: '' }),
+  PAYOUT_COUNTRY: Type.String({ default: 'US', pattern: '^[A-Z]{2}$' }),
+
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),
   FITNESS_MAX_SPEED_MPS: Type.Number({ default: 15, minimum: 1 }),

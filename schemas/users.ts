@@ -39,7 +39,7 @@ export const AvatarSchema = Type.Object({
   bytes: Type.Integer()
 })
 
-export const ActivityKindSchema = Type.Enum(['joined', 'left', 'synced', 'rank_changed', 'prize', 'refund', 'credit', 'competition_status', 'flagged'])
+export const ActivityKindSchema = Type.Enum(['joined', 'left', 'synced', 'rank_changed', 'prize', 'refund', 'credit', 'competition_status', 'flagged', 'deposit', 'withdrawal', 'dispute'])
 export const ActivityItemSchema = Type.Object({
   id: Type.Integer(),
   kind: ActivityKindSchema,

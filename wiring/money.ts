@@ -20,5 +20,5 @@ export default fp(async function ledgerService (fastify) {
   const transact = createTransactor(fastify.pg.pool)
   fastify.decorate('ledger', ledger)
   fastify.decorate('activity', activity)
-  fastify.decorate('wallet', createWalletService({ transact, ledger, activity }))
+  fastify.decorate('wallet', createWalletService({ pool: fastify.pg.pool, transact, ledger, activity }))
 }, { name: 'ledger-service', dependencies: ['postgres'] })

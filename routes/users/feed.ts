@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, PageQuerySchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import { WalletEntriesPageSchema } from '../../schemas/ledger.ts'
+import { WalletSchema } from '../../schemas/payments.ts'
 import { ActivityPageSchema, DashboardSchema } from '../../schemas/users.ts'
 
 // A user's own views: only the user and admins may read them.
@@ -29,6 +30,18 @@ const feedRoutes: FastifyPluginAsyncTypebox = async function feedRoutes (fastify
   }, async function listActivity (request) {
     const { cursor, limit = 20 } = request.query
     return await fastify.activity.list(fastify.pg.pool, fastify.authorize.targetUserId(request), { cursor, limit })
+  })
+
+  fastify.get('/users/:userId/wallet', {
+    preHandler: fastify.authorize.selfOrAdmin(),
+    schema: {
+      tags: ['payments'],
+      summary: 'The user\'s wallet per currency: pockets (deposits, winnings, promotional), what may be withdrawn, reserved, frozen and owed',
+      params: UserIdParamsSchema,
+      response: { 200: WalletSchema, ...errorResponses(400, 401, 403, 429) }
+    }
+  }, async function getWallet (request) {
+    return await fastify.wallet.summary(fastify.authorize.targetUserId(request))
   })
 
   fastify.get('/users/:userId/transactions', {

@@ -36,6 +36,18 @@ export interface TransferInput {
   legs: Leg[]
 }
 
+export interface WalletSummary {
+  currency: string
+  deposits: number
+  winnings: number
+  promo: number
+  total: number
+  withdrawable: number
+  pendingWithdrawal: number
+  frozen: number
+  debt: number
+}
+
 export interface WalletEntry {
   id: number
   transactionId: number
@@ -143,6 +155,32 @@ export function createLedgerService () {
     return rows.map((r) => ({ currency: r.currency, balance: toMoney(r.balance), withdrawable: toMoney(r.withdrawable ?? 0) }))
   }
 
+  // Per currency, every account a user holds: the wallet's pockets and the money set aside.
+  async function walletSummary (db: Db, userId: string): Promise<WalletSummary[]> {
+    const { rows } = await db.query<Record<string, string>>(`SELECT currency,
+        coalesce(sum(balance) FILTER (WHERE pocket = 'deposits'), 0)::text AS deposits,
+        coalesce(sum(balance) FILTER (WHERE pocket = 'winnings'), 0)::text AS winnings,
+        coalesce(sum(balance) FILTER (WHERE pocket = 'promo'), 0)::text AS promo,
+        coalesce(sum(balance) FILTER (WHERE kind = 'withdrawal_pending'), 0)::text AS pending,
+        coalesce(sum(balance) FILTER (WHERE kind = 'dispute_hold'), 0)::text AS frozen,
+        coalesce(-sum(balance) FILTER (WHERE kind = 'debt'), 0)::text AS debt
+      FROM accounts WHERE user_id = $1 GROUP BY currency ORDER BY currency`, [userId])
+    return rows.map((r) => {
+      const [deposits, winnings, promo, debt] = [toMoney(r.deposits!), toMoney(r.winnings!), toMoney(r.promo!), toMoney(r.debt!)]
+      return {
+        currency: r.currency!,
+        deposits,
+        winnings,
+        promo,
+        total: deposits + winnings + promo,
+        withdrawable: debt > 0 ? 0 : deposits + winnings,
+        pendingWithdrawal: toMoney(r.pending!),
+        frozen: toMoney(r.frozen!),
+        debt
+      }
+    })
+  }
+
   // A user's wallet entries, newest first; balanceAfter is the wallet's running balance.
   async function listWalletEntries (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: WalletEntry[], nextCursor: string | null }> {
     const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
@@ -168,7 +206,7 @@ export function createLedgerService () {
     return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
   }
 
-  return { ensureAccount, transfer, balance, walletBalances, listWalletEntries }
+  return { ensureAccount, transfer, balance, walletBalances, walletSummary, listWalletEntries }
 }
 
 export type LedgerService = ReturnType<typeof createLedgerService>

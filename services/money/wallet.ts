@@ -1,6 +1,8 @@
 import { errors } from '../../lib/errors.ts'
 import type { ActivityService } from '../users/activity.ts'
-import type { LedgerService } from './ledger.ts'
+import type { LedgerService, Pocket, WalletSummary } from './ledger.ts'
+import { ENTRY_FEE_ORDER } from './pockets.ts'
+import type { Db } from '../shared/transactions.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import type { Transact } from '../shared/transactions.ts'
 
@@ -20,7 +22,8 @@ export interface CreditResult {
 
 // Support credits: promotional money from outside (external -> the wallet's promo pocket),
 // spendable on entry fees but never withdrawn.
-export function createWalletService ({ transact, ledger, activity }: {
+export function createWalletService ({ pool, transact, ledger, activity }: {
+  pool: Db
   transact: Transact
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
@@ -45,7 +48,12 @@ export function createWalletService ({ transact, ledger, activity }: {
     }))
   }
 
-  return { credit }
+  // What a user holds per currency, and the order entry fees spend the pockets in.
+  async function summary (userId: string): Promise<{ wallets: WalletSummary[], spendingOrder: Pocket[] }> {
+    return { wallets: await ledger.walletSummary(pool, userId), spendingOrder: [...ENTRY_FEE_ORDER] }
+  }
+
+  return { credit, summary }
 }
 
 export type WalletService = ReturnType<typeof createWalletService>

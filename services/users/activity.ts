@@ -1,7 +1,7 @@
 import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 
-export type ActivityKind = 'joined' | 'left' | 'synced' | 'rank_changed' | 'prize' | 'refund' | 'credit' | 'competition_status' | 'flagged'
+export type ActivityKind = 'joined' | 'left' | 'synced' | 'rank_changed' | 'prize' | 'refund' | 'credit' | 'competition_status' | 'flagged' | 'deposit' | 'withdrawal' | 'dispute'
 
 export interface ActivityInput {
   userId: string

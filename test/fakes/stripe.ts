@@ -995,6 +995,17 @@ export async function startFakeStripe (opts: FakeStripeOptions = {}): Promise<Fa
   }
 
   // Newest first, like Stripe; entries created in the same second keep their creation order.
+  // GET /v1/refunds?charge=…|payment_intent=…, newest first.
+  function listRefunds (ctx: RequestContext): Stripe.ApiList<Stripe.Refund> {
+    const p = ctx.params
+    const limit = integerParam(p, 'limit', 1, 100) ?? 10
+    const charge = stringParam(p, 'charge')
+    const paymentIntent = stringParam(p, 'payment_intent')
+    const matches = [...refunds.values()].filter((r) => (charge === undefined || r.charge === charge) &&
+      (paymentIntent === undefined || r.payment_intent === paymentIntent)).reverse()
+    return { object: 'list', data: matches.slice(0, limit), has_more: matches.length > limit, url: '/v1/refunds' }
+  }
+
   function listBalanceTransactions (ctx: RequestContext): Stripe.ApiList<Stripe.BalanceTransaction> {
     const p = ctx.params
     const limit = integerParam(p, 'limit', 1, 100) ?? 10
@@ -1055,6 +1066,7 @@ export async function startFakeStripe (opts: FakeStripeOptions = {}): Promise<Fa
     { method: 'POST', pattern: /^\/v1\/payment_intents\/([^/]+)\/cancel$/, handler: cancelPaymentIntent },
     { method: 'GET', pattern: /^\/v1\/charges\/([^/]+)$/, handler: (ctx, id) => find(charges, id, ctx.owner, 'charge', 'charge') },
     { method: 'POST', pattern: /^\/v1\/refunds$/, handler: createRefundFromRequest },
+    { method: 'GET', pattern: /^\/v1\/refunds$/, handler: listRefunds },
     { method: 'GET', pattern: /^\/v1\/refunds\/([^/]+)$/, handler: (ctx, id) => find(refunds, id, ctx.owner, 'refund', 'refund') },
     { method: 'GET', pattern: /^\/v1\/disputes\/([^/]+)$/, handler: (ctx, id) => find(disputes, id, ctx.owner, 'dispute', 'dispute') },
     { method: 'POST', pattern: /^\/v1\/accounts$/, handler: createAccount },

@@ -1,0 +1,58 @@
+import { Type } from 'typebox'
+import { CurrencySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+
+const Positive = Type.Integer({ minimum: 1, maximum: 99_999_999, description: 'Minor units of the currency (cents; yen for JPY)', examples: [2500] })
+
+export const DepositBodySchema = Type.Object({
+  amount: Positive,
+  currency: CurrencySchema
+}, { additionalProperties: false })
+
+export const DepositSchema = Type.Object({
+  id: UuidSchema,
+  amount: Type.Integer(),
+  currency: CurrencySchema,
+  status: Type.Enum(['pending', 'succeeded', 'failed'], { description: 'pending until the gateway confirms the payment; the wallet is credited on succeeded' }),
+  refundedAmount: Type.Integer({ description: 'Refunded so far, taken back from the wallet' }),
+  failureCode: Type.Union([Type.String(), Type.Null()]),
+  failureMessage: Type.Union([Type.String(), Type.Null()]),
+  createdAt: TimestampSchema,
+  updatedAt: TimestampSchema
+})
+export const DepositsPageSchema = PageSchema(DepositSchema)
+
+export const StartedDepositSchema = Type.Object({
+  ...DepositSchema.properties,
+  paymentIntentId: Type.String({ description: 'The Stripe PaymentIntent the app confirms' }),
+  clientSecret: Type.String({ description: 'Give to Stripe\'s Payment Sheet or Elements to confirm the payment' }),
+  publishableKey: Type.Union([Type.String(), Type.Null()], { description: 'The Stripe publishable key the app initialises its SDK with' })
+})
+
+export const DepositParamsSchema = Type.Object({ userId: UuidSchema, depositId: UuidSchema })
+
+export const WalletSummarySchema = Type.Object({
+  currency: CurrencySchema,
+  deposits: Type.Integer({ description: 'Deposited money: spendable and withdrawable' }),
+  winnings: Type.Integer({ description: 'Prizes won: spendable and withdrawable' }),
+  promo: Type.Integer({ description: 'Promotional credit: spendable on entry fees, never withdrawn' }),
+  total: Type.Integer({ description: 'All three pockets' }),
+  withdrawable: Type.Integer({ description: 'Deposits and winnings, or 0 while a debt is outstanding' }),
+  pendingWithdrawal: Type.Integer({ description: 'Reserved for withdrawals on their way out' }),
+  frozen: Type.Integer({ description: 'Held while a payment dispute is open' }),
+  debt: Type.Integer({ description: 'Owed after a refund or lost dispute the wallet could not cover; paid off by the next deposits, and blocks withdrawals' })
+})
+export const WalletSchema = Type.Object({
+  wallets: Type.Array(WalletSummarySchema),
+  spendingOrder: Type.Array(Type.String(), { description: 'The order in which entry fees spend the pockets' })
+})
+
+export const StripeWebhookReplySchema = Type.Object({
+  received: Type.Boolean(),
+  duplicate: Type.Boolean({ description: 'true when this event id had been received before (nothing is done twice)' })
+})
+
+// Gateway event types the service acts on; Stripe's webhook endpoints should send these.
+export const HANDLED_STRIPE_EVENTS = [
+  'payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.refunded',
+  'charge.dispute.created', 'charge.dispute.closed', 'account.updated', 'payout.paid', 'payout.failed'
+] as const

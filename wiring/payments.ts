@@ -1,0 +1,44 @@
+import fp from 'fastify-plugin'
+import { createTransactor } from '../services/shared/transactions.ts'
+import { createGateway } from '../services/payments/gateway.ts'
+import { paymentLimits } from '../services/payments/limits.ts'
+import { createDepositsService } from '../services/payments/deposits.ts'
+import { createGatewayMovements } from '../services/payments/gateway-movements.ts'
+import {
+  createStripeEventProcessor, createStripeEventReceiver, depositHandlers, STRIPE_EVENT_QUEUE, type StripeEventJob
+} from '../services/payments/stripe-events.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    // null without Stripe keys: the payment routes answer 503 PAYMENTS_DISABLED.
+    payments: {
+      deposits: ReturnType<typeof createDepositsService>
+      stripeEvents: ReturnType<typeof createStripeEventReceiver>
+    } | null
+  }
+}
+
+// Money in and out through Stripe. Without a secret key nothing here starts, and the rest of
+// the service runs as before.
+export default fp(async function paymentsWiring (fastify) {
+  const { config } = fastify
+  if (config.STRIPE_SECRET_KEY === '') {
+    fastify.decorate('payments', null)
+    fastify.log.info('payments are disabled: STRIPE_SECRET_KEY is not set')
+    return
+  }
+  const secrets = [config.STRIPE_WEBHOOK_SECRET, config.STRIPE_CONNECT_WEBHOOK_SECRET].filter((s) => s !== '')
+  if (secrets.length === 0) throw new Error('STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: deposits are credited only by verified webhooks')
+  const { pool } = fastify.pg
+  const transact = createTransactor(pool)
+  const gateway = createGateway({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS })
+  const limits = paymentLimits(config.PAYMENTS_CURRENCIES, config.PAYMENTS_LIMITS)
+  const movements = createGatewayMovements({ ledger: fastify.ledger, activity: fastify.activity, gateway })
+
+  fastify.decorate('payments', {
+    deposits: createDepositsService({ pool, transact, gateway, limits, publishableKey: config.STRIPE_PUBLISHABLE_KEY }),
+    stripeEvents: createStripeEventReceiver({ gateway, secrets, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, transact, jobs: fastify.jobs })
+  })
+  await fastify.jobs.work<StripeEventJob>(STRIPE_EVENT_QUEUE, { pollingIntervalSeconds: 1 },
+    createStripeEventProcessor({ transact, handlers: { ...depositHandlers(movements) } }))
+}, { name: 'payments-service', dependencies: ['config', 'postgres', 'jobs', 'ledger-service'] })
