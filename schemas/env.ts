@@ -63,6 +63,7 @@ export const EnvSchema = Type.Object({
   PAYMENTS_CURRENCIES: Type.String({ default: 'USD,EUR,GBP,JPY' }),
   PAYMENTS_LIMITS: Type.String({ default: '' }),
   PAYOUT_COUNTRY: Type.String({ default: 'US', pattern: '^[A-Z]{2}$' }),
+  PAYOUT_RETURN_URL: Type.String({ default: '' }),
 
   FITNESS_SYNC_BATCH_MAX: Type.Integer({ default: 1000, minimum: 1, maximum: 10000 }),
   FITNESS_MAX_STEPS_PER_MINUTE: Type.Integer({ default: 300, minimum: 1 }),

@@ -56,3 +56,40 @@ export const HANDLED_STRIPE_EVENTS = [
   'payment_intent.succeeded', 'payment_intent.payment_failed', 'charge.refunded',
   'charge.dispute.created', 'charge.dispute.closed', 'account.updated', 'payout.paid', 'payout.failed'
 ] as const
+
+export const WithdrawalBodySchema = DepositBodySchema
+
+export const WithdrawalSchema = Type.Object({
+  id: UuidSchema,
+  userId: UuidSchema,
+  amount: Type.Integer(),
+  currency: CurrencySchema,
+  status: Type.Enum(['review', 'processing', 'in_transit', 'paid', 'failed', 'rejected'], {
+    description: 'review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; ' +
+      'paid; failed or rejected: the money is back in the wallet'
+  }),
+  failureCode: Type.Union([Type.String(), Type.Null()]),
+  failureMessage: Type.Union([Type.String(), Type.Null()]),
+  createdAt: TimestampSchema,
+  updatedAt: TimestampSchema
+})
+export const WithdrawalsPageSchema = PageSchema(WithdrawalSchema)
+export const WithdrawalParamsSchema = Type.Object({ userId: UuidSchema, withdrawalId: UuidSchema })
+export const AdminWithdrawalParamsSchema = Type.Object({ withdrawalId: UuidSchema })
+export const AdminWithdrawalsQuerySchema = Type.Object({
+  status: Type.Optional(Type.Enum(['review', 'processing', 'in_transit', 'paid', 'failed', 'rejected'])),
+  cursor: Type.Optional(Type.String({ maxLength: 500 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 }))
+})
+
+export const PayoutAccountSchema = Type.Object({
+  stripeAccountId: Type.String(),
+  status: Type.Enum(['onboarding', 'active', 'restricted'], { description: 'active once Stripe enables payouts' }),
+  payoutsEnabled: Type.Boolean(),
+  requirements: Type.Array(Type.String(), { description: 'What Stripe still needs from the user' })
+})
+export const OnboardingLinkSchema = Type.Object({
+  ...PayoutAccountSchema.properties,
+  onboardingUrl: Type.String({ description: 'Open in a browser: Stripe\'s hosted onboarding; expires in minutes' }),
+  expiresAt: TimestampSchema
+})

@@ -1,9 +1,12 @@
 import fp from 'fastify-plugin'
+import type Stripe from 'stripe'
 import { createTransactor } from '../services/shared/transactions.ts'
 import { createGateway } from '../services/payments/gateway.ts'
 import { paymentLimits } from '../services/payments/limits.ts'
 import { createDepositsService } from '../services/payments/deposits.ts'
 import { createGatewayMovements } from '../services/payments/gateway-movements.ts'
+import { createPayoutAccountsService } from '../services/payments/payout-accounts.ts'
+import { createWithdrawalsService, WITHDRAWAL_QUEUE, type WithdrawalJob } from '../services/payments/withdrawals.ts'
 import {
   createStripeEventProcessor, createStripeEventReceiver, depositHandlers, STRIPE_EVENT_QUEUE, type StripeEventJob
 } from '../services/payments/stripe-events.ts'
@@ -14,6 +17,8 @@ declare module 'fastify' {
     payments: {
       deposits: ReturnType<typeof createDepositsService>
       stripeEvents: ReturnType<typeof createStripeEventReceiver>
+      payoutAccounts: ReturnType<typeof createPayoutAccountsService>
+      withdrawals: ReturnType<typeof createWithdrawalsService>
     } | null
   }
 }
@@ -33,12 +38,28 @@ export default fp(async function paymentsWiring (fastify) {
   const transact = createTransactor(pool)
   const gateway = createGateway({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS })
   const limits = paymentLimits(config.PAYMENTS_CURRENCIES, config.PAYMENTS_LIMITS)
-  const movements = createGatewayMovements({ ledger: fastify.ledger, activity: fastify.activity, gateway })
+  const { ledger, activity, jobs } = fastify
+  const movements = createGatewayMovements({ ledger, activity, gateway })
+  const payoutAccounts = createPayoutAccountsService({
+    pool, gateway, country: config.PAYOUT_COUNTRY, returnUrl: config.PAYOUT_RETURN_URL || `${config.PUBLIC_URL}/payout-account/return`
+  })
+  const withdrawals = createWithdrawalsService({ pool, transact, ledger, activity, gateway, jobs, limits, payoutAccounts })
 
   fastify.decorate('payments', {
     deposits: createDepositsService({ pool, transact, gateway, limits, publishableKey: config.STRIPE_PUBLISHABLE_KEY }),
-    stripeEvents: createStripeEventReceiver({ gateway, secrets, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, transact, jobs: fastify.jobs })
+    stripeEvents: createStripeEventReceiver({ gateway, secrets, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, transact, jobs }),
+    payoutAccounts,
+    withdrawals
   })
-  await fastify.jobs.work<StripeEventJob>(STRIPE_EVENT_QUEUE, { pollingIntervalSeconds: 1 },
-    createStripeEventProcessor({ transact, handlers: { ...depositHandlers(movements) } }))
+  // Retries become due between notifications: poll every second so a backoff of 1 s is ~1 s.
+  await jobs.work<StripeEventJob>(STRIPE_EVENT_QUEUE, { pollingIntervalSeconds: 1 }, createStripeEventProcessor({
+    transact,
+    handlers: {
+      ...depositHandlers(movements),
+      'account.updated': async (tx, e) => { await payoutAccounts.updated(tx, e.data.object as Stripe.Account) },
+      'payout.paid': async (tx, e) => { await withdrawals.payoutPaid(tx, e.data.object as Stripe.Payout) },
+      'payout.failed': async (tx, e) => { await withdrawals.payoutFailed(tx, e.data.object as Stripe.Payout) }
+    }
+  }))
+  await jobs.work<WithdrawalJob>(WITHDRAWAL_QUEUE, { pollingIntervalSeconds: 1 }, withdrawals.execute)
 }, { name: 'payments-service', dependencies: ['config', 'postgres', 'jobs', 'ledger-service'] })

@@ -1,0 +1,36 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { errorResponses } from '../../schemas/common.ts'
+import { AdminWithdrawalParamsSchema, AdminWithdrawalsQuerySchema, WithdrawalSchema, WithdrawalsPageSchema } from '../../schemas/payments.ts'
+
+// Admins: withdrawals waiting for review, and the decision on each.
+const paymentsAdminRoutes: FastifyPluginAsyncTypebox = async function paymentsAdminRoutes (fastify) {
+  fastify.addHook('onRequest', fastify.authenticate)
+  fastify.addHook('onRequest', fastify.authorize.admin('Only admins may review payments'))
+
+  fastify.get('/admin/payments/withdrawals', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Withdrawals of every user, newest first, by status (review: waiting for a decision)',
+      querystring: AdminWithdrawalsQuerySchema,
+      response: { 200: WithdrawalsPageSchema, ...errorResponses(400, 401, 403, 429, 503) }
+    }
+  }, async function listAllWithdrawals (request) {
+    const { status, cursor, limit = 20 } = request.query
+    return await fastify.payments!.withdrawals.list({ status }, { cursor, limit })
+  })
+
+  for (const decision of ['approve', 'reject'] as const) {
+    fastify.post(`/admin/payments/withdrawals/:withdrawalId/${decision}`, {
+      schema: {
+        tags: ['admin'],
+        summary: decision === 'approve' ? 'Approve a withdrawal waiting for review: it is sent' : 'Reject a withdrawal waiting for review: the money goes back to the wallet',
+        params: AdminWithdrawalParamsSchema,
+        response: { 200: WithdrawalSchema, ...errorResponses(400, 401, 403, 404, 409, 429, 503) }
+      }
+    }, async function reviewWithdrawal (request) {
+      return await fastify.payments!.withdrawals.review(request.params.withdrawalId, decision, request.user.id)
+    })
+  }
+}
+
+export default paymentsAdminRoutes
