@@ -93,3 +93,26 @@ export const OnboardingLinkSchema = Type.Object({
   onboardingUrl: Type.String({ description: 'Open in a browser: Stripe\'s hosted onboarding; expires in minutes' }),
   expiresAt: TimestampSchema
 })
+
+export const ReconciliationDifferenceSchema = Type.Object({
+  reference: Type.String({ description: 'The gateway object (ch_, re_, tr_, trr_, dp_) or balance transaction' }),
+  currency: CurrencySchema,
+  kind: Type.Enum(['missing_in_ledger', 'missing_at_gateway', 'amount_mismatch']),
+  ledgerAmount: Type.Union([Type.Integer(), Type.Null()], { description: 'What the ledger moved, as the gateway signs it (money in positive)' }),
+  gatewayAmount: Type.Union([Type.Integer(), Type.Null()])
+})
+export const ReconciliationReportSchema = Type.Object({
+  id: Type.Integer(),
+  day: Type.String({ format: 'date', description: 'The UTC day compared' }),
+  gatewayCount: Type.Integer({ description: 'Gateway balance transactions compared' }),
+  ledgerCount: Type.Integer({ description: 'Ledger transactions with a gateway reference compared' }),
+  differenceCount: Type.Integer(),
+  differences: Type.Array(ReconciliationDifferenceSchema),
+  createdAt: TimestampSchema
+})
+export const ReconciliationRunBodySchema = Type.Object({
+  day: Type.String({ format: 'date', description: 'A UTC day (YYYY-MM-DD) to reconcile now', examples: ['2026-12-04'] })
+}, { additionalProperties: false })
+export const ReconciliationListQuerySchema = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 }))
+})

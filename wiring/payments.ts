@@ -6,6 +6,8 @@ import { paymentLimits } from '../services/payments/limits.ts'
 import { createDepositsService } from '../services/payments/deposits.ts'
 import { createGatewayMovements } from '../services/payments/gateway-movements.ts'
 import { createPayoutAccountsService } from '../services/payments/payout-accounts.ts'
+import { createReconciliation, previousUtcDay, RECONCILIATION_QUEUE } from '../services/payments/reconciliation.ts'
+import { paymentMetrics } from '../services/shared/metrics.ts'
 import { createWithdrawalsService, WITHDRAWAL_QUEUE, type WithdrawalJob } from '../services/payments/withdrawals.ts'
 import {
   createStripeEventProcessor, createStripeEventReceiver, depositHandlers, STRIPE_EVENT_QUEUE, type StripeEventJob
@@ -19,6 +21,7 @@ declare module 'fastify' {
       stripeEvents: ReturnType<typeof createStripeEventReceiver>
       payoutAccounts: ReturnType<typeof createPayoutAccountsService>
       withdrawals: ReturnType<typeof createWithdrawalsService>
+      reconciliation: ReturnType<typeof createReconciliation>
     } | null
   }
 }
@@ -44,12 +47,25 @@ export default fp(async function paymentsWiring (fastify) {
     pool, gateway, country: config.PAYOUT_COUNTRY, returnUrl: config.PAYOUT_RETURN_URL || `${config.PUBLIC_URL}/payout-account/return`
   })
   const withdrawals = createWithdrawalsService({ pool, transact, ledger, activity, gateway, jobs, limits, payoutAccounts })
+  const metrics = paymentMetrics(fastify.metricsRegistry)
+  const reconciliation = createReconciliation({
+    pool,
+    transact,
+    gateway,
+    onReport (report) {
+      metrics.reconciliationDifferences.set(report.differenceCount)
+      metrics.reconciliationLastRun.set(Date.parse(report.createdAt) / 1000)
+      const log = report.differenceCount > 0 ? fastify.log.warn.bind(fastify.log) : fastify.log.info.bind(fastify.log)
+      log({ day: report.day, differences: report.differenceCount, runId: report.id }, 'reconciled the ledger with the payment gateway')
+    }
+  })
 
   fastify.decorate('payments', {
     deposits: createDepositsService({ pool, transact, gateway, limits, publishableKey: config.STRIPE_PUBLISHABLE_KEY }),
     stripeEvents: createStripeEventReceiver({ gateway, secrets, toleranceSeconds: config.STRIPE_WEBHOOK_TOLERANCE_SECONDS, transact, jobs }),
     payoutAccounts,
-    withdrawals
+    withdrawals,
+    reconciliation
   })
   // Retries become due between notifications: poll every second so a backoff of 1 s is ~1 s.
   await jobs.work<StripeEventJob>(STRIPE_EVENT_QUEUE, { pollingIntervalSeconds: 1 }, createStripeEventProcessor({
@@ -62,4 +78,9 @@ export default fp(async function paymentsWiring (fastify) {
     }
   }))
   await jobs.work<WithdrawalJob>(WITHDRAWAL_QUEUE, { pollingIntervalSeconds: 1 }, withdrawals.execute)
-}, { name: 'payments-service', dependencies: ['config', 'postgres', 'jobs', 'ledger-service'] })
+  // Yesterday (UTC), once a day after it is complete; the schedule is stored once for all replicas.
+  await jobs.work<{ day?: string }>(RECONCILIATION_QUEUE, { concurrency: 1 }, async (data) => {
+    await reconciliation.run(data?.day ?? previousUtcDay(new Date()))
+  })
+  if (config.JOB_WORKERS) await jobs.boss.schedule(RECONCILIATION_QUEUE, '15 1 * * *', null, { tz: 'UTC' })
+}, { name: 'payments-service', dependencies: ['config', 'postgres', 'jobs', 'ledger-service', 'observability'] })

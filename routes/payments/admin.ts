@@ -1,8 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses } from '../../schemas/common.ts'
-import { AdminWithdrawalParamsSchema, AdminWithdrawalsQuerySchema, WithdrawalSchema, WithdrawalsPageSchema } from '../../schemas/payments.ts'
+import { Type } from 'typebox'
+import {
+  AdminWithdrawalParamsSchema, AdminWithdrawalsQuerySchema, ReconciliationListQuerySchema, ReconciliationReportSchema,
+  ReconciliationRunBodySchema, WithdrawalSchema, WithdrawalsPageSchema
+} from '../../schemas/payments.ts'
 
-// Admins: withdrawals waiting for review, and the decision on each.
+// Admins: withdrawals waiting for review and the decision on each; reconciliation reports.
 const paymentsAdminRoutes: FastifyPluginAsyncTypebox = async function paymentsAdminRoutes (fastify) {
   fastify.addHook('onRequest', fastify.authenticate)
   fastify.addHook('onRequest', fastify.authorize.admin('Only admins may review payments'))
@@ -31,6 +35,28 @@ const paymentsAdminRoutes: FastifyPluginAsyncTypebox = async function paymentsAd
       return await fastify.payments!.withdrawals.review(request.params.withdrawalId, decision, request.user.id)
     })
   }
+
+  fastify.get('/admin/payments/reconciliations', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Reconciliation runs, latest first: the ledger against the gateway\'s balance transactions, every difference listed',
+      querystring: ReconciliationListQuerySchema,
+      response: { 200: Type.Object({ items: Type.Array(ReconciliationReportSchema) }), ...errorResponses(400, 401, 403, 429, 503) }
+    }
+  }, async function listReconciliations (request) {
+    return { items: await fastify.payments!.reconciliation.list(request.query.limit ?? 20) }
+  })
+
+  fastify.post('/admin/payments/reconciliations', {
+    schema: {
+      tags: ['admin'],
+      summary: 'Reconcile one UTC day now (the daily job reconciles yesterday at 01:15 UTC)',
+      body: ReconciliationRunBodySchema,
+      response: { 201: ReconciliationReportSchema, ...errorResponses(400, 401, 403, 413, 429, 502, 503) }
+    }
+  }, async function runReconciliation (request, reply) {
+    return await reply.code(201).send(await fastify.payments!.reconciliation.run(request.body.day))
+  })
 }
 
 export default paymentsAdminRoutes

@@ -60,5 +60,12 @@ export function webhookMetrics (registry: Registry) {
   }
 }
 
+export function paymentMetrics (registry: Registry) {
+  return {
+    reconciliationDifferences: gauge(registry, 'payments_reconciliation_differences', 'Differences between the ledger and the payment gateway found by the latest reconciliation run'),
+    reconciliationLastRun: gauge(registry, 'payments_reconciliation_last_run_timestamp_seconds', 'When the latest reconciliation run finished (unix seconds)')
+  }
+}
+
 export type WebhookMetrics = ReturnType<typeof webhookMetrics>
 export type FitnessMetrics = ReturnType<typeof fitnessMetrics>
