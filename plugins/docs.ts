@@ -14,7 +14,8 @@ export const API_TAGS = [
   { name: 'prizes', description: 'Prize calculation and distribution' },
   { name: 'fitness', description: 'Fitness data sync and statistics' },
   { name: 'admin', description: 'Operator actions' },
-  { name: 'webhooks', description: 'Outbound webhooks (Standard Webhooks): endpoints, delivery log, replays' }
+  { name: 'webhooks', description: 'Outbound webhooks (Standard Webhooks): endpoints, delivery log, replays' },
+  { name: 'payments', description: 'Money in and out through Stripe: wallet, deposits, payout account, withdrawals, Stripe events' }
 ]
 
 // The OpenAPI 3.1 `webhooks` object: what an endpoint receives, one entry per event type, built

@@ -113,6 +113,4 @@ export const ReconciliationReportSchema = Type.Object({
 export const ReconciliationRunBodySchema = Type.Object({
   day: Type.String({ format: 'date', description: 'A UTC day (YYYY-MM-DD) to reconcile now', examples: ['2026-12-04'] })
 }, { additionalProperties: false })
-export const ReconciliationListQuerySchema = Type.Object({
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 }))
-})
+export const ReconciliationsPageSchema = PageSchema(ReconciliationReportSchema)

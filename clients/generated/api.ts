@@ -1458,6 +1458,1080 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/payments/reconciliations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Reconciliation runs, latest first: the ledger against the gateway's balance transactions, every difference listed */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": 10,
+                         *           "day": "2026-11-02",
+                         *           "gatewayCount": 10,
+                         *           "ledgerCount": 10,
+                         *           "differenceCount": 10,
+                         *           "differences": [
+                         *             {
+                         *               "reference": "string",
+                         *               "currency": "USD",
+                         *               "kind": "missing_in_ledger",
+                         *               "ledgerAmount": 10,
+                         *               "gatewayAmount": 10
+                         *             }
+                         *           ],
+                         *           "createdAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /**
+                                 * Format: date
+                                 * @description The UTC day compared
+                                 */
+                                day: string;
+                                differenceCount: number;
+                                differences: {
+                                    /**
+                                     * @description ISO-4217 currency code
+                                     * @example USD
+                                     */
+                                    currency: string;
+                                    gatewayAmount: number | null;
+                                    /** @enum {unknown} */
+                                    kind: "missing_in_ledger" | "missing_at_gateway" | "amount_mismatch";
+                                    /** @description What the ledger moved, as the gateway signs it (money in positive) */
+                                    ledgerAmount: number | null;
+                                    /** @description The gateway object (ch_, re_, tr_, trr_, dp_) or balance transaction */
+                                    reference: string;
+                                }[];
+                                /** @description Gateway balance transactions compared */
+                                gatewayCount: number;
+                                id: number;
+                                /** @description Ledger transactions with a gateway reference compared */
+                                ledgerCount: number;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Reconcile one UTC day now (the daily job reconciles yesterday at 01:15 UTC) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "day": "2026-12-04"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * Format: date
+                         * @description A UTC day (YYYY-MM-DD) to reconcile now
+                         * @example 2026-12-04
+                         */
+                        day: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": 10,
+                         *       "day": "2026-11-02",
+                         *       "gatewayCount": 10,
+                         *       "ledgerCount": 10,
+                         *       "differenceCount": 10,
+                         *       "differences": [
+                         *         {
+                         *           "reference": "string",
+                         *           "currency": "USD",
+                         *           "kind": "missing_in_ledger",
+                         *           "ledgerAmount": 10,
+                         *           "gatewayAmount": 10
+                         *         }
+                         *       ],
+                         *       "createdAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date
+                             * @description The UTC day compared
+                             */
+                            day: string;
+                            differenceCount: number;
+                            differences: {
+                                /**
+                                 * @description ISO-4217 currency code
+                                 * @example USD
+                                 */
+                                currency: string;
+                                gatewayAmount: number | null;
+                                /** @enum {unknown} */
+                                kind: "missing_in_ledger" | "missing_at_gateway" | "amount_mismatch";
+                                /** @description What the ledger moved, as the gateway signs it (money in positive) */
+                                ledgerAmount: number | null;
+                                /** @description The gateway object (ch_, re_, tr_, trr_, dp_) or balance transaction */
+                                reference: string;
+                            }[];
+                            /** @description Gateway balance transactions compared */
+                            gatewayCount: number;
+                            id: number;
+                            /** @description Ledger transactions with a gateway reference compared */
+                            ledgerCount: number;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Bad Gateway */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 502,
+                         *       "code": "ERROR",
+                         *       "error": "Bad Gateway",
+                         *       "message": "Request failed",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/payments/withdrawals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Withdrawals of every user, newest first, by status (review: waiting for a decision) */
+        get: {
+            parameters: {
+                query?: {
+                    cursor?: string;
+                    /** @example 10 */
+                    limit?: number;
+                    /** @example review */
+                    status?: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "amount": 10,
+                         *           "currency": "USD",
+                         *           "status": "review",
+                         *           "failureCode": "string",
+                         *           "failureMessage": "Explained in words",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                amount: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /**
+                                 * @description ISO-4217 currency code
+                                 * @example USD
+                                 */
+                                currency: string;
+                                failureCode: string | null;
+                                failureMessage: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /**
+                                 * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                                 * @enum {unknown}
+                                 */
+                                status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                updatedAt: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/payments/withdrawals/{withdrawalId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Approve a withdrawal waiting for review: it is sent */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    withdrawalId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "review",
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                             * @enum {unknown}
+                             */
+                            status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/payments/withdrawals/{withdrawalId}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a withdrawal waiting for review: the money goes back to the wallet */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    withdrawalId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "review",
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                             * @enum {unknown}
+                             */
+                            status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{userId}/credit": {
         parameters: {
             query?: never;
@@ -4814,6 +5888,174 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/payments/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe events (signed with Stripe-Signature); each event id is acted on once
+         * @description Point the Stripe dashboard's webhook endpoint (and the Connect endpoint) here with these events: payment_intent.succeeded, payment_intent.payment_failed, charge.refunded, charge.dispute.created, charge.dispute.closed, account.updated, payout.paid, payout.failed. A bad or stale signature is refused with 400; a redelivered event is acknowledged and changes nothing.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @example string */
+                    "stripe-signature"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "received": true,
+                         *       "duplicate": true
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description true when this event id had been received before (nothing is done twice) */
+                            duplicate: boolean;
+                            received: boolean;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Unsupported media type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 415,
+                         *       "code": "UNSUPPORTED_MEDIA_TYPE",
+                         *       "error": "Unsupported Media Type",
+                         *       "message": "Unsupported media type",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/prizes/calculate/{competitionId}": {
         parameters: {
             query?: never;
@@ -5482,7 +6724,7 @@ export interface paths {
                                 };
                                 id: number;
                                 /** @enum {unknown} */
-                                kind: "joined" | "left" | "synced" | "rank_changed" | "prize" | "refund" | "credit" | "competition_status" | "flagged";
+                                kind: "joined" | "left" | "synced" | "rank_changed" | "prize" | "refund" | "credit" | "competition_status" | "flagged" | "deposit" | "withdrawal" | "dispute";
                             }[];
                             /** @description Pass as `cursor` for the next page; null at the end */
                             nextCursor: string | null;
@@ -6175,7 +7417,8 @@ export interface paths {
                          *       "wallets": [
                          *         {
                          *           "currency": "USD",
-                         *           "balance": 10
+                         *           "balance": 10,
+                         *           "withdrawable": 10
                          *         }
                          *       ],
                          *       "recentActivity": [
@@ -6224,7 +7467,7 @@ export interface paths {
                                 };
                                 id: number;
                                 /** @enum {unknown} */
-                                kind: "joined" | "left" | "synced" | "rank_changed" | "prize" | "refund" | "credit" | "competition_status" | "flagged";
+                                kind: "joined" | "left" | "synced" | "rank_changed" | "prize" | "refund" | "credit" | "competition_status" | "flagged" | "deposit" | "withdrawal" | "dispute";
                             }[];
                             timeZone: string;
                             /**
@@ -6247,8 +7490,11 @@ export interface paths {
                                 };
                             };
                             wallets: {
+                                /** @description All pockets together */
                                 balance: number;
                                 currency: string;
+                                /** @description Deposits and winnings: what may be withdrawn */
+                                withdrawable: number;
                             }[];
                             /**
                              * Format: date
@@ -6360,6 +7606,1031 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/deposits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's deposits, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "amount": 10,
+                         *           "currency": "USD",
+                         *           "status": "pending",
+                         *           "refundedAmount": 10,
+                         *           "failureCode": "string",
+                         *           "failureMessage": "Explained in words",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                amount: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /**
+                                 * @description ISO-4217 currency code
+                                 * @example USD
+                                 */
+                                currency: string;
+                                failureCode: string | null;
+                                failureMessage: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /** @description Refunded so far, taken back from the wallet */
+                                refundedAmount: number;
+                                /**
+                                 * @description pending until the gateway confirms the payment; the wallet is credited on succeeded
+                                 * @enum {unknown}
+                                 */
+                                status: "pending" | "succeeded" | "failed";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                updatedAt: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Start a deposit: returns the PaymentIntent client secret the app confirms; the wallet is credited when Stripe confirms the payment
+         * @description Only the user may deposit into their own wallet. Limits per currency: minimum, maximum and a 24-hour total (422 LIMIT_EXCEEDED).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /**
+                     * @description Unique per logical operation; a retry with the same key changes nothing
+                     * @example join-2026-11-02-ada-1
+                     */
+                    "idempotency-key": string;
+                };
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "amount": 2500,
+                     *       "currency": "USD"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Minor units of the currency (cents; yen for JPY)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "pending",
+                         *       "refundedAmount": 10,
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z",
+                         *       "paymentIntentId": "string",
+                         *       "clientSecret": "string",
+                         *       "publishableKey": "string"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /** @description Give to Stripe's Payment Sheet or Elements to confirm the payment */
+                            clientSecret: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /** @description The Stripe PaymentIntent the app confirms */
+                            paymentIntentId: string;
+                            /** @description The Stripe publishable key the app initialises its SDK with */
+                            publishableKey: string | null;
+                            /** @description Refunded so far, taken back from the wallet */
+                            refundedAmount: number;
+                            /**
+                             * @description pending until the gateway confirms the payment; the wallet is credited on succeeded
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "succeeded" | "failed";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but not acceptable in the current state */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 422,
+                         *       "code": "UNPROCESSABLE",
+                         *       "error": "Unprocessable Entity",
+                         *       "message": "Well-formed but not acceptable in the current state",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Bad Gateway */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 502,
+                         *       "code": "ERROR",
+                         *       "error": "Bad Gateway",
+                         *       "message": "Request failed",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/deposits/{depositId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One deposit: pending, succeeded or failed */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    depositId: string;
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "pending",
+                         *       "refundedAmount": 10,
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /** @description Refunded so far, taken back from the wallet */
+                            refundedAmount: number;
+                            /**
+                             * @description pending until the gateway confirms the payment; the wallet is credited on succeeded
+                             * @enum {unknown}
+                             */
+                            status: "pending" | "succeeded" | "failed";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/payout-account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The payout account's status: onboarding, active or restricted */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "stripeAccountId": "string",
+                         *       "status": "onboarding",
+                         *       "payoutsEnabled": true,
+                         *       "requirements": [
+                         *         "string"
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            payoutsEnabled: boolean;
+                            /** @description What Stripe still needs from the user */
+                            requirements: string[];
+                            /**
+                             * @description active once Stripe enables payouts
+                             * @enum {unknown}
+                             */
+                            status: "onboarding" | "active" | "restricted";
+                            stripeAccountId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Set up (or continue setting up) the payout account: returns a Stripe onboarding link */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "stripeAccountId": "string",
+                         *       "status": "onboarding",
+                         *       "payoutsEnabled": true,
+                         *       "requirements": [
+                         *         "string"
+                         *       ],
+                         *       "onboardingUrl": "https://example.com/resource",
+                         *       "expiresAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            expiresAt: string;
+                            /** @description Open in a browser: Stripe's hosted onboarding; expires in minutes */
+                            onboardingUrl: string;
+                            payoutsEnabled: boolean;
+                            /** @description What Stripe still needs from the user */
+                            requirements: string[];
+                            /**
+                             * @description active once Stripe enables payouts
+                             * @enum {unknown}
+                             */
+                            status: "onboarding" | "active" | "restricted";
+                            stripeAccountId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Bad Gateway */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 502,
+                         *       "code": "ERROR",
+                         *       "error": "Bad Gateway",
+                         *       "message": "Request failed",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -6801,6 +9072,7 @@ export interface paths {
                          *           "memo": "string",
                          *           "currency": "USD",
                          *           "amount": 10,
+                         *           "pocket": "deposits",
                          *           "balanceAfter": 10,
                          *           "createdAt": "2026-11-02T08:30:00.000Z"
                          *         }
@@ -6812,7 +9084,7 @@ export interface paths {
                             items: {
                                 /** @description Signed minor units: negative leaves the wallet */
                                 amount: number;
-                                /** @description Wallet balance right after this entry */
+                                /** @description The pocket's balance right after this entry */
                                 balanceAfter: number;
                                 competitionId: string | null;
                                 /**
@@ -6827,9 +9099,17 @@ export interface paths {
                                  */
                                 currency: string;
                                 id: number;
-                                /** @enum {unknown} */
-                                kind: "credit" | "entry_fee" | "refund" | "prize" | "house_fee";
+                                /**
+                                 * @description What moved the money
+                                 * @enum {unknown}
+                                 */
+                                kind: "credit" | "entry_fee" | "refund" | "prize" | "house_fee" | "deposit" | "deposit_refund" | "withdrawal" | "withdrawal_sent" | "withdrawal_reversal" | "dispute_opened" | "dispute_won" | "dispute_lost";
                                 memo: string | null;
+                                /**
+                                 * @description The wallet pocket the entry moved: deposits and winnings may be withdrawn, promotional credit only spent
+                                 * @enum {unknown}
+                                 */
+                                pocket: "deposits" | "winnings" | "promo";
                                 transactionId: number;
                             }[];
                             /** @description Pass as `cursor` for the next page; null at the end */
@@ -6911,6 +9191,852 @@ export interface paths {
                          *       "code": "RATE_LIMITED",
                          *       "error": "Too Many Requests",
                          *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/wallet": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's wallet per currency: pockets (deposits, winnings, promotional), what may be withdrawn, reserved, frozen and owed */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "wallets": [
+                         *         {
+                         *           "currency": "USD",
+                         *           "deposits": 10,
+                         *           "winnings": 10,
+                         *           "promo": 10,
+                         *           "total": 10,
+                         *           "withdrawable": 10,
+                         *           "pendingWithdrawal": 10,
+                         *           "frozen": 10,
+                         *           "debt": 10
+                         *         }
+                         *       ],
+                         *       "spendingOrder": [
+                         *         "string"
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description The order in which entry fees spend the pockets */
+                            spendingOrder: string[];
+                            wallets: {
+                                /**
+                                 * @description ISO-4217 currency code
+                                 * @example USD
+                                 */
+                                currency: string;
+                                /** @description Owed after a refund or lost dispute the wallet could not cover; paid off by the next deposits, and blocks withdrawals */
+                                debt: number;
+                                /** @description Deposited money: spendable and withdrawable */
+                                deposits: number;
+                                /** @description Held while a payment dispute is open */
+                                frozen: number;
+                                /** @description Reserved for withdrawals on their way out */
+                                pendingWithdrawal: number;
+                                /** @description Promotional credit: spendable on entry fees, never withdrawn */
+                                promo: number;
+                                /** @description All three pockets */
+                                total: number;
+                                /** @description Prizes won: spendable and withdrawable */
+                                winnings: number;
+                                /** @description Deposits and winnings, or 0 while a debt is outstanding */
+                                withdrawable: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/withdrawals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's withdrawals, newest first */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "amount": 10,
+                         *           "currency": "USD",
+                         *           "status": "review",
+                         *           "failureCode": "string",
+                         *           "failureMessage": "Explained in words",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                amount: number;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /**
+                                 * @description ISO-4217 currency code
+                                 * @example USD
+                                 */
+                                currency: string;
+                                failureCode: string | null;
+                                failureMessage: string | null;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /**
+                                 * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                                 * @enum {unknown}
+                                 */
+                                status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                updatedAt: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                userId: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Withdraw deposits and winnings to the payout account; the amount is reserved at once
+         * @description Winnings go first, then deposits; promotional credit is never withdrawn. Limits per currency (422 LIMIT_EXCEEDED); amounts above the review threshold wait for an admin. Refused with 409 while a debt is outstanding (OUTSTANDING_DEBT), when the withdrawable balance is short (INSUFFICIENT_FUNDS) or no active payout account exists (CONFLICT).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /**
+                     * @description Unique per logical operation; a retry with the same key changes nothing
+                     * @example join-2026-11-02-ada-1
+                     */
+                    "idempotency-key": string;
+                };
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "amount": 2500,
+                     *       "currency": "USD"
+                     *     }
+                     */
+                    "application/json": {
+                        /**
+                         * @description Minor units of the currency (cents; yen for JPY)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "review",
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                             * @enum {unknown}
+                             */
+                            status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 409,
+                         *       "code": "CONFLICT",
+                         *       "error": "Conflict",
+                         *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Well-formed but not acceptable in the current state */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 422,
+                         *       "code": "UNPROCESSABLE",
+                         *       "error": "Unprocessable Entity",
+                         *       "message": "Well-formed but not acceptable in the current state",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/withdrawals/{withdrawalId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One withdrawal */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    withdrawalId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "amount": 10,
+                         *       "currency": "USD",
+                         *       "status": "review",
+                         *       "failureCode": "string",
+                         *       "failureMessage": "Explained in words",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            amount: number;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * @description ISO-4217 currency code
+                             * @example USD
+                             */
+                            currency: string;
+                            failureCode: string | null;
+                            failureMessage: string | null;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * @description review: waits for an admin (large amounts); processing: transfer and payout under way; in_transit: on its way to the bank; paid; failed or rejected: the money is back in the wallet
+                             * @enum {unknown}
+                             */
+                            status: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            updatedAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            userId: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
                          *       "requestId": "req-6f1c4b7e"
                          *     }
                          */
@@ -9428,7 +12554,11 @@ export interface operations {
                          * @description The domain event; one event may reach an endpoint only once
                          */
                         eventId: string;
-                        kind: "credit" | "entry_fee" | "refund" | "prize" | "house_fee";
+                        /**
+                         * @description What moved the money
+                         * @enum {unknown}
+                         */
+                        kind: "credit" | "entry_fee" | "refund" | "prize" | "house_fee" | "deposit" | "deposit_refund" | "withdrawal" | "withdrawal_sent" | "withdrawal_reversal" | "dispute_opened" | "dispute_won" | "dispute_lost";
                         transactionId: number;
                         wallets: {
                             amount: number;

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses } from '../../schemas/common.ts'
-import { Type } from 'typebox'
+import { errorResponses, PageQuerySchema } from '../../schemas/common.ts'
 import {
-  AdminWithdrawalParamsSchema, AdminWithdrawalsQuerySchema, ReconciliationListQuerySchema, ReconciliationReportSchema,
+  AdminWithdrawalParamsSchema, AdminWithdrawalsQuerySchema, ReconciliationReportSchema, ReconciliationsPageSchema,
   ReconciliationRunBodySchema, WithdrawalSchema, WithdrawalsPageSchema
 } from '../../schemas/payments.ts'
 
@@ -40,11 +39,12 @@ const paymentsAdminRoutes: FastifyPluginAsyncTypebox = async function paymentsAd
     schema: {
       tags: ['admin'],
       summary: 'Reconciliation runs, latest first: the ledger against the gateway\'s balance transactions, every difference listed',
-      querystring: ReconciliationListQuerySchema,
-      response: { 200: Type.Object({ items: Type.Array(ReconciliationReportSchema) }), ...errorResponses(400, 401, 403, 429, 503) }
+      querystring: PageQuerySchema,
+      response: { 200: ReconciliationsPageSchema, ...errorResponses(400, 401, 403, 429, 503) }
     }
   }, async function listReconciliations (request) {
-    return { items: await fastify.payments!.reconciliation.list(request.query.limit ?? 20) }
+    const { cursor, limit = 20 } = request.query
+    return await fastify.payments!.reconciliation.list({ cursor, limit })
   })
 
   fastify.post('/admin/payments/reconciliations', {

@@ -6,6 +6,7 @@ import addFormats from 'ajv-formats'
 import { bearer, build } from '../helper.ts'
 import { seedCompetition } from '../routes/leaderboard/fixtures.ts'
 import { sample } from '../routes/fitness/fixtures.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 // What a client reads first must work: every request example of the OpenAPI document is
 // executed as a reader of /docs would send it (Swagger UI pre-fills every example), with a
@@ -44,7 +45,7 @@ async function call (app: FastifyInstance, headers: Obj, method: string, url: st
 }
 
 t.test('every request example of the document answers its documented status', async (t) => {
-  const app = await build(t, { config: { LIFECYCLE_JOBS: false, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '' } })
+  const app = await build(t, { config: { LIFECYCLE_JOBS: false, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '', ...(await fakeStripeConfig(t)).config } })
   const user = bearer({ sub: UUID_EXAMPLE })
   const admin = bearer({ sub: randomUUID(), admin: true })
   const document = (await app.inject({ url: '/docs/json' })).json() as Obj
@@ -69,6 +70,25 @@ t.test('every request example of the document answers its documented status', as
   t.equal(flagged.flagged.length, 2, 'two flags to review')
   const flags = (await call(app, admin, 'GET', '/api/v1/admin/flags?status=open')).items.map((f: Obj) => String(f.id))
 
+  // Payments: the caller's payout account is active (as account.updated would make it) and the
+  // wallet holds deposits; a large withdrawal waits for review.
+  const payoutReady = async (): Promise<void> => {
+    await call(app, user, 'POST', `/api/v1/users/${UUID_EXAMPLE}/payout-account`)
+    await app.pg.query('UPDATE payout_accounts SET payouts_enabled = true WHERE user_id = $1', [UUID_EXAMPLE])
+    await app.pg.transact(async (tx) => await app.ledger.transfer(tx, {
+      idempotencyKey: randomUUID(),
+      kind: 'deposit',
+      legs: [
+        { accountId: await app.ledger.ensureAccount(tx, { kind: 'external', currency: 'USD' }), amount: -150000 },
+        { accountId: await app.ledger.ensureAccount(tx, { kind: 'wallet', pocket: 'deposits', userId: UUID_EXAMPLE, currency: 'USD' }), amount: 150000 }
+      ]
+    }))
+  }
+  const withdrawal = async (amount: number): Promise<string> => {
+    await payoutReady()
+    return (await call(app, { ...user, 'idempotency-key': randomUUID() }, 'POST', `/api/v1/users/${UUID_EXAMPLE}/withdrawals`, { amount, currency: 'USD' })).id
+  }
+
   const webhook = async (): Promise<string> =>
     (await call(app, admin, 'POST', '/api/v1/webhooks', { url: 'https://93.184.215.14/hooks', eventTypes: ['prize.paid'] })).id
   // Path values for the operations that need a competition or a flag in another state.
@@ -92,6 +112,14 @@ t.test('every request example of the document answers its documented status', as
         SELECT $1, id FROM domain_events ORDER BY seq LIMIT 1 RETURNING id`, [await webhook()])
       return { id: rows[0].id }
     },
+    'GET /api/v1/users/{userId}/deposits/{depositId}': async () => ({
+      depositId: (await call(app, { ...user, 'idempotency-key': randomUUID() }, 'POST', `/api/v1/users/${UUID_EXAMPLE}/deposits`, { amount: 2500, currency: 'USD' })).id
+    }),
+    'GET /api/v1/users/{userId}/payout-account': async () => { await payoutReady(); return {} },
+    'POST /api/v1/users/{userId}/withdrawals': async () => { await payoutReady(); return {} },
+    'GET /api/v1/users/{userId}/withdrawals/{withdrawalId}': async () => ({ withdrawalId: await withdrawal(2500) }),
+    'POST /api/v1/admin/payments/withdrawals/{withdrawalId}/approve': async () => ({ withdrawalId: await withdrawal(150000) }),
+    'POST /api/v1/admin/payments/withdrawals/{withdrawalId}/reject': async () => ({ withdrawalId: await withdrawal(150000) }),
     // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
     'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
       const queue = 'docs.example'
@@ -107,6 +135,7 @@ t.test('every request example of the document answers its documented status', as
     const name = `${method.toUpperCase()} ${path}`
     const json = op.requestBody?.content?.['application/json']
     if (op.requestBody !== undefined && json === undefined) continue // a file upload: no example file in a document
+    if (name === 'POST /api/v1/payments/stripe/webhook') continue // signed by Stripe: test/routes/payments sends real ones
     const values = await paths[name]?.() ?? {}
     const headers: Obj = { ...(forAdmins(op) ? admin : user) }
     const query: Record<string, string> = {}

@@ -7,6 +7,7 @@ import { API_TAGS } from '../../plugins/docs.ts'
 import { SERVER_GIVEN_PARAMETERS } from '../../lib/openapi-examples.ts'
 import { serverOptions } from '../../lib/server-options.ts'
 import { bearer, testConfig } from '../helper.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 type Obj = Record<string, any>
 const METHODS = ['get', 'put', 'post', 'patch', 'delete']
@@ -16,7 +17,7 @@ const VALIDATED = 299
 // operation can be called with its examples without running a handler (no writes, no calls to
 // fitness providers).
 async function buildStoppingAfterValidation (test: Parameters<typeof testConfig>[0]): Promise<FastifyInstance> {
-  const config = await testConfig(test, { config: { PUBLIC_URL: '', RATE_LIMIT_MAX: 100000, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const config = await testConfig(test, { config: { PUBLIC_URL: '', RATE_LIMIT_MAX: 100000, MAX_EVENT_LOOP_DELAY_MS: 0, ...(await fakeStripeConfig(test)).config } })
   const fastify = Fastify(serverOptions(config))
   // Marked before validation: a route's header schema may strip headers it does not declare.
   const examples = new WeakSet<object>()

@@ -5,6 +5,7 @@ import { bearer, token } from '../helper.ts'
 import { buildWithRoutes, type RouteInfo } from '../route-table.ts'
 import { exampleFromSchema } from '../../lib/openapi-examples.ts'
 import { createCompetition, hoursFromNow, signIn, type Person } from '../routes/competitions/fixtures.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 // Every route of the route table x {anonymous, another user, the user themselves, an admin},
 // each request aimed at the user's own resources, with the status the rule table expects.
@@ -15,7 +16,8 @@ type Caller = 'anonymous' | 'other' | 'self' | 'admin'
 // public: anyone. user: any signed-in caller. owner: the user named by the request (path
 // :userId, or body.userId) or an admin. admin: admins and trusted services only.
 // ws-user: a WebSocket that needs a valid token (refusals are close codes, not statuses).
-type Rule = 'public' | 'user' | 'owner' | 'admin' | 'ws-user'
+// self: only the user named by the path, not even an admin (moving a user's own money).
+type Rule = 'public' | 'user' | 'owner' | 'self' | 'admin' | 'ws-user'
 
 const RULES: Record<string, Rule> = {
   'GET /health': 'public',
@@ -70,6 +72,22 @@ const RULES: Record<string, Rule> = {
   'GET /api/v1/admin/jobs': 'admin',
   'GET /api/v1/admin/jobs/dead': 'admin',
   'POST /api/v1/admin/jobs/dead/:id/retry': 'admin',
+  'GET /api/v1/users/:userId/wallet': 'owner',
+  // Stripe holds no token: the signature is the authentication (refused with 400 when wrong).
+  'POST /api/v1/payments/stripe/webhook': 'public',
+  'POST /api/v1/users/:userId/deposits': 'self',
+  'GET /api/v1/users/:userId/deposits': 'owner',
+  'GET /api/v1/users/:userId/deposits/:depositId': 'owner',
+  'POST /api/v1/users/:userId/payout-account': 'self',
+  'GET /api/v1/users/:userId/payout-account': 'owner',
+  'POST /api/v1/users/:userId/withdrawals': 'self',
+  'GET /api/v1/users/:userId/withdrawals': 'owner',
+  'GET /api/v1/users/:userId/withdrawals/:withdrawalId': 'owner',
+  'GET /api/v1/admin/payments/withdrawals': 'admin',
+  'POST /api/v1/admin/payments/withdrawals/:withdrawalId/approve': 'admin',
+  'POST /api/v1/admin/payments/withdrawals/:withdrawalId/reject': 'admin',
+  'GET /api/v1/admin/payments/reconciliations': 'admin',
+  'POST /api/v1/admin/payments/reconciliations': 'admin',
   'POST /api/v1/webhooks': 'admin',
   'GET /api/v1/webhooks': 'admin',
   'GET /api/v1/webhooks/:id': 'admin',
@@ -85,6 +103,7 @@ const EXPECTED: Record<Exclude<Rule, 'ws-user'>, Record<Caller, number | 'allowe
   public: { anonymous: 'allowed', other: 'allowed', self: 'allowed', admin: 'allowed' },
   user: { anonymous: 401, other: 'allowed', self: 'allowed', admin: 'allowed' },
   owner: { anonymous: 401, other: 403, self: 'allowed', admin: 'allowed' },
+  self: { anonymous: 401, other: 403, self: 'allowed', admin: 403 },
   admin: { anonymous: 401, other: 403, self: 403, admin: 'allowed' }
 }
 
@@ -167,7 +186,8 @@ async function wsClose (base: string, url: string, jwt: string | undefined): Pro
 }
 
 test('authorisation matrix over the whole route table', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const stripe = await fakeStripeConfig(t)
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0, ...stripe.config } })
 
   const keys = routes.map((r) => r.key)
   t.same(keys.filter((k) => !(k in RULES)), [], 'every route has a rule (add new routes to RULES)')

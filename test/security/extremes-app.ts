@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { performance } from 'node:perf_hooks'
 import { buildWithRoutes } from '../route-table.ts'
 import { startGoogleFitFake } from '../routes/fitness/google-fit-fake.ts'
+import { startFakeStripe } from '../fakes/stripe.ts'
 import { createCompetition, signIn } from '../routes/competitions/fixtures.ts'
 import { ADMIN_ID, admin, seedCompetition, seedParticipants } from '../routes/leaderboard/fixtures.ts'
 
@@ -21,7 +22,13 @@ const port = parentPort!
 // The Google Fit stand-in runs here too: a range it cannot handle must not block the test's thread.
 const google = await startGoogleFitFake({ token: googleToken })
 closers.push(google.close)
-const { app, routes } = await buildWithRoutes(t, { databaseUrl, redisPrefix, config: { ...config, GOOGLE_FIT_BASE_URL: google.baseUrl } })
+const stripe = await startFakeStripe()
+closers.push(stripe.close)
+const { app, routes } = await buildWithRoutes(t, {
+  databaseUrl,
+  redisPrefix,
+  config: { ...config, GOOGLE_FIT_BASE_URL: google.baseUrl, STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_URL: stripe.url }
+})
 const self = await signIn(app)
 const other = await signIn(app)
 // An active competition with the caller in it, so score updates and leaderboards reach their rules.

@@ -7,6 +7,7 @@ import { bearer } from '../helper.ts'
 import { buildWithRoutes } from '../route-table.ts'
 import { hostileString, hostileValue, inputArbitrary, validArbitrary } from '../schema-arbitrary.ts'
 import { createCompetition, signIn } from '../routes/competitions/fixtures.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 // Property-based fuzzing of every route's params, query, headers and body, from its schema
 // and beyond it: wrong types, huge strings, deep objects, unicode, SQL and script payloads.
@@ -73,6 +74,7 @@ test('fuzzing every route never yields a 5xx', async (t) => {
       // Load shedding (503 OVERLOADED on a busy machine) is not what this file is about.
       MAX_EVENT_LOOP_DELAY_MS: 0,
       GOOGLE_FIT_BASE_URL: `http://127.0.0.1:${googlePort}`,
+      ...(await fakeStripeConfig(t)).config,
       FITNESS_PROVIDER_RETRIES: 0,
       FITNESS_PROVIDER_TIMEOUT_MS: 1000
     }

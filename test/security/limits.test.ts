@@ -7,6 +7,7 @@ import { buildWithRoutes } from '../route-table.ts'
 import { signIn } from '../routes/competitions/fixtures.ts'
 import { LEADERBOARD_TEST_CONFIG, listen, liveClient, seedCompetition, seedParticipants, seedUsers } from '../routes/leaderboard/fixtures.ts'
 import { HOUR, insertCompetition, join, person, sample, sync } from '../routes/fitness/fixtures.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 // Every limit the service promises, met from just inside and just outside: body size, multipart
 // parts and file size, batch sizes, pagination caps, WebSocket message size and rate, and rate
@@ -29,7 +30,7 @@ function multipart (parts: Array<{ name: string, filename?: string, type?: strin
 }
 
 test('JSON body size: every route with a body answers 413 one byte past its limit', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4096, RATE_LIMIT_MAX: 100_000, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { BODY_LIMIT_BYTES: 4096, RATE_LIMIT_MAX: 100_000, MAX_EVENT_LOOP_DELAY_MS: 0, ...(await fakeStripeConfig(t)).config } })
   const admin = bearer({ sub: randomUUID(), admin: true })
   const withBody = routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !(r.schema as Obj | undefined)?.body?.content)
   t.ok(withBody.length >= 10, `${withBody.length} routes take a JSON body`)
@@ -100,7 +101,7 @@ test('fitness sync batches: the cap is accepted, one more is refused whole', asy
 })
 
 test('pagination: every list caps its page size, and cursors are bounded', async (t) => {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 100_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0, ...(await fakeStripeConfig(t)).config } })
   const admin = await signIn(app, { admin: true })
   const lists = routes.filter((r) => r.method === 'GET' && (r.schema as Obj | undefined)?.querystring?.properties?.limit)
   t.ok(lists.length >= 6, `${lists.length} paginated routes`)

@@ -14,21 +14,21 @@ export interface PaymentsRig {
   webhookUrl: string
 }
 
+// Configuration that points the service's Stripe SDK at a fresh local fake.
+export async function fakeStripeConfig (t: Test): Promise<{ stripe: FakeStripe, config: Record<string, string> }> {
+  const stripe = await startFakeStripe()
+  t.teardown(stripe.close)
+  return {
+    stripe,
+    config: { STRIPE_SECRET_KEY: stripe.secretKey, STRIPE_PUBLISHABLE_KEY: 'pk_test_fake', STRIPE_WEBHOOK_SECRET: stripe.webhookSecret, STRIPE_API_URL: stripe.url }
+  }
+}
+
 // The service listening on a spare port, with the Stripe SDK pointed at a local fake whose
 // events are delivered (signed) to the service's webhook route.
 export async function paymentsRig (t: Test, config: BuildOptions['config'] = {}): Promise<PaymentsRig> {
-  const stripe = await startFakeStripe()
-  t.teardown(stripe.close)
-  const app = await build(t, {
-    config: {
-      ...TEST_CONFIG,
-      STRIPE_SECRET_KEY: stripe.secretKey,
-      STRIPE_PUBLISHABLE_KEY: 'pk_test_fake',
-      STRIPE_WEBHOOK_SECRET: stripe.webhookSecret,
-      STRIPE_API_URL: stripe.url,
-      ...config
-    }
-  })
+  const { stripe, config: stripeConfig } = await fakeStripeConfig(t)
+  const app = await build(t, { config: { ...TEST_CONFIG, ...stripeConfig, ...config } })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
