@@ -12,6 +12,9 @@ export interface Authorize {
   admin: (reason?: string) => AuthorizationHook
   // The user the request acts on (see targetUserId) is the caller, or the caller is an admin.
   selfOrAdmin: (reason?: string) => AuthorizationHook
+  // Only the user the request acts on, not even an admin: moving a user's own money (a deposit
+  // charges the caller's card, a withdrawal pays the caller's bank).
+  self: (reason?: string) => AuthorizationHook
   // The same rule as a value, for handlers whose answer depends on it (a full or public profile).
   actsForSelfOrAdmin: (request: FastifyRequest) => boolean
   // The user a request acts on: the path's :userId, else body.userId (an admin acting for
@@ -27,6 +30,7 @@ declare module 'fastify' {
 
 const ADMIN_ONLY = 'Only admins may do this'
 const SELF_OR_ADMIN = 'You may only act on your own account'
+const SELF_ONLY = 'Only the account holder may do this'
 
 function targetUserId (request: FastifyRequest): string {
   const params = request.params as { userId?: string } | undefined
@@ -59,6 +63,12 @@ export default fp(async function authorizationPlugin (fastify) {
       return async function authorizeSelfOrAdmin (request) {
         signedIn(request)
         if (!actsForSelfOrAdmin(request)) throw errors.Forbidden(reason)
+      }
+    },
+    self (reason = SELF_ONLY) {
+      return async function authorizeSelf (request) {
+        signedIn(request)
+        if (targetUserId(request) !== request.user.id) throw errors.Forbidden(reason)
       }
     },
     actsForSelfOrAdmin,

@@ -30,6 +30,8 @@ declare module 'fastify' {
 // the service runs as before.
 export default fp(async function paymentsWiring (fastify) {
   const { config } = fastify
+  // Declared either way, so dashboards and alert rules find the series.
+  const metrics = paymentMetrics(fastify.metricsRegistry)
   if (config.STRIPE_SECRET_KEY === '') {
     fastify.decorate('payments', null)
     fastify.log.info('payments are disabled: STRIPE_SECRET_KEY is not set')
@@ -39,7 +41,7 @@ export default fp(async function paymentsWiring (fastify) {
   if (secrets.length === 0) throw new Error('STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY: deposits are credited only by verified webhooks')
   const { pool } = fastify.pg
   const transact = createTransactor(pool)
-  const gateway = createGateway({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS })
+  const gateway = await createGateway({ secretKey: config.STRIPE_SECRET_KEY, apiUrl: config.STRIPE_API_URL, timeoutMs: config.STRIPE_TIMEOUT_MS })
   const limits = paymentLimits(config.PAYMENTS_CURRENCIES, config.PAYMENTS_LIMITS)
   const { ledger, activity, jobs } = fastify
   const movements = createGatewayMovements({ ledger, activity, gateway })
@@ -47,7 +49,6 @@ export default fp(async function paymentsWiring (fastify) {
     pool, gateway, country: config.PAYOUT_COUNTRY, returnUrl: config.PAYOUT_RETURN_URL || `${config.PUBLIC_URL}/payout-account/return`
   })
   const withdrawals = createWithdrawalsService({ pool, transact, ledger, activity, gateway, jobs, limits, payoutAccounts })
-  const metrics = paymentMetrics(fastify.metricsRegistry)
   const reconciliation = createReconciliation({
     pool,
     transact,

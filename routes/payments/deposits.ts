@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors } from '../../lib/errors.ts'
+import { sendStored } from '../../lib/stored-reply.ts'
 import { errorResponses, PageQuerySchema, RequiredIdempotencyHeadersSchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import { DepositBodySchema, DepositParamsSchema, DepositSchema, DepositsPageSchema, StartedDepositSchema } from '../../schemas/payments.ts'
 
@@ -8,6 +8,7 @@ const depositRoutes: FastifyPluginAsyncTypebox = async function depositRoutes (f
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.post('/users/:userId/deposits', {
+    preHandler: fastify.authorize.self('Only the user may deposit into their wallet'),
     schema: {
       tags: ['payments'],
       summary: 'Start a deposit: returns the PaymentIntent client secret the app confirms; the wallet is credited when Stripe confirms the payment',
@@ -18,10 +19,8 @@ const depositRoutes: FastifyPluginAsyncTypebox = async function depositRoutes (f
       response: { 201: StartedDepositSchema, ...errorResponses(400, 401, 403, 413, 422, 429, 502, 503) }
     }
   }, async function startDeposit (request, reply) {
-    if (request.params.userId !== request.user.id) throw errors.Forbidden('Only the user may deposit into their wallet')
     const result = await fastify.payments!.deposits.start(request.user.id, request.body, { idempotencyKey: request.headers['idempotency-key'] })
-    if (result.replayed) reply.header('idempotent-replayed', 'true')
-    return await reply.code(201).send(result.body)
+    return await sendStored(reply, result)
   })
 
   fastify.get('/users/:userId/deposits', {

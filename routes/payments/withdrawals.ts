@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errors } from '../../lib/errors.ts'
+import { sendStored } from '../../lib/stored-reply.ts'
 import { errorResponses, PageQuerySchema, RequiredIdempotencyHeadersSchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import {
   OnboardingLinkSchema, PayoutAccountSchema, WithdrawalBodySchema, WithdrawalParamsSchema, WithdrawalSchema, WithdrawalsPageSchema
@@ -10,6 +10,7 @@ const withdrawalRoutes: FastifyPluginAsyncTypebox = async function withdrawalRou
   fastify.addHook('onRequest', fastify.authenticate)
 
   fastify.post('/users/:userId/payout-account', {
+    preHandler: fastify.authorize.self('Only the user may set up their payout account'),
     schema: {
       tags: ['payments'],
       summary: 'Set up (or continue setting up) the payout account: returns a Stripe onboarding link',
@@ -17,7 +18,6 @@ const withdrawalRoutes: FastifyPluginAsyncTypebox = async function withdrawalRou
       response: { 201: OnboardingLinkSchema, ...errorResponses(400, 401, 403, 429, 502, 503) }
     }
   }, async function onboardPayoutAccount (request, reply) {
-    if (request.params.userId !== request.user.id) throw errors.Forbidden('Only the user may set up their payout account')
     return await reply.code(201).send(await fastify.payments!.payoutAccounts.onboard(request.user.id))
   })
 
@@ -34,6 +34,7 @@ const withdrawalRoutes: FastifyPluginAsyncTypebox = async function withdrawalRou
   })
 
   fastify.post('/users/:userId/withdrawals', {
+    preHandler: fastify.authorize.self('Only the user may withdraw from their wallet'),
     schema: {
       tags: ['payments'],
       summary: 'Withdraw deposits and winnings to the payout account; the amount is reserved at once',
@@ -46,10 +47,8 @@ const withdrawalRoutes: FastifyPluginAsyncTypebox = async function withdrawalRou
       response: { 201: WithdrawalSchema, ...errorResponses(400, 401, 403, 409, 413, 422, 429, 503) }
     }
   }, async function requestWithdrawal (request, reply) {
-    if (request.params.userId !== request.user.id) throw errors.Forbidden('Only the user may withdraw from their wallet')
     const result = await fastify.payments!.withdrawals.request(request.user.id, request.body, { idempotencyKey: request.headers['idempotency-key'] })
-    if (result.replayed) reply.header('idempotent-replayed', 'true')
-    return await reply.code(201).send(result.body)
+    return await sendStored(reply, result)
   })
 
   fastify.get('/users/:userId/withdrawals', {

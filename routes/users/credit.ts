@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, RequiredIdempotencyHeadersSchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import { CreditBodySchema, CreditResultSchema } from '../../schemas/ledger.ts'
+import { sendStored } from '../../lib/stored-reply.ts'
 
 // Support credits until a payment gateway exists: money enters from the external account.
 const creditRoutes: FastifyPluginAsyncTypebox = async function creditRoutes (fastify) {
@@ -19,8 +20,7 @@ const creditRoutes: FastifyPluginAsyncTypebox = async function creditRoutes (fas
       actorId: request.user.id,
       idempotencyKey: request.headers['idempotency-key']
     })
-    if (result.replayed) reply.header('idempotent-replayed', 'true')
-    return await reply.code(201).send(result.body)
+    return await sendStored(reply, result)
   })
 }
 

@@ -1,4 +1,4 @@
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { errors } from '../../lib/errors.ts'
 
 export type Gateway = Stripe
@@ -11,10 +11,12 @@ export interface GatewayOptions {
 }
 
 // The Stripe SDK, pinned to the API version it was built for, retrying idempotent requests
-// itself (every POST we send carries an idempotency key).
-export function createGateway (opts: GatewayOptions): Gateway {
+// itself (every POST we send carries an idempotency key). Loaded only when payments are
+// configured: importing it loads Node's bundled fetch (undici), which nothing else here needs.
+export async function createGateway (opts: GatewayOptions): Promise<Gateway> {
+  const { default: StripeSdk } = await import('stripe')
   const url = opts.apiUrl ? new URL(opts.apiUrl) : null
-  return new Stripe(opts.secretKey, {
+  return new StripeSdk(opts.secretKey, {
     maxNetworkRetries: 2,
     timeout: opts.timeoutMs,
     appInfo: { name: 'health-competition' },
@@ -26,17 +28,23 @@ export function createGateway (opts: GatewayOptions): Gateway {
   })
 }
 
+// The SDK's error classes, told apart by the `type` every StripeError carries (the SDK itself
+// is loaded lazily, so its classes are not imported here).
+export function stripeErrorType (err: unknown): string | null {
+  const type = (err as { type?: unknown } | null)?.type
+  return err instanceof Error && typeof type === 'string' && type.startsWith('Stripe') ? type : null
+}
+
 // A refusal the gateway will repeat however often we ask (bad request, declined, no
 // permission), as opposed to a network or server fault worth retrying.
 export function isPermanentRefusal (err: unknown): boolean {
-  return err instanceof Stripe.errors.StripeInvalidRequestError || err instanceof Stripe.errors.StripeCardError ||
-    err instanceof Stripe.errors.StripePermissionError
+  return ['StripeInvalidRequestError', 'StripeCardError', 'StripePermissionError'].includes(stripeErrorType(err) ?? '')
 }
 
 // The gateway's refusal of a user's request as our error shape; anything else is rethrown.
 export function asClientError (err: unknown): never {
-  if (err instanceof Stripe.errors.StripeError) {
-    throw errors.GatewayError(`Payment gateway refused the request: ${err.message}`)
+  if (stripeErrorType(err) !== null) {
+    throw errors.GatewayError(`Payment gateway refused the request: ${(err as Error).message}`)
   }
   throw err
 }

@@ -1,8 +1,8 @@
-import Stripe from 'stripe'
+import type Stripe from 'stripe'
 import { errors } from '../../lib/errors.ts'
 import type { JobQueue } from '../shared/jobs.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
-import type { Gateway } from './gateway.ts'
+import { stripeErrorType, type Gateway } from './gateway.ts'
 import type { GatewayMovements } from './gateway-movements.ts'
 
 export const STRIPE_EVENT_QUEUE = 'payments.stripe-event'
@@ -26,7 +26,7 @@ export function createStripeEventReceiver ({ gateway, secrets, toleranceSeconds,
       try {
         return gateway.webhooks.constructEvent(rawBody, signature, secret, toleranceSeconds)
       } catch (err) {
-        if (!(err instanceof Stripe.errors.StripeSignatureVerificationError)) throw err
+        if (stripeErrorType(err) !== 'StripeSignatureVerificationError') throw err
       }
     }
     throw errors.BadRequest('Stripe-Signature does not match this endpoint, or its timestamp is outside the tolerance')

@@ -6,6 +6,7 @@ import { buildWithRoutes, type RouteInfo } from '../route-table.ts'
 import { validArbitrary } from '../schema-arbitrary.ts'
 import { validatorCompilers } from '../../lib/validators.ts'
 import { createCompetition, credit, hoursFromNow, signIn, type Person } from '../routes/competitions/fixtures.ts'
+import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
 // Bodies are refused, never converted: for every route with a JSON body, a value of the wrong
 // type in any property and a property the schema does not know each answer 400 naming the
@@ -121,7 +122,7 @@ function jsonBodyRoutes (routes: RouteInfo[]): RouteInfo[] {
 }
 
 async function setUp (t: Parameters<typeof buildWithRoutes>[0]): Promise<{ app: FastifyInstance, routes: RouteInfo[], admin: Person, user: Person, competitionId: string }> {
-  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
+  const { app, routes } = await buildWithRoutes(t, { config: { RATE_LIMIT_MAX: 1_000_000, LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0, ...(await fakeStripeConfig(t)).config } })
   const admin = await signIn(app, { admin: true })
   const user = await signIn(app)
   const competition = await createCompetition(app, admin)
@@ -175,7 +176,7 @@ test('every JSON body refuses a wrong-typed value and an unknown property, namin
 })
 
 test('every body object is closed, in the schemas and in the OpenAPI document', async (t) => {
-  const { app, routes } = await buildWithRoutes(t)
+  const { app, routes } = await buildWithRoutes(t, { config: (await fakeStripeConfig(t)).config })
   for (const route of jsonBodyRoutes(routes)) {
     for (const [path, schema] of objectsIn((route.schema as { body: Schema }).body, 'body')) {
       t.equal(schema.additionalProperties, false, `${route.key} ${path} refuses unknown properties`)

@@ -135,3 +135,18 @@ t.test('forged, stale, tampered and other accounts\' signatures are refused and 
   await eventsProcessed(app, 1)
   t.equal((await wallet(app, user)).deposits, 1000)
 })
+
+t.test('each currency in its own minor units and its own wallet', async (t) => {
+  const { app, stripe } = await paymentsRig(t)
+  const user = await signIn(app)
+  const yen = await startDeposit(app, user, 1000, 'JPY')
+  const dollars = await startDeposit(app, user, 1000, 'USD')
+  t.equal(stripe.paymentIntents.get(yen.paymentIntentId)?.currency, 'jpy')
+  await deliverAll(stripe, [await stripe.succeedPaymentIntent(yen.paymentIntentId), await stripe.succeedPaymentIntent(dollars.paymentIntentId)])
+  await eventsProcessed(app, 2)
+  t.match(await wallet(app, user, 'JPY'), { deposits: 1000 }, '1,000 yen')
+  t.match(await wallet(app, user, 'USD'), { deposits: 1000 }, '10 dollars')
+  const small = await app.inject({ method: 'POST', url: `/api/v1/users/${user.id}/deposits`, headers: { ...user.headers, 'idempotency-key': randomUUID() }, payload: { amount: 100, currency: 'JPY' } })
+  t.equal(small.json().code, 'LIMIT_EXCEEDED', 'the yen minimum is in yen')
+  await assertBooksBalance(t, app)
+})

@@ -12,10 +12,11 @@ async function deposited (app: FastifyInstance, stripe: FakeStripe, user: Person
   return deposit.paymentIntentId
 }
 
-async function joinPaid (app: FastifyInstance, admin: Person, user: Person, fee: number): Promise<void> {
+async function joinPaid (app: FastifyInstance, admin: Person, user: Person, fee: number): Promise<string> {
   const competition = await createCompetition(app, admin, { entryFee: fee, currency: 'USD' })
   const res = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competition.id}/join`, headers: { ...user.headers, 'idempotency-key': randomUUID() } })
   if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`join failed: ${res.statusCode} ${res.body}`)
+  return competition.id
 }
 
 t.test('entry fees spend promotional credit, then deposits, then winnings; only deposits and winnings are withdrawable', async (t) => {
@@ -24,8 +25,11 @@ t.test('entry fees spend promotional credit, then deposits, then winnings; only 
   await credit(app, admin, user.id, 300)
   await deposited(app, stripe, user, 1000)
   t.match(await wallet(app, user), { promo: 300, deposits: 1000, total: 1300, withdrawable: 1000 })
-  await joinPaid(app, admin, user, 500)
+  const competitionId = await joinPaid(app, admin, user, 500)
   t.match(await wallet(app, user), { promo: 0, deposits: 800, total: 800, withdrawable: 800 }, 'the fee took the promo credit first')
+  const left = await app.inject({ method: 'POST', url: `/api/v1/competitions/${competitionId}/leave`, headers: { ...user.headers, 'idempotency-key': randomUUID() } })
+  t.equal(left.statusCode, 200)
+  t.match(await wallet(app, user), { promo: 300, deposits: 1000, withdrawable: 1000 }, 'leaving refunds each part to the pocket it came from')
   const summary = (await app.inject({ url: `/api/v1/users/${user.id}/wallet`, headers: user.headers })).json()
   t.same(summary.spendingOrder, ['promo', 'deposits', 'winnings'])
   await assertBooksBalance(t, app)
