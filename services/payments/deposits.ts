@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { errors } from '../../lib/errors.ts'
@@ -92,13 +92,12 @@ export function createDepositsService ({ pool, transact, gateway, limits, publis
   }
 
   async function list (userId: string, page: { cursor?: string, limit: number }): Promise<{ items: Deposit[], nextCursor: string | null }> {
-    const [at, id] = page.cursor === undefined ? [null, null] : decodeCursor(page.cursor, ['string', 'string'])
-    const { rows } = await pool.query(`SELECT ${COLUMNS} FROM deposits WHERE user_id = $1
-        AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
-      ORDER BY created_at DESC, id DESC LIMIT $4`, [userId, at, id, page.limit + 1])
-    const items = rows.slice(0, page.limit).map(toDeposit)
-    const last = items.at(-1)
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.createdAt, last.id]) : null }
+    const [micros, id] = decodeCreatedCursor(page.cursor)
+    const { rows } = await pool.query(`SELECT ${COLUMNS}, ${CREATED_AT_MICROS} FROM deposits
+      WHERE user_id = $1 AND ${createdBefore(2)}
+      ORDER BY created_at DESC, id DESC LIMIT $4`, [userId, micros, id, page.limit + 1])
+    const last = rows[page.limit - 1]
+    return { items: rows.slice(0, page.limit).map(toDeposit), nextCursor: rows.length > page.limit && last ? createdCursor(last) : null }
   }
 
   return { start, get, list }

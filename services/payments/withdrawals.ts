@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type Stripe from 'stripe'
 import { errors } from '../../lib/errors.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
 import type { JobQueue } from '../shared/jobs.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
@@ -244,14 +244,12 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
 
   // A user's withdrawals, or (no user) everyone's with a status, for admins.
   async function list (filter: { userId?: string, status?: WithdrawalStatus }, page: { cursor?: string, limit: number }): Promise<{ items: Withdrawal[], nextCursor: string | null }> {
-    const [at, after] = page.cursor === undefined ? [null, null] : decodeCursor(page.cursor, ['string', 'string'])
-    const { rows } = await pool.query<WithdrawalRow>(`SELECT * FROM withdrawals
-      WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
-        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
-      ORDER BY created_at DESC, id DESC LIMIT $5`, [filter.userId ?? null, filter.status ?? null, at, after, page.limit + 1])
-    const items = rows.slice(0, page.limit).map(toWithdrawal)
-    const last = items.at(-1)
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.createdAt, last.id]) : null }
+    const [micros, after] = decodeCreatedCursor(page.cursor)
+    const { rows } = await pool.query<WithdrawalRow & { created_at_us: string }>(`SELECT *, ${CREATED_AT_MICROS} FROM withdrawals
+      WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) AND ${createdBefore(3)}
+      ORDER BY created_at DESC, id DESC LIMIT $5`, [filter.userId ?? null, filter.status ?? null, micros, after, page.limit + 1])
+    const last = rows[page.limit - 1]
+    return { items: rows.slice(0, page.limit).map(toWithdrawal), nextCursor: rows.length > page.limit && last ? createdCursor(last) : null }
   }
 
   return { request, execute, payoutPaid, payoutFailed, review, get, list }

@@ -79,6 +79,20 @@ t.test('a deposit is credited exactly once under redelivered, reordered and conc
   t.same([w.deposits, w.total, w.withdrawable], [6000, 6000, 6000], 'each deposit credited once')
   const list = (await app.inject({ url: `/api/v1/users/${user.id}/deposits`, headers: user.headers })).json()
   t.same(list.items.map((d: { status: string }) => d.status), ['succeeded', 'succeeded', 'succeeded'], 'a late failure never undoes a success')
+  const paged: string[] = []
+  let cursor: string | null = null
+  do {
+    const query: Record<string, string> = cursor === null ? { limit: '1' } : { limit: '1', cursor }
+    const res = await app.inject({ url: `/api/v1/users/${user.id}/deposits`, query, headers: user.headers })
+    const page: { items: Array<{ id: string }>, nextCursor: string | null } = res.json()
+    paged.push(...page.items.map((d) => d.id))
+    cursor = page.nextCursor
+  } while (cursor !== null)
+  t.same(paged, list.items.map((d: { id: string }) => d.id), 'pages of one, every deposit once, in order')
+  for (const forged of [['2026-12-05', 'x'], [1, 'not-a-uuid'], ['a', 'b']]) {
+    const res = await app.inject({ url: `/api/v1/users/${user.id}/deposits?cursor=${Buffer.from(JSON.stringify(forged)).toString('base64url')}`, headers: user.headers })
+    t.equal(res.statusCode, 400, `a forged cursor ${JSON.stringify(forged)} is refused`)
+  }
 
   // Redelivered again, much later, after processing.
   await deliverAll(stripe, succeeded)
