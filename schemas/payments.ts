@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { CurrencySchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CurrencySchema, CursorSchema, DayInputSchema, LimitSchema, PageSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 const Positive = Type.Integer({ minimum: 1, maximum: 99_999_999, description: 'Minor units of the currency (cents; yen for JPY)', examples: [2500] })
 
@@ -78,8 +78,8 @@ export const WithdrawalParamsSchema = Type.Object({ userId: UuidSchema, withdraw
 export const AdminWithdrawalParamsSchema = Type.Object({ withdrawalId: UuidSchema })
 export const AdminWithdrawalsQuerySchema = Type.Object({
   status: Type.Optional(Type.Enum(['review', 'processing', 'in_transit', 'paid', 'failed', 'rejected'])),
-  cursor: Type.Optional(Type.String({ maxLength: 500 })),
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 }))
+  cursor: Type.Optional(CursorSchema),
+  limit: Type.Optional(LimitSchema)
 })
 
 export const PayoutAccountSchema = Type.Object({
@@ -111,6 +111,6 @@ export const ReconciliationReportSchema = Type.Object({
   createdAt: TimestampSchema
 })
 export const ReconciliationRunBodySchema = Type.Object({
-  day: Type.String({ format: 'date', description: 'A UTC day (YYYY-MM-DD) to reconcile now', examples: ['2026-12-04'] })
+  day: DayInputSchema('A UTC day (YYYY-MM-DD) to reconcile now')
 }, { additionalProperties: false })
 export const ReconciliationsPageSchema = PageSchema(ReconciliationReportSchema)

@@ -1662,14 +1662,13 @@ export interface paths {
                 content: {
                     /**
                      * @example {
-                     *       "day": "2026-12-04"
+                     *       "day": "2026-11-02"
                      *     }
                      */
                     "application/json": {
                         /**
                          * Format: date
-                         * @description A UTC day (YYYY-MM-DD) to reconcile now
-                         * @example 2026-12-04
+                         * @description A UTC day (YYYY-MM-DD) to reconcile now. A day between 2000-01-01 and 2099-12-31
                          */
                         day: string;
                     };
@@ -1889,8 +1888,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description Opaque cursor from a previous page */
                     cursor?: string;
-                    /** @example 10 */
+                    /** @example 20 */
                     limit?: number;
                     /** @example review */
                     status?: "review" | "processing" | "in_transit" | "paid" | "failed" | "rejected";

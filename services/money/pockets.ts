@@ -48,6 +48,13 @@ export async function undoLegs (tx: Db, transactionId: number, kinds: readonly A
   return rows.map((r) => ({ accountId: toMoney(r.account_id), amount: -toMoney(r.amount) }))
 }
 
+// What a user owes in a currency (a refund or lost dispute their wallet could not cover), and
+// the debt account that records it (its balance is minus the amount owed).
+export async function debtOwed (tx: Db, ledger: Pick<LedgerService, 'ensureAccount' | 'balance'>, userId: string, currency: string): Promise<{ account: number, amount: number }> {
+  const account = await ledger.ensureAccount(tx, { kind: 'debt', userId, currency })
+  return { account, amount: -(await ledger.balance(tx, account)) }
+}
+
 export function sumLegs (legs: readonly Leg[]): number {
   return legs.reduce((sum, leg) => sum + leg.amount, 0)
 }

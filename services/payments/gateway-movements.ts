@@ -2,7 +2,7 @@ import type Stripe from 'stripe'
 import type { Db } from '../shared/transactions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
-import { CLAWBACK_ORDER, takeFromPockets, undoLegs } from '../money/pockets.ts'
+import { CLAWBACK_ORDER, debtOwed, takeFromPockets, undoLegs } from '../money/pockets.ts'
 import type { Gateway } from './gateway.ts'
 
 interface DepositRow { id: string, user_id: string, amount: string, currency: string, status: string }
@@ -21,11 +21,6 @@ export function createGatewayMovements ({ ledger, activity, gateway }: {
     return rows[0]
   }
 
-  async function owed (tx: Db, userId: string, currency: string): Promise<{ account: number, amount: number }> {
-    const account = await ledger.ensureAccount(tx, { kind: 'debt', userId, currency })
-    return { account, amount: -(await ledger.balance(tx, account)) }
-  }
-
   // payment_intent.succeeded: external -> the deposits pocket, paying off any debt first.
   async function credit (tx: Db, intent: Pick<Stripe.PaymentIntent, 'id' | 'amount_received' | 'currency' | 'latest_charge'>): Promise<void> {
     const deposit = await lockDeposit(tx, intent.id)
@@ -34,7 +29,7 @@ export function createGatewayMovements ({ ledger, activity, gateway }: {
     const amount = intent.amount_received
     const chargeId = typeof intent.latest_charge === 'string' ? intent.latest_charge : intent.latest_charge?.id ?? null
     const { currency, user_id: userId } = deposit
-    const debt = await owed(tx, userId, currency)
+    const debt = await debtOwed(tx, ledger, userId, currency)
     const repay = Math.min(debt.amount, amount)
     const { transactionId } = await ledger.transfer(tx, {
       idempotencyKey: `deposit:${intent.id}`,
@@ -184,7 +179,7 @@ export function createGatewayMovements ({ ledger, activity, gateway }: {
     await activity.record(tx, { userId, kind: 'dispute', data: { disputeId: dispute.id, amount, currency, status: dispute.status } })
   }
 
-  return { credit, fail, refunded, disputeOpened, disputeClosed, owed }
+  return { credit, fail, refunded, disputeOpened, disputeClosed }
 }
 
 export type GatewayMovements = ReturnType<typeof createGatewayMovements>

@@ -7,7 +7,7 @@ import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
-import { sumLegs, takeFromPockets, undoLegs, WITHDRAWAL_ORDER } from '../money/pockets.ts'
+import { debtOwed, sumLegs, takeFromPockets, undoLegs, WITHDRAWAL_ORDER } from '../money/pockets.ts'
 import { isPermanentRefusal, type Gateway } from './gateway.ts'
 import { checkRange, limitsFor, type CurrencyLimits } from './limits.ts'
 import type { PayoutAccountsService } from './payout-accounts.ts'
@@ -86,9 +86,8 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
       const account = await payoutAccounts.find(tx, userId)
       if (!account?.payoutsEnabled) throw errors.Conflict('Finish setting up a payout account before withdrawing')
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`withdrawal-limit\n${userId}`])
-      const debt = await ledger.ensureAccount(tx, { kind: 'debt', userId, currency: input.currency })
-      const owed = -(await ledger.balance(tx, debt))
-      if (owed > 0) throw errors.OutstandingDebt(`An outstanding debt of ${owed} minor units must be paid off by a deposit before withdrawing`)
+      const debt = await debtOwed(tx, ledger, userId, input.currency)
+      if (debt.amount > 0) throw errors.OutstandingDebt(`An outstanding debt of ${debt.amount} minor units must be paid off by a deposit before withdrawing`)
       const { legs, taken } = await takeFromPockets(tx, ledger, { userId, currency: input.currency, amount: input.amount, order: WITHDRAWAL_ORDER })
       if (taken < input.amount) throw errors.InsufficientFunds(`Only ${taken} minor units of ${input.currency} may be withdrawn`)
       const { rows: [day] } = await tx.query<{ total: string }>(`SELECT coalesce(sum(amount), 0)::text AS total FROM withdrawals
@@ -215,7 +214,8 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
     const { rows } = await tx.query<{ id: string }>('SELECT id FROM withdrawals WHERE payout_id = $1', [payout.id])
     if (!rows[0]) return
     const row = (await lock(tx, rows[0].id))!
-    if (FINAL.includes(row.status) && row.status !== 'paid') return
+    // A payout can fail after it was reported paid; one already reversed stays as it is.
+    if (row.status === 'failed' || row.status === 'rejected') return
     await reverseAfterTransfer(tx, row, payout.failure_code ?? 'payout_failed', payout.failure_message ?? null)
   }
 

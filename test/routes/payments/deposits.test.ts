@@ -49,6 +49,7 @@ t.test('deposits', async (t) => {
     t.equal((await post({ amount: 1000, currency: 'USD' }, randomUUID())).statusCode, 403, 'only into one\'s own wallet')
     const noKey = await app.inject({ method: 'POST', url: `/api/v1/users/${user.id}/deposits`, headers: user.headers, payload: { amount: 1000, currency: 'USD' } })
     t.equal(noKey.statusCode, 400, 'an Idempotency-Key is required')
+    await assertBooksBalance(t, app)
   })
 
   await t.test('the daily limit counts deposits that have not failed', async (t) => {
@@ -112,6 +113,7 @@ t.test('a failed payment leaves the deposit failed and the wallet untouched', as
   const got = (await app.inject({ url: `/api/v1/users/${user.id}/deposits/${deposit.id}`, headers: user.headers })).json()
   t.match(got, { status: 'failed', failureMessage: 'Your card has insufficient funds.' })
   t.equal((await wallet(app, user)).total, 0)
+  await assertBooksBalance(t, app)
 })
 
 t.test('forged, stale, tampered and other accounts\' signatures are refused and store nothing', async (t) => {
@@ -148,6 +150,7 @@ t.test('forged, stale, tampered and other accounts\' signatures are refused and 
   t.equal((await stripe.deliver(event)).status, 200, 'the genuine delivery is accepted')
   await eventsProcessed(app, 1)
   t.equal((await wallet(app, user)).deposits, 1000)
+  await assertBooksBalance(t, app)
 })
 
 t.test('each currency in its own minor units and its own wallet', async (t) => {

@@ -51,5 +51,11 @@ t.test('reconciliation matches every gateway movement to the ledger and reports 
   t.same(list.items.map((r: { differenceCount: number }) => r.differenceCount), [2, 0], 'the admin sees every run, latest first')
   t.equal((await app.inject({ url: '/api/v1/admin/payments/reconciliations', headers: user.headers })).statusCode, 403)
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/admin/payments/reconciliations', headers: admin.headers, payload: { day: 'yesterday' } })).statusCode, 400)
+  for (const day of ['1999-12-31', '2100-01-01']) {
+    const res = await app.inject({ method: 'POST', url: '/api/v1/admin/payments/reconciliations', headers: admin.headers, payload: { day } })
+    t.equal(res.statusCode, 400, `a day out of bounds (${day}) is refused`)
+  }
+  const unknown = await app.inject({ method: 'POST', url: '/api/v1/admin/payments/reconciliations', headers: admin.headers, payload: { day: today, currency: 'USD' } })
+  t.match(unknown.json(), { statusCode: 400, message: /currency/ }, 'an unknown field is named')
   await assertBooksBalance(t, app)
 })

@@ -46,6 +46,7 @@ t.test('a payout account is onboarded on Stripe\'s pages; its status follows acc
   await deliverAll(stripe, [await stripe.completeOnboarding(started.json().stripeAccountId)])
   await eventsProcessed(app)
   t.match((await app.inject({ url: `/api/v1/users/${user.id}/payout-account`, headers: user.headers })).json(), { status: 'active', payoutsEnabled: true, requirements: [] })
+  await assertBooksBalance(t, app)
 })
 
 t.test('a withdrawal reserves at once, transfers and pays out; a failed payout is reversed exactly once', async (t) => {
