@@ -25,6 +25,7 @@ import prizesWiring from './wiring/prizes.ts'
 import fitnessWiring from './wiring/fitness.ts'
 import webhooksWiring from './wiring/webhooks.ts'
 import paymentsWiring from './wiring/payments.ts'
+import notificationsWiring from './wiring/notifications.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 import usersRoutes from './routes/users/index.ts'
@@ -35,6 +36,7 @@ import fitnessRoutes from './routes/fitness.ts'
 import adminRoutes from './routes/admin/index.ts'
 import webhooksRoutes from './routes/webhooks/index.ts'
 import paymentsRoutes from './routes/payments/index.ts'
+import notificationsRoutes from './routes/notifications/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -73,6 +75,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(fitnessWiring)
   await fastify.register(webhooksWiring)
   await fastify.register(paymentsWiring)
+  await fastify.register(notificationsWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -85,4 +88,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(adminRoutes, { prefix: '/api/v1' })
   await fastify.register(webhooksRoutes, { prefix: '/api/v1' })
   await fastify.register(paymentsRoutes, { prefix: '/api/v1' })
+  await fastify.register(notificationsRoutes, { prefix: '/api/v1' })
 }

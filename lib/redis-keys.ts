@@ -59,3 +59,8 @@ export function leaderboardChannel (prefix: string, competitionId: string): stri
 export function leaderboardChangesChannel (prefix: string): string {
   return `${prefix}lb:changes`
 }
+
+// New notifications, for the instances holding their users' WebSockets.
+export function notificationsChannel (prefix: string): string {
+  return `${prefix}notifications:new`
+}

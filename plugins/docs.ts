@@ -15,7 +15,12 @@ export const API_TAGS = [
   { name: 'fitness', description: 'Fitness data sync and statistics' },
   { name: 'admin', description: 'Operator actions' },
   { name: 'webhooks', description: 'Outbound webhooks (Standard Webhooks): endpoints, delivery log, replays' },
-  { name: 'payments', description: 'Money in and out through Stripe: wallet, deposits, payout account, withdrawals, Stripe events' }
+  { name: 'payments', description: 'Money in and out through Stripe: wallet, deposits, payout account, withdrawals, Stripe events' },
+  {
+    name: 'notifications',
+    description: 'What happened to you: the in-app inbox, push devices, preferences. New notifications also arrive on the ' +
+      'user\'s open leaderboard WebSockets as {"type":"notification","notification":{...}} (the inbox item\'s shape)'
+  }
 ]
 
 // The OpenAPI 3.1 `webhooks` object: what an endpoint receives, one entry per event type, built

@@ -20,6 +20,9 @@ const StatusChangeSchema = (description: string) => closed({
 
 const MembershipSchema = (description: string) => closed({ competitionId: UuidSchema, userId: UuidSchema }, description)
 
+const depositFields = { depositId: UuidSchema, userId: UuidSchema, amount: MinorUnitsSchema, currency: CurrencySchema }
+const withdrawalFields = { withdrawalId: UuidSchema, userId: UuidSchema, amount: MinorUnitsSchema, currency: CurrencySchema }
+
 export const DomainEventSchemas = {
   'competition.created': closed({
     competitionId: UuidSchema,
@@ -39,7 +42,11 @@ export const DomainEventSchemas = {
   'score.changed': closed({
     competitionId: UuidSchema,
     // Every score that changed in one committed batch of this competition, coalesced.
-    changes: Type.Array(closed({ userId: UuidSchema, score: Type.Integer({ minimum: 0 }) }, 'A participant\'s new score'), { minItems: 1 })
+    changes: Type.Array(closed({
+      userId: UuidSchema,
+      score: Type.Integer({ minimum: 0 }),
+      previousScore: Type.Integer({ minimum: 0, description: 'The score before the batch' })
+    }, 'A participant\'s new score'), { minItems: 1 })
   }, 'Participants\' scores changed (one event per committed batch of a competition).'),
   'prize.paid': closed({
     competitionId: UuidSchema,
@@ -55,6 +62,14 @@ export const DomainEventSchemas = {
     // The users' wallets the transaction moved money in or out of (negative: out).
     wallets: Type.Array(closed({ userId: UuidSchema, amount: Type.Integer(), currency: CurrencySchema }, 'A wallet leg'))
   }, 'Money moved: a balanced transaction was posted to the double-entry ledger.'),
+  'deposit.succeeded': closed({ ...depositFields }, 'A deposit was paid and credited to the user\'s wallet.'),
+  'deposit.failed': closed({ ...depositFields, reason: Type.String() }, 'A deposit\'s payment failed; nothing was credited.'),
+  'withdrawal.paid': closed({ ...withdrawalFields }, 'A withdrawal reached the user\'s bank account.'),
+  'withdrawal.failed': closed({
+    ...withdrawalFields,
+    status: Type.Union([Type.Literal('failed'), Type.Literal('rejected')]),
+    reason: Type.String()
+  }, 'A withdrawal failed or was rejected; the money went back to the wallet.'),
   'flag.raised': closed({
     flagId: Type.Integer({ minimum: 1 }),
     userId: UuidSchema,

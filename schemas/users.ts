@@ -3,6 +3,8 @@ import { PageQuerySchema, PageSchema, TimestampSchema, UuidSchema } from './comm
 
 export const UsernameSchema = Type.String({ pattern: '^[A-Za-z0-9_.]{3,30}$', description: '3-30 letters, digits, "_" or "."; unique ignoring case' })
 export const UnitsSchema = Type.Enum(['metric', 'imperial'])
+export const LocaleSchema = Type.String({ pattern: '^[a-z]{2,3}(-[A-Z]{2})?$', description: 'BCP 47 language, e.g. en or en-GB: the language of notifications (English where a text has no translation)', examples: ['en'] })
+export const PhoneNumberSchema = Type.String({ pattern: '^\\+[1-9][0-9]{6,14}$', description: 'E.164, e.g. +14155550100: where money and security SMS go', examples: ['+14155550100'] })
 export const TimeZoneSchema = Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Europe/Paris', examples: ['Europe/Paris'] })
 
 const publicFields = {
@@ -19,16 +21,20 @@ export const ProfileSchema = Type.Object({
   email: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   timeZone: Type.Optional(Type.String()),
   units: Type.Optional(UnitsSchema),
+  locale: Type.Optional(Type.String()),
+  phoneNumber: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   createdAt: Type.Optional(TimestampSchema),
   updatedAt: Type.Optional(TimestampSchema)
-}, { description: 'email, timeZone, units and timestamps are shown only to the user and admins' })
+}, { description: 'email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins' })
 
 export const ProfileUpdateSchema = Type.Object({
   username: Type.Optional(UsernameSchema),
   displayName: Type.Optional(Type.String({ maxLength: 64 })),
   bio: Type.Optional(Type.String({ maxLength: 500 })),
   timeZone: Type.Optional(TimeZoneSchema),
-  units: Type.Optional(UnitsSchema)
+  units: Type.Optional(UnitsSchema),
+  locale: Type.Optional(LocaleSchema),
+  phoneNumber: Type.Optional(Type.Union([PhoneNumberSchema, Type.Null()], { description: 'null removes it' }))
 }, { additionalProperties: false, minProperties: 1, description: 'Fields left out keep their value' })
 export type ProfileUpdateBody = Static<typeof ProfileUpdateSchema>
 

@@ -85,7 +85,7 @@ export default fp(async function jobsWiring (fastify) {
       // A worker takes up to ten jobs at a time and fetches again at once while batches come
       // back full; idle, it waits for a NOTIFY of a new job or its poll (for jobs that became
       // due: deferred ones and retries), whichever comes first.
-      batchSize: 10,
+      batchSize: setup.batchSize ?? 10,
       burstWhenBatchFull: true,
       pollingIntervalSeconds,
       notifyPollingIntervalSeconds: pollingIntervalSeconds,

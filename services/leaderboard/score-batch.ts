@@ -136,6 +136,8 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
   const [competitions, locked, earlier] = [1, 2, 3].map((n) => read[n]?.rows ?? [])
   const byId = new Map(competitions!.map((c) => [c.id!, { status: c.status!, metric: c.metric! }]))
   const current = new Map(locked!.map((r) => [`${r.competition_id}|${r.user_id}`, Number(r.score)]))
+  // Scores before the batch, for the event's previousScore.
+  const initial = new Map(current)
   const used = new Map(earlier!.map((r) => [`${r.competition_id}|${r.idempotency_key}`, { userId: r.user_id!, operation: r.operation!, value: Number(r.value) }]))
 
   // The changes in order, each from the score the previous one left.
@@ -178,7 +180,7 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
   }
   const rows = [...touched].map((pair) => [...pair.split('|'), current.get(pair)!] as [string, string, number])
   // One score.changed event per competition of the batch, in the same commit (the outbox).
-  if (rows.length > 0) writes.push(recordEventsStatement(scoreEvents(rows)))
+  if (rows.length > 0) writes.push(recordEventsStatement(scoreEvents(rows, initial)))
   if (rows.length > 0) {
     writes.push(`UPDATE participants p
       SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
@@ -198,11 +200,11 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
 }
 
 // The batch's new scores, coalesced into one event per competition.
-function scoreEvents (rows: Array<[string, string, number]>): NewDomainEvent[] {
-  const byCompetition = new Map<string, Array<{ userId: string, score: number }>>()
+function scoreEvents (rows: Array<[string, string, number]>, initial: Map<string, number>): NewDomainEvent[] {
+  const byCompetition = new Map<string, Array<{ userId: string, score: number, previousScore: number }>>()
   for (const [competitionId, userId, score] of rows) {
     const changes = byCompetition.get(competitionId) ?? []
-    changes.push({ userId, score })
+    changes.push({ userId, score, previousScore: initial.get(`${competitionId}|${userId}`)! })
     byCompetition.set(competitionId, changes)
   }
   return [...byCompetition].map(([competitionId, changes]) => domainEvent('score.changed', { competitionId, changes }))

@@ -115,7 +115,18 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     return { competitions: connections.feeds.size, clients, channels: subscriptions.channels() }
   }
 
-  return { connect, shutdown, watched, stats }
+  // A message for one person on every socket they have open here (a new notification).
+  function sendToUser (userId: string, message: string): number {
+    let sent = 0
+    for (const client of connections.ofUser(userId)) if (connections.send(client, message, 'notification')) sent++
+    return sent
+  }
+
+  function hasUser (userId: string): boolean {
+    return connections.ofUser(userId).length > 0
+  }
+
+  return { connect, shutdown, watched, stats, sendToUser, hasUser }
 }
 
 export type Broadcaster = ReturnType<typeof createBroadcaster>

@@ -23,6 +23,8 @@ export interface ConnectionsDeps {
 export function createConnections (deps: ConnectionsDeps) {
   const { metrics, maxBufferedBytes, maxMessagesPerSecond } = deps
   const feeds = new Map<string, Feed>()
+  // The same clients by user, for messages addressed to a person (notifications).
+  const byUser = new Map<string, Set<Client>>()
 
   const heartbeat = setInterval(function heartbeat () {
     for (const feed of feeds.values()) {
@@ -51,6 +53,8 @@ export function createConnections (deps: ConnectionsDeps) {
     const feed = feedFor(opts.competitionId, opts.source)
     const client: Client = { socket, wholeFrames: wholeFrameTarget(socket), userId: opts.userId, feed, limit: opts.limit, k: opts.k, lastSeq: -1, ready: false, alive: true, closed: false, rank: null, score: null, allowance: maxMessagesPerSecond * 2, allowanceAt: Date.now() }
     feed.clients.add(client)
+    const own = byUser.get(client.userId) ?? new Set<Client>()
+    byUser.set(client.userId, own.add(client))
     metrics.connections.inc()
     socket.on('pong', () => { client.alive = true })
     socket.on('close', () => detach(client))
@@ -94,6 +98,9 @@ export function createConnections (deps: ConnectionsDeps) {
     if (client.closed) return
     client.closed = true
     metrics.connections.dec()
+    const own = byUser.get(client.userId)
+    own?.delete(client)
+    if (own?.size === 0) byUser.delete(client.userId)
     const { feed } = client
     feed.clients.delete(client)
     if (feed.clients.size > 0 || feeds.get(feed.competitionId) !== feed) return
@@ -120,7 +127,12 @@ export function createConnections (deps: ConnectionsDeps) {
     }
   }
 
-  return { feeds, add, send, drop, withinRate, dropAll }
+  // The user's open sockets on this instance (none: an empty list).
+  function ofUser (userId: string): Client[] {
+    return [...byUser.get(userId) ?? []]
+  }
+
+  return { feeds, add, send, drop, withinRate, dropAll, ofUser }
 }
 
 export type Connections = ReturnType<typeof createConnections>

@@ -1,5 +1,6 @@
 import type Stripe from 'stripe'
 import type { Db } from '../shared/transactions.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { CLAWBACK_ORDER, debtOwed, takeFromPockets, undoLegs } from '../money/pockets.ts'
@@ -45,6 +46,7 @@ export function createGatewayMovements ({ ledger, activity, gateway }: {
     await tx.query(`UPDATE deposits SET status = 'succeeded', charge_id = $2, transaction_id = $3, amount = $4,
       failure_code = NULL, failure_message = NULL, updated_at = now() WHERE id = $1`, [deposit.id, chargeId, transactionId, amount])
     await activity.record(tx, { userId, kind: 'deposit', data: { depositId: deposit.id, amount, currency, status: 'succeeded' } })
+    await recordEvents(tx, [domainEvent('deposit.succeeded', { depositId: deposit.id, userId, amount, currency })])
   }
 
   // payment_intent.payment_failed: only a pending deposit fails; a late failure of an earlier
@@ -52,8 +54,12 @@ export function createGatewayMovements ({ ledger, activity, gateway }: {
   async function fail (tx: Db, intent: Pick<Stripe.PaymentIntent, 'id' | 'last_payment_error'>): Promise<void> {
     const deposit = await lockDeposit(tx, intent.id)
     if (!deposit || deposit.status !== 'pending') return
+    const reason = intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? 'payment_failed'
     await tx.query('UPDATE deposits SET status = \'failed\', failure_code = $2, failure_message = $3, updated_at = now() WHERE id = $1',
-      [deposit.id, intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? 'payment_failed', intent.last_payment_error?.message ?? null])
+      [deposit.id, reason, intent.last_payment_error?.message ?? null])
+    await recordEvents(tx, [domainEvent('deposit.failed', {
+      depositId: deposit.id, userId: deposit.user_id, amount: toMoney(deposit.amount), currency: deposit.currency, reason
+    })])
   }
 
   // An event about a deposit whose success has not arrived yet (reordered delivery): the

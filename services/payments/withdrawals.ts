@@ -4,6 +4,7 @@ import { errors } from '../../lib/errors.ts'
 import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
 import type { JobQueue } from '../shared/jobs.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
@@ -128,6 +129,9 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
     await tx.query('UPDATE withdrawals SET status = $2, failure_code = $3, failure_message = $4, updated_at = now() WHERE id = $1',
       [row.id, outcome.status, outcome.code, outcome.message])
     await activity.record(tx, { userId: row.user_id, kind: 'withdrawal', data: { withdrawalId: row.id, amount: toMoney(row.amount), currency: row.currency, status: outcome.status } })
+    await recordEvents(tx, [domainEvent('withdrawal.failed', {
+      withdrawalId: row.id, userId: row.user_id, amount: toMoney(row.amount), currency: row.currency, status: outcome.status, reason: outcome.code
+    })])
   }
 
   // After the transfer, a failure needs the transfer reversed at the gateway first.
@@ -206,7 +210,9 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
     const { rows } = await tx.query<WithdrawalRow>(`UPDATE withdrawals SET status = 'paid', updated_at = now()
       WHERE payout_id = $1 AND status = 'in_transit' RETURNING *`, [payout.id])
     const row = rows[0]
-    if (row) await activity.record(tx, { userId: row.user_id, kind: 'withdrawal', data: { withdrawalId: row.id, amount: toMoney(row.amount), currency: row.currency, status: 'paid' } })
+    if (!row) return
+    await activity.record(tx, { userId: row.user_id, kind: 'withdrawal', data: { withdrawalId: row.id, amount: toMoney(row.amount), currency: row.currency, status: 'paid' } })
+    await recordEvents(tx, [domainEvent('withdrawal.paid', { withdrawalId: row.id, userId: row.user_id, amount: toMoney(row.amount), currency: row.currency })])
   }
 
   // payout.failed: the bank refused; the money comes back, once.

@@ -23,8 +23,10 @@ export interface JobQueue {
 export interface WorkerSetup {
   // Seconds between polls for jobs whose start time has come (new jobs wake workers at once).
   pollingIntervalSeconds?: number
-  // Jobs this instance runs at once from this queue.
+  // Workers this instance runs for this queue.
   concurrency?: number
+  // Jobs one worker fetches and runs at once (default 10); 1 for heavy jobs (a batch of sends).
+  batchSize?: number
   // exclusive: at most one queued or running job per singletonKey (a repeat is dropped).
   policy?: 'standard' | 'exclusive'
   // false: the queue is declared and takes jobs, but this instance runs none of them.

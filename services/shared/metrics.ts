@@ -69,3 +69,10 @@ export function paymentMetrics (registry: Registry) {
 
 export type WebhookMetrics = ReturnType<typeof webhookMetrics>
 export type FitnessMetrics = ReturnType<typeof fitnessMetrics>
+
+export function notificationMetrics (registry: Registry) {
+  return {
+    created: counter(registry, 'notifications_created_total', 'Notifications added to users\' inboxes, by category', ['category']),
+    deliveries: counter(registry, 'notification_deliveries_total', 'Notification deliveries by channel, provider and outcome (sent, failed, retried)', ['channel', 'provider', 'outcome'])
+  }
+}

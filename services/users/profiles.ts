@@ -12,6 +12,8 @@ export interface Profile {
   email: string | null
   timeZone: string
   units: 'metric' | 'imperial'
+  locale: string
+  phoneNumber: string | null
   createdAt: string
   updatedAt: string
 }
@@ -24,9 +26,11 @@ export interface ProfileUpdate {
   bio?: string
   timeZone?: string
   units?: 'metric' | 'imperial'
+  locale?: string
+  phoneNumber?: string | null
 }
 
-const PROFILE_COLUMNS = `id, username, display_name, bio, avatar_url, email, time_zone, units,
+const PROFILE_COLUMNS = `id, username, display_name, bio, avatar_url, email, time_zone, units, locale, phone_number,
   to_json(created_at) #>> '{}' AS created_at, to_json(updated_at) #>> '{}' AS updated_at`
 const CACHE_TTL_SECONDS = 300
 
@@ -35,7 +39,9 @@ const UPDATABLE: Record<keyof ProfileUpdate, string> = {
   displayName: 'display_name',
   bio: 'bio',
   timeZone: 'time_zone',
-  units: 'units'
+  units: 'units',
+  locale: 'locale',
+  phoneNumber: 'phone_number'
 }
 
 interface ProfileRow {
@@ -47,6 +53,8 @@ interface ProfileRow {
   email: string | null
   time_zone: string
   units: 'metric' | 'imperial'
+  locale: string
+  phone_number: string | null
   created_at: string
   updated_at: string
 }
@@ -61,6 +69,8 @@ function toProfile (r: ProfileRow): Profile {
     email: r.email,
     timeZone: r.time_zone,
     units: r.units,
+    locale: r.locale,
+    phoneNumber: r.phone_number,
     createdAt: new Date(r.created_at).toISOString(),
     updatedAt: new Date(r.updated_at).toISOString()
   }
