@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import { until } from '../webhooks/receiver.ts'
+
+// Shared steps of the notification tests.
+
+export interface InboxRow { id: string, user_id: string, template: string, category: string, cause: string, params: Record<string, any> }
+
+// Every domain event so far has been relayed and every job it made has run.
+export async function settled (app: FastifyInstance): Promise<void> {
+  await until('events relayed and their jobs done', async () => {
+    await app.jobs.relay.settled()
+    const { rows: [pending] } = await app.pg.query(`SELECT
+      (SELECT count(*) FROM domain_events WHERE relayed_at IS NULL)::int AS events,
+      (SELECT count(*) FROM pgboss.job WHERE name LIKE 'events.notifications' AND state IN ('created', 'retry', 'active'))::int AS jobs`)
+    return pending.events === 0 && pending.jobs === 0
+  })
+}
+
+export async function notificationsOf (app: FastifyInstance, where = 'true', values: unknown[] = []): Promise<InboxRow[]> {
+  const { rows } = await app.pg.query<InboxRow>(`SELECT id, user_id, template, category, cause, params FROM notifications WHERE ${where} ORDER BY created_at, id`, values)
+  return rows
+}
+
+export async function deliveriesOf (app: FastifyInstance, userId: string): Promise<Array<{ template: string, channel: string, status: string, reason: string | null, send_after: Date, provider_ids: string[] }>> {
+  const { rows } = await app.pg.query(`SELECT n.template, d.channel, d.status, d.reason, d.send_after, d.provider_ids
+    FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id WHERE n.user_id = $1 ORDER BY n.created_at, d.channel`, [userId])
+  return rows
+}
