@@ -50,7 +50,7 @@ export const DeviceSchema = Type.Object({
 })
 export const DeviceListSchema = Type.Object({ items: Type.Array(DeviceSchema) })
 export const NewDeviceSchema = Type.Object({
-  provider: Type.Enum(['fcm', 'expo'], { description: 'fcm: a Firebase Cloud Messaging registration token (Android or iOS); expo: an Expo push token' }),
+  provider: Type.Enum(['fcm', 'expo'], { description: 'fcm: a Firebase Cloud Messaging registration token (Android or iOS); expo: an Expo push token', examples: ['expo'] }),
   token: Type.String({ minLength: 1, maxLength: 4096, examples: ['ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]'] }),
   platform: Type.Enum(['android', 'ios', 'web']),
   appVersion: Type.String({ minLength: 1, maxLength: 40, examples: ['2.4.1'] })
@@ -82,7 +82,12 @@ export const PreferencesPatchSchema = Type.Object({
     { additionalProperties: false, minProperties: 1 })),
   quietHours: Type.Optional(QuietHoursSchema),
   dailyCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 }))
-}, { additionalProperties: false, minProperties: 1, description: 'Fields left out keep their value' })
+}, {
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'Fields left out keep their value',
+  examples: [{ categories: { rank: { push: false }, money: { sms: true } }, quietHours: { start: '22:00', end: '07:00' }, dailyCap: 5 }]
+})
 export type PreferencesPatch = Static<typeof PreferencesPatchSchema>
 
 // What a WebSocket connection receives when a notification is created for its user.

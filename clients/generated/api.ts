@@ -8287,6 +8287,1710 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/{userId}/devices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's registered push devices, most recently seen first (tokens are not shown) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "provider": "fcm",
+                         *           "platform": "android",
+                         *           "appVersion": "string",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "lastSeenAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                appVersion: string;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                lastSeenAt: string;
+                                /** @enum {unknown} */
+                                platform: "android" | "ios" | "web";
+                                /** @enum {unknown} */
+                                provider: "fcm" | "expo";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Register a push token of the user's app install (201 new, 200 known: refreshed)
+         * @description A token registered by another user moves to this one (someone else signed in on the phone). A user keeps their ten most recently seen installs. Tokens a provider reports as unregistered are removed.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "provider": "expo",
+                     *       "token": "ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]",
+                     *       "platform": "android",
+                     *       "appVersion": "2.4.1"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @example 2.4.1 */
+                        appVersion: string;
+                        /** @enum {unknown} */
+                        platform: "android" | "ios" | "web";
+                        /**
+                         * @description fcm: a Firebase Cloud Messaging registration token (Android or iOS); expo: an Expo push token
+                         * @example expo
+                         * @enum {unknown}
+                         */
+                        provider: "fcm" | "expo";
+                        /** @example ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx] */
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "provider": "fcm",
+                         *       "platform": "android",
+                         *       "appVersion": "string",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "lastSeenAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            appVersion: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            lastSeenAt: string;
+                            /** @enum {unknown} */
+                            platform: "android" | "ios" | "web";
+                            /** @enum {unknown} */
+                            provider: "fcm" | "expo";
+                        };
+                    };
+                };
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "provider": "fcm",
+                         *       "platform": "android",
+                         *       "appVersion": "string",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "lastSeenAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            appVersion: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            lastSeenAt: string;
+                            /** @enum {unknown} */
+                            platform: "android" | "ios" | "web";
+                            /** @enum {unknown} */
+                            provider: "fcm" | "expo";
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/devices/{deviceId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove a push device (signed out, notifications turned off on the phone) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    deviceId: string;
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/notification-preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which channels each kind of notification uses, quiet hours and the daily cap */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "categories": {
+                         *         "rank": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "competition": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "results": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "money": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "security": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         }
+                         *       },
+                         *       "quietHours": {
+                         *         "start": "22:00",
+                         *         "end": "22:00"
+                         *       },
+                         *       "dailyCap": 10
+                         *     }
+                         */
+                        "application/json": {
+                            categories: {
+                                competition: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                money: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                rank: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                results: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                security: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                            };
+                            /** @description Routine messages per channel and local day; beyond it they reach the inbox only */
+                            dailyCap: number;
+                            /** @description Routine messages wait until the end (it may wrap past midnight); money and security do not. null: none */
+                            quietHours: {
+                                /**
+                                 * @description HH:MM, local time in the user's time zone
+                                 * @example 22:00
+                                 */
+                                end: string;
+                                /**
+                                 * @description HH:MM, local time in the user's time zone
+                                 * @example 22:00
+                                 */
+                                start: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change notification preferences; fields left out keep their value
+         * @description SMS may be turned on only for money and security. Quiet hours are local times in the user's time zone (the profile's timeZone); null removes them.
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            /** @description Fields left out keep their value */
+            requestBody: {
+                content: {
+                    /**
+                     * @example {
+                     *       "categories": {
+                     *         "rank": {
+                     *           "push": false
+                     *         },
+                     *         "money": {
+                     *           "sms": true
+                     *         }
+                     *       },
+                     *       "quietHours": {
+                     *         "start": "22:00",
+                     *         "end": "07:00"
+                     *       },
+                     *       "dailyCap": 5
+                     *     }
+                     */
+                    "application/json": {
+                        categories?: {
+                            competition?: {
+                                email?: boolean;
+                                push?: boolean;
+                                /** @description Only money and security may use SMS */
+                                sms?: boolean;
+                            };
+                            money?: {
+                                email?: boolean;
+                                push?: boolean;
+                                /** @description Only money and security may use SMS */
+                                sms?: boolean;
+                            };
+                            rank?: {
+                                email?: boolean;
+                                push?: boolean;
+                                /** @description Only money and security may use SMS */
+                                sms?: boolean;
+                            };
+                            results?: {
+                                email?: boolean;
+                                push?: boolean;
+                                /** @description Only money and security may use SMS */
+                                sms?: boolean;
+                            };
+                            security?: {
+                                email?: boolean;
+                                push?: boolean;
+                                /** @description Only money and security may use SMS */
+                                sms?: boolean;
+                            };
+                        };
+                        dailyCap?: number;
+                        /** @description Routine messages wait until the end (it may wrap past midnight); money and security do not. null: none */
+                        quietHours?: {
+                            /**
+                             * @description HH:MM, local time in the user's time zone
+                             * @example 22:00
+                             */
+                            end: string;
+                            /**
+                             * @description HH:MM, local time in the user's time zone
+                             * @example 22:00
+                             */
+                            start: string;
+                        } | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "categories": {
+                         *         "rank": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "competition": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "results": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "money": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         },
+                         *         "security": {
+                         *           "push": true,
+                         *           "email": true,
+                         *           "sms": true
+                         *         }
+                         *       },
+                         *       "quietHours": {
+                         *         "start": "22:00",
+                         *         "end": "22:00"
+                         *       },
+                         *       "dailyCap": 10
+                         *     }
+                         */
+                        "application/json": {
+                            categories: {
+                                competition: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                money: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                rank: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                results: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                                security: {
+                                    email: boolean;
+                                    push: boolean;
+                                    /** @description Only money and security may use SMS */
+                                    sms: boolean;
+                                };
+                            };
+                            /** @description Routine messages per channel and local day; beyond it they reach the inbox only */
+                            dailyCap: number;
+                            /** @description Routine messages wait until the end (it may wrap past midnight); money and security do not. null: none */
+                            quietHours: {
+                                /**
+                                 * @description HH:MM, local time in the user's time zone
+                                 * @example 22:00
+                                 */
+                                end: string;
+                                /**
+                                 * @description HH:MM, local time in the user's time zone
+                                 * @example 22:00
+                                 */
+                                start: string;
+                            } | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's inbox, newest first, with each notification's delivery log */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description Opaque cursor from a previous page */
+                    cursor?: string;
+                    /** @example 20 */
+                    limit?: number;
+                    /**
+                     * @description true: only unread notifications
+                     * @example true
+                     */
+                    unread?: boolean;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "category": "rank",
+                         *           "template": "overtaken",
+                         *           "title": "string",
+                         *           "body": "string",
+                         *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *           "createdAt": "2026-11-02T08:30:00.000Z",
+                         *           "readAt": "2026-11-02T08:30:00.000Z",
+                         *           "deliveries": [
+                         *             {
+                         *               "channel": "push",
+                         *               "status": "queued",
+                         *               "reason": "Explained in words",
+                         *               "sendAfter": "2026-11-02T08:30:00.000Z",
+                         *               "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *             }
+                         *           ]
+                         *         }
+                         *       ],
+                         *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                         *     }
+                         */
+                        "application/json": {
+                            items: {
+                                /** @description In the user's locale, units and time zone */
+                                body: string;
+                                /**
+                                 * @description rank: overtaken, entered the top; competition: starting, started, ending, ended, sync reminders, cancelled; results: final results; money: prizes, deposits, withdrawals; security: activity under review
+                                 * @enum {unknown}
+                                 */
+                                category: "rank" | "competition" | "results" | "money" | "security";
+                                competitionId: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                createdAt: string;
+                                /** @description The delivery log: one entry per channel it was sent on */
+                                deliveries: {
+                                    /** @enum {unknown} */
+                                    channel: "push" | "email" | "sms";
+                                    /** @description Why it failed or was skipped (a provider's error code, daily_cap, interrupted) */
+                                    reason: string | null;
+                                    /**
+                                     * Format: date-time
+                                     * @description ISO-8601 UTC
+                                     * @example 2026-11-02T08:30:00.000Z
+                                     */
+                                    sendAfter: string;
+                                    /**
+                                     * @description skipped: over the daily cap, kept in the inbox only
+                                     * @enum {unknown}
+                                     */
+                                    status: "queued" | "sending" | "sent" | "failed" | "skipped";
+                                    /**
+                                     * Format: date-time
+                                     * @description ISO-8601 UTC
+                                     * @example 2026-11-02T08:30:00.000Z
+                                     */
+                                    updatedAt: string;
+                                }[];
+                                /**
+                                 * Format: uuid
+                                 * @description A uuid
+                                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                                 */
+                                id: string;
+                                readAt: string | null;
+                                /** @enum {unknown} */
+                                template: "overtaken" | "entered_top" | "starting_soon" | "started" | "ending_soon" | "ended" | "sync_reminder" | "final" | "cancelled" | "prize_paid" | "deposit_succeeded" | "deposit_failed" | "withdrawal_paid" | "withdrawal_failed" | "flag_raised" | "flag_cleared";
+                                title: string;
+                            }[];
+                            /** @description Pass as `cursor` for the next page; null at the end */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/notifications/{notificationId}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark one notification read (reading it again keeps the first time) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    notificationId: string;
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "category": "rank",
+                         *       "template": "overtaken",
+                         *       "title": "string",
+                         *       "body": "string",
+                         *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                         *       "createdAt": "2026-11-02T08:30:00.000Z",
+                         *       "readAt": "2026-11-02T08:30:00.000Z",
+                         *       "deliveries": [
+                         *         {
+                         *           "channel": "push",
+                         *           "status": "queued",
+                         *           "reason": "Explained in words",
+                         *           "sendAfter": "2026-11-02T08:30:00.000Z",
+                         *           "updatedAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description In the user's locale, units and time zone */
+                            body: string;
+                            /**
+                             * @description rank: overtaken, entered the top; competition: starting, started, ending, ended, sync reminders, cancelled; results: final results; money: prizes, deposits, withdrawals; security: activity under review
+                             * @enum {unknown}
+                             */
+                            category: "rank" | "competition" | "results" | "money" | "security";
+                            competitionId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            createdAt: string;
+                            /** @description The delivery log: one entry per channel it was sent on */
+                            deliveries: {
+                                /** @enum {unknown} */
+                                channel: "push" | "email" | "sms";
+                                /** @description Why it failed or was skipped (a provider's error code, daily_cap, interrupted) */
+                                reason: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                sendAfter: string;
+                                /**
+                                 * @description skipped: over the daily cap, kept in the inbox only
+                                 * @enum {unknown}
+                                 */
+                                status: "queued" | "sending" | "sent" | "failed" | "skipped";
+                                /**
+                                 * Format: date-time
+                                 * @description ISO-8601 UTC
+                                 * @example 2026-11-02T08:30:00.000Z
+                                 */
+                                updatedAt: string;
+                            }[];
+                            /**
+                             * Format: uuid
+                             * @description A uuid
+                             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                             */
+                            id: string;
+                            readAt: string | null;
+                            /** @enum {unknown} */
+                            template: "overtaken" | "entered_top" | "starting_soon" | "started" | "ending_soon" | "ended" | "sync_reminder" | "final" | "cancelled" | "prize_paid" | "deposit_succeeded" | "deposit_failed" | "withdrawal_paid" | "withdrawal_failed" | "flag_raised" | "flag_cleared";
+                            title: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark every unread notification read; how many were */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "updated": 10
+                         *     }
+                         */
+                        "application/json": {
+                            updated: number;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many notifications the user has not read (the app's badge) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "unread": 10
+                         *     }
+                         */
+                        "application/json": {
+                            unread: number;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/users/{userId}/payout-account": {
         parameters: {
             query?: never;
@@ -8660,7 +10364,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description email, timeZone, units and timestamps are shown only to the user and admins */
+                /** @description email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -8676,6 +10380,8 @@ export interface paths {
                          *       "email": "ada@example.com",
                          *       "timeZone": "Europe/London",
                          *       "units": "metric",
+                         *       "locale": "string",
+                         *       "phoneNumber": "string",
                          *       "createdAt": "2026-11-02T08:30:00.000Z",
                          *       "updatedAt": "2026-11-02T08:30:00.000Z"
                          *     }
@@ -8697,6 +10403,8 @@ export interface paths {
                              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
                              */
                             id: string;
+                            locale?: string;
+                            phoneNumber?: string | null;
                             timeZone?: string;
                             /** @enum {unknown} */
                             units?: "metric" | "imperial";
@@ -8815,12 +10523,21 @@ export interface paths {
                      *       "displayName": "Ada Lovelace",
                      *       "bio": "Walk more this November",
                      *       "timeZone": "Europe/Paris",
-                     *       "units": "metric"
+                     *       "units": "metric",
+                     *       "locale": "en",
+                     *       "phoneNumber": "+14155550100"
                      *     }
                      */
                     "application/json": {
                         bio?: string;
                         displayName?: string;
+                        /**
+                         * @description BCP 47 language, e.g. en or en-GB: the language of notifications (English where a text has no translation)
+                         * @example en
+                         */
+                        locale?: string;
+                        /** @description null removes it */
+                        phoneNumber?: string | null;
                         /**
                          * @description IANA time zone, e.g. Europe/Paris
                          * @example Europe/Paris
@@ -8834,7 +10551,7 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description email, timeZone, units and timestamps are shown only to the user and admins */
+                /** @description email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -8850,6 +10567,8 @@ export interface paths {
                          *       "email": "ada@example.com",
                          *       "timeZone": "Europe/London",
                          *       "units": "metric",
+                         *       "locale": "string",
+                         *       "phoneNumber": "string",
                          *       "createdAt": "2026-11-02T08:30:00.000Z",
                          *       "updatedAt": "2026-11-02T08:30:00.000Z"
                          *     }
@@ -8871,6 +10590,8 @@ export interface paths {
                              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
                              */
                             id: string;
+                            locale?: string;
+                            phoneNumber?: string | null;
                             timeZone?: string;
                             /** @enum {unknown} */
                             units?: "metric" | "imperial";
@@ -10127,7 +11848,7 @@ export interface paths {
                              * @description A domain event type
                              * @enum {unknown}
                              */
-                            eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+                            eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
                             /**
                              * Format: uuid
                              * @description Sent as webhook-id on every attempt
@@ -10333,7 +12054,7 @@ export interface paths {
                                 /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
                                 disabledReason: string | null;
                                 enabled: boolean;
-                                eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                                eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                                 /**
                                  * Format: uuid
                                  * @description A uuid
@@ -10469,7 +12190,7 @@ export interface paths {
                          *       "prize.paid"
                          *     ]
                          */
-                        eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                        eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                         /**
                          * @description Where deliveries are POSTed: https, on a host whose every address is public
                          * @example https://93.184.215.14/health-competitions
@@ -10516,7 +12237,7 @@ export interface paths {
                             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
                             disabledReason: string | null;
                             enabled: boolean;
-                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                             /**
                              * Format: uuid
                              * @description A uuid
@@ -10700,7 +12421,7 @@ export interface paths {
                             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
                             disabledReason: string | null;
                             enabled: boolean;
-                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                             /**
                              * Format: uuid
                              * @description A uuid
@@ -10980,7 +12701,7 @@ export interface paths {
                          *       "prize.paid"
                          *     ]
                          */
-                        eventTypes?: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                        eventTypes?: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                         /**
                          * @description Where deliveries are POSTed: https, on a host whose every address is public
                          * @example https://93.184.215.14/health-competitions
@@ -11026,7 +12747,7 @@ export interface paths {
                             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
                             disabledReason: string | null;
                             enabled: boolean;
-                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                             /**
                              * Format: uuid
                              * @description A uuid
@@ -11243,7 +12964,7 @@ export interface paths {
                                  * @description A domain event type
                                  * @enum {unknown}
                                  */
-                                eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+                                eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
                                 /**
                                  * Format: uuid
                                  * @description Sent as webhook-id on every attempt
@@ -11434,7 +13155,7 @@ export interface paths {
                             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
                             disabledReason: string | null;
                             enabled: boolean;
-                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+                            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
                             /**
                              * Format: uuid
                              * @description A uuid
@@ -11830,6 +13551,46 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "deposit.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A deposit's payment failed; nothing was credited.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.deposit.failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "deposit.succeeded": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A deposit was paid and credited to the user's wallet.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.deposit.succeeded"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "flag.cleared": {
         parameters: {
             query?: never;
@@ -12004,6 +13765,46 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
          */
         post: operations["webhook.sync.completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "withdrawal.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A withdrawal failed or was rejected; the money went back to the wallet.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.withdrawal.failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "withdrawal.paid": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A withdrawal reached the user's bank account.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.withdrawal.paid"];
         delete?: never;
         options?: never;
         head?: never;
@@ -12356,6 +14157,141 @@ export interface operations {
                     timestamp: string;
                     /** @constant */
                     type: "competition.started";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.deposit.failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A deposit's payment failed; nothing was credited. */
+                    data: {
+                        /**
+                         * @description Money in integer minor units (e.g. cents)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        depositId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        reason: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "deposit.failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.deposit.succeeded": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A deposit was paid and credited to the user's wallet. */
+                    data: {
+                        /**
+                         * @description Money in integer minor units (e.g. cents)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        depositId: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "deposit.succeeded";
                 };
             };
         };
@@ -12797,6 +14733,8 @@ export interface operations {
                     /** @description Participants' scores changed (one event per committed batch of a competition). */
                     data: {
                         changes: {
+                            /** @description The score before the batch */
+                            previousScore: number;
                             score: number;
                             /**
                              * Format: uuid
@@ -12879,6 +14817,142 @@ export interface operations {
                     timestamp: string;
                     /** @constant */
                     type: "sync.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.withdrawal.failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A withdrawal failed or was rejected; the money went back to the wallet. */
+                    data: {
+                        /**
+                         * @description Money in integer minor units (e.g. cents)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        reason: string;
+                        status: "failed" | "rejected";
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        withdrawalId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "withdrawal.failed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.withdrawal.paid": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A withdrawal reached the user's bank account. */
+                    data: {
+                        /**
+                         * @description Money in integer minor units (e.g. cents)
+                         * @example 2500
+                         */
+                        amount: number;
+                        /**
+                         * @description ISO-4217 currency code
+                         * @example USD
+                         */
+                        currency: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        withdrawalId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "withdrawal.paid";
                 };
             };
         };

@@ -120,6 +120,19 @@ t.test('every request example of the document answers its documented status', as
     'GET /api/v1/users/{userId}/withdrawals/{withdrawalId}': async () => ({ withdrawalId: await withdrawal(2500) }),
     'POST /api/v1/admin/payments/withdrawals/{withdrawalId}/approve': async () => ({ withdrawalId: await withdrawal(150000) }),
     'POST /api/v1/admin/payments/withdrawals/{withdrawalId}/reject': async () => ({ withdrawalId: await withdrawal(150000) }),
+    'POST /api/v1/users/{userId}/notifications/{notificationId}/read': async () => {
+      const { rows } = await app.pg.query(`INSERT INTO notifications (user_id, cause, category, template, params)
+        VALUES ($1, 'example', 'security', 'flag_cleared', '{}') RETURNING id`, [UUID_EXAMPLE])
+      return { notificationId: rows[0].id }
+    },
+    // The example's token registered before: registering it again refreshes it (200).
+    'POST /api/v1/users/{userId}/devices': async () => {
+      await call(app, user, 'POST', `/api/v1/users/${UUID_EXAMPLE}/devices`, { provider: 'expo', token: 'ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]', platform: 'ios', appVersion: '2.4.1' })
+      return {}
+    },
+    'DELETE /api/v1/users/{userId}/devices/{deviceId}': async () => ({
+      deviceId: (await call(app, user, 'POST', `/api/v1/users/${UUID_EXAMPLE}/devices`, { provider: 'fcm', token: 'example-token', platform: 'android', appVersion: '1.0.0' })).id
+    }),
     // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
     'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
       const queue = 'docs.example'

@@ -73,6 +73,16 @@ const RULES: Record<string, Rule> = {
   'GET /api/v1/admin/jobs/dead': 'admin',
   'POST /api/v1/admin/jobs/dead/:id/retry': 'admin',
   'GET /api/v1/users/:userId/wallet': 'owner',
+  'GET /api/v1/users/:userId/notifications': 'owner',
+  'GET /api/v1/users/:userId/notifications/unread-count': 'owner',
+  // An admin looking at an inbox must not mark it read.
+  'POST /api/v1/users/:userId/notifications/:notificationId/read': 'self',
+  'POST /api/v1/users/:userId/notifications/read-all': 'self',
+  'POST /api/v1/users/:userId/devices': 'self',
+  'GET /api/v1/users/:userId/devices': 'owner',
+  'DELETE /api/v1/users/:userId/devices/:deviceId': 'owner',
+  'GET /api/v1/users/:userId/notification-preferences': 'owner',
+  'PATCH /api/v1/users/:userId/notification-preferences': 'owner',
   // Stripe holds no token: the signature is the authentication (refused with 400 when wrong).
   'POST /api/v1/payments/stripe/webhook': 'public',
   'POST /api/v1/users/:userId/deposits': 'self',
