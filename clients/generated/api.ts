@@ -9265,6 +9265,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Payload too large */
                 413: {
                     headers: {

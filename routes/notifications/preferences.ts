@@ -26,7 +26,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox = async function preferenceRou
         '(the profile\'s timeZone); null removes them.',
       params: UserIdParamsSchema,
       body: PreferencesPatchSchema,
-      response: { 200: PreferencesSchema, ...errorResponses(400, 401, 403, 413, 429) }
+      response: { 200: PreferencesSchema, ...errorResponses(400, 401, 403, 404, 413, 429) }
     }
   }, async function updatePreferences (request) {
     return await preferences.update(fastify.authorize.targetUserId(request), request.body)

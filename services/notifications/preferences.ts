@@ -44,6 +44,8 @@ export function createPreferences ({ transact }: { transact: Transact }) {
       throw errors.BadRequest('quietHours: start and end must differ')
     }
     return await transact(async (tx) => {
+      const { rowCount } = await tx.query('SELECT 1 FROM users WHERE id = $1 FOR SHARE', [userId])
+      if (rowCount === 0) throw errors.NotFound('User not found')
       if (cells.length > 0) {
         await tx.query(`INSERT INTO notification_preferences (user_id, category, channel, enabled)
           SELECT $1, * FROM unnest($2::text[], $3::text[], $4::boolean[])
