@@ -49,6 +49,7 @@ const args = parseCli({
 })
 
 const num = (s: string | undefined) => Number(s)
+const RANK_WINDOW_SECONDS = 900
 const settings = { connections: num(args.connections), seconds: num(args.seconds), warmupSeconds: num(args.warmup) }
 // --only http,ws (everything), or single scenarios: top, around, profile, score, sync, events, ws.
 const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync', 'events']
@@ -162,6 +163,8 @@ async function main (): Promise<void> {
     JWT_SECRET: secret,
     DATA_DIR: dataDir,
     REALTIME_TICK_MS: String(tickMs),
+    // Rank messages coalesced per participant and competition over this window (the default).
+    NOTIFY_RANK_WINDOW_SECONDS: String(RANK_WINDOW_SECONDS),
     // The limiter still counts every request in Redis; the budget is only high enough that
     // a few users can generate the load.
     RATE_LIMIT_MAX: '1000000000',
@@ -291,7 +294,8 @@ async function main (): Promise<void> {
     const harness: Harness = track(startHarness())
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
     const live = await serviceWs(harness, t, stores, {
-      sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate']), burstConnections: num(args['burst-connections'])
+      sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate']), burstConnections: num(args['burst-connections']),
+      rankWindowSeconds: RANK_WINDOW_SECONDS
     })
     log('service ws', JSON.stringify({ ...live, fanout: { ...live.fanout, frame: undefined }, burst: { ...live.burst, score: undefined } }))
     await service.stop()
@@ -398,6 +402,10 @@ function wsRows (rows: Row[], details: string[], live: WsRun, bare: WsRun, socke
     `sockets closed by the server: ${JSON.stringify(u.closed)}. CPU over the burst: service ${u.cpuPercent} %, socket harness ${u.harnessCpuPercent} %, ` +
     `autocannon process ${u.loaderCpuPercent} % (bare ws run: server ${bare.burst.cpuPercent} %, harness ${bare.burst.harnessCpuPercent} %; 100 % = one core of two).` +
     (u.score ? ` Burst updates: ${u.score.lost} lost, ${u.score.doubled} doubled, ${u.score.redisMismatches} Redis/Postgres differences.` : ''))
+  const n = u.notifications
+  details.push(`- Rank notifications from the burst (overtaken, entered the top; coalesced per participant and competition over ${RANK_WINDOW_SECONDS} s): ` +
+    `${int(n.messages)} messages to ${int(n.participants)} participants, at most ${n.maxPerParticipant} to one (allowed: ${n.allowedPerParticipant}); ` +
+    `${n.settled ? `all events handled ${ms(n.drainMs)} after the burst` : `events still being handled ${ms(n.drainMs)} after the burst`}.`)
 }
 
 try {

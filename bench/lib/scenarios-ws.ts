@@ -65,6 +65,34 @@ export interface BurstResult {
   loaderCpuPercent: number
   maxRss: number
   score?: ScoreCheck
+  // Rank messages the burst made (service only; zero for the bare server).
+  notifications: RankNotifications
+}
+
+export interface RankNotifications { messages: number, participants: number, maxPerParticipant: number, allowedPerParticipant: number, settled: boolean, drainMs: number }
+
+// Waits (bounded) for the burst's score events to be handled, then counts the rank messages
+// they made: coalescing allows each participant one per window.
+async function rankNotifications (db: pg.Client, id: string, since: Date, burstSeconds: number, windowSeconds: number): Promise<RankNotifications> {
+  const started = Date.now()
+  let settled = false
+  while (!settled && Date.now() - started < 120_000) {
+    const { rows: [r] } = await db.query<{ pending: number }>(`SELECT
+      (SELECT count(*) FROM domain_events WHERE relayed_at IS NULL)::int +
+      (SELECT count(*) FROM pgboss.job WHERE name = 'events.notifications' AND state IN ('created', 'retry', 'active'))::int AS pending`)
+    settled = r!.pending === 0
+    if (!settled) await sleep(250)
+  }
+  const { rows: [c] } = await db.query<{ messages: number, participants: number, max: number | null }>(`SELECT sum(n)::int AS messages, count(*)::int AS participants, max(n)::int AS max
+    FROM (SELECT user_id, count(*) AS n FROM notifications WHERE competition_id = $1 AND category = 'rank' AND created_at >= $2 GROUP BY user_id) t`, [id, since])
+  return {
+    messages: c!.messages ?? 0,
+    participants: c!.participants,
+    maxPerParticipant: c!.max ?? 0,
+    allowedPerParticipant: Math.ceil(burstSeconds / windowSeconds),
+    settled,
+    drainMs: Date.now() - started
+  }
 }
 
 export interface WsRun {
@@ -118,7 +146,7 @@ async function postgresViews (db: pg.Client, id: string): Promise<{ top: Array<[
 // and its own rank), then one update at a time to the leader, which is in every client's view
 // (fan-out), then 1,000 updates/s (burst) with every client's view checked against Postgres.
 export async function serviceWs (harness: Harness, t: Target, stores: { databaseUrl: string, redisUrl: string, redisPrefix: string },
-  opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number, burstConnections: number }): Promise<WsRun> {
+  opts: { sockets: number, participants: number, rounds: number, burstSeconds: number, burstRate: number, burstConnections: number, rankWindowSeconds: number }): Promise<WsRun> {
   const id = competitionId('live')
   const wsBase = t.base.replace('http', 'ws')
   const users = Array.from({ length: opts.sockets }, (_, i) => 1 + (i % opts.participants))
@@ -136,6 +164,7 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
   }))
 
   await harness.call({ cmd: 'burst-start' })
+  const burstStarted = new Date()
   const usage = sampleUsage(t.pid)
   const harnessUsage = sampleUsage(harness.pid)
   const loaderUsage = sampleUsage(process.pid)
@@ -151,6 +180,7 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
   const finalSeq = Number(await redis.get(competitionKey(stores.redisPrefix, id, 'lb:seq')))
   redis.disconnect()
   const check = await harness.call<CheckAnswer>({ cmd: 'check', ...await postgresViews(db, id) })
+  const notifications = await rankNotifications(db, id, burstStarted, opts.burstSeconds, opts.rankWindowSeconds)
   await db.end()
   const clients = Math.max(1, burst.sockets)
   await harness.call({ cmd: 'close' })
@@ -183,7 +213,8 @@ export async function serviceWs (harness: Harness, t: Target, stores: { database
       harnessCpuPercent: harnessUsed.cpuPercent,
       loaderCpuPercent: loaderUsed.cpuPercent,
       maxRss: used.maxRss,
-      score: scoreCheck
+      score: scoreCheck,
+      notifications
     }
   }
 }
@@ -226,6 +257,7 @@ export async function bareWs (harness: Harness, server: { pid: number, port: num
       gaps: 0,
       closed: burst.closed,
       converged: { clientsAtFinalSeq: 0, sockets: burst.sockets, finalSeq: null, sampleClients: 0, sampleMismatches: 0, topWrong: 0, meWrong: 0, example: null },
+      notifications: { messages: 0, participants: 0, maxPerParticipant: 0, allowedPerParticipant: 0, settled: true, drainMs: 0 },
       cpuPercent: used.cpuPercent,
       harnessCpuPercent: harnessUsed.cpuPercent,
       loaderCpuPercent: 0,
