@@ -27,17 +27,21 @@ const CANDIDATES = `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4
     WHERE p.competition_id = $1 AND p.score > m.previous AND p.score < m.score AND p.user_id <> m.user_id AND NOT p.flagged
     ORDER BY p.score DESC LIMIT $5) o
   UNION ALL
+  -- Counts stop at N rows: whether someone is in the top N never needs more.
   SELECT m.user_id, 'entered_top', m.user_id, NULL FROM m
-  WHERE (SELECT count(*) FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.previous) >= $6
-    AND (SELECT count(*) FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.score) < $6`
+  WHERE (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.previous LIMIT $6) a) >= $6
+    AND (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.score LIMIT $6) b) < $6`
 
 const TAKE_MARKS = `INSERT INTO notification_rank_marks AS k (competition_id, user_id, last_at)
   SELECT $1, u, now() FROM unnest($2::uuid[]) AS u
   ON CONFLICT (competition_id, user_id) DO UPDATE SET last_at = now() WHERE k.last_at <= now() - $3 * interval '1 second'
   RETURNING user_id`
 
+// A rank is counted only up to RANK_SHOWN_UP_TO: past it the message leaves the rank out, so a
+// message costs a bounded index range whatever the size of the competition.
+export const RANK_SHOWN_UP_TO = 100
 const RANKS = `SELECT p.user_id, p.score::text,
-    1 + (SELECT count(*) FROM participants q WHERE q.competition_id = $1 AND q.score > p.score) AS rank
+    1 + (SELECT count(*) FROM (SELECT 1 FROM participants q WHERE q.competition_id = $1 AND q.score > p.score LIMIT $3) a) AS rank
   FROM participants p WHERE p.competition_id = $1 AND p.user_id = ANY($2)`
 
 export async function rankRecipients (tx: Db, competition: { id: string, name: string, metric: string }, movers: Mover[], rules: RankRules):
@@ -55,7 +59,7 @@ Promise<Record<'overtaken' | 'entered_top', Recipient[]>> {
   if (byUser.size === 0) return none
   const marked = await tx.query<{ user_id: string }>(TAKE_MARKS, [competition.id, [...byUser.keys()], rules.windowSeconds])
   if (marked.rows.length === 0) return none
-  const ranks = await tx.query<{ user_id: string, score: string, rank: string }>(RANKS, [competition.id, marked.rows.map((r) => r.user_id)])
+  const ranks = await tx.query<{ user_id: string, score: string, rank: string }>(RANKS, [competition.id, marked.rows.map((r) => r.user_id), RANK_SHOWN_UP_TO])
   const result: Record<'overtaken' | 'entered_top', Recipient[]> = { overtaken: [], entered_top: [] }
   for (const r of ranks.rows) {
     const candidate = byUser.get(r.user_id)!
@@ -65,7 +69,7 @@ Promise<Record<'overtaken' | 'entered_top', Recipient[]>> {
         competitionName: competition.name,
         metric: competition.metric,
         score: Number(r.score),
-        rank: Number(r.rank),
+        rank: Number(r.rank) <= RANK_SHOWN_UP_TO ? Number(r.rank) : null,
         top: rules.top,
         byName: candidate.by_name ?? 'Someone'
       }

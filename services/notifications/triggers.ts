@@ -62,13 +62,13 @@ export function createTriggers (deps: TriggerDeps) {
   }
 
   // Everyone in the competition, with their rank and score now (ties share a rank).
-  async function participants (db: Db, c: CompetitionRow): Promise<Array<{ userId: string, score: number, rank: number, finalRank: number | null, synced: boolean }>> {
+  async function participants (db: Db, c: CompetitionRow, opts: { synced?: boolean } = {}): Promise<Array<{ userId: string, score: number, rank: number, finalRank: number | null, synced: boolean }>> {
     const { rows } = await db.query<{ user_id: string, score: string, rank: string, final_rank: number | null, synced: boolean }>(`SELECT p.user_id, p.score::text,
         rank() OVER (ORDER BY p.score DESC) AS rank, p.final_rank,
         -- Synced since the end: some of their data arrived after the competition ended.
-        EXISTS (SELECT 1 FROM fitness_samples s WHERE s.user_id = p.user_id AND s.start_at >= $2::timestamptz - interval '1 day'
-          AND s.received_at >= $2) AS synced
-      FROM participants p WHERE p.competition_id = $1 ORDER BY p.user_id`, [c.id, c.ends_at])
+        (NOT $3 OR EXISTS (SELECT 1 FROM fitness_samples s WHERE s.user_id = p.user_id AND s.start_at >= $2::timestamptz - interval '1 day'
+          AND s.received_at >= $2)) AS synced
+      FROM participants p WHERE p.competition_id = $1 ORDER BY p.user_id`, [c.id, c.ends_at, opts.synced === true])
     return rows.map((r) => ({ userId: r.user_id, score: Number(r.score), rank: Number(r.rank), finalRank: r.final_rank, synced: r.synced }))
   }
 
@@ -99,7 +99,7 @@ export function createTriggers (deps: TriggerDeps) {
       case 'competition.ended': {
         // With no grace period the results follow at once, and say it all.
         if (c.grace_period_seconds === 0) return
-        const all = await transact(async (tx) => await participants(tx, c))
+        const all = await transact(async (tx) => await participants(tx, c, { synced: true }))
         const params = { ...base(c), graceEndsAt: graceEnds(c) }
         await notify(cause, 'competition', 'sync_reminder', c.id, all.filter((p) => !p.synced).map((p) => ({ userId: p.userId, params })))
         await notify(cause, 'competition', 'ended', c.id, all.filter((p) => p.synced).map((p) => ({ userId: p.userId, params })))

@@ -4,7 +4,7 @@ import type { Catalogue } from '../templates.ts'
 export const en: Catalogue = {
   overtaken: (p, f) => ({
     title: `You were overtaken in ${p.competitionName}`,
-    body: `${p.byName} passed you. You are now #${p.rank} with ${f.score(p.score)}.`
+    body: p.rank === null ? `${p.byName} passed you. You have ${f.score(p.score)}.` : `${p.byName} passed you. You are now #${p.rank} with ${f.score(p.score)}.`
   }),
   entered_top: (p, f) => ({
     title: `You are in the top ${p.top} of ${p.competitionName}`,

@@ -4,7 +4,7 @@ import type { Catalogue } from '../templates.ts'
 export const es: Partial<Catalogue> = {
   overtaken: (p, f) => ({
     title: `Te han adelantado en ${p.competitionName}`,
-    body: `${p.byName} te ha pasado. Ahora eres el n.º ${p.rank} con ${f.score(p.score)}.`
+    body: p.rank === null ? `${p.byName} te ha pasado. Tienes ${f.score(p.score)}.` : `${p.byName} te ha pasado. Ahora eres el n.º ${p.rank} con ${f.score(p.score)}.`
   }),
   started: (p) => ({ title: `${p.competitionName} ha empezado`, body: 'Cada paso cuenta desde ahora. ¡Suerte!' }),
   final: (p, f) => ({
