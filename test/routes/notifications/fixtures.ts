@@ -26,3 +26,12 @@ export async function deliveriesOf (app: FastifyInstance, userId: string): Promi
     FROM notification_deliveries d JOIN notifications n ON n.id = d.notification_id WHERE n.user_id = $1 ORDER BY n.created_at, d.channel`, [userId])
   return rows
 }
+
+// Every send job so far has run (retries due within the wait included).
+export async function sendsDone (app: FastifyInstance, timeoutMs = 30_000): Promise<void> {
+  await until('notification sends done', async () => {
+    const { rows: [r] } = await app.pg.query(`SELECT
+      (SELECT count(*) FROM notification_deliveries WHERE status IN ('queued', 'sending'))::int AS open`)
+    return r.open === 0
+  }, timeoutMs)
+}
