@@ -94,4 +94,4 @@ export type PreferencesPatch = Static<typeof PreferencesPatchSchema>
 export const NotificationMessageSchema = Type.Object({
   type: Type.Literal('notification'),
   notification: NotificationSchema
-})
+}, { additionalProperties: false, description: 'A new item of the caller\'s inbox' })

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { UuidSchema } from './common.ts'
 import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderboard.ts'
+import { NotificationMessageSchema } from './notifications.ts'
 
 // The WebSocket protocol of /ws/leaderboard/:competitionId?token=JWT[&seq=n][&limit=N][&k=K].
 //
@@ -21,6 +22,8 @@ import { LeaderboardEntrySchema, RANKING_RULE, SafeScoreSchema } from './leaderb
 // - reset:    never sent to clients; the server answers it with a fresh snapshot
 // - error:    a client message that was not understood (the socket stays open)
 // - pong:     the answer to a ping
+// - notification: a new item of the caller's inbox (schemas/notifications.ts), on every socket
+//             the user has open; outside the seq numbering, never replayed (the inbox has it)
 // At most one frame (update or rank) per client per tick; none when nothing in its view
 // changed, so a client's seq may jump. `k` neighbours are in snapshots only (GET the
 // leaderboard with around=me for a fresh view of them).
@@ -143,7 +146,7 @@ export const PingMessageSchema = Type.Object({
 
 // Told apart by `type` (oneOf with a discriminator, as PrizeSplitSchema), so a validator
 // reports the faults of the frame type at hand rather than those of every other one.
-const ServerFrameVariants = Type.Union([SnapshotFrameSchema, UpdateFrameSchema, RankFrameSchema, ResumedFrameSchema, ErrorFrameSchema, PongFrameSchema])
+const ServerFrameVariants = Type.Union([SnapshotFrameSchema, UpdateFrameSchema, RankFrameSchema, ResumedFrameSchema, ErrorFrameSchema, PongFrameSchema, NotificationMessageSchema])
 export const ServerFrameSchema = Type.Unsafe<Static<typeof ServerFrameVariants>>({
   type: 'object',
   required: ['type'],
@@ -170,7 +173,8 @@ export const ServerFrameSchemas = {
   rank: RankFrameSchema,
   resumed: ResumedFrameSchema,
   error: ErrorFrameSchema,
-  pong: PongFrameSchema
+  pong: PongFrameSchema,
+  notification: NotificationMessageSchema
 } as const
 export type ServerFrameType = keyof typeof ServerFrameSchemas
 
