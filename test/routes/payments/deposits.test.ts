@@ -101,6 +101,8 @@ t.test('a deposit is credited exactly once under redelivered, reordered and conc
   t.equal((await wallet(app, user)).deposits, 6000, 'still once')
   const tx = await app.pg.query("SELECT count(*)::int AS n FROM ledger_transactions WHERE kind = 'deposit'")
   t.equal(tx.rows[0].n, 3)
+  const events = await app.pg.query('SELECT type, count(*)::int AS n FROM domain_events WHERE type LIKE \'deposit.%\' GROUP BY type')
+  t.same(events.rows, [{ type: 'deposit.succeeded', n: 3 }], 'one deposit.succeeded event per deposit (the user is told once)')
   await assertBooksBalance(t, app)
 })
 
@@ -113,6 +115,8 @@ t.test('a failed payment leaves the deposit failed and the wallet untouched', as
   const got = (await app.inject({ url: `/api/v1/users/${user.id}/deposits/${deposit.id}`, headers: user.headers })).json()
   t.match(got, { status: 'failed', failureMessage: 'Your card has insufficient funds.' })
   t.equal((await wallet(app, user)).total, 0)
+  const events = await app.pg.query('SELECT payload FROM domain_events WHERE type = \'deposit.failed\'')
+  t.same(events.rows.map((r) => r.payload), [{ depositId: deposit.id, userId: user.id, amount: 1500, currency: 'USD', reason: 'insufficient_funds' }])
   await assertBooksBalance(t, app)
 })
 

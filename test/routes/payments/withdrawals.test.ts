@@ -86,6 +86,11 @@ t.test('a withdrawal reserves at once, transfers and pays out; a failed payout i
   t.equal(transfer.amount_reversed, 4000, 'the transfer was reversed once at the gateway')
   const { rows } = await app.pg.query("SELECT count(*)::int AS n FROM ledger_transactions WHERE kind = 'withdrawal_reversal'")
   t.equal(rows[0].n, 1)
+  const events = await app.pg.query('SELECT type, payload FROM domain_events WHERE type LIKE \'withdrawal.%\' ORDER BY seq')
+  t.same(events.rows, [
+    { type: 'withdrawal.paid', payload: { withdrawalId: first.json().id, userId: user.id, amount: 6000, currency: 'USD' } },
+    { type: 'withdrawal.failed', payload: { withdrawalId: second.json().id, userId: user.id, amount: 4000, currency: 'USD', status: 'failed', reason: 'account_closed' } }
+  ], 'each outcome is one event (the user is told once)')
   await assertBooksBalance(t, app)
 })
 
