@@ -21,6 +21,8 @@ import { competitionId } from './lib/ids.ts'
 import { summariseProfiles } from './lib/cpu-profile.ts'
 import { parseCli } from '../lib/cli-args.ts'
 import { eventsEndToEnd } from './lib/scenario-events.ts'
+import { competitionEndNotifies } from './lib/scenario-notify.ts'
+import { startFakeFcm } from '../test/fakes/fcm.ts'
 
 const args = parseCli({
   command: 'npm run bench --',
@@ -41,7 +43,7 @@ const args = parseCli({
     out: { type: 'string', default: join(projectRoot, 'bench', 'RESULTS.md'), value: 'file', description: 'Where to write the results' },
     postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres', value: 'url', description: 'Postgres to create the bench database on' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379', value: 'url', description: 'Redis to use (under a key prefix of its own)' },
-    only: { type: 'string', default: 'http,ws', value: 'list', description: 'Scenarios, comma-separated: http, ws, or single ones: top, around, profile, score, sync, events' },
+    only: { type: 'string', default: 'http,ws,notify', value: 'list', description: 'Scenarios, comma-separated: http, ws, notify, or single ones: top, around, profile, score, sync, events' },
     'cpu-prof': { type: 'string', default: '', value: 'dir', description: 'Write the service\'s CPU profiles there and summarise them in the results' },
     'wait-quiet': { type: 'string', default: '0', value: 'minutes', description: 'Wait up to this long for the machine to be quiet before starting' },
     'deadline-minutes': { type: 'string', default: '20', value: 'minutes', description: 'Stop, cleaning up, after this long whatever happens' }
@@ -51,7 +53,7 @@ const args = parseCli({
 const num = (s: string | undefined) => Number(s)
 const RANK_WINDOW_SECONDS = 900
 const settings = { connections: num(args.connections), seconds: num(args.seconds), warmupSeconds: num(args.warmup) }
-// --only http,ws (everything), or single scenarios: top, around, profile, score, sync, events, ws.
+// --only http,ws,notify (everything), or single scenarios: top, around, profile, score, sync, events, ws, notify.
 const HTTP = ['http', 'top', 'around', 'profile', 'score', 'sync', 'events']
 const only = new Set(args.only!.split(','))
 const selected = (name: string) => only.has('http') || only.has(name)
@@ -294,7 +296,12 @@ async function main (): Promise<void> {
     const harness: Harness = track(startHarness())
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
     const live = await serviceWs(harness, t, stores, {
-      sockets, participants: size('live'), rounds: num(args.rounds), burstSeconds: num(args['burst-seconds']), burstRate: num(args['burst-rate']), burstConnections: num(args['burst-connections']),
+      sockets,
+      participants: size('live'),
+      rounds: num(args.rounds),
+      burstSeconds: num(args['burst-seconds']),
+      burstRate: num(args['burst-rate']),
+      burstConnections: num(args['burst-connections']),
       rankWindowSeconds: RANK_WINDOW_SECONDS
     })
     log('service ws', JSON.stringify({ ...live, fanout: { ...live.fanout, frame: undefined }, burst: { ...live.burst, score: undefined } }))
@@ -332,6 +339,45 @@ async function main (): Promise<void> {
       target: '<= 1.3 x bare ws',
       met: live.connect.rss <= 1.3 * baseline.connect.rss
     })
+  }
+
+  if (only.has('notify')) {
+    // Push goes to a local FCM fake in this process; the service's FCM sender talks to it.
+    const fcm = await startFakeFcm()
+    children.add({ stop: fcm.close })
+    const service = await startBenchService({
+      ...env,
+      FCM_PROJECT_ID: fcm.projectId,
+      FCM_CLIENT_EMAIL: fcm.clientEmail,
+      FCM_PRIVATE_KEY: fcm.privateKey,
+      FCM_API_URL: fcm.url,
+      FCM_TOKEN_URL: fcm.tokenUrl
+    }, tokens, 'notify')
+    await sleep(2000)
+    const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
+    const n = await competitionEndNotifies(t, fcm, stores.databaseUrl, { participants: plan.users, users: plan.users })
+    log('competition end notifies', { ...n, apiBefore: undefined, apiDuring: undefined })
+    logLoad('profile before the drain', n.apiBefore)
+    logLoad('profile during the drain', n.apiDuring)
+    await service.stop()
+    await fcm.close()
+    rows.push({
+      scenario: `results of a ${int(n.participants)}-participant competition pushed (FCM fake), profile reads during the drain`,
+      result: `${int(n.pushesPerSecond)} pushes/s, ${int(n.delivered)} delivered in ${(n.drainMs / 1000).toFixed(1)} s; reads ${int(n.apiDuring.rps)} req/s`,
+      p50: ms(n.apiDuring.p50),
+      p99: ms(n.apiDuring.p99),
+      errors: int(n.apiDuring.errors + n.participants - n.delivered + n.duplicates),
+      rss: mb(n.apiDuring.usage.maxRss),
+      baseline: `reads before: ${int(n.apiBefore.rps)} req/s, p99 ${ms(n.apiBefore.p99)}`,
+      ratio: ratio(n.apiDuring.rps / Math.max(1, n.apiBefore.rps)),
+      target: 'everyone once; reads >= 0.5 x',
+      met: n.delivered === n.participants && n.duplicates === 0 && n.apiDuring.rps >= 0.5 * n.apiBefore.rps
+    })
+    details.push(`- Competition results pushed: a competition of ${int(n.participants)} participants, each with one phone, made final; ` +
+      `the final-results push reached ${int(n.delivered)} phones (${n.duplicates} twice) ${(n.drainMs / 1000).toFixed(1)} s after the event was written, ` +
+      `in ${int(n.fcmRequests)} FCM requests (at most ${n.fcmMaxConcurrent} in flight), send jobs of up to 500 pushes, NOTIFY_SEND_CONCURRENCY=2; ` +
+      `service CPU ${int(n.serviceCpuMsPerThousand)} ms per 1,000 pushes (the API load included). Profile reads (${settings.connections} connections, ` +
+      `${settings.seconds} s) before: ${int(n.apiBefore.rps)} req/s p99 ${ms(n.apiBefore.p99)}; during the drain: ${int(n.apiDuring.rps)} req/s p99 ${ms(n.apiDuring.p99)}.`)
   }
 
   const loadAtEnd = loadavg()
