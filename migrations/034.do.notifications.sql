@@ -92,3 +92,10 @@ CREATE TABLE notification_rank_marks (
   last_at         timestamptz NOT NULL,
   PRIMARY KEY (competition_id, user_id)
 );
+
+-- How far each competition's score.changed events have been read for rank messages: one job
+-- per competition reads every batch since, however many arrived meanwhile.
+CREATE TABLE notification_rank_cursors (
+  competition_id  uuid PRIMARY KEY REFERENCES competitions (id) ON DELETE CASCADE,
+  last_seq        bigint NOT NULL
+);

@@ -74,7 +74,7 @@ export default fp(async function jobsWiring (fastify) {
   await boss.createQueue(DEAD_LETTER_QUEUE, { retentionSeconds: 30 * 24 * 3600 })
 
   const workers: Array<() => Promise<unknown>> = []
-  const routes = new Map<string, { types: Set<string>, wants?: EventConsumer['wants'] }>()
+  const routes = new Map<string, { types: Set<string>, wants?: EventConsumer['wants'], key?: EventConsumer['key'] }>()
 
   async function work<T> (queue: string, setup: WorkerSetup, handler: JobHandler<T>): Promise<void> {
     await boss.createQueue(queue, { ...queueDefaults, policy: setup.policy ?? 'standard' })
@@ -112,8 +112,8 @@ export default fp(async function jobsWiring (fastify) {
 
   async function consume (consumer: EventConsumer): Promise<void> {
     const queue = `events.${consumer.name}`
-    routes.set(queue, { types: new Set(consumer.types), wants: consumer.wants })
-    await work<RelayedEvent>(queue, {}, async (event) => { await consumer.handle(event) })
+    routes.set(queue, { types: new Set(consumer.types), wants: consumer.wants, key: consumer.key })
+    await work<RelayedEvent>(queue, { policy: consumer.key === undefined ? 'standard' : 'stately' }, async (event) => { await consumer.handle(event) })
   }
 
   const relay = createEventRelay({
@@ -124,7 +124,8 @@ export default fp(async function jobsWiring (fastify) {
       const db = bossDb(tx)
       for (const [queue, route] of routes) {
         const wanted = route.wants === undefined ? route.types : await route.wants(tx)
-        const jobs = events.filter((e) => route.types.has(e.type) && wanted.has(e.type)).map((e) => ({ data: e }))
+        const jobs = events.filter((e) => route.types.has(e.type) && wanted.has(e.type))
+          .map((e) => ({ data: e, ...(route.key !== undefined && { singletonKey: route.key(e) }) }))
         if (jobs.length > 0) await boss.insert(queue, jobs, { db })
       }
       metrics.relayed.inc(events.length)

@@ -67,7 +67,7 @@ export default fp(async function notificationsWiring (fastify) {
   })
   fastify.decorate('notifications', { inbox, devices: createDevices({ db: pool }), preferences: createPreferences({ transact }), channels })
 
-  await fastify.jobs.consume(triggers.consumer)
+  for (const consumer of triggers.consumers) await fastify.jobs.consume(consumer)
   // A send job is a batch of up to 500 provider calls: few at a time, so a competition of
   // 100,000 finishing never takes the database or the event loop from the API.
   await fastify.jobs.work<SendJob>(SEND_QUEUE, { concurrency: config.NOTIFY_SEND_CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 1 },

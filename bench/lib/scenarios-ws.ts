@@ -79,7 +79,7 @@ async function rankNotifications (db: pg.Client, id: string, since: Date, burstS
   while (!settled && Date.now() - started < 120_000) {
     const { rows: [r] } = await db.query<{ pending: number }>(`SELECT
       (SELECT count(*) FROM domain_events WHERE relayed_at IS NULL)::int +
-      (SELECT count(*) FROM pgboss.job WHERE name = 'events.notifications' AND state IN ('created', 'retry', 'active'))::int AS pending`)
+      (SELECT count(*) FROM pgboss.job WHERE name LIKE 'events.notifications%' AND state IN ('created', 'retry', 'active'))::int AS pending`)
     settled = r!.pending === 0
     if (!settled) await sleep(250)
   }

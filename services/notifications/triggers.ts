@@ -5,6 +5,7 @@ import type { DomainEventPayload, DomainEventType } from '../../schemas/domain-e
 import type { Category, Channel } from './categories.ts'
 import { createNotifications, type CreatedNotification, type Recipient } from './create.ts'
 import { rankRecipients, type RankRules } from './rank.ts'
+import { readScoreChanges, SETTLE_MS } from './rank-reader.ts'
 import type { Params, TemplateName } from './templates.ts'
 
 // What the domain's events tell users. Every notification is keyed by the event that caused
@@ -39,7 +40,10 @@ interface CompetitionRow {
 // Participants told per transaction when a whole competition hears something.
 const CHUNK = 2000
 
-const TRIGGER_TYPES = ['score.changed', 'competition.created', 'competition.started', 'competition.ended', 'competition.final',
+const RANK_CONSUMER = 'notifications-rank'
+const RANK_QUEUE = `events.${RANK_CONSUMER}`
+
+const TRIGGER_TYPES = ['competition.created', 'competition.started', 'competition.ended', 'competition.final',
   'competition.cancelled', 'prize.paid', 'deposit.succeeded', 'deposit.failed', 'withdrawal.paid', 'withdrawal.failed',
   'flag.raised', 'flag.cleared'] as const satisfies DomainEventType[]
 
@@ -120,13 +124,18 @@ export function createTriggers (deps: TriggerDeps) {
     }
   }
 
+  // Rank messages of a competition: one run reads every score change since the last run.
   async function onScores (event: RelayedEvent): Promise<void> {
-    const data = event.data as DomainEventPayload<'score.changed'>
+    const { competitionId } = event.data as { competitionId: string }
     const created = await transact(async (tx) => {
-      const c = await competition(tx, data.competitionId)
-      if (c === undefined || (c.status !== 'active' && c.status !== 'grace')) return []
-      const told = await rankRecipients(tx, c, data.changes, deps.rank)
-      const batch = { cause: `rank:${event.id}`, category: 'rank' as const, competitionId: c.id }
+      const c = await competition(tx, competitionId)
+      const { movers, upTo, more } = await readScoreChanges(tx, competitionId, event.id)
+      if (more !== false) {
+        await jobs.send(tx, RANK_QUEUE, event, { singletonKey: competitionId, ...(more === 'soon' && { startAfter: new Date(Date.now() + SETTLE_MS) }) })
+      }
+      if (upTo === null || c === undefined || (c.status !== 'active' && c.status !== 'grace')) return []
+      const told = await rankRecipients(tx, c, movers, deps.rank)
+      const batch = { cause: `rank:${c.id}:${upTo}`, category: 'rank' as const, competitionId: c.id }
       return [
         ...await createNotifications(tx, jobs, { ...batch, template: 'overtaken', recipients: told.overtaken }, channels),
         ...await createNotifications(tx, jobs, { ...batch, template: 'entered_top', recipients: told.entered_top }, channels)
@@ -185,11 +194,17 @@ export function createTriggers (deps: TriggerDeps) {
     name: 'notifications',
     types: [...TRIGGER_TYPES],
     async handle (event) {
-      if (event.type === 'score.changed') await onScores(event)
-      else if (event.type.startsWith('competition.')) await onCompetition(event)
+      if (event.type.startsWith('competition.')) await onCompetition(event)
       else await onPersonal(event)
     }
   }
+  // Score changes coalesce per competition: while one run waits, later batches join it.
+  const rankConsumer: EventConsumer = {
+    name: RANK_CONSUMER,
+    types: ['score.changed'],
+    key: (event) => (event.data as { competitionId: string }).competitionId,
+    handle: onScores
+  }
 
-  return { consumer, remind }
+  return { consumers: [consumer, rankConsumer], remind }
 }

@@ -28,7 +28,9 @@ export interface WorkerSetup {
   // Jobs one worker fetches and runs at once (default 10); 1 for heavy jobs (a batch of sends).
   batchSize?: number
   // exclusive: at most one queued or running job per singletonKey (a repeat is dropped).
-  policy?: 'standard' | 'exclusive'
+  // stately: at most one queued and one running per singletonKey (a repeat while one waits is
+  // dropped: the waiting one will see what the repeat would have).
+  policy?: 'standard' | 'exclusive' | 'stately'
   // false: the queue is declared and takes jobs, but this instance runs none of them.
   run?: boolean
 }
@@ -45,5 +47,9 @@ export interface EventConsumer {
   // Of those types, the ones it wants now, read in the relay's transaction (webhooks: the types
   // some enabled endpoint subscribes to), so events nobody would receive make no jobs.
   wants?: (db: Db) => Promise<Set<DomainEventType>>
+  // Events of one key coalesce: while a job of the key waits, the next is dropped, so the
+  // handler must read what it handles from the store rather than from the one event it is given
+  // (the rank messages of a competition's score changes).
+  key?: (event: RelayedEvent) => string
   handle: (event: RelayedEvent) => Promise<void>
 }

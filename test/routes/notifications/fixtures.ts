@@ -11,7 +11,7 @@ export async function settled (app: FastifyInstance): Promise<void> {
     await app.jobs.relay.settled()
     const { rows: [pending] } = await app.pg.query(`SELECT
       (SELECT count(*) FROM domain_events WHERE relayed_at IS NULL)::int AS events,
-      (SELECT count(*) FROM pgboss.job WHERE name LIKE 'events.notifications' AND state IN ('created', 'retry', 'active'))::int AS jobs`)
+      (SELECT count(*) FROM pgboss.job WHERE name LIKE 'events.notifications%' AND state IN ('created', 'retry', 'active'))::int AS jobs`)
     return pending.events === 0 && pending.jobs === 0
   })
 }

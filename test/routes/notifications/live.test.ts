@@ -2,6 +2,8 @@ import { test } from 'tap'
 import { build } from '../../helper.ts'
 import { LEADERBOARD_TEST_CONFIG, liveClient, seedCompetition, seedParticipants, seedUsers, updateScore } from '../leaderboard/fixtures.ts'
 import { settled } from './fixtures.ts'
+import { faults } from '../../wire-schemas.ts'
+import { ServerFrameSchemas } from '../../../schemas/realtime.ts'
 
 // New notifications reach the user's open WebSockets on whichever instance holds them: here
 // the notification is made by one instance and the socket is open on another.
@@ -30,6 +32,7 @@ test('a notification arrives on the user\'s open socket on another instance, ren
   t.match(frame.notification, { template: 'overtaken', category: 'rank', competitionId, title: 'You were overtaken in Live', readAt: null })
   t.equal(frame.notification.body, 'Runner 2 passed you. You are now #2 with 100 points.')
   t.notOk('userId' in frame.notification)
+  t.same(faults(ServerFrameSchemas.notification, frame), [], 'the frame matches the protocol\'s schema')
   const entered = await bobSocket.next((f) => f.type === 'notification', 10_000)
   t.equal(entered.notification.template, 'entered_top', 'bob hears his own climb, not ada\'s news')
   await settled(worker)
