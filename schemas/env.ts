@@ -81,6 +81,7 @@ export const EnvSchema = Type.Object({
   EXPO_PUSH_ENABLED: Type.Boolean({ default: false }),
   EXPO_ACCESS_TOKEN: Type.String({ default: '' }),
   EXPO_API_URL: Type.String({ default: '' }),
+  EXPO_RECEIPT_DELAY_SECONDS: Type.Integer({ default: 900, minimum: 0, maximum: 86400 }),
   EMAIL_FROM: Type.String({ default: '' }),
   SENDGRID_API_KEY: Type.String({ default: '' }),
   SENDGRID_API_URL: Type.String({ default: '' }),

@@ -52,7 +52,8 @@ export default fp(async function notificationsWiring (fastify) {
     metrics,
     log,
     maxAttempts: config.NOTIFY_MAX_ATTEMPTS,
-    retryBaseSeconds: config.NOTIFY_RETRY_BASE_SECONDS
+    retryBaseSeconds: config.NOTIFY_RETRY_BASE_SECONDS,
+    receiptDelaySeconds: config.EXPO_RECEIPT_DELAY_SECONDS
   })
   const triggers = createTriggers({
     transact,

@@ -1,6 +1,6 @@
 import type { Db, Transact } from '../shared/transactions.ts'
 import type { JobAttempt, JobQueue } from '../shared/jobs.ts'
-import type { OutgoingEmail, OutgoingPush, OutgoingSms, SendResult, Sender } from './channels/types.ts'
+import type { ExpoSender, OutgoingEmail, OutgoingPush, OutgoingSms, SendResult, Sender } from './channels/types.ts'
 import { isRoutine, type Category, type Channel } from './categories.ts'
 import { enqueueSends, type SendJob } from './create.ts'
 import { render, type Params, type TemplateName } from './templates.ts'
@@ -11,10 +11,6 @@ import { render, type Params, type TemplateName } from './templates.ts'
 // since nobody can tell whether it went out, it is failed rather than sent twice.
 
 export const RECEIPTS_QUEUE = 'notifications.push-receipts'
-
-export interface ExpoSender extends Sender<OutgoingPush> {
-  checkReceipts: (ids: string[]) => Promise<Array<{ id: string, status: 'ok' | 'error', unregistered: boolean, reason?: string }>>
-}
 
 export interface Senders {
   fcm?: Sender<OutgoingPush>

@@ -53,3 +53,9 @@ export interface Sender<M> {
   send: (messages: M[]) => Promise<SendResult[]>
   close?: () => Promise<void>
 }
+
+// Expo answers a send with tickets and reports most uninstalled apps later, in receipts.
+export interface PushReceipt { id: string, status: 'ok' | 'error', unregistered: boolean, reason?: string }
+export interface ExpoSender extends Sender<OutgoingPush> {
+  checkReceipts: (ids: string[]) => Promise<PushReceipt[]>
+}
