@@ -32,11 +32,11 @@ export async function competitionEndNotifies (t: Target, fcm: FakeFcm, databaseU
   try {
     await db.query(`INSERT INTO competitions (id, name, metric, starts_at, ends_at, status, created_by)
       VALUES ($1, 'Results bench', 'steps', now() - interval '8 days', now() - interval '1 day', 'grace', NULL)`, [id])
-    await db.query(`INSERT INTO participants (competition_id, user_id, score)
-      SELECT $1, id, (random() * 200000)::bigint FROM users ORDER BY id LIMIT $2`, [id, opts.participants])
-    await db.query(`UPDATE participants p SET final_rank = r.rank FROM (
-      SELECT user_id, rank() OVER (ORDER BY score DESC) AS rank FROM participants WHERE competition_id = $1) r
-      WHERE p.competition_id = $1 AND p.user_id = r.user_id`, [id])
+    // Final ranks in the same statement: an UPDATE joined to a window over rows just inserted
+    // (no statistics yet) can be planned as a nested loop over both.
+    await db.query(`INSERT INTO participants (competition_id, user_id, score, final_rank)
+      SELECT $1, id, score, rank() OVER (ORDER BY score DESC)
+      FROM (SELECT id, (random() * 200000)::bigint AS score FROM users ORDER BY id LIMIT $2) u`, [id, opts.participants])
     await db.query('UPDATE competitions SET participant_count = $2 WHERE id = $1', [id, opts.participants])
     await db.query(`INSERT INTO push_devices (user_id, provider, token, platform, app_version)
       SELECT user_id, 'fcm', 'bench-' || user_id, 'android', '3.1.0' FROM participants WHERE competition_id = $1`, [id])
