@@ -375,9 +375,9 @@ async function main (): Promise<void> {
     })
     details.push(`- Competition results pushed: a competition of ${int(n.participants)} participants, each with one phone, made final; ` +
       `the final-results push reached ${int(n.delivered)} phones (${n.duplicates} twice) ${(n.drainMs / 1000).toFixed(1)} s after the event was written, ` +
-      `in ${int(n.fcmRequests)} FCM requests (at most ${n.fcmMaxConcurrent} in flight), send jobs of up to 500 pushes, NOTIFY_SEND_CONCURRENCY=2; ` +
+      `in ${int(n.fcmRequests)} FCM requests, send jobs of up to 500 pushes, NOTIFY_SEND_CONCURRENCY=2, NOTIFY_SEND_RATE=250 a second; ` +
       `service CPU ${int(n.serviceCpuMsPerThousand)} ms per 1,000 pushes (the API load included). Profile reads (${settings.connections} connections, ` +
-      `${settings.seconds} s) before: ${int(n.apiBefore.rps)} req/s p99 ${ms(n.apiBefore.p99)}; during the drain: ${int(n.apiDuring.rps)} req/s p99 ${ms(n.apiDuring.p99)}.`)
+      `${settings.seconds} s) before: ${int(n.apiBefore.rps)} req/s p99 ${ms(n.apiBefore.p99)}; over the drain's first 30 s: ${int(n.apiDuring.rps)} req/s p99 ${ms(n.apiDuring.p99)}.`)
   }
 
   const loadAtEnd = loadavg()

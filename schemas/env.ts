@@ -72,6 +72,7 @@ export const EnvSchema = Type.Object({
   NOTIFY_MAX_ATTEMPTS: Type.Integer({ default: 8, minimum: 1, maximum: 30 }),
   NOTIFY_RETRY_BASE_SECONDS: Type.Number({ default: 5, minimum: 0, maximum: 3600 }),
   NOTIFY_SEND_CONCURRENCY: Type.Integer({ default: 2, minimum: 1, maximum: 100 }),
+  NOTIFY_SEND_RATE: Type.Integer({ default: 250, minimum: 1, maximum: 100000 }),
   NOTIFY_PROVIDER_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 100, maximum: 120000 }),
   FCM_PROJECT_ID: Type.String({ default: '' }),
   FCM_CLIENT_EMAIL: Type.String({ default: '' }),

@@ -8,6 +8,7 @@ import { createInbox, type Inbox } from '../services/notifications/inbox.ts'
 import { createDevices } from '../services/notifications/devices.ts'
 import { createPreferences } from '../services/notifications/preferences.ts'
 import { createLiveNotifications } from '../services/notifications/live.ts'
+import { createSendRate } from '../services/notifications/send-rate.ts'
 import { channelsOf, createSenders } from '../services/notifications/senders.ts'
 import { createTriggers, REMINDERS_QUEUE, type Reminder } from '../services/notifications/triggers.ts'
 import type { Channel } from '../services/notifications/categories.ts'
@@ -53,7 +54,8 @@ export default fp(async function notificationsWiring (fastify) {
     log,
     maxAttempts: config.NOTIFY_MAX_ATTEMPTS,
     retryBaseSeconds: config.NOTIFY_RETRY_BASE_SECONDS,
-    receiptDelaySeconds: config.EXPO_RECEIPT_DELAY_SECONDS
+    receiptDelaySeconds: config.EXPO_RECEIPT_DELAY_SECONDS,
+    rate: createSendRate(config.NOTIFY_SEND_RATE)
   })
   const triggers = createTriggers({
     transact,

@@ -4,6 +4,7 @@ import type { ExpoSender, OutgoingEmail, OutgoingPush, OutgoingSms, SendResult, 
 import { isRoutine, type Category, type Channel } from './categories.ts'
 import { enqueueSends, type SendJob } from './create.ts'
 import { render, type Params, type TemplateName } from './templates.ts'
+import type { SendRate } from './send-rate.ts'
 
 // Sends a batch of queued deliveries of one channel and writes what became of each. A delivery
 // is claimed (queued -> sending) in its own commit before the provider is called, so a second
@@ -36,7 +37,12 @@ export interface DispatchDeps {
   retryBaseSeconds?: number
   // When to look for Expo's receipts (it reports uninstalled apps there).
   receiptDelaySeconds?: number
+  // Waits until this instance may hand that many more messages to providers.
+  rate?: SendRate
 }
+
+// Messages handed to a provider between two looks at the send rate.
+const RATE_SLICE = 100
 
 interface ContentRow {
   id: string
@@ -94,8 +100,10 @@ export function createDispatcher (deps: DispatchDeps) {
   // Sends in the sender's batch size; a batch whose fate is unknown (the sender threw) is retried.
   async function sendAll<M extends { key: string }> (sender: Sender<M>, messages: M[]): Promise<Map<string, SendResult>> {
     const results = new Map<string, SendResult>()
-    for (let i = 0; i < messages.length; i += sender.maxBatch) {
-      const batch = messages.slice(i, i + sender.maxBatch)
+    const slice = Math.min(sender.maxBatch, RATE_SLICE)
+    for (let i = 0; i < messages.length; i += slice) {
+      const batch = messages.slice(i, i + slice)
+      await deps.rate?.(batch.length)
       try {
         for (const result of await sender.send(batch)) results.set(result.key, result)
       } catch (err) {

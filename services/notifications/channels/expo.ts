@@ -1,4 +1,7 @@
+import type { Dispatcher } from 'undici'
+import type { ExpoPushMessage, ExpoPushTicket } from 'expo-server-sdk'
 import type { ExpoSender, OutgoingPush, PushReceipt, SendResult } from './types.ts'
+import { noAnswerReason } from './send-each.ts'
 
 export interface ExpoSenderOptions {
   // Needed only when the Expo project requires access tokens for push.
@@ -8,76 +11,117 @@ export interface ExpoSenderOptions {
   timeoutMs: number
 }
 
-// Expo's push service takes up to 100 messages a request and 1,000 receipt ids.
-const SEND_CHUNK = 100
-const RECEIPT_CHUNK = 1000
+// Expo's documented ticket and receipt errors that pass with time: a device's rate limit, a
+// fault at Expo or at FCM/APNs, and push credentials we fix on our side (as FCM's 401/403).
+// The rest (DeviceNotRegistered, MessageTooBig, DeveloperError) never go.
+const RETRYABLE_ERRORS = new Set(['MessageRateExceeded', 'ExpoError', 'ProviderError', 'InvalidCredentials', 'MismatchSenderId'])
+// One request takes 100 messages (the SDK's chunk limit); six go at once.
+const MAX_BATCH = 600
+const CONCURRENT_REQUESTS = 6
 
-// Ticket and receipt errors Expo documents; only a rate limit is worth another try.
-function ticketFailure (key: string, error: string | undefined, message: string): SendResult {
-  const reason = error ?? message.slice(0, 200)
-  return { key, outcome: 'failed', reason, retryable: error === 'MessageRateExceeded', unregistered: error === 'DeviceNotRegistered' }
+function failed (key: string, reason: string, retryable: boolean, unregistered = false): SendResult {
+  return { key, outcome: 'failed', reason, retryable, ...(unregistered && { unregistered: true }) }
 }
 
-// Push to Expo tokens through expo-server-sdk. The SDK reads its host once per process from an
-// environment variable, so another host is given per sender as an undici dispatcher (the SDK's
-// `httpAgent`) that sends every request to that origin instead. The SDK retries a 429 twice
-// itself; what is left comes back here as a retryable failure.
-export async function createExpoSender (opts: ExpoSenderOptions): Promise<ExpoSender> {
-  const { Expo } = await import('expo-server-sdk')
-  const { Agent } = await import('undici')
-  const agent = new Agent({ headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connectTimeout: opts.timeoutMs })
-  const origin = opts.apiUrl === undefined ? null : new URL(opts.apiUrl).origin
-  const dispatcher = origin === null ? agent : agent.compose((dispatch) => (options, handler) => dispatch({ ...options, origin }, handler))
-  const expo = new Expo({ accessToken: opts.accessToken, httpAgent: dispatcher, maxConcurrentRequests: 6 })
+function ticketResult (key: string, ticket: ExpoPushTicket | undefined): SendResult {
+  if (ticket === undefined) return failed(key, 'no_ticket', true)
+  if (ticket.status === 'ok') return { key, outcome: 'sent', providerId: ticket.id }
+  // The SDK's type lists fewer errors than Expo documents (MismatchSenderId is missing).
+  const error: string | undefined = ticket.details?.error
+  return failed(key, error ?? ticket.message.slice(0, 200), RETRYABLE_ERRORS.has(error ?? ''), error === 'DeviceNotRegistered')
+}
 
-  async function sendChunk (messages: OutgoingPush[]): Promise<SendResult[]> {
-    let tickets
+// A request Expo refused as a whole ({ errors: [{ code, message }] } with its status): a rate
+// limit the SDK's own two retries did not outlast, a fault, or credentials are worth another try.
+function refusedRequest (key: string, status: number, code: unknown): SendResult {
+  const retryable = status === 429 || status >= 500 || status === 401 || status === 403
+  return failed(key, typeof code === 'string' ? code : `http_${status}`, retryable)
+}
+
+// expo-server-sdk builds its URLs from EXPO_BASE_URL, read once when it is first imported: one
+// host per process. To point one sender elsewhere, requests go through an undici dispatcher (the
+// SDK's `httpAgent` option) that replaces the origin; the path stays the SDK's.
+function dispatcherFor (agent: Dispatcher, apiUrl: string | undefined): Dispatcher {
+  if (apiUrl === undefined) return agent
+  const origin = new URL(apiUrl).origin
+  return agent.compose((dispatch) => (options, handler) => dispatch({ ...options, origin }, handler))
+}
+
+// Push to Expo push tokens (ExponentPushToken[...]) through expo-server-sdk: tickets at send
+// time, receipts later (Expo reports most uninstalled apps there). The SDK and undici load only
+// when Expo push is configured. Expo does not send Retry-After; the SDK itself retries a 429
+// twice with backoff, and what is left comes back retryable.
+export async function createExpoSender (opts: ExpoSenderOptions): Promise<ExpoSender> {
+  const [{ Expo }, { Agent }] = await Promise.all([import('expo-server-sdk'), import('undici')])
+  const agent = new Agent({ headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connectTimeout: opts.timeoutMs })
+  const expo = new Expo({
+    accessToken: opts.accessToken,
+    httpAgent: dispatcherFor(agent, opts.apiUrl),
+    maxConcurrentRequests: CONCURRENT_REQUESTS
+  })
+
+  // One request's results, or the error when it got no answer.
+  async function sendChunk (chunk: ExpoPushMessage[], keyOf: (m: ExpoPushMessage) => string): Promise<SendResult[] | { error: unknown }> {
     try {
-      tickets = await expo.sendPushNotificationsAsync(messages.map((m) => ({
-        to: m.token,
-        title: m.title,
-        body: m.body,
-        data: m.data,
-        priority: m.priority === 'high' ? 'high' as const : 'normal' as const,
-        sound: m.priority === 'high' ? 'default' as const : null
-      })))
-    } catch (err) {
-      const { statusCode, code } = err as { statusCode?: unknown, code?: unknown }
-      // No HTTP answer: the batch's fate is unknown to us, the dispatcher retries it.
-      if (typeof statusCode !== 'number') throw err
-      const reason = typeof code === 'string' ? code : `http_${statusCode}`
-      const retryable = statusCode === 429 || statusCode >= 500
-      return messages.map((m) => ({ key: m.key, outcome: 'failed' as const, reason, retryable }))
+      const tickets = await expo.sendPushNotificationsAsync(chunk)
+      // Tickets come in the order of the messages.
+      return chunk.map((message, i) => ticketResult(keyOf(message), tickets[i]))
+    } catch (error) {
+      const { statusCode, code } = error as { statusCode?: unknown, code?: unknown }
+      if (typeof statusCode !== 'number') return { error }
+      return chunk.map((message) => refusedRequest(keyOf(message), statusCode, code))
     }
-    // Tickets come in the order of the messages.
-    return messages.map((m, i): SendResult => {
-      const ticket = tickets[i]!
-      return ticket.status === 'ok'
-        ? { key: m.key, outcome: 'sent', providerId: ticket.id }
-        : ticketFailure(m.key, ticket.details?.error, ticket.message)
+  }
+
+  async function send (pushes: OutgoingPush[]): Promise<SendResult[]> {
+    const results: SendResult[] = []
+    const keys = new Map<ExpoPushMessage, string>()
+    const keyOf = (message: ExpoPushMessage) => keys.get(message) ?? ''
+    for (const push of pushes) {
+      // Expo refuses a whole request over one malformed token; such a token never works.
+      if (!Expo.isExpoPushToken(push.token)) {
+        results.push(failed(push.key, 'InvalidExpoPushToken', false, true))
+        continue
+      }
+      const high = push.priority === 'high'
+      keys.set({
+        to: push.token,
+        title: push.title,
+        body: push.body,
+        data: push.data,
+        priority: high ? 'high' : 'normal',
+        sound: high ? 'default' : null
+      }, push.key)
+    }
+    const chunks = expo.chunkPushNotifications([...keys.keys()])
+    const answers = await Promise.all(chunks.map((chunk) => sendChunk(chunk, keyOf)))
+    const unanswered = answers.filter((answer) => 'error' in answer)
+    // No request answered: Expo is unreachable and the batch goes back whole. A request without
+    // an answer beside answered ones is retried on its own, so theirs are not sent twice.
+    if (unanswered.length > 0 && unanswered.length === answers.length) throw unanswered[0]?.error
+    answers.forEach((answer, i) => {
+      results.push(...'error' in answer
+        ? (chunks[i] ?? []).map((message) => failed(keyOf(message), noAnswerReason(answer.error), true))
+        : answer)
     })
+    return results
   }
 
   return {
     provider: 'expo',
-    maxBatch: SEND_CHUNK,
-    async send (messages) {
-      const results: SendResult[] = []
-      for (let i = 0; i < messages.length; i += SEND_CHUNK) results.push(...await sendChunk(messages.slice(i, i + SEND_CHUNK)))
-      return results
-    },
+    maxBatch: MAX_BATCH,
+    send,
     async checkReceipts (ids) {
-      const receipts: PushReceipt[] = []
-      for (let i = 0; i < ids.length; i += RECEIPT_CHUNK) {
-        const found = await expo.getPushNotificationReceiptsAsync(ids.slice(i, i + RECEIPT_CHUNK))
-        for (const [id, receipt] of Object.entries(found)) {
-          receipts.push(receipt.status === 'ok'
-            ? { id, status: 'ok', unregistered: false }
-            : { id, status: 'error', unregistered: receipt.details?.error === 'DeviceNotRegistered', reason: receipt.details?.error ?? receipt.message })
-        }
-      }
-      return receipts
+      const found = await Promise.all(expo.chunkPushNotificationReceiptIds(ids).map((chunk) => expo.getPushNotificationReceiptsAsync(chunk)))
+      // An id without a receipt is not ready yet, or too old (Expo keeps them about a day).
+      return found.flatMap((receipts) => Object.entries(receipts).map(([id, receipt]): PushReceipt => {
+        if (receipt.status === 'ok') return { id, status: 'ok', unregistered: false }
+        const error: string | undefined = receipt.details?.error
+        return { id, status: 'error', unregistered: error === 'DeviceNotRegistered', reason: error ?? receipt.message.slice(0, 200) }
+      }))
     },
-    async close () { await agent.close() }
+    async close () {
+      await agent.close()
+    }
   }
 }

@@ -15,11 +15,15 @@ export async function mapBounded<T, R> (items: readonly T[], concurrency: number
   return results
 }
 
-// Why a request got no answer: the socket error's code (ECONNREFUSED, ECONNRESET, ETIMEDOUT...)
-// or a timeout.
+// Why a request got no answer: the socket error's code (ECONNREFUSED, ECONNRESET, ETIMEDOUT...),
+// also when wrapped as the `cause` of fetch's "fetch failed", or a timeout.
 export function noAnswerReason (err: unknown): string {
-  const { code, name } = (err ?? {}) as { code?: unknown, name?: unknown }
+  const { code, name, cause } = (err ?? {}) as { code?: unknown, name?: unknown, cause?: unknown }
   if (typeof code === 'string' && code !== '') return code
+  if (cause !== undefined && cause !== err) {
+    const fromCause = noAnswerReason(cause)
+    if (fromCause !== 'no_answer') return fromCause
+  }
   return name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : 'no_answer'
 }
 

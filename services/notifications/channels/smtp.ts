@@ -9,20 +9,24 @@ export interface SmtpSenderOptions {
   timeoutMs: number
 }
 
+// What an SMTP reply code says about trying again (RFC 5321): 4xx is temporary (greylisting, a
+// full queue), 5xx permanent (no such mailbox), except 503 (bad command sequence), which is
+// about the session, not the message. An authentication refusal (535) is our credentials: fixed
+// on our side, then the same message goes.
+function isRetryable (responseCode: number, code: unknown): boolean {
+  return responseCode < 500 || responseCode === 503 || code === 'EAUTH'
+}
+
 // Email over SMTP with nodemailer, the alternative to SendGrid: a pool of a few connections
-// reused between messages. The SMTP reply code decides a failure: 4xx is temporary (greylisting,
-// a full mailbox queue), 5xx permanent (no such mailbox).
+// reused between messages. nodemailer loads only when SMTP is configured.
 export async function createSmtpSender (opts: SmtpSenderOptions): Promise<Sender<OutgoingEmail>> {
   const { createTransport } = await import('nodemailer')
-  const url = new URL(opts.url)
   const concurrency = opts.concurrency ?? 3
+  // nodemailer reads host, port, credentials and TLS (smtps:) from the URL itself.
   const transport = createTransport({
+    url: opts.url,
     pool: true,
     maxConnections: concurrency,
-    host: url.hostname,
-    port: Number(url.port || (url.protocol === 'smtps:' ? 465 : 587)),
-    secure: url.protocol === 'smtps:',
-    ...(url.username !== '' && { auth: { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } }),
     connectionTimeout: opts.timeoutMs,
     greetingTimeout: opts.timeoutMs,
     socketTimeout: opts.timeoutMs
@@ -33,10 +37,10 @@ export async function createSmtpSender (opts: SmtpSenderOptions): Promise<Sender
       const info = await transport.sendMail({ from: opts.from, to: message.to, subject: message.subject, text: message.text, html: message.html })
       return { key: message.key, outcome: 'sent', providerId: info.messageId ?? null }
     } catch (err) {
-      const { responseCode } = err as { responseCode?: unknown }
+      const { responseCode, code } = err as { responseCode?: unknown, code?: unknown }
       // No SMTP reply (refused, reset, timed out): sendEach decides.
       if (typeof responseCode !== 'number') throw err
-      return { key: message.key, outcome: 'failed', reason: `smtp_${responseCode}`, retryable: responseCode < 500 }
+      return { key: message.key, outcome: 'failed', reason: `smtp_${responseCode}`, retryable: isRetryable(responseCode, code) }
     }
   }
 

@@ -21,13 +21,17 @@ const PERMANENT_CODES = new Set([21211, 21408, 21610, 21612, 21614])
 const RATE_LIMITED = 20429
 
 // SMS through the Twilio SDK (Messages resource, one message per request). The SDK loads only
-// when SMS is configured; its own retries are off so the dispatcher's backoff decides.
+// when SMS is configured; its own retries are off so the dispatcher's backoff decides. Twilio's
+// errors ({ code, message, more_info, status }) reach us without the response headers, so a 429
+// carries no Retry-After.
 export async function createTwilioSender (opts: TwilioSenderOptions): Promise<Sender<OutgoingSms>> {
   if ((opts.from === undefined) === (opts.messagingServiceSid === undefined)) {
     throw new Error('Twilio needs exactly one of TWILIO_FROM and TWILIO_MESSAGING_SERVICE_SID')
   }
   const { default: twilio } = await import('twilio')
   const client = twilio(opts.accountSid, opts.authToken, { autoRetry: false, timeout: opts.timeoutMs })
+  // Each Twilio domain joins its `baseUrl` (https://api.twilio.com) with the resource path; the
+  // Messages resource lives on the `api` domain.
   if (opts.apiUrl !== undefined) client.api.baseUrl = opts.apiUrl.replace(/\/$/, '')
   const sender = opts.from !== undefined ? { from: opts.from } : { messagingServiceSid: opts.messagingServiceSid! }
 
