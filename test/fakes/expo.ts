@@ -9,8 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
 import { gunzipSync } from 'node:zlib'
 
-export type ExpoTicketFailure = 'DeviceNotRegistered' | 'MessageTooBig' | 'MessageRateExceeded' | 'InvalidCredentials'
-export type ExpoRequestFailure = 'rate-limited' | 'server-error'
+export type ExpoTicketFailure = 'DeviceNotRegistered' | 'MessageTooBig' | 'MessageRateExceeded' | 'InvalidCredentials' | 'MismatchSenderId'
+export type ExpoRequestFailure = 'rate-limited' | 'server-error' | 'connection-reset'
 
 export interface ExpoPush { ticketId: string, to: string, title: string | undefined, body: string | undefined, data: Record<string, unknown>, priority: string | undefined }
 
@@ -18,6 +18,8 @@ export interface FakeExpo {
   url: string
   sent: ExpoPush[]
   sendRequests: number
+  // Messages in each send request, in order of arrival.
+  requestSizes: number[]
   receiptRequests: number
   // The token fails in its ticket (at send time).
   failTicket: (token: string, error: ExpoTicketFailure) => void
@@ -50,6 +52,7 @@ export async function startFakeExpo (): Promise<FakeExpo> {
   const sent: ExpoPush[] = []
   let requestFailure: { failure: ExpoRequestFailure, times: number } | null = null
   let sendRequests = 0
+  const requestSizes: number[] = []
   let receiptRequests = 0
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -57,12 +60,18 @@ export async function startFakeExpo (): Promise<FakeExpo> {
       sendRequests++
       if (requestFailure !== null && requestFailure.times > 0) {
         requestFailure.times--
+        // The connection drops before any answer: the sender cannot tell whether Expo took it.
+        if (requestFailure.failure === 'connection-reset') {
+          req.socket.destroy()
+          return
+        }
         return requestFailure.failure === 'rate-limited'
           ? reply(res, 429, { errors: [{ code: 'TOO_MANY_REQUESTS', message: 'Too many requests' }] })
           : reply(res, 503, { errors: [{ code: 'INTERNAL_SERVER_ERROR', message: 'An unknown error occurred.' }] })
       }
       const body = await readJson(req)
       const messages = (Array.isArray(body) ? body : [body]) as Array<{ to: string, title?: string, body?: string, data?: Record<string, unknown>, priority?: string }>
+      requestSizes.push(messages.length)
       if (messages.length > 100) return reply(res, 400, { errors: [{ code: 'PUSH_TOO_MANY_NOTIFICATIONS', message: 'You are trying to send more than 100 push notifications in one request' }] })
       const tickets = messages.map((m) => {
         if (!TOKEN.test(m.to)) {
@@ -97,6 +106,7 @@ export async function startFakeExpo (): Promise<FakeExpo> {
     url: `http://127.0.0.1:${port}`,
     sent,
     get sendRequests () { return sendRequests },
+    requestSizes,
     get receiptRequests () { return receiptRequests },
     failTicket (token, error) { ticketFailures.set(token, error) },
     unregisterLater (token) { laterUnregistered.add(token) },

@@ -1,12 +1,17 @@
 // A local fake of SendGrid's v3 mail/send. The real @sendgrid/mail posts here with a Bearer API
 // key and reads SendGrid's answers back: 202 with an X-Message-Id header, or
-// { errors: [{ message, field, help }] } with 400/401/413, 429 with Retry-After, 5xx. Tests make
+// { errors: [{ message, field, help }] } with 400/401/403/413, 429 with X-RateLimit-Reset, 5xx. Tests make
 // an address fail through `failAddress`.
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
 
-export type SendgridFailure = 'bad-request' | 'rate-limited' | 'server-error'
+export type SendgridFailure =
+  | 'bad-request' // 400: not a valid address
+  | 'forbidden' // 403: the from address is not a verified sender identity
+  | 'payload-too-large' // 413
+  | 'rate-limited' // 429 with X-RateLimit-Reset
+  | 'server-error' // 503
 
 export interface SendgridMail { messageId: string, to: string, from: string, subject: string, text: string, html: string }
 
@@ -58,7 +63,13 @@ export async function startFakeSendgrid (): Promise<FakeSendgrid> {
     if (body.subject === undefined || body.subject === '') return errors(res, 400, [{ message: 'The subject is required.', field: 'subject' }])
     const failure = failures.get(to)
     if (failure?.failure === 'bad-request') return errors(res, 400, [{ message: 'Does not contain a valid address.', field: 'personalizations.0.to.0.email' }])
-    if (failure?.failure === 'rate-limited') return errors(res, 429, [{ message: 'too many requests' }], { 'retry-after': String(failure.retryAfterSeconds) })
+    if (failure?.failure === 'forbidden') return errors(res, 403, [{ message: 'The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved.', field: 'from' }])
+    if (failure?.failure === 'payload-too-large') return errors(res, 413, [{ message: 'Payload Too Large' }])
+    if (failure?.failure === 'rate-limited') {
+      // SendGrid tells when the limit resets (a Unix time); it sends no Retry-After.
+      const reset = Math.floor(Date.now() / 1000) + failure.retryAfterSeconds
+      return errors(res, 429, [{ message: 'too many requests' }], { 'x-ratelimit-limit': '600', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) })
+    }
     if (failure?.failure === 'server-error') return errors(res, 503, [{ message: 'Service Unavailable' }])
     const messageId = randomBytes(16).toString('base64url')
     const content = (type: string) => body.content?.find((c) => c.type === type)?.value ?? ''

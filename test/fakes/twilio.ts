@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 export type TwilioFailure =
   | 'invalid-number' // 400, 21211: the 'To' number is not a valid phone number
   | 'unsubscribed' // 400, 21610: the recipient replied STOP
+  | 'not-mobile' // 400, 21614: the 'To' number is not a mobile number
   | 'rate-limited' // 429, 20429: too many requests
   | 'server-error' // 500, 20500: an internal error
 
@@ -28,6 +29,7 @@ export interface FakeTwilio {
 const FAILURES: Record<TwilioFailure, { status: number, code: number, message: string }> = {
   'invalid-number': { status: 400, code: 21211, message: 'The \'To\' number is not a valid phone number.' },
   unsubscribed: { status: 400, code: 21610, message: 'Attempt to send to unsubscribed recipient' },
+  'not-mobile': { status: 400, code: 21614, message: '\'To\' number is not a valid mobile number' },
   'rate-limited': { status: 429, code: 20429, message: 'Too Many Requests' },
   'server-error': { status: 500, code: 20500, message: 'An internal server error has occurred' }
 }

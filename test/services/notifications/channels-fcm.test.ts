@@ -4,12 +4,13 @@ import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { createFcmSender } from '../../../services/notifications/channels/fcm.ts'
 import type { OutgoingPush, SendResult } from '../../../services/notifications/channels/types.ts'
+import { noAnswerReason } from '../../../services/notifications/channels/send-each.ts'
 import { startFakeFcm } from '../../fakes/fcm.ts'
 import type { FakeFcm } from '../../fakes/fcm.ts'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
-async function setup (test: Teardown, opts: { concurrency?: number, privateKey?: string } = {}) {
+async function setup (test: Teardown, opts: { concurrency?: number, privateKey?: string, timeoutMs?: number } = {}) {
   const fake = await startFakeFcm()
   const sender = await createFcmSender({
     projectId: fake.projectId,
@@ -18,7 +19,7 @@ async function setup (test: Teardown, opts: { concurrency?: number, privateKey?:
     apiUrl: fake.url,
     tokenUrl: fake.tokenUrl,
     concurrency: opts.concurrency,
-    timeoutMs: 5000
+    timeoutMs: opts.timeoutMs ?? 5000
   })
   test.teardown(async () => {
     await sender.close?.()
@@ -133,4 +134,13 @@ t.test('an unreachable FCM throws the batch back', async (t) => {
   // A kept-alive socket finds the server gone (reset) or a new one is refused.
   const err = await sender.send([push(2), push(3)]).then(() => null, (e: unknown) => e as { code?: string })
   t.match(err?.code, /^ECONN(REFUSED|RESET)$/, 'the batch is thrown back')
+})
+
+t.test('an FCM too slow to answer within the timeout: the batch is thrown back', async (t) => {
+  const { fake, sender } = await setup(t, { timeoutMs: 200 })
+  await sender.send([push(1)])
+  fake.setResponseDelay(1000)
+  const err = await sender.send([push(2), push(3)]).then(() => null, (e: unknown) => e)
+  t.match(err, { message: /aborted due to timeout/ })
+  t.match(noAnswerReason(err), /timeout/i, 'a single message timing out beside answered ones would be retried, named as a timeout')
 })
