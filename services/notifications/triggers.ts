@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises'
 import type { RelayedEvent } from '../shared/event-relay.ts'
 import type { EventConsumer, JobQueue } from '../shared/jobs.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
@@ -38,7 +39,7 @@ interface CompetitionRow {
 }
 
 // Participants told per transaction when a whole competition hears something.
-const CHUNK = 2000
+const CHUNK = 1000
 
 const RANK_CONSUMER = 'notifications-rank'
 const RANK_QUEUE = `events.${RANK_CONSUMER}`
@@ -56,12 +57,16 @@ export function createTriggers (deps: TriggerDeps) {
     return rows[0]
   }
 
+  // A whole competition is told a chunk at a time, resting as long as each chunk took between
+  // them, so writing 100,000 inbox rows takes at most half of the database's time meanwhile.
   async function notify (cause: string, category: Category, template: TemplateName, competitionId: string | null, recipients: Recipient[]): Promise<void> {
     for (let i = 0; i < recipients.length; i += CHUNK) {
+      const started = performance.now()
       const created = await transact(async (tx) => await createNotifications(tx, jobs, {
         cause, category, template, competitionId, recipients: recipients.slice(i, i + CHUNK)
       }, channels))
       if (created.length > 0) deps.onCreated(created, category)
+      if (i + CHUNK < recipients.length) await setTimeout(performance.now() - started)
     }
   }
 
