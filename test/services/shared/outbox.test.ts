@@ -48,7 +48,7 @@ test('a competition\'s life writes its events, each valid against its schema', a
     'ledger.posted', 'prize.paid'
   ], 'in the order they happened')
   const score = events.find((e) => e.type === 'score.changed')!
-  t.same(score.payload.changes, [{ userId: ada.id, score: 7 }], 'the new score, coalesced per batch')
+  t.same(score.payload.changes, [{ userId: ada.id, score: 7, previousScore: 0 }], 'the new score and the one before, coalesced per batch')
   const fee = events.find((e) => e.type === 'ledger.posted' && e.payload.kind === 'entry_fee')!
   t.same(fee.payload.wallets, [{ userId: ada.id, amount: -500, currency: 'USD' }], 'the wallet the entry fee left')
 })
