@@ -23,7 +23,8 @@ import { NotificationMessageSchema } from './notifications.ts'
 // - error:    a client message that was not understood (the socket stays open)
 // - pong:     the answer to a ping
 // - notification: a new item of the caller's inbox (schemas/notifications.ts), on every socket
-//             the user has open; outside the seq numbering, never replayed (the inbox has it)
+//             the user has open, once its first frame went; outside the seq numbering, never
+//             replayed (the inbox has it)
 // At most one frame (update or rank) per client per tick; none when nothing in its view
 // changed, so a client's seq may jump. `k` neighbours are in snapshots only (GET the
 // leaderboard with around=me for a fresh view of them).

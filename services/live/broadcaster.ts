@@ -115,10 +115,13 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     return { competitions: connections.feeds.size, clients, channels: subscriptions.channels() }
   }
 
-  // A message for one person on every socket they have open here (a new notification).
+  // A message for one person on every socket they have open here (a new notification). A socket
+  // still waiting for its snapshot or replay is skipped: the protocol's first frame is one of those.
   function sendToUser (userId: string, message: string): number {
     let sent = 0
-    for (const client of connections.ofUser(userId)) if (connections.send(client, message, 'notification')) sent++
+    for (const client of connections.ofUser(userId)) {
+      if (client.ready && connections.send(client, message, 'notification')) sent++
+    }
     return sent
   }
 
