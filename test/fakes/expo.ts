@@ -7,7 +7,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { gunzipSync } from 'node:zlib'
+import { listenLocal, readBody, replyJson } from './http.ts'
 
 export type ExpoTicketFailure = 'DeviceNotRegistered' | 'MessageTooBig' | 'MessageRateExceeded' | 'InvalidCredentials' | 'MismatchSenderId'
 export type ExpoRequestFailure = 'rate-limited' | 'server-error' | 'connection-reset'
@@ -34,16 +34,10 @@ export interface FakeExpo {
 const TOKEN = /^Expo(nent)?PushToken\[[^\]]+\]$/
 
 async function readJson (req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  const raw = Buffer.concat(chunks)
-  return JSON.parse((req.headers['content-encoding'] === 'gzip' ? gunzipSync(raw) : raw).toString())
+  return JSON.parse(await readBody(req))
 }
 
-function reply (res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
-}
+const reply = replyJson
 
 export async function startFakeExpo (): Promise<FakeExpo> {
   const ticketFailures = new Map<string, ExpoTicketFailure>()
@@ -100,10 +94,9 @@ export async function startFakeExpo (): Promise<FakeExpo> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => { if (!res.headersSent) reply(res, 500, { errors: [{ code: 'INTERNAL_SERVER_ERROR', message: String(err) }] }) })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
+  const { url, close } = await listenLocal(server)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     sent,
     get sendRequests () { return sendRequests },
     requestSizes,
@@ -112,9 +105,6 @@ export async function startFakeExpo (): Promise<FakeExpo> {
     unregisterLater (token) { laterUnregistered.add(token) },
     failRequests (failure, times) { requestFailure = { failure, times } },
     clearFailures () { ticketFailures.clear(); laterUnregistered.clear(); requestFailure = null },
-    async close () {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    }
+    close
   }
 }

@@ -8,6 +8,7 @@ import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { generateKeyPairSync, randomBytes, verify } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
+import { listenLocal, readBody, replyJson } from './http.ts'
 
 // What the JWT's `aud` must say: Google's token endpoint, wherever the grant is posted.
 export const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token'
@@ -108,15 +109,8 @@ function invalidArgument (message: string, field: string): HttpError {
     [{ '@type': BAD_REQUEST_TYPE, fieldViolations: [{ field, description: message }] }]))
 }
 
-async function readBody (req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of req) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}
-
 function reply (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers })
-  res.end(JSON.stringify(body))
+  replyJson(res, status, body, { 'content-type': 'application/json; charset=UTF-8', ...headers })
 }
 
 function isRecord (value: unknown): value is Record<string, unknown> {
@@ -257,9 +251,7 @@ export async function startFakeFcm (opts: { projectId?: string } = {}): Promise<
     })
   })
   server.on('connection', () => { fake.connections++ })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  const url = `http://127.0.0.1:${port}`
+  const { url, close } = await listenLocal(server)
 
   const fake: FakeFcm = {
     url,
@@ -284,13 +276,7 @@ export async function startFakeFcm (opts: { projectId?: string } = {}): Promise<
     revokeAccessTokens () {
       accessTokens.clear()
     },
-    async close () {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        // Senders keep connections alive; without this, close waits for them to time out.
-        server.closeAllConnections()
-      })
-    }
+    close
   }
   return fake
 }

@@ -5,6 +5,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
+import { listenLocal, readBody } from './http.ts'
 
 export type SendgridFailure =
   | 'bad-request' // 400: not a valid address
@@ -35,12 +36,6 @@ interface MailBody {
 function errors (res: ServerResponse, status: number, list: Array<{ message: string, field?: string | null }>, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers })
   res.end(JSON.stringify({ errors: list.map((e) => ({ message: e.message, field: e.field ?? null, help: null })) }))
-}
-
-async function readBody (req: IncomingMessage): Promise<string> {
-  let text = ''
-  for await (const chunk of req) text += String(chunk)
-  return text
 }
 
 export async function startFakeSendgrid (): Promise<FakeSendgrid> {
@@ -80,18 +75,14 @@ export async function startFakeSendgrid (): Promise<FakeSendgrid> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => { if (!res.headersSent) errors(res, 500, [{ message: String(err) }]) })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
+  const { url, close } = await listenLocal(server)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     apiKey,
     sent,
     get requests () { return requests },
     failAddress (to, failure, { retryAfterSeconds = 30 } = {}) { failures.set(to, { failure, retryAfterSeconds }) },
     clearFailures () { failures.clear() },
-    async close () {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    }
+    close
   }
 }

@@ -5,6 +5,7 @@
 import { createServer } from 'node:http'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
+import { listenLocal, readBody, replyJson } from './http.ts'
 
 export type TwilioFailure =
   | 'invalid-number' // 400, 21211: the 'To' number is not a valid phone number
@@ -35,14 +36,7 @@ const FAILURES: Record<TwilioFailure, { status: number, code: number, message: s
 }
 
 function error (res: ServerResponse, status: number, code: number, message: string): void {
-  res.writeHead(status, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status }))
-}
-
-async function readBody (req: IncomingMessage): Promise<string> {
-  let text = ''
-  for await (const chunk of req) text += String(chunk)
-  return text
+  replyJson(res, status, { code, message, more_info: `https://www.twilio.com/docs/errors/${code}`, status })
 }
 
 export async function startFakeTwilio (): Promise<FakeTwilio> {
@@ -106,19 +100,15 @@ export async function startFakeTwilio (): Promise<FakeTwilio> {
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => { if (!res.headersSent) error(res, 500, 20500, String(err)) })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
+  const { url, close } = await listenLocal(server)
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     accountSid,
     authToken,
     sent,
     get requests () { return requests },
     failNumber (to, failure) { failures.set(to, failure) },
     clearFailures () { failures.clear() },
-    async close () {
-      server.closeAllConnections()
-      await new Promise((resolve) => server.close(resolve))
-    }
+    close
   }
 }

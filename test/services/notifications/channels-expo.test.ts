@@ -2,30 +2,16 @@
 // tickets and receipts, request-level refusals, and a host given per sender.
 import t from 'tap'
 import { createExpoSender } from '../../../services/notifications/channels/expo.ts'
-import type { OutgoingPush, SendResult } from '../../../services/notifications/channels/types.ts'
+import type { OutgoingPush } from '../../../services/notifications/channels/types.ts'
 import { startFakeExpo } from '../../fakes/expo.ts'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
+import { byKey, push as message, senderAndFake, type Teardown } from './channel-fixtures.ts'
 
 async function setup (test: Teardown) {
-  const fake = await startFakeExpo()
-  const sender = await createExpoSender({ apiUrl: fake.url, timeoutMs: 5000 })
-  test.teardown(async () => {
-    await sender.close?.()
-    await fake.close()
-  })
-  return { fake, sender }
+  return await senderAndFake(test, startFakeExpo, async (fake) => await createExpoSender({ apiUrl: fake.url, timeoutMs: 5000 }))
 }
 
 const token = (n: number) => `ExponentPushToken[device-${n}]`
-
-function push (n: number, overrides: Partial<OutgoingPush> = {}): OutgoingPush {
-  return { key: `k${n}`, token: token(n), title: `Title ${n}`, body: `Body ${n}`, data: { n: String(n) }, priority: 'normal', ...overrides }
-}
-
-function byKey (results: SendResult[]): Map<string, SendResult> {
-  return new Map(results.map((result) => [result.key, result]))
-}
+const push = (n: number, overrides: Partial<OutgoingPush> = {}) => message(n, token(n), overrides)
 
 t.test('150 messages go in two requests of 100 and 50; providerId is the ticket id', async (t) => {
   const { fake, sender } = await setup(t)

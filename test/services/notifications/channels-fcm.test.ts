@@ -3,16 +3,15 @@
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { createFcmSender } from '../../../services/notifications/channels/fcm.ts'
-import type { OutgoingPush, SendResult } from '../../../services/notifications/channels/types.ts'
+import type { OutgoingPush } from '../../../services/notifications/channels/types.ts'
 import { noAnswerReason } from '../../../services/notifications/channels/send-each.ts'
 import { startFakeFcm } from '../../fakes/fcm.ts'
 import type { FakeFcm } from '../../fakes/fcm.ts'
+import { byKey, push as message, senderAndFake, type Teardown } from './channel-fixtures.ts'
 
-interface Teardown { teardown: (fn: () => unknown) => void }
-
+const push = (n: number, overrides: Partial<OutgoingPush> = {}) => message(n, `token-${n}`, overrides)
 async function setup (test: Teardown, opts: { concurrency?: number, privateKey?: string, timeoutMs?: number } = {}) {
-  const fake = await startFakeFcm()
-  const sender = await createFcmSender({
+  return await senderAndFake(test, startFakeFcm, async (fake) => await createFcmSender({
     projectId: fake.projectId,
     clientEmail: fake.clientEmail,
     privateKey: opts.privateKey ?? fake.privateKey,
@@ -20,20 +19,7 @@ async function setup (test: Teardown, opts: { concurrency?: number, privateKey?:
     tokenUrl: fake.tokenUrl,
     concurrency: opts.concurrency,
     timeoutMs: opts.timeoutMs ?? 5000
-  })
-  test.teardown(async () => {
-    await sender.close?.()
-    await fake.close()
-  })
-  return { fake, sender }
-}
-
-function push (n: number, overrides: Partial<OutgoingPush> = {}): OutgoingPush {
-  return { key: `k${n}`, token: `token-${n}`, title: `Title ${n}`, body: `Body ${n}`, data: { n: String(n) }, priority: 'normal', ...overrides }
-}
-
-function byKey (results: SendResult[]): Map<string, SendResult> {
-  return new Map(results.map((result) => [result.key, result]))
+  }))
 }
 
 t.test('a full batch goes one request per message, at most `concurrency` at once, over kept-alive connections', async (t) => {

@@ -2,29 +2,14 @@
 // client of its own: each email one request, SendGrid's refusals mapped.
 import t from 'tap'
 import { createSendgridSender } from '../../../services/notifications/channels/sendgrid.ts'
-import type { OutgoingEmail, SendResult } from '../../../services/notifications/channels/types.ts'
 import { startFakeSendgrid } from '../../fakes/sendgrid.ts'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
+import { byKey, email, senderAndFake, type Teardown } from './channel-fixtures.ts'
 
 const FROM = 'Health Competition <no-reply@example.com>'
 
 async function setup (test: Teardown, opts: { apiKey?: string } = {}) {
-  const fake = await startFakeSendgrid()
-  const sender = await createSendgridSender({ apiKey: opts.apiKey ?? fake.apiKey, from: FROM, apiUrl: fake.url, timeoutMs: 5000 })
-  test.teardown(async () => {
-    await sender.close?.()
-    await fake.close()
-  })
-  return { fake, sender }
-}
-
-function email (n: number): OutgoingEmail {
-  return { key: `k${n}`, to: `user${n}@example.com`, subject: `Subject ${n}`, text: `Text ${n}`, html: `<p>Html ${n}</p>` }
-}
-
-function byKey (results: SendResult[]): Map<string, SendResult> {
-  return new Map(results.map((result) => [result.key, result]))
+  return await senderAndFake(test, startFakeSendgrid, async (fake) =>
+    await createSendgridSender({ apiKey: opts.apiKey ?? fake.apiKey, from: FROM, apiUrl: fake.url, timeoutMs: 5000 }))
 }
 
 t.test('each email is its own request; providerId is X-Message-Id', async (t) => {

@@ -2,27 +2,12 @@
 // transport: messages over a few reused connections, reply codes mapped.
 import t from 'tap'
 import { createSmtpSender } from '../../../services/notifications/channels/smtp.ts'
-import type { OutgoingEmail, SendResult } from '../../../services/notifications/channels/types.ts'
 import { startFakeSmtp } from '../../fakes/smtp.ts'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
+import { byKey, email, senderAndFake, type Teardown } from './channel-fixtures.ts'
 
 async function setup (test: Teardown, opts: { url?: (url: string) => string } = {}) {
-  const fake = await startFakeSmtp()
-  const sender = await createSmtpSender({ url: opts.url?.(fake.url) ?? fake.url, from: 'Health Competition <no-reply@example.com>', timeoutMs: 5000 })
-  test.teardown(async () => {
-    await sender.close?.()
-    await fake.close()
-  })
-  return { fake, sender }
-}
-
-function email (n: number): OutgoingEmail {
-  return { key: `k${n}`, to: `user${n}@example.com`, subject: `Subject ${n}`, text: `Text ${n}`, html: `<p>Html ${n}</p>` }
-}
-
-function byKey (results: SendResult[]): Map<string, SendResult> {
-  return new Map(results.map((result) => [result.key, result]))
+  return await senderAndFake(test, startFakeSmtp, async (fake) =>
+    await createSmtpSender({ url: opts.url?.(fake.url) ?? fake.url, from: 'Health Competition <no-reply@example.com>', timeoutMs: 5000 }))
 }
 
 t.test('a batch goes over a small pool of connections; providerId is the Message-ID', async (t) => {

@@ -3,29 +3,18 @@
 import t from 'tap'
 import { createTwilioSender } from '../../../services/notifications/channels/twilio.ts'
 import type { TwilioSenderOptions } from '../../../services/notifications/channels/twilio.ts'
-import type { OutgoingSms, SendResult } from '../../../services/notifications/channels/types.ts'
+import type { OutgoingSms } from '../../../services/notifications/channels/types.ts'
 import { startFakeTwilio } from '../../fakes/twilio.ts'
-
-interface Teardown { teardown: (fn: () => unknown) => void }
+import { byKey, senderAndFake, type Teardown } from './channel-fixtures.ts'
 
 async function setup (test: Teardown, overrides: Partial<TwilioSenderOptions> = {}) {
-  const fake = await startFakeTwilio()
-  const sender = await createTwilioSender({
+  return await senderAndFake(test, startFakeTwilio, async (fake) => await createTwilioSender({
     accountSid: fake.accountSid, authToken: fake.authToken, from: '+15005550006', apiUrl: fake.url, timeoutMs: 5000, ...overrides
-  })
-  test.teardown(async () => {
-    await sender.close?.()
-    await fake.close()
-  })
-  return { fake, sender }
+  }))
 }
 
 function sms (n: number, to = `+1415555${String(n).padStart(4, '0')}`): OutgoingSms {
   return { key: `k${n}`, to, body: `Message ${n}` }
-}
-
-function byKey (results: SendResult[]): Map<string, SendResult> {
-  return new Map(results.map((result) => [result.key, result]))
 }
 
 t.test('each SMS is one Messages request; providerId is the message sid', async (t) => {
