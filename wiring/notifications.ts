@@ -68,13 +68,13 @@ export default fp(async function notificationsWiring (fastify) {
       live.publish(created)
     }
   })
-  fastify.decorate('notifications', { inbox, devices: createDevices({ db: pool }), preferences: createPreferences({ transact }), channels })
+  fastify.decorate('notifications', { inbox, devices: createDevices({ db: pool }), preferences: createPreferences({ db: pool, transact }), channels })
 
   for (const consumer of triggers.consumers) await fastify.jobs.consume(consumer)
   // A send job is a batch of up to 500 provider calls: few at a time, so a competition of
   // 100,000 finishing never takes the database or the event loop from the API.
   await fastify.jobs.work<SendJob>(SEND_QUEUE, { concurrency: config.NOTIFY_SEND_CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 1 },
-    async (job, attempt) => { await dispatcher.handle(job, attempt) })
+    async (job) => { await dispatcher.handle(job) })
   await fastify.jobs.work<{ tickets: Array<{ id: string, token: string }> }>(RECEIPTS_QUEUE, {},
     async (job) => { await dispatcher.checkReceipts(job.tickets) })
   await fastify.jobs.work<Reminder>(REMINDERS_QUEUE, { policy: 'exclusive' }, async (reminder) => { await triggers.remind(reminder) })

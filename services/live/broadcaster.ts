@@ -119,14 +119,15 @@ export function createBroadcaster (deps: BroadcasterDeps) {
   // still waiting for its snapshot or replay is skipped: the protocol's first frame is one of those.
   function sendToUser (userId: string, message: string): number {
     let sent = 0
-    for (const client of connections.ofUser(userId)) {
+    // A copy: a socket dropped as too slow leaves the set while it is walked.
+    for (const client of [...connections.ofUser(userId)]) {
       if (client.ready && connections.send(client, message, 'notification')) sent++
     }
     return sent
   }
 
   function hasUser (userId: string): boolean {
-    return connections.ofUser(userId).length > 0
+    return connections.ofUser(userId).size > 0
   }
 
   return { connect, shutdown, watched, stats, sendToUser, hasUser }

@@ -6,6 +6,8 @@ import { OPEN, type BroadcasterMetrics, type Client, type Feed, type FeedSource,
 // The registry of this instance's live sockets, by competition: sending with backpressure
 // (a consumer that cannot keep up is dropped), heartbeats, per-client message rate.
 
+const NONE: ReadonlySet<Client> = new Set()
+
 // How long a dropped client has to read up to its close frame before its connection is reset.
 const CLOSE_GRACE_MS = 1000
 
@@ -127,9 +129,9 @@ export function createConnections (deps: ConnectionsDeps) {
     }
   }
 
-  // The user's open sockets on this instance (none: an empty list).
-  function ofUser (userId: string): Client[] {
-    return [...byUser.get(userId) ?? []]
+  // The user's open sockets on this instance.
+  function ofUser (userId: string): ReadonlySet<Client> {
+    return byUser.get(userId) ?? NONE
   }
 
   return { feeds, add, send, drop, withinRate, dropAll, ofUser }

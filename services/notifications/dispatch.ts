@@ -1,5 +1,5 @@
 import type { Db, Transact } from '../shared/transactions.ts'
-import type { JobAttempt, JobQueue } from '../shared/jobs.ts'
+import type { JobQueue } from '../shared/jobs.ts'
 import type { ExpoSender, OutgoingEmail, OutgoingPush, OutgoingSms, SendResult, Sender } from './channels/types.ts'
 import { isRoutine, type Category, type Channel } from './categories.ts'
 import { enqueueSends, type SendJob } from './create.ts'
@@ -245,7 +245,7 @@ export function createDispatcher (deps: DispatchDeps) {
   }
 
   return {
-    async handle (job: SendJob, _attempt?: JobAttempt): Promise<void> {
+    async handle (job: SendJob): Promise<void> {
       const rows = await claim(job)
       if (rows.length === 0) return
       let sent: Sent

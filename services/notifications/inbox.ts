@@ -10,6 +10,7 @@ import type { Category } from './categories.ts'
 
 interface NotificationRow {
   id: string
+  user_id: string
   category: Category
   template: TemplateName
   params: Params
@@ -23,12 +24,18 @@ interface NotificationRow {
   deliveries: Array<{ channel: string, status: string, reason: string | null, send_after: string, updated_at: string }>
 }
 
-const SELECT = `SELECT n.id, n.category, n.template, n.params, n.competition_id, n.created_at, n.read_at, ${CREATED_AT_MICROS.replace('created_at', 'n.created_at')},
-    u.locale, u.time_zone, u.units,
-    COALESCE((SELECT jsonb_agg(jsonb_build_object('channel', d.channel, 'status', d.status, 'reason', d.reason,
-      'send_after', d.send_after, 'updated_at', d.updated_at) ORDER BY d.channel)
-      FROM notification_deliveries d WHERE d.notification_id = n.id), '[]') AS deliveries
-  FROM notifications n JOIN users u ON u.id = n.user_id`
+// The notifications `chosen` picks (a query on notifications alone, whose columns it names
+// unqualified), with what rendering needs, in `order`.
+function renderable (chosen: string, order: string): string {
+  return `SELECT n.*, u.locale, u.time_zone, u.units,
+      COALESCE((SELECT jsonb_agg(jsonb_build_object('channel', d.channel, 'status', d.status, 'reason', d.reason,
+        'send_after', d.send_after, 'updated_at', d.updated_at) ORDER BY d.channel)
+        FROM notification_deliveries d WHERE d.notification_id = n.id), '[]') AS deliveries
+    FROM (SELECT id, user_id, category, template, params, competition_id, created_at, read_at, ${CREATED_AT_MICROS}
+      FROM notifications ${chosen}) n
+    JOIN users u ON u.id = n.user_id
+    ORDER BY ${order}`
+}
 
 function toView (r: NotificationRow): NotificationView {
   const { title, body } = render(r.template, r.params, { locale: r.locale, timeZone: r.time_zone, units: r.units })
@@ -55,9 +62,9 @@ export function createInbox ({ db }: { db: Db }) {
   return {
     async list (userId: string, query: { cursor?: string, limit: number, unread?: boolean }): Promise<{ items: NotificationView[], nextCursor: string | null }> {
       const [micros, id] = decodeCreatedCursor(query.cursor)
-      const { rows } = await db.query<NotificationRow>(`${SELECT}
-        WHERE n.user_id = $1 AND ($4::boolean IS NOT TRUE OR n.read_at IS NULL) AND ${createdBefore(2).replaceAll('created_at', 'n.created_at').replace(', id)', ', n.id)')}
-        ORDER BY n.created_at DESC, n.id DESC LIMIT $5`, [userId, micros, id, query.unread ?? false, query.limit + 1])
+      const { rows } = await db.query<NotificationRow>(renderable(`WHERE user_id = $1 AND ($4::boolean IS NOT TRUE OR read_at IS NULL)
+        AND ${createdBefore(2)} ORDER BY created_at DESC, id DESC LIMIT $5`, 'n.created_at DESC, n.id DESC'),
+      [userId, micros, id, query.unread ?? false, query.limit + 1])
       const page = rows.slice(0, query.limit)
       return { items: page.map(toView), nextCursor: rows.length > query.limit ? createdCursor(page.at(-1)!) : null }
     },
@@ -83,8 +90,7 @@ export function createInbox ({ db }: { db: Db }) {
     // Notifications by id, rendered for their users (the WebSocket channel).
     async views (ids: string[]): Promise<Array<NotificationView & { userId: string }>> {
       if (ids.length === 0) return []
-      const { rows } = await db.query<NotificationRow & { user_id: string }>(`${SELECT.replace('SELECT n.id,', 'SELECT n.id, n.user_id,')}
-        WHERE n.id = ANY($1) ORDER BY n.created_at, n.id`, [ids])
+      const { rows } = await db.query<NotificationRow>(renderable('WHERE id = ANY($1)', 'n.created_at, n.id'), [ids])
       return rows.map((r) => ({ ...toView(r), userId: r.user_id }))
     }
   }

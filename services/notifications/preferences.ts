@@ -1,5 +1,5 @@
 import { errors } from '../../lib/errors.ts'
-import type { Transact } from '../shared/transactions.ts'
+import type { Db, Transact } from '../shared/transactions.ts'
 import type { Preferences, PreferencesPatch } from '../../schemas/notifications.ts'
 import { CATEGORIES, CHANNELS, DEFAULT_PREFERENCES, channelAllowed, type Category, type Channel } from './categories.ts'
 
@@ -11,23 +11,21 @@ export const DEFAULT_DAILY_CAP = 10
 const clock = (minutes: number) => `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`
 const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))
 
-export function createPreferences ({ transact }: { transact: Transact }) {
-  async function get (userId: string, db?: Parameters<Parameters<Transact>[0]>[0]): Promise<Preferences> {
-    const read = async (q: NonNullable<typeof db>) => {
-      const stored = await q.query<{ category: Category, channel: Channel, enabled: boolean }>(
-        'SELECT category, channel, enabled FROM notification_preferences WHERE user_id = $1', [userId])
-      const settings = await q.query<{ quiet_start: number | null, quiet_end: number | null, daily_cap: number }>(
-        'SELECT quiet_start, quiet_end, daily_cap FROM notification_settings WHERE user_id = $1', [userId])
-      const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { ...DEFAULT_PREFERENCES[c] }])) as Preferences['categories']
-      for (const row of stored.rows) categories[row.category][row.channel] = row.enabled
-      const s = settings.rows[0]
-      return {
-        categories,
-        quietHours: s?.quiet_start == null || s.quiet_end == null ? null : { start: clock(s.quiet_start), end: clock(s.quiet_end) },
-        dailyCap: s?.daily_cap ?? DEFAULT_DAILY_CAP
-      }
+export function createPreferences ({ db, transact }: { db: Db, transact: Transact }) {
+  // Read on the pool, or in the transaction of an update.
+  async function get (userId: string, q: Db = db): Promise<Preferences> {
+    const stored = await q.query<{ category: Category, channel: Channel, enabled: boolean }>(
+      'SELECT category, channel, enabled FROM notification_preferences WHERE user_id = $1', [userId])
+    const settings = await q.query<{ quiet_start: number | null, quiet_end: number | null, daily_cap: number }>(
+      'SELECT quiet_start, quiet_end, daily_cap FROM notification_settings WHERE user_id = $1', [userId])
+    const categories = Object.fromEntries(CATEGORIES.map((c) => [c, { ...DEFAULT_PREFERENCES[c] }])) as Preferences['categories']
+    for (const row of stored.rows) categories[row.category][row.channel] = row.enabled
+    const s = settings.rows[0]
+    return {
+      categories,
+      quietHours: s?.quiet_start == null || s.quiet_end == null ? null : { start: clock(s.quiet_start), end: clock(s.quiet_end) },
+      dailyCap: s?.daily_cap ?? DEFAULT_DAILY_CAP
     }
-    return db === undefined ? await transact(read) : await read(db)
   }
 
   async function update (userId: string, patch: PreferencesPatch): Promise<Preferences> {

@@ -53,8 +53,8 @@ Promise<Record<'overtaken' | 'entered_top', Recipient[]>> {
     up.map((m) => m.previousScore), rules.overtakenPerMover, rules.top])
   // A participant both passed and passing (or passed by two) hears one thing: their own climb first.
   const byUser = new Map<string, Candidate>()
-  for (const row of rows.sort((a, b) => (a.template === 'entered_top' ? -1 : 0) - (b.template === 'entered_top' ? -1 : 0))) {
-    if (!byUser.has(row.user_id)) byUser.set(row.user_id, row)
+  for (const row of rows) {
+    if (!byUser.has(row.user_id) || row.template === 'entered_top') byUser.set(row.user_id, row)
   }
   if (byUser.size === 0) return none
   const marked = await tx.query<{ user_id: string }>(TAKE_MARKS, [competition.id, [...byUser.keys()], rules.windowSeconds])

@@ -35,8 +35,7 @@ export async function createSenders (config: SenderConfig): Promise<Senders> {
     senders.fcm = await createFcmSender({
       projectId: config.FCM_PROJECT_ID,
       clientEmail: config.FCM_CLIENT_EMAIL,
-      // Keys pasted into one line of an env file carry their newlines as \n.
-      privateKey: config.FCM_PRIVATE_KEY.replaceAll('\\n', '\n'),
+      privateKey: config.FCM_PRIVATE_KEY,
       apiUrl: orUndefined(config.FCM_API_URL),
       tokenUrl: orUndefined(config.FCM_TOKEN_URL),
       timeoutMs

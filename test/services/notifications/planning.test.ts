@@ -67,6 +67,10 @@ test('quiet hours hold routine messages until their end in the user\'s own zone;
     const due = new Date(Math.floor((before + 60 * MINUTE) / MINUTE) * MINUTE).getTime()
     t.ok(Math.abs(push!.send_after.getTime() - due) <= MINUTE, `${timeZone}: held until the end of quiet hours (${push!.send_after.toISOString()})`)
     t.equal(push!.status, 'queued')
+    // The send itself waits: its job starts when the quiet hours end, not now.
+    const { rows: [job] } = await app.pg.query(`SELECT start_after FROM pgboss.job WHERE name = 'notifications.send'
+      AND data->>'channel' = 'push' AND data->'ids' ? (SELECT id::text FROM notifications WHERE user_id = $1 AND category = 'competition')`, [inside])
+    t.equal(job?.start_after.getTime(), push!.send_after.getTime(), `${timeZone}: the send job starts at the end of the quiet hours`)
     for (const d of (await deliveries(app, inside)).filter((d) => d.category === 'money')) {
       t.ok(d.send_after.getTime() <= Date.now(), `${timeZone}: money ${d.channel} is not held`)
     }
