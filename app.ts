@@ -26,6 +26,7 @@ import fitnessWiring from './wiring/fitness.ts'
 import webhooksWiring from './wiring/webhooks.ts'
 import paymentsWiring from './wiring/payments.ts'
 import notificationsWiring from './wiring/notifications.ts'
+import connectionsWiring from './wiring/connections.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 import usersRoutes from './routes/users/index.ts'
@@ -37,6 +38,7 @@ import adminRoutes from './routes/admin/index.ts'
 import webhooksRoutes from './routes/webhooks/index.ts'
 import paymentsRoutes from './routes/payments/index.ts'
 import notificationsRoutes from './routes/notifications/index.ts'
+import connectionsRoutes from './routes/connections/index.ts'
 
 export interface AppOptions {
   config?: Config
@@ -76,6 +78,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhooksWiring)
   await fastify.register(paymentsWiring)
   await fastify.register(notificationsWiring)
+  await fastify.register(connectionsWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -89,4 +92,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(webhooksRoutes, { prefix: '/api/v1' })
   await fastify.register(paymentsRoutes, { prefix: '/api/v1' })
   await fastify.register(notificationsRoutes, { prefix: '/api/v1' })
+  await fastify.register(connectionsRoutes, { prefix: '/api/v1' })
 }

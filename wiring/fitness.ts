@@ -2,12 +2,20 @@ import fp from 'fastify-plugin'
 import { fitnessMetrics } from '../services/shared/metrics.ts'
 import { createFitnessService } from '../services/fitness/service.ts'
 import { createGoogleFitProvider } from '../services/providers/google-fit.ts'
-import { createResilience } from '../services/providers/resilience.ts'
+import { createResilience, type Resilience } from '../services/providers/resilience.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
     fitness: ReturnType<typeof createFitnessService>
+    // The resilience policy (timeouts, retries honouring Retry-After, circuit breaker) and
+    // call counting of one fitness provider, for every module that calls one.
+    providerPolicy: (name: string, label: string) => ProviderPolicy
   }
+}
+
+interface ProviderPolicy {
+  resilience: Resilience
+  onAttempt: (outcome: 'ok' | 'retryable' | 'rejected' | 'error') => void
 }
 
 const CIRCUIT_STATES = { closed: 0, open: 1, half_open: 2 }
@@ -16,25 +24,28 @@ export default fp(async function fitnessService (fastify) {
   const { config } = fastify
   const metrics = fitnessMetrics(fastify.metricsRegistry)
 
-  // One circuit breaker per provider for this instance, shared by all users' pulls.
-  metrics.circuit.set({ provider: 'google_fit' }, 0)
-  const googleFit = createGoogleFitProvider({
-    baseUrl: config.GOOGLE_FIT_BASE_URL,
-    resilience: createResilience({
-      label: 'Google Fit',
-      timeoutMs: config.FITNESS_PROVIDER_TIMEOUT_MS,
-      retries: config.FITNESS_PROVIDER_RETRIES,
-      backoffBaseMs: config.FITNESS_PROVIDER_BACKOFF_MS,
-      backoffMaxMs: config.FITNESS_PROVIDER_BACKOFF_MAX_MS,
-      breakerThreshold: config.FITNESS_PROVIDER_BREAKER_THRESHOLD,
-      halfOpenAfterMs: config.FITNESS_PROVIDER_BREAKER_OPEN_MS,
-      onStateChange: (state) => {
-        metrics.circuit.set({ provider: 'google_fit' }, CIRCUIT_STATES[state])
-        fastify.log.warn({ provider: 'google_fit', state }, 'fitness provider circuit changed state')
-      }
-    }),
-    onAttempt: (outcome) => metrics.providerCalls.inc({ provider: 'google_fit', outcome })
-  })
+  // One circuit breaker per provider for this instance, shared by all users' calls.
+  function providerPolicy (name: string, label: string): ProviderPolicy {
+    metrics.circuit.set({ provider: name }, 0)
+    return {
+      resilience: createResilience({
+        label,
+        timeoutMs: config.FITNESS_PROVIDER_TIMEOUT_MS,
+        retries: config.FITNESS_PROVIDER_RETRIES,
+        backoffBaseMs: config.FITNESS_PROVIDER_BACKOFF_MS,
+        backoffMaxMs: config.FITNESS_PROVIDER_BACKOFF_MAX_MS,
+        breakerThreshold: config.FITNESS_PROVIDER_BREAKER_THRESHOLD,
+        halfOpenAfterMs: config.FITNESS_PROVIDER_BREAKER_OPEN_MS,
+        onStateChange: (state) => {
+          metrics.circuit.set({ provider: name }, CIRCUIT_STATES[state])
+          fastify.log.warn({ provider: name, state }, 'fitness provider circuit changed state')
+        }
+      }),
+      onAttempt: (outcome) => metrics.providerCalls.inc({ provider: name, outcome })
+    }
+  }
+  fastify.decorate('providerPolicy', providerPolicy)
+  const googleFit = createGoogleFitProvider({ baseUrl: config.GOOGLE_FIT_BASE_URL, ...providerPolicy('google_fit', 'Google Fit') })
 
   const fitness = createFitnessService({
     pool: fastify.pg.pool,

@@ -237,6 +237,9 @@ export function createFitnessService (deps: FitnessServiceDeps) {
 
   return {
     sync,
+    // Records a cloud provider's job fetched for a user, ingested like a device push.
+    ingest: async (userId: string, source: Source, samples: SampleInput[], deletions: DeletionInput[]) =>
+      await push({ id: userId, email: null, displayName: null }, source, samples, deletions),
     rescore,
     rescoreCompetition,
     stats: async (userId: string, query: StatsQuery) => await userStats(pool, userId, query, now()),

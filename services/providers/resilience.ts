@@ -81,14 +81,18 @@ export function createResilience (opts: ResilienceOptions) {
     if (err instanceof TaskCancelledError) {
       return unavailable(`${opts.label} did not answer within ${opts.timeoutMs} ms`, opts.backoffMaxMs)
     }
-    if (err instanceof ProviderHttpError) {
-      if (err.status === 401 || err.status === 403) return errors.Unprocessable(`${opts.label} rejected the access token (HTTP ${err.status})`)
-      if (err.status === 429) return unavailable(`${opts.label} is rate limiting requests; retry later`, err.retryAfterMs ?? opts.backoffMaxMs)
-      if (err.status >= 500) return unavailable(`${opts.label} is unavailable (HTTP ${err.status})`, err.retryAfterMs ?? opts.backoffMaxMs)
-      return errors.Unprocessable(`${opts.label} refused the request (HTTP ${err.status})`)
-    }
+    if (err instanceof ProviderHttpError) return Object.assign(clientErrorOf(err), { providerStatus: err.status })
     if (isOutage(err)) return unavailable(`${opts.label} could not be reached`, opts.backoffMaxMs)
     return err
+  }
+
+  // The provider's own status stays on the error (providerStatus): a job that gets a 401
+  // refreshes the token and tries again.
+  function clientErrorOf (err: ProviderHttpError): Error {
+    if (err.status === 401 || err.status === 403) return errors.Unprocessable(`${opts.label} rejected the access token (HTTP ${err.status})`)
+    if (err.status === 429) return unavailable(`${opts.label} is rate limiting requests; retry later`, err.retryAfterMs ?? opts.backoffMaxMs)
+    if (err.status >= 500) return unavailable(`${opts.label} is unavailable (HTTP ${err.status})`, err.retryAfterMs ?? opts.backoffMaxMs)
+    return errors.Unprocessable(`${opts.label} refused the request (HTTP ${err.status})`)
   }
 
   return {
