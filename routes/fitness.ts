@@ -29,9 +29,11 @@ const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls 
   but no longer moves it.
 * **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
   impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
-* **Provider pull**: \`{ "provider": "google_fit", "accessToken": "..." }\` (or a stored token) fetches the days not yet
-  pulled as per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit breaker: while the
-  provider keeps failing, calls fail fast with 503 and Retry-After.`
+* **Provider pull (deprecated)**: \`{ "provider": "google_fit", "accessToken": "..." }\` (or a stored token) fetches the days not yet
+  pulled. Google closed Google Fit sign-ups in 2024 and is shutting its APIs down; it stays behind GOOGLE_FIT_ENABLED for
+  existing users. A pull fetches per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit
+  breaker: while the provider keeps failing, calls fail fast with 503 and Retry-After. Fitbit, Garmin, Strava and Oura are
+  connected once with OAuth (\`/users/{userId}/connections/{provider}\`) and their data arrives by webhooks and jobs.`
 
 const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (fastify) {
   // Signed in, then each route's rule, both on request: a refusal comes before validation.

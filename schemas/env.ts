@@ -108,6 +108,7 @@ export const EnvSchema = Type.Object({
   FITNESS_PROVIDER_BREAKER_OPEN_MS: Type.Integer({ default: 30000, minimum: 10 }),
   FITNESS_PULL_INITIAL_DAYS: Type.Integer({ default: 7, minimum: 1, maximum: 90 }),
   FITNESS_PULL_MAX_DAYS: Type.Integer({ default: 31, minimum: 1, maximum: 90 }),
+  GOOGLE_FIT_ENABLED: Type.Boolean({ default: true }),
   GOOGLE_FIT_BASE_URL: Type.String({ default: 'https://www.googleapis.com' }),
 
   PROVIDER_TOKEN_KEYS: Type.String({ default: '' }),

@@ -10,14 +10,15 @@ export type Metric = Static<typeof MetricSchema>
 
 export const SourceSchema = Type.Union([
   Type.Literal('healthkit'), Type.Literal('health_connect'), Type.Literal('google_fit'), Type.Literal('manual'),
-  Type.Literal('fitbit'), Type.Literal('garmin'), Type.Literal('strava'), Type.Literal('other')
+  Type.Literal('fitbit'), Type.Literal('garmin'), Type.Literal('strava'), Type.Literal('oura'), Type.Literal('other')
 ], {
   description: 'Where the data was recorded. Part of a sample\'s identity with its external id'
 })
 export type Source = Static<typeof SourceSchema>
 
 export const ProviderSchema = Type.Union([Type.Literal('google_fit')], {
-  description: 'A server-side provider to pull from instead of pushing samples'
+  description: 'A server-side provider to pull from instead of pushing samples. Deprecated: Google is shutting Google Fit down; ' +
+    'cloud services are connected under /users/{userId}/connections instead'
 })
 export type ProviderName = Static<typeof ProviderSchema>
 

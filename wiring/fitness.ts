@@ -45,12 +45,15 @@ export default fp(async function fitnessService (fastify) {
     }
   }
   fastify.decorate('providerPolicy', providerPolicy)
-  const googleFit = createGoogleFitProvider({ baseUrl: config.GOOGLE_FIT_BASE_URL, ...providerPolicy('google_fit', 'Google Fit') })
+  // Deprecated (Google is shutting the API down): kept behind its setting for existing users.
+  const providers = config.GOOGLE_FIT_ENABLED
+    ? { google_fit: createGoogleFitProvider({ baseUrl: config.GOOGLE_FIT_BASE_URL, ...providerPolicy('google_fit', 'Google Fit') }) }
+    : {}
 
   const fitness = createFitnessService({
     pool: fastify.pg.pool,
     scores: fastify.leaderboard,
-    providers: { google_fit: googleFit },
+    providers,
     limits: {
       batchMax: config.FITNESS_SYNC_BATCH_MAX,
       maxStepsPerMinute: config.FITNESS_MAX_STEPS_PER_MINUTE,

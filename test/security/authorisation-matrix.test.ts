@@ -98,6 +98,15 @@ const RULES: Record<string, Rule> = {
   'POST /api/v1/admin/payments/withdrawals/:withdrawalId/reject': 'admin',
   'GET /api/v1/admin/payments/reconciliations': 'admin',
   'POST /api/v1/admin/payments/reconciliations': 'admin',
+  'GET /api/v1/users/:userId/connections': 'owner',
+  // Granting access to one's own account at a provider: nobody else may start it.
+  'POST /api/v1/users/:userId/connections/:provider': 'self',
+  'DELETE /api/v1/users/:userId/connections/:provider': 'owner',
+  // The provider's redirect (the single-use state is the authentication) and its webhooks
+  // (signatures or verification tokens).
+  'GET /api/v1/connections/:provider/callback': 'public',
+  'GET /api/v1/connections/:provider/webhook': 'public',
+  'POST /api/v1/connections/:provider/webhook': 'public',
   'POST /api/v1/webhooks': 'admin',
   'GET /api/v1/webhooks': 'admin',
   'GET /api/v1/webhooks/:id': 'admin',
