@@ -17,6 +17,10 @@ export const API_TAGS = [
   { name: 'webhooks', description: 'Outbound webhooks (Standard Webhooks): endpoints, delivery log, replays' },
   { name: 'payments', description: 'Money in and out through Stripe: wallet, deposits, payout account, withdrawals, Stripe events' },
   {
+    name: 'connections',
+    description: 'Cloud fitness services (Fitbit, Garmin, Strava, Oura) connected with OAuth 2.0 and PKCE; their redirects and webhooks'
+  },
+  {
     name: 'notifications',
     description: 'What happened to you: the in-app inbox, push devices, preferences. New notifications also arrive on the ' +
       'user\'s open leaderboard WebSockets as {"type":"notification","notification":{...}} (the inbox item\'s shape)'

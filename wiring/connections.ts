@@ -45,13 +45,16 @@ export default fp(async function connectionsWiring (fastify) {
   const store = createConnectionStore(cipher)
   const providers: Partial<Record<CloudProviderName, CloudProvider>> = {}
   const clients: Partial<Record<CloudProviderName, OAuthClient>> = {}
+  // Providers redirect the user's browser to an absolute URL of ours.
+  const publicUrl = config.PUBLIC_URL !== '' ? config.PUBLIC_URL : `http://${config.HOST}:${config.PORT}`
+  if (configured.length > 0 && config.PUBLIC_URL === '') fastify.log.warn({ publicUrl }, 'PUBLIC_URL is not set: OAuth redirects go to the listening address')
   for (const { provider, credentials } of configured) {
     providers[provider.name] = provider
     clients[provider.name] = {
       provider,
       credentials,
       http: httpFor(provider.name),
-      redirectUri: `${config.PUBLIC_URL}/api/v1/connections/${provider.name}/callback`
+      redirectUri: `${publicUrl}/api/v1/connections/${provider.name}/callback`
     }
   }
   const now = () => new Date()

@@ -109,7 +109,7 @@ export interface paths {
                                     recordingMethod: string;
                                     rejected: boolean;
                                     /** @description Where the data was recorded. Part of a sample's identity with its external id */
-                                    source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                    source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "oura" | "other";
                                     /**
                                      * Format: date-time
                                      * @description ISO-8601 UTC
@@ -330,7 +330,7 @@ export interface paths {
                                 recordingMethod: string;
                                 rejected: boolean;
                                 /** @description Where the data was recorded. Part of a sample's identity with its external id */
-                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "oura" | "other";
                                 /**
                                  * Format: date-time
                                  * @description ISO-8601 UTC
@@ -582,7 +582,7 @@ export interface paths {
                                 recordingMethod: string;
                                 rejected: boolean;
                                 /** @description Where the data was recorded. Part of a sample's identity with its external id */
-                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                                source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "oura" | "other";
                                 /**
                                  * Format: date-time
                                  * @description ISO-8601 UTC
@@ -4614,6 +4614,610 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/connections/{provider}/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth redirect target (the provider sends the user's browser here)
+         * @description Register `{PUBLIC_URL}/api/v1/connections/{provider}/callback` as the redirect URI at each provider. The state is taken once; the code is exchanged with its PKCE verifier. With PROVIDER_CONNECT_RETURN_URL set, the browser is sent on there (303) with `provider`, `status` and `reason`; otherwise the result is answered as JSON.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @example string */
+                    code?: string;
+                    /** @example string */
+                    error?: string;
+                    /** @example Walk more this November */
+                    error_description?: string;
+                    /** @example string */
+                    scope?: string;
+                    /** @example string */
+                    state?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A cloud fitness service connected by OAuth
+                     * @example fitbit
+                     */
+                    provider: "fitbit" | "garmin" | "strava" | "oura";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "provider": "fitbit",
+                         *       "status": "connected",
+                         *       "reason": "Explained in words"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * @description A cloud fitness service connected by OAuth
+                             * @enum {unknown}
+                             */
+                            provider: "fitbit" | "garmin" | "strava" | "oura";
+                            reason?: string;
+                            /** @enum {unknown} */
+                            status: "connected" | "failed";
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Bad Gateway */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 502,
+                         *       "code": "ERROR",
+                         *       "error": "Bad Gateway",
+                         *       "message": "Request failed",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description A data store or provider is temporarily unavailable: retry after `Retry-After` seconds */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 503,
+                         *       "code": "SERVICE_UNAVAILABLE",
+                         *       "error": "Service Unavailable",
+                         *       "message": "A data store or provider is temporarily unavailable",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/connections/{provider}/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Provider webhook verification (subscription handshake)
+         * @description Point each provider's webhook (subscriber) URL here. Verified as the provider documents, answered at once,
+         *     the work done by durable jobs:
+         *
+         *     * **fitbit**: the subscriber verification GET (`verify`: 204 for FITBIT_VERIFICATION_CODE, 404 otherwise); notifications
+         *       signed with `X-Fitbit-Signature` (HMAC-SHA1 with the client secret), a bad signature is answered 404 as Fitbit asks.
+         *     * **garmin**: Health API push (summaries in the body) or ping (callback URLs, fetched only from GARMIN_API_URL); an
+         *       unknown `userId` is acknowledged and dropped.
+         *     * **strava**: the subscription validation GET (`hub.verify_token` must be STRAVA_VERIFY_TOKEN; `hub.challenge` is echoed);
+         *       events must carry our STRAVA_SUBSCRIPTION_ID, and the activity itself is read from Strava's API.
+         *     * **oura**: the verification GET (`verification_token` must be OURA_VERIFICATION_TOKEN; `challenge` is echoed);
+         *       notifications signed with `x-oura-signature` over `x-oura-timestamp` and the body (HMAC-SHA256 with the client secret).
+         *
+         *     A replayed notification is counted once: records are keyed by (user, source, external id) with a version.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Oura: echoed back
+                     * @example a7d3c1
+                     */
+                    challenge?: string;
+                    /**
+                     * @description Strava: echoed back
+                     * @example 15f7d1a91c1f40f8a748fd134752feb3
+                     */
+                    "hub.challenge"?: string;
+                    /**
+                     * @description Strava: always subscribe
+                     * @example subscribe
+                     */
+                    "hub.mode"?: string;
+                    /**
+                     * @description Strava: must be STRAVA_VERIFY_TOKEN
+                     * @example STRAVA
+                     */
+                    "hub.verify_token"?: string;
+                    /**
+                     * @description Oura: must be OURA_VERIFICATION_TOKEN
+                     * @example oura-verify
+                     */
+                    verification_token?: string;
+                    /**
+                     * @description Fitbit: the subscriber verification code
+                     * @example f2c1a9d4e5b6
+                     */
+                    verify?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A cloud fitness service connected by OAuth
+                     * @example fitbit
+                     */
+                    provider: "fitbit" | "garmin" | "strava" | "oura";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A handshake's answer (the challenge echoed as the provider asks), or empty */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "hub.challenge": "15f7d1a91c1f40f8a748fd134752feb3"
+                         *     }
+                         */
+                        "application/json": unknown;
+                    };
+                };
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Provider webhook notifications
+         * @description Point each provider's webhook (subscriber) URL here. Verified as the provider documents, answered at once,
+         *     the work done by durable jobs:
+         *
+         *     * **fitbit**: the subscriber verification GET (`verify`: 204 for FITBIT_VERIFICATION_CODE, 404 otherwise); notifications
+         *       signed with `X-Fitbit-Signature` (HMAC-SHA1 with the client secret), a bad signature is answered 404 as Fitbit asks.
+         *     * **garmin**: Health API push (summaries in the body) or ping (callback URLs, fetched only from GARMIN_API_URL); an
+         *       unknown `userId` is acknowledged and dropped.
+         *     * **strava**: the subscription validation GET (`hub.verify_token` must be STRAVA_VERIFY_TOKEN; `hub.challenge` is echoed);
+         *       events must carry our STRAVA_SUBSCRIPTION_ID, and the activity itself is read from Strava's API.
+         *     * **oura**: the verification GET (`verification_token` must be OURA_VERIFICATION_TOKEN; `challenge` is echoed);
+         *       notifications signed with `x-oura-signature` over `x-oura-timestamp` and the body (HMAC-SHA256 with the client secret).
+         *
+         *     A replayed notification is counted once: records are keyed by (user, source, external id) with a version.
+         */
+        post: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Oura: echoed back
+                     * @example a7d3c1
+                     */
+                    challenge?: string;
+                    /**
+                     * @description Strava: echoed back
+                     * @example 15f7d1a91c1f40f8a748fd134752feb3
+                     */
+                    "hub.challenge"?: string;
+                    /**
+                     * @description Strava: always subscribe
+                     * @example subscribe
+                     */
+                    "hub.mode"?: string;
+                    /**
+                     * @description Strava: must be STRAVA_VERIFY_TOKEN
+                     * @example STRAVA
+                     */
+                    "hub.verify_token"?: string;
+                    /**
+                     * @description Oura: must be OURA_VERIFICATION_TOKEN
+                     * @example oura-verify
+                     */
+                    verification_token?: string;
+                    /**
+                     * @description Fitbit: the subscriber verification code
+                     * @example f2c1a9d4e5b6
+                     */
+                    verify?: string;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A cloud fitness service connected by OAuth
+                     * @example fitbit
+                     */
+                    provider: "fitbit" | "garmin" | "strava" | "oura";
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description A handshake's answer (the challenge echoed as the provider asks), or empty */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "hub.challenge": "15f7d1a91c1f40f8a748fd134752feb3"
+                         *     }
+                         */
+                        "application/json": unknown;
+                    };
+                };
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Payload too large */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 413,
+                         *       "code": "PAYLOAD_TOO_LARGE",
+                         *       "error": "Payload Too Large",
+                         *       "message": "Payload too large",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/fitness/stats/{userId}": {
         parameters: {
             query?: never;
@@ -4933,9 +5537,11 @@ export interface paths {
          *       but no longer moves it.
          *     * **Anti-cheat**: more than the configured steps per minute, a daily total above the configured ceiling, or an
          *       impossible speed flags the record and holds the participant out of prizes until an admin clears the flag.
-         *     * **Provider pull**: `{ "provider": "google_fit", "accessToken": "..." }` (or a stored token) fetches the days not yet
-         *       pulled as per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit breaker: while the
-         *       provider keeps failing, calls fail fast with 503 and Retry-After.
+         *     * **Provider pull (deprecated)**: `{ "provider": "google_fit", "accessToken": "..." }` (or a stored token) fetches the days not yet
+         *       pulled. Google closed Google Fit sign-ups in 2024 and is shutting its APIs down; it stays behind GOOGLE_FIT_ENABLED for
+         *       existing users. A pull fetches per-day totals, with timeouts, retries with backoff honouring Retry-After, and a circuit
+         *       breaker: while the provider keeps failing, calls fail fast with 503 and Retry-After. Fitbit, Garmin, Strava and Oura are
+         *       connected once with OAuth (`/users/{userId}/connections/{provider}`) and their data arrives by webhooks and jobs.
          */
         post: {
             parameters: {
@@ -4985,7 +5591,7 @@ export interface paths {
                          * @description Provider pull: first local day to fetch (default: the last day already pulled, or a week back). A day between 2000-01-01 and 2099-12-31
                          */
                         from?: string;
-                        /** @description A server-side provider to pull from instead of pushing samples */
+                        /** @description A server-side provider to pull from instead of pushing samples. Deprecated: Google is shutting Google Fit down; cloud services are connected under /users/{userId}/connections instead */
                         provider?: "google_fit";
                         /** @description At most 1000 records per request */
                         samples?: {
@@ -5023,7 +5629,7 @@ export interface paths {
                             version?: number;
                         }[];
                         /** @description Where the data was recorded. Part of a sample's identity with its external id */
-                        source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                        source?: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "oura" | "other";
                         /**
                          * Format: date
                          * @description Provider pull: last local day to fetch (default: today in the user's time zone). A day between 2000-01-01 and 2099-12-31
@@ -5101,7 +5707,7 @@ export interface paths {
                                  * @description A calendar day, YYYY-MM-DD
                                  */
                                 from: string;
-                                /** @description A server-side provider to pull from instead of pushing samples */
+                                /** @description A server-side provider to pull from instead of pushing samples. Deprecated: Google is shutting Google Fit down; cloud services are connected under /users/{userId}/connections instead */
                                 name: "google_fit";
                                 /**
                                  * Format: date
@@ -5112,7 +5718,7 @@ export interface paths {
                             received: number;
                             replaced: number;
                             /** @description Where the data was recorded. Part of a sample's identity with its external id */
-                            source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "other";
+                            source: "healthkit" | "health_connect" | "google_fit" | "manual" | "fitbit" | "garmin" | "strava" | "oura" | "other";
                             /** @description Records already stored with the same or a higher version */
                             unchanged: number;
                         };
@@ -7349,6 +7955,501 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's connections to cloud fitness services, with status and last sync */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "items": [
+                         *         {
+                         *           "provider": "fitbit",
+                         *           "label": "Fitbit",
+                         *           "connected": true,
+                         *           "status": "active",
+                         *           "externalUserId": "string",
+                         *           "scope": "string",
+                         *           "connectedAt": "2026-11-02T08:30:00.000Z",
+                         *           "lastSyncAt": "2026-11-02T08:30:00.000Z",
+                         *           "lastError": "string",
+                         *           "lastErrorAt": "2026-11-02T08:30:00.000Z"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": {
+                            /** @description Every provider this server is configured for, connected or not */
+                            items: {
+                                connected: boolean;
+                                connectedAt: string | null;
+                                /** @description The account id at the provider */
+                                externalUserId: string | null;
+                                /** @example Fitbit */
+                                label: string;
+                                lastError: string | null;
+                                lastErrorAt: string | null;
+                                /** @description When data last came in from the provider */
+                                lastSyncAt: string | null;
+                                /**
+                                 * @description A cloud fitness service connected by OAuth
+                                 * @enum {unknown}
+                                 */
+                                provider: "fitbit" | "garmin" | "strava" | "oura";
+                                /** @description What the user granted */
+                                scope: string | null;
+                                /**
+                                 * @description reauthorize: the provider refused our refresh token; the user must connect again
+                                 * @enum {unknown}
+                                 */
+                                status: "active" | "reauthorize" | "disconnected";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{userId}/connections/{provider}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start connecting a provider (OAuth 2.0 with PKCE): open the returned authorizeUrl
+         * @description The provider asks the user to grant access and redirects to /api/v1/connections/{provider}/callback. Once connected, the last days are backfilled and new data arrives by the provider's webhooks, with periodic reconciliation pulls for notifications that never came.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /**
+                     * @description A cloud fitness service connected by OAuth
+                     * @example fitbit
+                     */
+                    provider: "fitbit" | "garmin" | "strava" | "oura";
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Created */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "provider": "fitbit",
+                         *       "authorizeUrl": "https://example.com/resource",
+                         *       "state": "string",
+                         *       "expiresAt": "2026-11-02T08:30:00.000Z"
+                         *     }
+                         */
+                        "application/json": {
+                            /**
+                             * Format: uri
+                             * @description Open in a browser: the provider asks the user, then redirects to the callback
+                             */
+                            authorizeUrl: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO-8601 UTC
+                             * @example 2026-11-02T08:30:00.000Z
+                             */
+                            expiresAt: string;
+                            /**
+                             * @description A cloud fitness service connected by OAuth
+                             * @enum {unknown}
+                             */
+                            provider: "fitbit" | "garmin" | "strava" | "oura";
+                            /** @description Binds the provider's redirect to this request (single use) */
+                            state: string;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        /**
+         * Disconnect a provider
+         * @description Disconnecting revokes our access at the provider and deletes the stored tokens. Data already synced stays counted (it was real activity, and competitions already scored on it); with deleteData=true the provider's records are deleted as well and running competitions are recomputed without them.
+         */
+        delete: {
+            parameters: {
+                query?: {
+                    /**
+                     * @description Disconnecting revokes our access at the provider and deletes the stored tokens. Data already synced stays counted (it was real activity, and competitions already scored on it); with deleteData=true the provider's records are deleted as well and running competitions are recomputed without them.
+                     * @example false
+                     */
+                    deleteData?: boolean;
+                };
+                header?: never;
+                path: {
+                    /**
+                     * @description A cloud fitness service connected by OAuth
+                     * @example fitbit
+                     */
+                    provider: "fitbit" | "garmin" | "strava" | "oura";
+                    /**
+                     * @description A uuid
+                     * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                     */
+                    userId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description OK */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "provider": "fitbit",
+                         *       "revoked": true,
+                         *       "deletedRecords": 10
+                         *     }
+                         */
+                        "application/json": {
+                            deletedRecords: number;
+                            /**
+                             * @description A cloud fitness service connected by OAuth
+                             * @enum {unknown}
+                             */
+                            provider: "fitbit" | "garmin" | "strava" | "oura";
+                            /** @description false when the provider could not be reached or had already forgotten the token */
+                            revoked: boolean;
+                        };
+                    };
+                };
+                /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 400,
+                         *       "code": "VALIDATION_ERROR",
+                         *       "error": "Bad Request",
+                         *       "message": "body.name must NOT have fewer than 1 characters",
+                         *       "requestId": "req-6f1c4b7e",
+                         *       "details": [
+                         *         {
+                         *           "field": "body.name",
+                         *           "message": "must NOT have fewer than 1 characters"
+                         *         }
+                         *       ]
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid bearer token */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 401,
+                         *       "code": "UNAUTHORIZED",
+                         *       "error": "Unauthorized",
+                         *       "message": "Missing, expired or invalid bearer token",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Signed in, but not allowed to act on this resource */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 403,
+                         *       "code": "FORBIDDEN",
+                         *       "error": "Forbidden",
+                         *       "message": "Signed in, but not allowed to act on this resource",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Not found */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 404,
+                         *       "code": "NOT_FOUND",
+                         *       "error": "Not Found",
+                         *       "message": "Not found",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+                429: {
+                    headers: {
+                        /** @description Seconds to wait */
+                        "Retry-After"?: number;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        /**
+                         * @example {
+                         *       "statusCode": 429,
+                         *       "code": "RATE_LIMITED",
+                         *       "error": "Too Many Requests",
+                         *       "message": "Rate limit exceeded",
+                         *       "requestId": "req-6f1c4b7e"
+                         *     }
+                         */
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

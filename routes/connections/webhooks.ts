@@ -17,6 +17,18 @@ the work done by durable jobs:
 
 A replayed notification is counted once: records are keyed by (user, source, external id) with a version.`
 
+const handshakeParam = (description: string, example: string) => Type.Optional(Type.String({ maxLength: 2000, description, examples: [example] }))
+
+// The providers' handshake parameters; anything else they add is ignored.
+const HandshakeQuerySchema = Type.Object({
+  verify: handshakeParam('Fitbit: the subscriber verification code', 'f2c1a9d4e5b6'),
+  'hub.mode': handshakeParam('Strava: always subscribe', 'subscribe'),
+  'hub.challenge': handshakeParam('Strava: echoed back', '15f7d1a91c1f40f8a748fd134752feb3'),
+  'hub.verify_token': handshakeParam('Strava: must be STRAVA_VERIFY_TOKEN', 'STRAVA'),
+  verification_token: handshakeParam('Oura: must be OURA_VERIFICATION_TOKEN', 'oura-verify'),
+  challenge: handshakeParam('Oura: echoed back', 'a7d3c1')
+})
+
 // Inbound webhooks of the cloud fitness providers. Open: the providers hold no token of ours;
 // each one's signature or verification token is the authentication. Bodies stay bytes, since
 // signatures are over the bytes as sent.
@@ -31,14 +43,18 @@ const providerWebhookRoutes: FastifyPluginAsyncTypebox = async function provider
     summary,
     description: WEBHOOK_DESCRIPTION,
     params: ProviderParamsSchema,
-    querystring: Type.Record(Type.String(), Type.String({ maxLength: 2000 })),
-    response: { 200: Type.Unknown(), 204: Type.Null(), ...errorResponses(400, 401, 404, 413, 429) }
+    querystring: HandshakeQuerySchema,
+    response: {
+      200: Type.Unknown({ description: 'A handshake\'s answer (the challenge echoed as the provider asks), or empty', examples: [{ 'hub.challenge': '15f7d1a91c1f40f8a748fd134752feb3' }] }),
+      204: Type.Null(),
+      ...errorResponses(400, 401, 403, 404, 413, 429)
+    }
   })
 
   fastify.get('/connections/:provider/webhook', { schema: schema('Provider webhook verification (subscription handshake)') },
     async function verifyProviderWebhook (request, reply) {
       const answer = await fastify.connections.receiveWebhook(request.params.provider, {
-        method: 'GET', query: request.query, headers: request.headers as Record<string, string | undefined>, body: Buffer.alloc(0)
+        method: 'GET', query: request.query as Record<string, string | undefined>, headers: request.headers as Record<string, string | undefined>, body: Buffer.alloc(0)
       })
       return await reply.code(answer.status).send(answer.body ?? null)
     })

@@ -7,6 +7,8 @@ import { bearer, build } from '../helper.ts'
 import { seedCompetition } from '../routes/leaderboard/fixtures.ts'
 import { sample } from '../routes/fitness/fixtures.ts'
 import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
+import { connect, TOKEN_KEYS } from '../routes/connections/fixtures.ts'
+import { startFitbitFake } from '../fakes/fitbit.ts'
 
 // What a client reads first must work: every request example of the OpenAPI document is
 // executed as a reader of /docs would send it (Swagger UI pre-fills every example), with a
@@ -45,7 +47,20 @@ async function call (app: FastifyInstance, headers: Obj, method: string, url: st
 }
 
 t.test('every request example of the document answers its documented status', async (t) => {
-  const app = await build(t, { config: { LIFECYCLE_JOBS: false, RATE_LIMIT_MAX: 100000, PUBLIC_URL: '', ...(await fakeStripeConfig(t)).config } })
+  const fitbit = await startFitbitFake({ clientId: 'docs', clientSecret: 'docs-secret', accountId: 'DOCS01' })
+  t.teardown(fitbit.close)
+  const app = await build(t, {
+    config: {
+      LIFECYCLE_JOBS: false,
+      RATE_LIMIT_MAX: 100000,
+      PUBLIC_URL: '',
+      ...(await fakeStripeConfig(t)).config,
+      PROVIDER_TOKEN_KEYS: TOKEN_KEYS,
+      FITBIT_CLIENT_ID: 'docs',
+      FITBIT_CLIENT_SECRET: 'docs-secret',
+      FITBIT_API_URL: fitbit.url
+    }
+  })
   const user = bearer({ sub: UUID_EXAMPLE })
   const admin = bearer({ sub: randomUUID(), admin: true })
   const document = (await app.inject({ url: '/docs/json' })).json() as Obj
@@ -133,6 +148,11 @@ t.test('every request example of the document answers its documented status', as
     'DELETE /api/v1/users/{userId}/devices/{deviceId}': async () => ({
       deviceId: (await call(app, user, 'POST', `/api/v1/users/${UUID_EXAMPLE}/devices`, { provider: 'fcm', token: 'example-token', platform: 'android', appVersion: '1.0.0' })).id
     }),
+    // Connected first, so there is a connection to end.
+    'DELETE /api/v1/users/{userId}/connections/{provider}': async () => {
+      await connect(app, { id: UUID_EXAMPLE, headers: user }, 'fitbit', fitbit.oauth)
+      return { provider: 'fitbit' }
+    },
     // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
     'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
       const queue = 'docs.example'
@@ -149,6 +169,8 @@ t.test('every request example of the document answers its documented status', as
     const json = op.requestBody?.content?.['application/json']
     if (op.requestBody !== undefined && json === undefined) continue // a file upload: no example file in a document
     if (name === 'POST /api/v1/payments/stripe/webhook') continue // signed by Stripe: test/routes/payments sends real ones
+    // Reached by the providers (single-use state, signatures): test/routes/connections sends real ones.
+    if (path.startsWith('/api/v1/connections/')) continue
     const values = await paths[name]?.() ?? {}
     const headers: Obj = { ...(forAdmins(op) ? admin : user) }
     const query: Record<string, string> = {}
