@@ -2,9 +2,9 @@ import fp from 'fastify-plugin'
 import promClient from '@prometheus-io/client'
 import { createTokenCipher, parseKeyRing } from '../lib/token-cipher.ts'
 import { createTransactor } from '../services/shared/transactions.ts'
-import { createProviderHttp } from '../services/providers/cloud/http.ts'
+import { createProviderHttp, type ProviderHttp } from '../services/providers/cloud/http.ts'
 import { configuredProviders } from '../services/providers/cloud/registry.ts'
-import type { CloudProvider, CloudProviderName } from '../services/providers/cloud/types.ts'
+import { PROVIDER_LABELS, type CloudProvider, type CloudProviderName } from '../services/providers/cloud/types.ts'
 import { createConnectionStore } from '../services/connections/store.ts'
 import { createTokenKeeper } from '../services/connections/tokens.ts'
 import { createProviderSync, PROVIDER_RECONCILE_QUEUE, PROVIDER_SYNC_QUEUE, type ProviderSyncJob } from '../services/connections/sync.ts'
@@ -35,7 +35,15 @@ export default fp(async function connectionsWiring (fastify) {
     registers: [fastify.metricsRegistry]
   })
 
-  const httpFor = (name: CloudProviderName) => createProviderHttp({ label: name, ...fastify.providerPolicy(name, name) })
+  // One HTTP client (and so one circuit breaker) per provider, for its data and its token endpoint.
+  const clientsByName = new Map<CloudProviderName, ProviderHttp>()
+  const httpFor = (name: CloudProviderName): ProviderHttp => {
+    const existing = clientsByName.get(name)
+    if (existing !== undefined) return existing
+    const http = createProviderHttp({ label: PROVIDER_LABELS[name], ...fastify.providerPolicy(name, PROVIDER_LABELS[name]) })
+    clientsByName.set(name, http)
+    return http
+  }
   const configured = configuredProviders(config, httpFor)
   if (configured.length > 0 && config.PROVIDER_TOKEN_KEYS === '') {
     throw new Error(`PROVIDER_TOKEN_KEYS is required when a cloud fitness provider is configured (${configured.map((c) => c.provider.name).join(', ')}): tokens are encrypted at rest`)

@@ -6,6 +6,7 @@ import type { DeletionInput, SampleInput, Source } from '../../../schemas/fitnes
 
 export const CLOUD_PROVIDERS = ['fitbit', 'garmin', 'strava', 'oura'] as const
 export type CloudProviderName = typeof CLOUD_PROVIDERS[number]
+export const PROVIDER_LABELS: Record<CloudProviderName, string> = { fitbit: 'Fitbit', garmin: 'Garmin', strava: 'Strava', oura: 'Oura' }
 
 export interface ClientCredentials { clientId: string, clientSecret: string }
 

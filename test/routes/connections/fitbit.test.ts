@@ -94,6 +94,12 @@ test('Fitbit: connect, webhook to leaderboard, forged and replayed notifications
   t.equal((await participant(app, competitionId, alice.id)).score, 7000)
   t.not((await storedTokens(app, alice.id, 'fitbit'))!.access_token, sealed!.access_token, 'the new tokens are stored')
 
+  // A notification that never came: the periodic reconciliation pulls the last days.
+  fake.setDay(today, { steps: 3300 })
+  t.equal(await app.connections.reconcile(), 1, 'one active connection to reconcile')
+  await providerJobsSettled(app)
+  t.equal((await participant(app, competitionId, alice.id)).score, 7300)
+
   // Disconnect: revoked at Fitbit, tokens deleted, the data already counted stays.
   const [currentToken] = fake.oauth.accessTokens().slice(-1)
   const gone = await app.inject({ method: 'DELETE', url: `/api/v1/users/${alice.id}/connections/fitbit`, headers: alice.headers })
@@ -102,7 +108,7 @@ test('Fitbit: connect, webhook to leaderboard, forged and replayed notifications
   t.same(fake.oauth.state.revoked, [currentToken])
   t.equal(await storedTokens(app, alice.id, 'fitbit'), undefined)
   t.match(await connectionOf(app, alice, 'fitbit'), { connected: false, status: 'disconnected' })
-  t.equal((await participant(app, competitionId, alice.id)).score, 7000)
+  t.equal((await participant(app, competitionId, alice.id)).score, 7300)
   // Later notifications for the account are acknowledged and dropped.
   const requests = fake.dayRequests.length
   t.equal((await post(app, fake.notification([{ date: today }]))).statusCode, 204)
