@@ -27,6 +27,30 @@ export const MAX_RECORD_SPAN_HOURS = 25
 // Devices' clocks drift: a record a little ahead of the server's clock is accepted.
 export const SAMPLE_CLOCK_SKEW_MINUTES = 10
 
+const deviceText = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 100, description }))
+
+export const DeviceInputSchema = Type.Object({
+  type: Type.Union([Type.Literal('watch'), Type.Literal('ring'), Type.Literal('band'), Type.Literal('phone'), Type.Literal('scale'), Type.Literal('other')], {
+    description: 'Decides priority within one source: watch, ring, band, phone, scale, other. HealthKit: HKDevice.model ' +
+      '("Watch" -> watch, "iPhone" -> phone) or the source revision\'s productType ("Watch6,1", "iPhone15,2"). Health Connect: ' +
+      'Metadata.device.type (Device.TYPE_WATCH, TYPE_PHONE, TYPE_RING, TYPE_FITNESS_BAND, TYPE_SCALE, else other)'
+  }),
+  id: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 200,
+    description: 'A stable id of the device, the same on every sync. HealthKit: HKSourceRevision.source.bundleIdentifier plus ' +
+      'productType (e.g. "com.apple.health.5A1B…/Watch6,1"). Health Connect: Metadata.dataOrigin.packageName plus ' +
+      'Device.manufacturer and Device.model. Two devices of one type are told apart by it'
+  })),
+  name: deviceText('HKDevice.name / HKSource.name, for display'),
+  model: deviceText('HKDevice.model / Device.model'),
+  manufacturer: deviceText('HKDevice.manufacturer / Device.manufacturer')
+}, {
+  additionalProperties: false,
+  description: 'The device that recorded the sample. Without it, samples of one source are added as before; with it, a phone ' +
+    'and a watch recording the same minutes count once (the watch\'s samples)'
+})
+
 export const SampleInputSchema = Type.Object({
   externalId: Type.String({ minLength: 1, maxLength: 200, description: 'The source\'s id for this record (HealthKit UUID, Health Connect clientRecordId, ...)' }),
   version: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0, description: 'A higher version replaces the stored record; an equal or lower one is ignored' }),
@@ -34,7 +58,10 @@ export const SampleInputSchema = Type.Object({
   kind: Type.Union([Type.Literal('sample'), Type.Literal('daily_total')], {
     default: 'sample',
     description: 'sample: an interval measurement. daily_total: the source\'s own total for one local day. ' +
-      'Within one source and day the larger of the two sums counts, so a source sending both is not counted twice'
+      'Within one source and day the larger of the two sums counts, so a source sending both is not counted twice. ' +
+      'A client may send the deduplicated totals of a statistics query (HKStatisticsCollectionQuery with .cumulativeSum, ' +
+      'Health Connect aggregate / aggregateGroupByPeriod) as daily_total, one per local day and metric with a stable ' +
+      'externalId such as "daily:steps:2026-11-02" and a growing version'
   }),
   startTime: TimestampInputSchema(`ISO-8601 UTC; at most ${SAMPLE_CLOCK_SKEW_MINUTES} minutes ahead of the server's clock (device clocks drift)`),
   endTime: TimestampInputSchema(`ISO-8601 UTC, not before startTime; a record spans at most ${MAX_RECORD_SPAN_HOURS} hours. A sample ends at most ` +
@@ -45,7 +72,8 @@ export const SampleInputSchema = Type.Object({
     description: 'manual for user-entered data (HealthKit WasUserEntered, Health Connect RECORDING_METHOD_MANUAL_ENTRY); ' +
       'manual data counts only in competitions that allow manual entries'
   }),
-  tzOffsetMinutes: Type.Integer({ minimum: -840, maximum: 840, description: 'The device\'s UTC offset when recorded; the local day is taken from startTime plus this offset' })
+  tzOffsetMinutes: Type.Integer({ minimum: -840, maximum: 840, description: 'The device\'s UTC offset when recorded; the local day is taken from startTime plus this offset' }),
+  device: Type.Optional(DeviceInputSchema)
 }, { additionalProperties: false })
 export type SampleInput = Static<typeof SampleInputSchema>
 
@@ -67,7 +95,8 @@ const SYNC_PUSH_EXAMPLE = {
     endTime: '2026-11-02T08:30:00.000Z',
     value: 3200,
     recordingMethod: 'automatic',
-    tzOffsetMinutes: 60
+    tzOffsetMinutes: 60,
+    device: { type: 'watch', id: 'com.apple.health.5A1B2C3D/Watch6,1', name: 'Apple Watch', model: 'Watch', manufacturer: 'Apple Inc.' }
   }],
   deletions: [{ externalId: '0C9D8E7F-6A5B-4C3D-8E1F-2A3B4C5D6E7F', version: 2 }]
 }

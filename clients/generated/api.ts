@@ -5527,6 +5527,11 @@ export interface paths {
          *     * **Local day**: startTime plus tzOffsetMinutes. Daily totals and stats count a record on that day.
          *     * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
          *       recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
+         *     * **Devices within one source**: HealthKit and Health Connect report a phone and a watch under one source. Send each
+         *       sample's `device` (type and a stable id): samples fall in device lanes ordered watch, ring, band, phone, scale, other,
+         *       and a sample counts only for the part of its time no higher lane's sample covers, so a 150-step phone record and a
+         *       140-step watch record of the same minutes count 140, not 290. Samples without a device are one lane and are added.
+         *       Alternatively send a statistics query's deduplicated totals as `daily_total` records.
          *     * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
          *       is in is recomputed from stored data over its window and pushed to the leaderboard (live update included). Each record,
          *       a `daily_total` included, is **clipped to the window** (only its part between startsAt and endsAt counts) and **spread
@@ -5566,7 +5571,14 @@ export interface paths {
                      *           "endTime": "2026-11-02T08:30:00.000Z",
                      *           "value": 3200,
                      *           "recordingMethod": "automatic",
-                     *           "tzOffsetMinutes": 60
+                     *           "tzOffsetMinutes": 60,
+                     *           "device": {
+                     *             "type": "watch",
+                     *             "id": "com.apple.health.5A1B2C3D/Watch6,1",
+                     *             "name": "Apple Watch",
+                     *             "model": "Watch",
+                     *             "manufacturer": "Apple Inc."
+                     *           }
                      *         }
                      *       ],
                      *       "deletions": [
@@ -5595,6 +5607,19 @@ export interface paths {
                         provider?: "google_fit";
                         /** @description At most 1000 records per request */
                         samples?: {
+                            /** @description The device that recorded the sample. Without it, samples of one source are added as before; with it, a phone and a watch recording the same minutes count once (the watch's samples) */
+                            device?: {
+                                /** @description A stable id of the device, the same on every sync. HealthKit: HKSourceRevision.source.bundleIdentifier plus productType (e.g. "com.apple.health.5A1B…/Watch6,1"). Health Connect: Metadata.dataOrigin.packageName plus Device.manufacturer and Device.model. Two devices of one type are told apart by it */
+                                id?: string;
+                                /** @description HKDevice.manufacturer / Device.manufacturer */
+                                manufacturer?: string;
+                                /** @description HKDevice.model / Device.model */
+                                model?: string;
+                                /** @description HKDevice.name / HKSource.name, for display */
+                                name?: string;
+                                /** @description Decides priority within one source: watch, ring, band, phone, scale, other. HealthKit: HKDevice.model ("Watch" -> watch, "iPhone" -> phone) or the source revision's productType ("Watch6,1", "iPhone15,2"). Health Connect: Metadata.device.type (Device.TYPE_WATCH, TYPE_PHONE, TYPE_RING, TYPE_FITNESS_BAND, TYPE_SCALE, else other) */
+                                type: "watch" | "ring" | "band" | "phone" | "scale" | "other";
+                            };
                             /**
                              * Format: date-time
                              * @description ISO-8601 UTC, not before startTime; a record spans at most 25 hours. A sample ends at most 10 minutes ahead of the server's clock; a daily_total may end later (its day is still running). A date between 2000-01-01 and 2099-12-31
@@ -5603,7 +5628,7 @@ export interface paths {
                             /** @description The source's id for this record (HealthKit UUID, Health Connect clientRecordId, ...) */
                             externalId: string;
                             /**
-                             * @description sample: an interval measurement. daily_total: the source's own total for one local day. Within one source and day the larger of the two sums counts, so a source sending both is not counted twice
+                             * @description sample: an interval measurement. daily_total: the source's own total for one local day. Within one source and day the larger of the two sums counts, so a source sending both is not counted twice. A client may send the deduplicated totals of a statistics query (HKStatisticsCollectionQuery with .cumulativeSum, Health Connect aggregate / aggregateGroupByPeriod) as daily_total, one per local day and metric with a stable externalId such as "daily:steps:2026-11-02" and a growing version
                              * @default sample
                              */
                             kind?: "sample" | "daily_total";

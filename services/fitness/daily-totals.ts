@@ -1,11 +1,12 @@
 import type { Metric } from '../../schemas/fitness.ts'
 import type { DayKey } from './ingest.ts'
 import type { Db } from '../shared/transactions.ts'
+import { DEVICE_PRIORITY_RULE } from './device-priority.ts'
 
 // How overlapping sources are combined, stated once for code, stats and the API document.
 export const COMBINE_RULE = 'Per local day and metric, each source\'s total is the larger of its interval samples\' sum and its own ' +
-  'daily total; sources are then combined by taking the maximum across sources, so a phone and a watch recording the same ' +
-  'walk are not added together. Deleted and admin-rejected records do not count.'
+  'daily total; sources are then combined by taking the maximum across sources. ' + DEVICE_PRIORITY_RULE +
+  ' Deleted and admin-rejected records do not count.'
 
 export interface SourceDayTotal { metric: Metric, day: string, source: string, value: number }
 
@@ -38,7 +39,7 @@ export async function recomputeDailyTotals (tx: Db, userId: string, days: DayKey
        SELECT * FROM unnest($2::text[], $3::date[]) AS k(metric, local_day)
      ), fresh AS (
        SELECT s.local_day, s.metric, s.source,
-         greatest(coalesce(sum(s.value) FILTER (WHERE s.kind = 'sample'), 0), coalesce(sum(s.value) FILTER (WHERE s.kind = 'daily_total'), 0)) AS value
+         greatest(coalesce(sum(coalesce(s.counted_value, s.value)) FILTER (WHERE s.kind = 'sample'), 0), coalesce(sum(s.value) FILTER (WHERE s.kind = 'daily_total'), 0)) AS value
        FROM fitness_samples s JOIN k ON s.metric = k.metric AND s.local_day = k.local_day
        WHERE s.user_id = $1 AND NOT s.deleted AND NOT s.rejected
        GROUP BY s.local_day, s.metric, s.source

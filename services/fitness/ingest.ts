@@ -1,6 +1,7 @@
 import type { DeletionInput, Metric, SampleInput, Source } from '../../schemas/fitness.ts'
 import { checkSample, type FlagToRaise, type PlausibilityLimits } from './anti-cheat.ts'
 import type { Db } from '../shared/transactions.ts'
+import { refreshCountedValues } from './device-priority.ts'
 
 interface StoredRow {
   id: string
@@ -15,6 +16,11 @@ interface StoredRow {
   tz_offset_minutes: number
   local_day: string
   deleted: boolean
+  device_type: string
+  device_id: string
+  device_name: string | null
+  device_model: string | null
+  device_manufacturer: string | null
 }
 
 export interface WrittenSample {
@@ -53,7 +59,12 @@ function sameContent (s: SampleInput, row: StoredRow): boolean {
   return !row.deleted && row.metric === s.metric && row.kind === s.kind &&
     row.start_at.getTime() === Date.parse(s.startTime) && row.end_at.getTime() === Date.parse(s.endTime) &&
     Number(row.value) === round3(s.value) && row.recording_method === s.recordingMethod &&
-    row.tz_offset_minutes === s.tzOffsetMinutes
+    row.tz_offset_minutes === s.tzOffsetMinutes && sameDevice(s.device, row)
+}
+
+function sameDevice (d: SampleInput['device'], row: StoredRow): boolean {
+  return row.device_type === (d?.type ?? 'other') && row.device_id === (d?.id ?? '') && row.device_name === (d?.name ?? null) &&
+    row.device_model === (d?.model ?? null) && row.device_manufacturer === (d?.manufacturer ?? null)
 }
 
 // Writes one source's batch for one user inside the caller's transaction. Identity is
@@ -69,7 +80,7 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
       // Named, like every statement of a device sync, so each connection parses and plans it once.
       name: 'fitness-existing-samples',
       text: `SELECT id, external_id, version, metric, kind, start_at, end_at, value, recording_method, tz_offset_minutes,
-              local_day::text AS local_day, deleted
+              local_day::text AS local_day, deleted, device_type, device_id, device_name, device_model, device_manufacturer
        FROM fitness_samples WHERE user_id = $1 AND source = $2 AND external_id = ANY($3::text[])
        ORDER BY id FOR UPDATE`,
       values: [userId, source, ids]
@@ -119,14 +130,18 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
     const { rows } = await tx.query<{ id: string, external_id: string, version: string, local_day: string }>({
       name: 'fitness-upsert-samples',
       text: `INSERT INTO fitness_samples (user_id, source, external_id, version, metric, kind, start_at, end_at, value,
-         recording_method, tz_offset_minutes, local_day)
+         recording_method, tz_offset_minutes, local_day, device_type, device_id, device_name, device_model, device_manufacturer, counted_value)
        SELECT $1, $2, x.external_id, x.version, x.metric, x.kind, x.start_at, x.end_at, x.value, x.recording_method,
-         x.tz_offset_minutes, ((x.start_at AT TIME ZONE 'UTC') + x.tz_offset_minutes * interval '1 minute')::date
+         x.tz_offset_minutes, ((x.start_at AT TIME ZONE 'UTC') + x.tz_offset_minutes * interval '1 minute')::date,
+         coalesce(x.device_type, 'other'), coalesce(x.device_id, ''), x.device_name, x.device_model, x.device_manufacturer, NULL
        FROM jsonb_to_recordset($3::jsonb) AS x(external_id text, version bigint, metric text, kind text, start_at timestamptz,
-         end_at timestamptz, value numeric, recording_method text, tz_offset_minutes integer)
+         end_at timestamptz, value numeric, recording_method text, tz_offset_minutes integer, device_type text, device_id text,
+         device_name text, device_model text, device_manufacturer text)
        ON CONFLICT (user_id, source, external_id) DO UPDATE SET
          version = EXCLUDED.version, metric = EXCLUDED.metric, kind = EXCLUDED.kind, start_at = EXCLUDED.start_at,
          end_at = EXCLUDED.end_at, value = EXCLUDED.value, recording_method = EXCLUDED.recording_method,
+         device_type = EXCLUDED.device_type, device_id = EXCLUDED.device_id, device_name = EXCLUDED.device_name,
+         device_model = EXCLUDED.device_model, device_manufacturer = EXCLUDED.device_manufacturer, counted_value = NULL,
          tz_offset_minutes = EXCLUDED.tz_offset_minutes, local_day = EXCLUDED.local_day, deleted = false, rejected = false,
          flagged = false, flag_reason = NULL, updated_at = now()
        WHERE fitness_samples.version < EXCLUDED.version
@@ -140,7 +155,12 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
         end_at: s.endTime,
         value: s.value,
         recording_method: s.recordingMethod,
-        tz_offset_minutes: s.tzOffsetMinutes
+        tz_offset_minutes: s.tzOffsetMinutes,
+        device_type: s.device?.type,
+        device_id: s.device?.id,
+        device_name: s.device?.name,
+        device_model: s.device?.model,
+        device_manufacturer: s.device?.manufacturer
       })))]
     })
     const byId = new Map(toWrite.map((s) => [s.externalId, s]))
@@ -175,13 +195,21 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
       [userId, source, JSON.stringify(toBump.map((s) => ({ external_id: s.externalId, version: s.version })))])
   }
 
+  const deletedIds: string[] = []
   if (toDelete.length > 0) {
-    await tx.query(
+    const { rows } = await tx.query<{ id: string }>(
       `UPDATE fitness_samples s SET deleted = true, version = x.version, updated_at = now()
        FROM jsonb_to_recordset($3::jsonb) AS x(external_id text, version bigint)
-       WHERE s.user_id = $1 AND s.source = $2 AND s.external_id = x.external_id AND NOT s.deleted`,
+       WHERE s.user_id = $1 AND s.source = $2 AND s.external_id = x.external_id AND NOT s.deleted
+       RETURNING s.id`,
       [userId, source, JSON.stringify(toDelete)])
+    for (const r of rows) deletedIds.push(r.id)
   }
+
+  // Written and deleted samples change what overlapping samples of other devices count.
+  const recounted = await refreshCountedValues(tx, userId, [...outcome.written.map((w) => w.id), ...deletedIds])
+  outcome.days.push(...recounted.days)
+  outcome.ranges.push(...recounted.ranges)
 
   return outcome
 }

@@ -4,7 +4,7 @@ import type { TimeRange } from './ingest.ts'
 import type { Db } from '../shared/transactions.ts'
 
 // Bump when the scoring rule changes, so recomputed scores are pushed again.
-const RULES_VERSION = 1
+const RULES_VERSION = 2
 
 export interface ScoreTarget {
   competitionId: string
@@ -85,6 +85,8 @@ export async function competitionTargets (db: Db, userId: string, competitionIds
 // - a record is split across the competition's local days (and clipped to the window) in
 //   proportion to time, so a walk from 23:30 to 00:30 gives half to each day and a record
 //   crossing the start or end only counts its part inside;
+// - a sample counts its counted_value: the part no higher-priority device of its source covers
+//   (services/fitness/device-priority.ts);
 // - per local day, sources are combined as for daily totals (within a source the larger of
 //   samples and daily totals, then the maximum across sources);
 // - manual records count only where the competition allows manual entries;
@@ -103,7 +105,7 @@ export async function computeScore (db: Db, userId: string, target: ScoreTarget)
        WHERE s.user_id = $1 AND s.metric = $2
          AND s.start_at >= c.starts_at - interval '25 hours' AND s.start_at < c.ends_at
      ), s AS (
-       SELECT x.source, x.kind, x.start_at, x.end_at, x.value FROM candidates x, c
+       SELECT x.source, x.kind, x.start_at, x.end_at, coalesce(x.counted_value, x.value) AS value FROM candidates x, c
        WHERE NOT x.deleted AND NOT x.rejected
          AND (x.end_at > c.starts_at OR (x.end_at = x.start_at AND x.start_at >= c.starts_at))
          AND (c.allow_manual OR (x.source <> 'manual' AND x.recording_method <> 'manual'))

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { FlagStatus, ProviderName, SampleInput, DeletionInput, Source, SyncBody, SyncResult } from '../../schemas/fitness.ts'
 import { overCeiling, raiseFlags, refreshParticipantFlags, refreshSampleFlags, type FlagToRaise, type PlausibilityLimits } from './anti-cheat.ts'
 import { combinedDayTotals, recomputeDailyTotals, type SourceDayTotal } from './daily-totals.ts'
+import { refreshCountedValues } from './device-priority.ts'
 import { flagOwner, listFlags, resolveFlag } from './flags.ts'
 import { ingestBatch, type WrittenSample } from './ingest.ts'
 import { createUserLease } from './lease.ts'
@@ -199,7 +200,9 @@ export function createFitnessService (deps: FitnessServiceDeps) {
         if (decided.changed && sample !== null) {
           await refreshSampleFlags(tx, [String(sample.id)])
           if (status === 'confirmed' && decided.localDay !== null) {
-            await recomputeDailyTotals(tx, owner, [{ metric: sample.metric, day: decided.localDay }])
+            // A rejected sample no longer covers other devices' samples: they count again.
+            const recounted = await refreshCountedValues(tx, owner, [String(sample.id)])
+            await recomputeDailyTotals(tx, owner, [{ metric: sample.metric, day: decided.localDay }, ...recounted.days])
           }
         }
         if (decided.changed) await refreshParticipantFlags(tx, owner, decided.flag.competitionIds)

@@ -77,7 +77,8 @@ test('a record crossing local midnight inside the window is split between the tw
 test('manual entries count only where the competition allows them; metrics stay apart', async (t) => {
   const app = await build(t, { config: FITNESS_TEST_CONFIG })
   const alice = person()
-  const base = Date.now() - 2 * 24 * HOUR
+  // Noon (UTC) two days ago, so the records an hour apart stay on one local day whatever the time of the run.
+  const base = Date.parse(new Date(Date.now() - 2 * 24 * HOUR).toISOString().slice(0, 10) + 'T12:00:00.000Z')
   const window = { startsAt: base - 24 * HOUR, endsAt: base + 3 * 24 * HOUR }
   const strict = await insertCompetition(app, window)
   const relaxed = await insertCompetition(app, { ...window, allowManual: true })

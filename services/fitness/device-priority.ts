@@ -1,0 +1,60 @@
+import type { Metric } from '../../schemas/fitness.ts'
+import type { Db } from '../shared/transactions.ts'
+import type { DayKey, TimeRange } from './ingest.ts'
+
+// One walk counted once. HealthKit and Health Connect report a phone and a watch under one
+// source, so within a source samples fall in device lanes: device type by priority (watch,
+// ring, band, phone, scale, other), then device id. As HealthKit's own statistics do (the watch
+// over the phone for steps), a sample counts only for the part of its time that no sample of a
+// higher lane of the same user, source and metric covers: its value scaled by the uncovered
+// share of its duration (a zero-length sample counts unless a higher lane covers its instant).
+// Samples without a device form one lane and are added, as before. Daily totals
+// (kind daily_total) are the source's own deduplicated figure and count in full.
+export const DEVICE_PRIORITY_RULE = 'Within one source, samples fall in device lanes ordered watch, ring, band, phone, scale, ' +
+  'other (then by device id); a sample counts only for the part of its time no higher lane\'s sample covers, so a phone and ' +
+  'a watch recording the same walk count once (the watch). Samples without a device are one lane and are added.'
+
+// Recomputes counted_value of the given samples and of every sample overlapping them in the
+// same source and metric (a change to a watch sample changes what the phone's samples under it
+// count). With one device there is no other lane and the lane index (migration 035) finds
+// nothing at once, so a single-device sync pays one cheap statement. NULL means "counts in
+// full". Returns the days and time ranges whose counted values changed, for the caller to
+// recompute totals and scores. Records span at most 25 hours, which bounds the index scans.
+export async function refreshCountedValues (tx: Db, userId: string, sampleIds: string[]): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
+  if (sampleIds.length === 0) return { days: [], ranges: [] }
+  const { rows } = await tx.query<{ metric: Metric, local_day: string, start_at: Date, end_at: Date }>({
+    name: 'fitness-refresh-counted-values',
+    text: `WITH changed AS (
+       SELECT metric, source, device_lane, start_at, end_at FROM fitness_samples WHERE user_id = $1 AND id = ANY($2::bigint[])
+     ), affected AS (
+       -- Only lower lanes than a changed sample can count differently because of it.
+       SELECT a.id FROM changed c JOIN fitness_samples a
+         ON a.user_id = $1 AND a.metric = c.metric AND a.source = c.source AND a.device_lane > c.device_lane
+        AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
+        AND a.start_at >= c.start_at - interval '25 hours' AND a.start_at <= c.end_at AND a.end_at >= c.start_at
+       UNION SELECT id FROM fitness_samples WHERE user_id = $1 AND id = ANY($2::bigint[])
+     ), computed AS (
+       SELECT a.id,
+         CASE WHEN a.kind <> 'sample' OR cover.ranges IS NULL THEN a.value
+           WHEN a.end_at = a.start_at THEN CASE WHEN cover.ranges @> a.start_at THEN 0 ELSE a.value END
+           ELSE a.value * (SELECT coalesce(sum(extract(epoch FROM upper(r) - lower(r))), 0)
+             FROM unnest(tstzmultirange(tstzrange(a.start_at, a.end_at)) - cover.ranges) AS r) / extract(epoch FROM a.end_at - a.start_at)
+         END AS counted
+       FROM fitness_samples a JOIN (SELECT DISTINCT id FROM affected) x ON x.id = a.id
+       LEFT JOIN LATERAL (
+         SELECT range_agg(tstzrange(h.start_at, h.end_at, '[]')) AS ranges FROM fitness_samples h
+         WHERE a.kind = 'sample' AND h.user_id = $1 AND h.metric = a.metric AND h.source = a.source AND h.device_lane < a.device_lane
+           AND h.kind = 'sample' AND NOT h.deleted AND NOT h.rejected
+           AND h.start_at >= a.start_at - interval '25 hours' AND h.start_at <= a.end_at AND h.end_at > a.start_at
+       ) cover ON true
+     )
+     UPDATE fitness_samples f SET counted_value = CASE WHEN c.counted = f.value THEN NULL ELSE c.counted END, updated_at = now()
+     FROM computed c WHERE f.id = c.id AND coalesce(f.counted_value, f.value) IS DISTINCT FROM c.counted
+     RETURNING f.metric, f.local_day::text AS local_day, f.start_at, f.end_at`,
+    values: [userId, sampleIds]
+  })
+  return {
+    days: rows.map((r) => ({ metric: r.metric, day: r.local_day })),
+    ranges: rows.map((r) => ({ metric: r.metric, start: r.start_at.toISOString(), end: r.end_at.toISOString() }))
+  }
+}
