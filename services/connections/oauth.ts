@@ -30,7 +30,7 @@ export function authorizeUrl (client: OAuthClient, state: string, verifier: stri
   url.searchParams.set('response_type', 'code')
   url.searchParams.set('client_id', client.credentials.clientId)
   url.searchParams.set('redirect_uri', client.redirectUri)
-  url.searchParams.set('scope', client.provider.scopes.join(client.provider.name === 'strava' ? ',' : ' '))
+  if (client.provider.scopes.length > 0) url.searchParams.set('scope', client.provider.scopes.join(client.provider.scopeSeparator ?? ' '))
   url.searchParams.set('state', state)
   url.searchParams.set('code_challenge', codeChallenge(verifier))
   url.searchParams.set('code_challenge_method', 'S256')

@@ -1,8 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto'
+import { createHmac } from 'node:crypto'
 import type { Metric } from '../../../schemas/fitness.ts'
 import { ProviderHttpError } from '../types.ts'
 import { amount, daySummaries, eachDay } from './days.ts'
 import { bearerTokens, type ProviderHttp } from './http.ts'
+import { jsonBody, sameBytes } from './webhook-body.ts'
 import type { ClientCredentials, CloudProvider, InboundWebhook, Notification, WebhookOutcome } from './types.ts'
 
 // Fitbit Web API. OAuth 2.0 with PKCE; the token endpoint takes HTTP Basic client
@@ -36,10 +37,7 @@ interface DaySummary {
 }
 
 function signatureMatches (body: Buffer, header: string | undefined, secret: string): boolean {
-  if (header === undefined) return false
-  const expected = createHmac('sha1', `${secret}&`).update(body).digest()
-  const given = Buffer.from(header, 'base64')
-  return given.length === expected.length && timingSafeEqual(given, expected)
+  return header !== undefined && sameBytes(Buffer.from(header, 'base64'), createHmac('sha1', `${secret}&`).update(body).digest())
 }
 
 // Activity calories (not caloriesOut, which includes the basal rate); active minutes are the
@@ -69,12 +67,7 @@ export function createFitbitProvider (opts: FitbitOptions): CloudProvider {
     if (!signatureMatches(request.body, request.headers['x-fitbit-signature'], opts.credentials.clientSecret)) {
       return { kind: 'refused', status: 404, reason: 'signature does not verify' }
     }
-    let items: unknown
-    try {
-      items = JSON.parse(request.body.toString('utf8'))
-    } catch {
-      return { kind: 'refused', status: 400, reason: 'body is not JSON' }
-    }
+    const items = jsonBody(request.body)
     if (!Array.isArray(items)) return { kind: 'refused', status: 400, reason: 'body is not an array of notifications' }
     const notifications: Notification[] = []
     for (const item of items as Array<Record<string, unknown>>) {

@@ -67,6 +67,8 @@ export interface CloudProvider {
   readonly authorizeUrl: string
   readonly tokenUrl: string
   readonly scopes: string[]
+  // How scopes are joined in the authorize URL (a space, as OAuth says, unless the provider differs).
+  readonly scopeSeparator?: string
   // How the client authenticates at the token endpoint.
   readonly clientAuth: 'basic' | 'body'
   // Token endpoint answer (authorization code or refresh) to our shape.
