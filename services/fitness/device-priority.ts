@@ -25,14 +25,22 @@ export async function refreshCountedValues (tx: Db, userId: string, sampleIds: s
   const { rows } = await tx.query<{ metric: Metric, local_day: string, start_at: Date, end_at: Date }>({
     name: 'fitness-refresh-counted-values',
     text: `WITH changed AS (
-       SELECT metric, source, device_lane, start_at, end_at FROM fitness_samples WHERE user_id = $1 AND id = ANY($2::bigint[])
+       -- Only samples whose source holds another device's samples: with one device nothing
+       -- covers anything, and two index probes per sample say so.
+       SELECT c.id, c.metric, c.source, c.device_lane, c.start_at, c.end_at FROM fitness_samples c
+       -- (The ids are this user's, from this sync's writes; by id alone the primary key finds them.)
+       WHERE c.id = ANY($2::bigint[]) AND (
+         EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
+           AND x.device_lane < c.device_lane AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
+         OR EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
+           AND x.device_lane > c.device_lane AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected))
      ), affected AS (
        -- Only lower lanes than a changed sample can count differently because of it.
        SELECT a.id FROM changed c JOIN fitness_samples a
          ON a.user_id = $1 AND a.metric = c.metric AND a.source = c.source AND a.device_lane > c.device_lane
         AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
         AND a.start_at >= c.start_at - interval '25 hours' AND a.start_at <= c.end_at AND a.end_at >= c.start_at
-       UNION SELECT id FROM fitness_samples WHERE user_id = $1 AND id = ANY($2::bigint[])
+       UNION SELECT id FROM changed
      ), computed AS (
        SELECT a.id,
          CASE WHEN a.kind <> 'sample' OR cover.ranges IS NULL THEN a.value

@@ -1,8 +1,8 @@
 // A Fitbit Web API on 127.0.0.1: the OAuth endpoints, subscriptions, the daily activity
 // summary and signed subscription notifications, in Fitbit's documented shapes.
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { listenLocal, readBody, replyJson } from './http.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBody, replyJson, serveLocal } from './http.ts'
 import { createOAuthFake } from './oauth-provider.ts'
 
 export interface FitbitDay { steps?: number, distanceKm?: number, activityCalories?: number, fairlyActiveMinutes?: number, veryActiveMinutes?: number }
@@ -59,10 +59,7 @@ export async function startFitbitFake (opts: { clientId: string, clientSecret: s
     }
     replyJson(res, 404, { errors: [{ errorType: 'not_found', message: `${req.method} ${url.pathname}` }] })
   }
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => { if (!res.headersSent) replyJson(res, 500, { errors: [{ errorType: 'system', message: String(err) }] }) })
-  })
-  const { url, close } = await listenLocal(server)
+  const { url, close } = await serveLocal(handle, (err) => ({ errors: [{ errorType: 'system', message: String(err) }] }))
 
   return {
     url,

@@ -1,7 +1,7 @@
 // Garmin Health API on 127.0.0.1: OAuth 2.0 with PKCE (client secret in the form), user id,
 // registration, backfill requests, ping callbacks and the push and ping bodies Garmin posts.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { listenLocal, readBody, replyJson } from './http.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBody, replyJson, serveLocal } from './http.ts'
 import { createOAuthFake } from './oauth-provider.ts'
 
 export interface GarminDay { steps: number, distanceInMeters?: number, activeKilocalories?: number, moderateSeconds?: number, vigorousSeconds?: number }
@@ -55,10 +55,7 @@ export async function startGarminFake (opts: { clientId: string, clientSecret: s
     }
     replyJson(res, 404, { errorMessage: 'Not Found' })
   }
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => { if (!res.headersSent) replyJson(res, 500, { errorMessage: String(err) }) })
-  })
-  const { url, close } = await listenLocal(server)
+  const { url, close } = await serveLocal(handle, (err) => ({ errorMessage: String(err) }))
 
   return {
     url,

@@ -1,7 +1,7 @@
 // What the HTTP fakes of third-party providers share: reading a request body (gzipped too),
 // answering JSON, listening on a spare loopback port and closing with the kept-alive
 // connections the real SDKs hold.
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { gunzipSync } from 'node:zlib'
 
 export async function readBody (req: IncomingMessage): Promise<string> {
@@ -30,4 +30,11 @@ export async function listenLocal (server: Server): Promise<{ url: string, close
       })
     }
   }
+}
+
+// A fake whose handler is async: a handler that throws answers 500 with the provider's error body.
+export async function serveLocal (handle: (req: IncomingMessage, res: ServerResponse) => Promise<void>, errorBody: (err: unknown) => unknown) {
+  return await listenLocal(createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => { if (!res.headersSent) replyJson(res, 500, errorBody(err)) })
+  }))
 }

@@ -1,8 +1,8 @@
 // Oura API v2 on 127.0.0.1: OAuth (client secret in the form), personal_info, daily activity
 // documents and signed webhook notifications, in Oura's documented shapes.
 import { createHmac } from 'node:crypto'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { listenLocal, readBody, replyJson } from './http.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBody, replyJson, serveLocal } from './http.ts'
 import { createOAuthFake } from './oauth-provider.ts'
 
 export interface OuraDay { steps: number, walkingMetres?: number, activeCalories?: number, highSeconds?: number, mediumSeconds?: number }
@@ -65,10 +65,7 @@ export async function startOuraFake (opts: { clientId: string, clientSecret: str
     }
     replyJson(res, 404, { detail: 'Not Found' })
   }
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => { if (!res.headersSent) replyJson(res, 500, { detail: String(err) }) })
-  })
-  const { url, close } = await listenLocal(server)
+  const { url, close } = await serveLocal(handle, (err) => ({ detail: String(err) }))
 
   return {
     url,

@@ -1,7 +1,7 @@
 // Strava API v3 on 127.0.0.1: OAuth (client secret in the form, the athlete in the token
 // answer), deauthorize, activities and the webhook events Strava posts, in its documented shapes.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { listenLocal, readBody, replyJson } from './http.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readBody, replyJson, serveLocal } from './http.ts'
 import { createOAuthFake } from './oauth-provider.ts'
 
 export interface StravaActivity { distance: number, calories?: number, movingTime: number, elapsedTime: number, start: string, manual?: boolean }
@@ -64,10 +64,7 @@ export async function startStravaFake (opts: { clientId: string, clientSecret: s
     }
     replyJson(res, 404, { message: 'Resource Not Found', errors: [] })
   }
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => { if (!res.headersSent) replyJson(res, 500, { message: String(err) }) })
-  })
-  const { url, close } = await listenLocal(server)
+  const { url, close } = await serveLocal(handle, (err) => ({ message: String(err) }))
 
   return {
     url,

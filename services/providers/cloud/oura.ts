@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto'
 import type { Metric } from '../../../schemas/fitness.ts'
+import { addDays } from '../../shared/time-zones.ts'
 import { amount, daySummaries } from './days.ts'
 import { bearerTokens, type ProviderHttp } from './http.ts'
 import { isObject, jsonBody, sameBytes } from './webhook-body.ts'
@@ -114,19 +115,23 @@ export function createOuraProvider (opts: OuraOptions): CloudProvider {
       const days = []
       let nextToken: string | null = null
       do {
-        const query: URLSearchParams = new URLSearchParams({ start_date: from, end_date: to, ...(nextToken !== null && { next_token: nextToken }) })
+        // Oura filters the list by each document's timestamp (early morning local time), so a
+        // day's own document can fall outside a range of bare dates: ask a day wider, keep the range.
+        const query: URLSearchParams = new URLSearchParams({
+          start_date: addDays(from, -1), end_date: addDays(to, 1), ...(nextToken !== null && { next_token: nextToken })
+        })
         const page: { data?: DailyActivity[], next_token?: string | null } | null =
           await opts.http.request(api(`/v2/usercollection/daily_activity?${query.toString()}`), { accessToken: ctx.accessToken })
         for (const doc of page?.data ?? []) {
           const day = ouraDay(doc)
-          if (day !== null) days.push(day)
+          if (day !== null && day.day >= from && day.day <= to) days.push(day)
         }
         nextToken = typeof page?.next_token === 'string' && page.next_token !== '' ? page.next_token : null
       } while (nextToken !== null)
       return { samples: daySummaries(days, ctx.timeZone, new Date()), deletions: [] }
     },
     async revoke ({ accessToken }) {
-      await opts.http.request(api(`/oauth/revoke?access_token=${encodeURIComponent(accessToken)}`))
+      await opts.http.request(api(`/oauth/revoke?access_token=${encodeURIComponent(accessToken)}`), { method: 'POST' })
     }
   }
 }

@@ -109,12 +109,16 @@ export function createStravaProvider (opts: StravaOptions): CloudProvider {
     webhook,
     async fetchWork (work, ctx) {
       if (work.kind !== 'object') return { samples: [], deletions: [] }
-      if (work.deleted) {
-        const deletions: DeletionInput[] = METRICS.map((m) => ({ externalId: externalId(work.id, m) }))
-        return { samples: [], deletions }
+      const deleted = { samples: [], deletions: METRICS.map((m): DeletionInput => ({ externalId: externalId(work.id, m) })) }
+      if (work.deleted) return deleted
+      try {
+        const activity = await opts.http.request<Activity>(api(`/api/v3/activities/${encodeURIComponent(work.id)}`), { accessToken: ctx.accessToken })
+        return { samples: activitySamples(activity ?? {}, Date.now()), deletions: [] }
+      } catch (err) {
+        // Deleted or made private before the job ran: it no longer counts (not retried for hours).
+        if ((err as { providerStatus?: number }).providerStatus === 404) return deleted
+        throw err
       }
-      const activity = await opts.http.request<Activity>(api(`/api/v3/activities/${encodeURIComponent(work.id)}`), { accessToken: ctx.accessToken })
-      return { samples: activitySamples(activity ?? {}, Date.now()), deletions: [] }
     },
     // The athlete's activities that started in the range (summaries carry no calories, so
     // each is read in full, as a webhook would have).
