@@ -40,7 +40,7 @@ export function createProviderHttp (opts: ProviderHttpOptions) {
       await res.body?.cancel()
       const retryable = res.status === 429 || res.status >= 500
       opts.onAttempt?.(retryable ? 'retryable' : 'rejected')
-      throw new ProviderHttpError(opts.label, res.status, parseRetryAfter(res.headers.get('retry-after')))
+      throw new ProviderHttpError(opts.label, res.status, res.status === 429 ? rateLimitWaitMs(res.headers) : parseRetryAfter(res.headers.get('retry-after')))
     }
     const text = await res.text()
     opts.onAttempt?.('ok')
@@ -65,6 +65,18 @@ export function createProviderHttp (opts: ProviderHttpOptions) {
       })
     }
   }
+}
+
+// How long a 429 asks us to wait: Retry-After when given; else Fitbit's seconds until its hourly
+// window resets; else, for Strava (X-RateLimit-* without Retry-After), until its 15-minute window
+// turns at the next quarter hour.
+export function rateLimitWaitMs (headers: Headers, now = Date.now()): number | undefined {
+  const retryAfter = parseRetryAfter(headers.get('retry-after'), now)
+  if (retryAfter !== undefined) return retryAfter
+  const fitbitReset = headers.get('fitbit-rate-limit-reset')
+  if (fitbitReset !== null && /^\d+$/.test(fitbitReset)) return Number(fitbitReset) * 1000
+  if (headers.get('x-ratelimit-limit') !== null) return 15 * 60_000 - (now % (15 * 60_000))
+  return undefined
 }
 
 // Reads a token endpoint's common fields; a module adds what its provider names differently.
