@@ -8,8 +8,9 @@ import type { ClientCredentials, CloudProvider, InboundWebhook, Notification, We
 // Garmin Health API (Connect Developer Program), OAuth 2.0 with PKCE; the client secret goes in
 // the token form and the account id is read from /user/id. Garmin sends daily summaries by push
 // (the summaries in the body) or ping (callback URLs to fetch). Garmin signs neither, so a push
-// is believed only for an account connected here, and a ping's callback is fetched only from
-// Garmin's own API origin, with the user's token. Backfill is asked of Garmin, which then
+// is believed only for an account connected here, a ping's callback is fetched only from
+// Garmin's own API origin, with the user's token, and a body naming another client
+// (garmin-client-id) or not in Garmin's shape is refused. Backfill is asked of Garmin, which then
 // pushes the days like any other.
 
 export interface GarminOptions {
@@ -63,23 +64,31 @@ export function garminDailySamples (d: DailySummary, receivedAt: number): Sample
   }))
 }
 
+// The lists Garmin posts to this endpoint (dailies by push or ping); a body with none of them,
+// or with one that is not a list, is not a Garmin notification.
+const LISTS = ['dailies', 'deregistrations', 'userPermissionsChange'] as const
+
 export function createGarminProvider (opts: GarminOptions): CloudProvider {
   const api = (path: string): string => new URL(path, opts.apiUrl).toString()
   const apiOrigin = new URL(opts.apiUrl).origin
 
   function webhook (request: InboundWebhook): WebhookOutcome {
     if (request.method === 'GET') return { kind: 'refused', status: 404, reason: 'Garmin has no verification request' }
+    // Garmin names the client in every notification; one naming another client is not for us.
+    const clientId = request.headers['garmin-client-id']
+    if (clientId !== undefined && clientId !== opts.credentials.clientId) return { kind: 'refused', status: 400, reason: 'garmin-client-id is not ours' }
     const body = jsonBody(request.body)
-    if (!isObject(body)) return { kind: 'refused', status: 400, reason: 'body is not a Garmin notification' }
+    if (!isObject(body) || !LISTS.some((k) => body[k] !== undefined) || LISTS.some((k) => body[k] !== undefined && !Array.isArray(body[k]))) {
+      return { kind: 'refused', status: 400, reason: 'body is not a Garmin notification' }
+    }
     const items: Notification[] = []
     const receivedAt = Date.now()
-    for (const d of Array.isArray(body.dailies) ? body.dailies as DailySummary[] : []) {
+    for (const d of (body.dailies ?? []) as unknown[]) {
       if (!isObject(d) || typeof d.userId !== 'string') return { kind: 'refused', status: 400, reason: 'a daily summary has no userId' }
-      const callback = (d as { callbackURL?: unknown }).callbackURL
-      if (typeof callback === 'string') {
+      if (d.callbackURL !== undefined) {
         let url: URL
         try {
-          url = new URL(callback)
+          url = new URL(String(d.callbackURL))
         } catch {
           return { kind: 'refused', status: 400, reason: 'callbackURL is not a URL' }
         }
@@ -87,12 +96,17 @@ export function createGarminProvider (opts: GarminOptions): CloudProvider {
         if (url.origin !== apiOrigin) return { kind: 'refused', status: 400, reason: 'callbackURL is not on Garmin\'s API' }
         items.push({ externalUserId: d.userId, work: { kind: 'callback', url: url.toString() } })
       } else {
-        items.push({ externalUserId: d.userId, work: { kind: 'records', samples: garminDailySamples(d, receivedAt) } })
+        const samples = garminDailySamples(d, receivedAt)
+        if (samples.length === 0) return { kind: 'refused', status: 400, reason: 'a daily summary has no calendarDate, start or duration' }
+        items.push({ externalUserId: d.userId, work: { kind: 'records', samples } })
       }
     }
-    for (const d of Array.isArray(body.deregistrations) ? body.deregistrations as Array<{ userId?: unknown }> : []) {
-      if (isObject(d) && typeof d.userId === 'string') items.push({ externalUserId: d.userId, work: { kind: 'deauthorized' } })
+    for (const d of (body.deregistrations ?? []) as unknown[]) {
+      if (!isObject(d) || typeof d.userId !== 'string') return { kind: 'refused', status: 400, reason: 'a deregistration has no userId' }
+      items.push({ externalUserId: d.userId, work: { kind: 'deauthorized' } })
     }
+    // userPermissionsChange: acknowledged; the token stays valid and data of a withdrawn
+    // permission simply stops coming.
     return { kind: 'notifications', status: 200, items }
   }
 

@@ -32,7 +32,8 @@ test('Garmin: connect, push and ping to the leaderboard, forged and replayed not
 
   // The backfilled day arrives by push and moves the leaderboard.
   const pushed = fake.push(addDays(today, -1), { steps: 8000, distanceInMeters: 6100, activeKilocalories: 350, moderateSeconds: 1200, vigorousSeconds: 600 })
-  t.equal((await post(pushed)).statusCode, 200)
+  const withClient = await app.inject({ method: 'POST', url: '/api/v1/connections/garmin/webhook', headers: { 'content-type': 'application/json', 'garmin-client-id': CLIENT.clientId }, payload: pushed })
+  t.equal(withClient.statusCode, 200)
   await providerJobsSettled(app)
   t.equal((await participant(app, competitionId, alice.id)).score, 8000)
 
@@ -46,6 +47,18 @@ test('Garmin: connect, push and ping to the leaderboard, forged and replayed not
   t.equal(forged.statusCode, 400)
   t.match(forged.json().message, 'not on Garmin')
   t.same(fake.callbacks, [])
+  // Bodies not in Garmin's shape, or naming another client, are refused and count nothing.
+  const today2 = fake.push(today, { steps: 5 })
+  for (const bad of ['{}', '[]', 'not json', '{"dailies":"x"}', '{"dailies":[{"steps":5}]}', '{"deregistrations":[{}]}',
+    today2.replace(/"calendarDate":"[^"]+",/, '')]) {
+    t.equal((await post(bad)).statusCode, 400, `refused: ${bad.slice(0, 40)}`)
+  }
+  const otherClient = await app.inject({ method: 'POST', url: '/api/v1/connections/garmin/webhook', headers: { 'content-type': 'application/json', 'garmin-client-id': 'someone-elses-app' }, payload: today2 })
+  t.equal(otherClient.statusCode, 400)
+  // A permission change is acknowledged and asks for nothing.
+  t.equal((await post(JSON.stringify({ userPermissionsChange: [{ userId: 'd3315b1072421d0dd7c8f6b8e1de4df8', permissions: ['HEALTH_EXPORT'], changeTimeInSeconds: 1 }] }))).statusCode, 200)
+  await providerJobsSettled(app)
+  t.equal((await participant(app, competitionId, alice.id)).score, 8000, 'nothing refused was counted')
   // A push for an account nobody connected is acknowledged and dropped.
   t.equal((await post(fake.push(today, { steps: 1 }).replaceAll('d3315b1072421d0dd7c8f6b8e1de4df8', 'someone-else'))).statusCode, 200)
 
