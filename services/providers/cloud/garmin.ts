@@ -78,7 +78,8 @@ export function createGarminProvider (opts: GarminOptions): CloudProvider {
     const clientId = request.headers['garmin-client-id']
     if (clientId !== undefined && clientId !== opts.credentials.clientId) return { kind: 'refused', status: 400, reason: 'garmin-client-id is not ours' }
     const body = jsonBody(request.body)
-    if (!isObject(body) || !LISTS.some((k) => body[k] !== undefined) || LISTS.some((k) => body[k] !== undefined && !Array.isArray(body[k]))) {
+    // Summary types we do not read (epochs, sleeps, ...) are acknowledged, or Garmin would retry them.
+    if (!isObject(body) || LISTS.some((k) => body[k] !== undefined && !Array.isArray(body[k]))) {
       return { kind: 'refused', status: 400, reason: 'body is not a Garmin notification' }
     }
     const items: Notification[] = []

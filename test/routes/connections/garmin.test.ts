@@ -49,12 +49,14 @@ test('Garmin: connect, push and ping to the leaderboard, forged and replayed not
   t.same(fake.callbacks, [])
   // Bodies not in Garmin's shape, or naming another client, are refused and count nothing.
   const today2 = fake.push(today, { steps: 5 })
-  for (const bad of ['{}', '[]', 'not json', '{"dailies":"x"}', '{"dailies":[{"steps":5}]}', '{"deregistrations":[{}]}',
+  for (const bad of ['[]', 'not json', '{"dailies":"x"}', '{"dailies":[{"steps":5}]}', '{"deregistrations":[{}]}',
     today2.replace(/"calendarDate":"[^"]+",/, '')]) {
     t.equal((await post(bad)).statusCode, 400, `refused: ${bad.slice(0, 40)}`)
   }
   const otherClient = await app.inject({ method: 'POST', url: '/api/v1/connections/garmin/webhook', headers: { 'content-type': 'application/json', 'garmin-client-id': 'someone-elses-app' }, payload: today2 })
   t.equal(otherClient.statusCode, 400)
+  // Summary types not read here (the portal may send them) are acknowledged, not retried forever.
+  t.equal((await post(JSON.stringify({ epochs: [{ userId: 'd3315b1072421d0dd7c8f6b8e1de4df8', summaryId: 'e1' }] }))).statusCode, 200)
   // A permission change is acknowledged and asks for nothing.
   t.equal((await post(JSON.stringify({ userPermissionsChange: [{ userId: 'd3315b1072421d0dd7c8f6b8e1de4df8', permissions: ['HEALTH_EXPORT'], changeTimeInSeconds: 1 }] }))).statusCode, 200)
   await providerJobsSettled(app)
