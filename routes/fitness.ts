@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { errorResponses, PageSchema, UserIdParamsSchema } from '../schemas/common.ts'
 import {
-  FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES,
+  DEVICE_PRIORITY_RULE, FlagIdParamsSchema, FlagListQuerySchema, FlagResolutionSchema, FlagSchema, MAX_RECORD_SPAN_HOURS, SAMPLE_CLOCK_SKEW_MINUTES,
   StatsQuerySchema, StatsSchema, SyncBodySchema, SyncResultSchema
 } from '../schemas/fitness.ts'
 
@@ -19,11 +19,9 @@ const SYNC_DESCRIPTION = `Ingests one source's records for the caller, or pulls 
 * **Local day**: startTime plus tzOffsetMinutes. Daily totals and stats count a record on that day.
 * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
   recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
-* **Devices within one source**: HealthKit and Health Connect report a phone and a watch under one source. Send each
-  sample's \`device\` (type and a stable id): samples fall in device lanes ordered watch, ring, band, phone, scale, other,
-  and a sample counts only for the part of its time no higher lane's sample covers, so a 150-step phone record and a
-  140-step watch record of the same minutes count 140, not 290. Samples without a device are one lane and are added.
-  Alternatively send a statistics query's deduplicated totals as \`daily_total\` records.
+* **Devices within one source**: HealthKit and Health Connect report a phone and a watch under one source, so send each
+  sample's \`device\` (type and a stable id). ${DEVICE_PRIORITY_RULE} A 150-step phone record and a 140-step watch record
+  of the same minutes count 140, not 290. Alternatively send a statistics query's deduplicated totals as \`daily_total\` records.
 * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
   is in is recomputed from stored data over its window and pushed to the leaderboard (live update included). Each record,
   a \`daily_total\` included, is **clipped to the window** (only its part between startsAt and endsAt counts) and **spread

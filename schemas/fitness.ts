@@ -27,6 +27,13 @@ export const MAX_RECORD_SPAN_HOURS = 25
 // Devices' clocks drift: a record a little ahead of the server's clock is accepted.
 export const SAMPLE_CLOCK_SKEW_MINUTES = 10
 
+// The priority between devices of one source (services/fitness/device-priority.ts), stated once
+// for the schema, the API document, stats and the code.
+export const DEVICE_PRIORITY_RULE = 'Within one source, samples fall in device lanes ordered watch, ring, band, phone, scale, ' +
+  'other (then by device id); a sample counts only for the part of its time no higher lane\'s sample covers, so a phone and ' +
+  'a watch recording the same walk count once (the watch). A manual entry never hides a recorded sample. Samples without a ' +
+  'device are one lane and are added.'
+
 const deviceText = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 100, description }))
 
 export const DeviceInputSchema = Type.Object({
@@ -38,7 +45,8 @@ export const DeviceInputSchema = Type.Object({
   id: Type.Optional(Type.String({
     minLength: 1,
     maxLength: 200,
-    description: 'A stable id of the device, the same on every sync. HealthKit: HKSourceRevision.source.bundleIdentifier plus ' +
+    description: 'A stable id of the device, the same on every sync; of two devices of one type the lower id wins. HealthKit: ' +
+      'HKDevice.udiDeviceIdentifier or localIdentifier when set, else HKSourceRevision.source.bundleIdentifier plus ' +
       'productType (e.g. "com.apple.health.5A1B…/Watch6,1"). Health Connect: Metadata.dataOrigin.packageName plus ' +
       'Device.manufacturer and Device.model. Two devices of one type are told apart by it'
   })),
@@ -47,8 +55,8 @@ export const DeviceInputSchema = Type.Object({
   manufacturer: deviceText('HKDevice.manufacturer / Device.manufacturer')
 }, {
   additionalProperties: false,
-  description: 'The device that recorded the sample. Without it, samples of one source are added as before; with it, a phone ' +
-    'and a watch recording the same minutes count once (the watch\'s samples)'
+  description: 'The device that recorded the sample (HealthKit: HKSample.device and sourceRevision; Health Connect: ' +
+    'Metadata.device and Metadata.dataOrigin). ' + DEVICE_PRIORITY_RULE
 })
 
 export const SampleInputSchema = Type.Object({

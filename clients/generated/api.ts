@@ -5527,11 +5527,9 @@ export interface paths {
          *     * **Local day**: startTime plus tzOffsetMinutes. Daily totals and stats count a record on that day.
          *     * **Overlapping sources**: per local day and metric, the maximum across sources counts (a phone and a watch
          *       recording the same walk are not added); within one source, the larger of its samples' sum and its own daily total.
-         *     * **Devices within one source**: HealthKit and Health Connect report a phone and a watch under one source. Send each
-         *       sample's `device` (type and a stable id): samples fall in device lanes ordered watch, ring, band, phone, scale, other,
-         *       and a sample counts only for the part of its time no higher lane's sample covers, so a 150-step phone record and a
-         *       140-step watch record of the same minutes count 140, not 290. Samples without a device are one lane and are added.
-         *       Alternatively send a statistics query's deduplicated totals as `daily_total` records.
+         *     * **Devices within one source**: HealthKit and Health Connect report a phone and a watch under one source, so send each
+         *       sample's `device` (type and a stable id). Within one source, samples fall in device lanes ordered watch, ring, band, phone, scale, other (then by device id); a sample counts only for the part of its time no higher lane's sample covers, so a phone and a watch recording the same walk count once (the watch). A manual entry never hides a recorded sample. Samples without a device are one lane and are added. A 150-step phone record and a 140-step watch record
+         *       of the same minutes count 140, not 290. Alternatively send a statistics query's deduplicated totals as `daily_total` records.
          *     * **Competitions**: every active competition (or one in its grace period) with the record's metric that the caller
          *       is in is recomputed from stored data over its window and pushed to the leaderboard (live update included). Each record,
          *       a `daily_total` included, is **clipped to the window** (only its part between startsAt and endsAt counts) and **spread
@@ -5607,9 +5605,9 @@ export interface paths {
                         provider?: "google_fit";
                         /** @description At most 1000 records per request */
                         samples?: {
-                            /** @description The device that recorded the sample. Without it, samples of one source are added as before; with it, a phone and a watch recording the same minutes count once (the watch's samples) */
+                            /** @description The device that recorded the sample (HealthKit: HKSample.device and sourceRevision; Health Connect: Metadata.device and Metadata.dataOrigin). Within one source, samples fall in device lanes ordered watch, ring, band, phone, scale, other (then by device id); a sample counts only for the part of its time no higher lane's sample covers, so a phone and a watch recording the same walk count once (the watch). A manual entry never hides a recorded sample. Samples without a device are one lane and are added. */
                             device?: {
-                                /** @description A stable id of the device, the same on every sync. HealthKit: HKSourceRevision.source.bundleIdentifier plus productType (e.g. "com.apple.health.5A1B…/Watch6,1"). Health Connect: Metadata.dataOrigin.packageName plus Device.manufacturer and Device.model. Two devices of one type are told apart by it */
+                                /** @description A stable id of the device, the same on every sync; of two devices of one type the lower id wins. HealthKit: HKDevice.udiDeviceIdentifier or localIdentifier when set, else HKSourceRevision.source.bundleIdentifier plus productType (e.g. "com.apple.health.5A1B…/Watch6,1"). Health Connect: Metadata.dataOrigin.packageName plus Device.manufacturer and Device.model. Two devices of one type are told apart by it */
                                 id?: string;
                                 /** @description HKDevice.manufacturer / Device.manufacturer */
                                 manufacturer?: string;

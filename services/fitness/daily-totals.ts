@@ -1,7 +1,6 @@
-import type { Metric } from '../../schemas/fitness.ts'
+import { DEVICE_PRIORITY_RULE, type Metric } from '../../schemas/fitness.ts'
 import type { DayKey } from './ingest.ts'
 import type { Db } from '../shared/transactions.ts'
-import { DEVICE_PRIORITY_RULE } from './device-priority.ts'
 
 // How overlapping sources are combined, stated once for code, stats and the API document.
 export const COMBINE_RULE = 'Per local day and metric, each source\'s total is the larger of its interval samples\' sum and its own ' +

@@ -9,19 +9,24 @@ import type { DayKey, TimeRange } from './ingest.ts'
 // higher lane of the same user, source and metric covers: its value scaled by the uncovered
 // share of its duration (a zero-length sample counts unless a higher lane covers its instant).
 // Samples without a device form one lane and are added, as before. Daily totals
-// (kind daily_total) are the source's own deduplicated figure and count in full.
-export const DEVICE_PRIORITY_RULE = 'Within one source, samples fall in device lanes ordered watch, ring, band, phone, scale, ' +
-  'other (then by device id); a sample counts only for the part of its time no higher lane\'s sample covers, so a phone and ' +
-  'a watch recording the same walk count once (the watch). Samples without a device are one lane and are added.'
+// (kind daily_total) are the source's own deduplicated figure and count in full. A manual
+// entry covers only other manual entries: competitions without manual entries drop it, and
+// the recorded sample under it must then still count.
+
+// Where a revised sample was before its revision (its old metric and time): samples it covered
+// there may count more now that it moved, changed device or changed metric.
+export interface VacatedPlace { metric: Metric, start: Date, end: Date }
 
 // Recomputes counted_value of the given samples and of every sample overlapping them in the
 // same source and metric (a change to a watch sample changes what the phone's samples under it
-// count). With one device there is no other lane and the lane index (migration 035) finds
+// count), and of the reduced samples (counted_value set) of that source overlapping a vacated
+// place. With one device there is no other lane and the lane index (migration 035) finds
 // nothing at once, so a single-device sync pays one cheap statement. NULL means "counts in
 // full". Returns the days and time ranges whose counted values changed, for the caller to
 // recompute totals and scores. Records span at most 25 hours, which bounds the index scans.
-export async function refreshCountedValues (tx: Db, userId: string, sampleIds: string[]): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
-  if (sampleIds.length === 0) return { days: [], ranges: [] }
+export async function refreshCountedValues (tx: Db, userId: string, sampleIds: string[],
+  vacated: { source: string, places: VacatedPlace[] } = { source: '', places: [] }): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
+  if (sampleIds.length === 0 && vacated.places.length === 0) return { days: [], ranges: [] }
   const { rows } = await tx.query<{ metric: Metric, local_day: string, start_at: Date, end_at: Date }>({
     name: 'fitness-refresh-counted-values',
     text: `WITH changed AS (
@@ -41,6 +46,11 @@ export async function refreshCountedValues (tx: Db, userId: string, sampleIds: s
         AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
         AND a.start_at >= c.start_at - interval '25 hours' AND a.start_at <= c.end_at AND a.end_at >= c.start_at
        UNION SELECT id FROM changed
+       -- Only a sample counted below its value can gain from a sample leaving its time.
+       UNION SELECT a.id FROM unnest($4::text[], $5::timestamptz[], $6::timestamptz[]) AS v(metric, start_at, end_at)
+       JOIN fitness_samples a ON a.user_id = $1 AND a.metric = v.metric AND a.source = $3 AND a.counted_value IS NOT NULL
+        AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
+        AND a.start_at >= v.start_at - interval '25 hours' AND a.start_at <= v.end_at AND a.end_at >= v.start_at
      ), computed AS (
        SELECT a.id,
          CASE WHEN a.kind <> 'sample' OR cover.ranges IS NULL THEN a.value
@@ -52,14 +62,15 @@ export async function refreshCountedValues (tx: Db, userId: string, sampleIds: s
        LEFT JOIN LATERAL (
          SELECT range_agg(tstzrange(h.start_at, h.end_at, '[]')) AS ranges FROM fitness_samples h
          WHERE a.kind = 'sample' AND h.user_id = $1 AND h.metric = a.metric AND h.source = a.source AND h.device_lane < a.device_lane
-           AND h.kind = 'sample' AND NOT h.deleted AND NOT h.rejected
+           AND h.kind = 'sample' AND NOT h.deleted AND NOT h.rejected AND (h.recording_method <> 'manual' OR a.recording_method = 'manual')
            AND h.start_at >= a.start_at - interval '25 hours' AND h.start_at <= a.end_at AND h.end_at > a.start_at
        ) cover ON true
      )
      UPDATE fitness_samples f SET counted_value = CASE WHEN c.counted = f.value THEN NULL ELSE c.counted END, updated_at = now()
      FROM computed c WHERE f.id = c.id AND coalesce(f.counted_value, f.value) IS DISTINCT FROM c.counted
      RETURNING f.metric, f.local_day::text AS local_day, f.start_at, f.end_at`,
-    values: [userId, sampleIds]
+    values: [userId, sampleIds, vacated.source, vacated.places.map((p) => p.metric), vacated.places.map((p) => p.start),
+      vacated.places.map((p) => p.end)]
   })
   return {
     days: rows.map((r) => ({ metric: r.metric, day: r.local_day })),

@@ -1,7 +1,7 @@
 import type { DeletionInput, Metric, SampleInput, Source } from '../../schemas/fitness.ts'
 import { checkSample, type FlagToRaise, type PlausibilityLimits } from './anti-cheat.ts'
 import type { Db } from '../shared/transactions.ts'
-import { refreshCountedValues } from './device-priority.ts'
+import { refreshCountedValues, type VacatedPlace } from './device-priority.ts'
 
 interface StoredRow {
   id: string
@@ -90,6 +90,7 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
   const outcome: IngestOutcome = { inserted: 0, replaced: 0, unchanged: 0, deleted: 0, written: [], flags: [], days: [], ranges: [] }
   const toWrite: SampleInput[] = []
   const toBump: SampleInput[] = []
+  const vacated: VacatedPlace[] = []
   for (const s of samples) {
     outcome.ranges.push({ metric: s.metric, start: s.startTime, end: s.endTime })
     const row = existing.get(s.externalId)
@@ -107,6 +108,7 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
       outcome.replaced++
       outcome.days.push({ metric: row.metric, day: row.local_day })
       outcome.ranges.push({ metric: row.metric, start: row.start_at.toISOString(), end: row.end_at.toISOString() })
+      if (!row.deleted) vacated.push({ metric: row.metric, start: row.start_at, end: row.end_at })
     }
   }
 
@@ -207,7 +209,7 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
   }
 
   // Written and deleted samples change what overlapping samples of other devices count.
-  const recounted = await refreshCountedValues(tx, userId, [...outcome.written.map((w) => w.id), ...deletedIds])
+  const recounted = await refreshCountedValues(tx, userId, [...outcome.written.map((w) => w.id), ...deletedIds], { source, places: vacated })
   outcome.days.push(...recounted.days)
   outcome.ranges.push(...recounted.ranges)
 

@@ -83,3 +83,42 @@ test('an unknown field inside device is refused and named', async (t) => {
   t.equal(wrong.statusCode, 400)
   t.match(JSON.stringify(wrong.json()), 'body.samples.0.device.type')
 })
+
+test('a watch record that moves, changes device or changes metric stops hiding the phone record under it', async (t) => {
+  const { app, alice, competitionId, walk } = await setUp(t)
+  const pair = [{ ...sample({ externalId: 'p', start: walk, minutes: 30, value: 150 }), device: PHONE }]
+  await syncOk(app, alice, { source: 'healthkit', samples: [...pair, { ...sample({ externalId: 'w', start: walk, minutes: 30, value: 140 }), device: WATCH }] })
+  t.equal((await participant(app, competitionId, alice.id)).score, 140)
+
+  await syncOk(app, alice, { source: 'healthkit', samples: [{ ...sample({ externalId: 'w', version: 2, start: walk + 2 * HOUR, minutes: 30, value: 140 }), device: WATCH }] })
+  t.same(await steps(app, alice.id), [290], 'moved two hours later: both count')
+  t.equal((await participant(app, competitionId, alice.id)).score, 290)
+
+  await syncOk(app, alice, { source: 'healthkit', samples: [{ ...sample({ externalId: 'w', version: 3, start: walk, minutes: 30, value: 140 }), device: WATCH }] })
+  t.equal((await participant(app, competitionId, alice.id)).score, 140, 'moved back: the watch hides the phone again')
+
+  await syncOk(app, alice, { source: 'healthkit', samples: [{ ...sample({ externalId: 'w', version: 4, start: walk, minutes: 30, value: 140 }), device: PHONE }] })
+  t.same(await steps(app, alice.id), [290], 'now the same phone: one lane, added')
+  t.equal((await participant(app, competitionId, alice.id)).score, 290)
+
+  await syncOk(app, alice, { source: 'healthkit', samples: [{ ...sample({ externalId: 'w', version: 5, start: walk, minutes: 30, value: 140 }), device: WATCH }] })
+  await syncOk(app, alice, { source: 'healthkit', samples: [{ ...sample({ externalId: 'w', version: 6, metric: 'active_minutes', start: walk, minutes: 30, value: 25 }), device: WATCH }] })
+  t.same(await steps(app, alice.id), [150], 'now active minutes: the phone\'s steps count')
+  t.equal((await participant(app, competitionId, alice.id)).score, 150)
+})
+
+test('a manual entry on the watch never hides what the phone recorded', async (t) => {
+  const { app, alice, competitionId, walk } = await setUp(t)
+  const relaxed = await insertCompetition(app, { startsAt: Date.now() - 48 * HOUR, endsAt: Date.now() + 24 * HOUR, allowManual: true })
+  await join(app, alice, relaxed)
+  await syncOk(app, alice, {
+    source: 'healthkit',
+    samples: [
+      { ...sample({ externalId: 'p', start: walk, minutes: 30, value: 150 }), device: PHONE },
+      { ...sample({ externalId: 'm', start: walk, minutes: 30, value: 140, recordingMethod: 'manual' }), device: WATCH },
+      { ...sample({ externalId: 'm2', start: walk, minutes: 30, value: 20, recordingMethod: 'manual' }), device: PHONE }
+    ]
+  })
+  t.equal((await participant(app, competitionId, alice.id)).score, 150, 'without manual entries the phone record counts in full')
+  t.equal((await participant(app, relaxed, alice.id)).score, 290, 'with them the entry is added; the watch\'s entry hides the phone\'s')
+})
