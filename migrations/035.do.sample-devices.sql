@@ -23,3 +23,6 @@ ALTER TABLE fitness_samples
 -- Finds the other lanes' samples near a sample; empty at once for a user with one device.
 CREATE INDEX fitness_samples_lane_idx ON fitness_samples (user_id, metric, source, device_lane, start_at)
   WHERE kind = 'sample' AND NOT deleted AND NOT rejected;
+
+-- The samples counted below their value: few, and a sync looks for them by metric and source.
+CREATE INDEX fitness_samples_reduced_idx ON fitness_samples (user_id, metric, source) WHERE counted_value IS NOT NULL;

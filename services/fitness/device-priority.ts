@@ -20,21 +20,40 @@ export interface VacatedPlace { metric: Metric, start: Date, end: Date }
 // Recomputes counted_value of the given samples and of every sample overlapping them in the
 // same source and metric (a change to a watch sample changes what the phone's samples under it
 // count), and of the reduced samples (counted_value set) of that source overlapping a vacated
-// place. With one device there is no other lane and the lane index (migration 035) finds
-// nothing at once, so a single-device sync pays one cheap statement. NULL means "counts in
+// place. With one device there is one lane and no reduced sample, which the lane and reduced
+// indexes (migration 035) say at once, so a single-device sync pays one cheap statement. NULL means "counts in
 // full". Returns the days and time ranges whose counted values changed, for the caller to
 // recompute totals and scores. Records span at most 25 hours, which bounds the index scans.
-export async function refreshCountedValues (tx: Db, userId: string, sampleIds: string[],
-  vacated: { source: string, places: VacatedPlace[] } = { source: '', places: [] }): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
-  if (sampleIds.length === 0 && vacated.places.length === 0) return { days: [], ranges: [] }
+export interface CountChange {
+  source: string
+  // The metrics of every written, deleted and vacated sample.
+  metrics: Metric[]
+  sampleIds: string[]
+  vacated: VacatedPlace[]
+}
+
+export async function refreshCountedValues (tx: Db, userId: string, change: CountChange): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
+  const { source, sampleIds, vacated } = change
+  if (sampleIds.length === 0 && vacated.length === 0) return { days: [], ranges: [] }
   const { rows } = await tx.query<{ metric: Metric, local_day: string, start_at: Date, end_at: Date }>({
     name: 'fitness-refresh-counted-values',
-    text: `WITH changed AS (
+    text: `WITH gate AS (
+       -- Nothing can count differently unless a metric of the change has two device lanes in
+       -- this source, or a sample already counted below its value. For a user with one device
+       -- that is three index probes per metric, and the rest of the statement does not run.
+       SELECT 1 FROM unnest($7::text[]) AS m(metric)
+       WHERE (SELECT min(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $3
+               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
+          <> (SELECT max(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $3
+               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
+          OR EXISTS (SELECT 1 FROM fitness_samples r WHERE r.user_id = $1 AND r.metric = m.metric AND r.source = $3 AND r.counted_value IS NOT NULL)
+       LIMIT 1
+     ), changed AS (
        -- Only samples whose source holds another device's samples: with one device nothing
        -- covers anything, and two index probes per sample say so.
        SELECT c.id, c.metric, c.source, c.device_lane, c.start_at, c.end_at FROM fitness_samples c
        -- (The ids are this user's, from this sync's writes; by id alone the primary key finds them.)
-       WHERE c.id = ANY($2::bigint[]) AND (
+       WHERE EXISTS (SELECT 1 FROM gate) AND c.id = ANY($2::bigint[]) AND (
          EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
            AND x.device_lane < c.device_lane AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
          OR EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
@@ -48,7 +67,7 @@ export async function refreshCountedValues (tx: Db, userId: string, sampleIds: s
        UNION SELECT id FROM changed
        -- Only a sample counted below its value can gain from a sample leaving its time.
        UNION SELECT a.id FROM unnest($4::text[], $5::timestamptz[], $6::timestamptz[]) AS v(metric, start_at, end_at)
-       JOIN fitness_samples a ON a.user_id = $1 AND a.metric = v.metric AND a.source = $3 AND a.counted_value IS NOT NULL
+       JOIN fitness_samples a ON EXISTS (SELECT 1 FROM gate) AND a.user_id = $1 AND a.metric = v.metric AND a.source = $3 AND a.counted_value IS NOT NULL
         AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
         AND a.start_at >= v.start_at - interval '25 hours' AND a.start_at <= v.end_at AND a.end_at >= v.start_at
      ), computed AS (
@@ -69,8 +88,8 @@ export async function refreshCountedValues (tx: Db, userId: string, sampleIds: s
      UPDATE fitness_samples f SET counted_value = CASE WHEN c.counted = f.value THEN NULL ELSE c.counted END, updated_at = now()
      FROM computed c WHERE f.id = c.id AND coalesce(f.counted_value, f.value) IS DISTINCT FROM c.counted
      RETURNING f.metric, f.local_day::text AS local_day, f.start_at, f.end_at`,
-    values: [userId, sampleIds, vacated.source, vacated.places.map((p) => p.metric), vacated.places.map((p) => p.start),
-      vacated.places.map((p) => p.end)]
+    values: [userId, sampleIds, source, vacated.map((p) => p.metric), vacated.map((p) => p.start), vacated.map((p) => p.end),
+      [...new Set(change.metrics)]]
   })
   return {
     days: rows.map((r) => ({ metric: r.metric, day: r.local_day })),

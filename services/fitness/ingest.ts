@@ -198,18 +198,27 @@ export async function ingestBatch (tx: Db, userId: string, source: Source, sampl
   }
 
   const deletedIds: string[] = []
+  const deletedMetrics: Metric[] = []
   if (toDelete.length > 0) {
-    const { rows } = await tx.query<{ id: string }>(
+    const { rows } = await tx.query<{ id: string, metric: Metric }>(
       `UPDATE fitness_samples s SET deleted = true, version = x.version, updated_at = now()
        FROM jsonb_to_recordset($3::jsonb) AS x(external_id text, version bigint)
        WHERE s.user_id = $1 AND s.source = $2 AND s.external_id = x.external_id AND NOT s.deleted
-       RETURNING s.id`,
+       RETURNING s.id, s.metric`,
       [userId, source, JSON.stringify(toDelete)])
-    for (const r of rows) deletedIds.push(r.id)
+    for (const r of rows) {
+      deletedIds.push(r.id)
+      deletedMetrics.push(r.metric)
+    }
   }
 
   // Written and deleted samples change what overlapping samples of other devices count.
-  const recounted = await refreshCountedValues(tx, userId, [...outcome.written.map((w) => w.id), ...deletedIds], { source, places: vacated })
+  const recounted = await refreshCountedValues(tx, userId, {
+    source,
+    metrics: [...outcome.written.map((w) => w.metric), ...deletedMetrics, ...vacated.map((v) => v.metric)],
+    sampleIds: [...outcome.written.map((w) => w.id), ...deletedIds],
+    vacated
+  })
   outcome.days.push(...recounted.days)
   outcome.ranges.push(...recounted.ranges)
 

@@ -201,7 +201,7 @@ export function createFitnessService (deps: FitnessServiceDeps) {
           await refreshSampleFlags(tx, [String(sample.id)])
           if (status === 'confirmed' && decided.localDay !== null) {
             // A rejected sample no longer covers other devices' samples: they count again.
-            const recounted = await refreshCountedValues(tx, owner, [String(sample.id)])
+            const recounted = await refreshCountedValues(tx, owner, { source: sample.source, metrics: [sample.metric], sampleIds: [String(sample.id)], vacated: [] })
             await recomputeDailyTotals(tx, owner, [{ metric: sample.metric, day: decided.localDay }, ...recounted.days])
           }
         }
