@@ -1,5 +1,5 @@
 import { errors } from '../../lib/errors.ts'
-import type { CloudProvider, CloudProviderName } from '../providers/cloud/types.ts'
+import type { CloudProviderName } from '../providers/cloud/types.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { authorizeUrl, exchangeCode, newCodeVerifier, newState, type OAuthClient } from './oauth.ts'
 import type { ConnectionStore } from './store.ts'
@@ -103,7 +103,7 @@ export function createConnectionsService (deps: ConnectionsDeps) {
     }>(`SELECT provider, external_user_id, status, scope, connected_at, last_sync_at, last_error, last_error_at
         FROM provider_connections WHERE user_id = $1`, [userId])
     const byProvider = new Map(rows.map((r) => [r.provider, r]))
-    return (Object.values(deps.clients) as OAuthClient[]).map(({ provider }: { provider: CloudProvider }) => {
+    return Object.values(deps.clients).map(({ provider }) => {
       const r = byProvider.get(provider.name)
       return {
         provider: provider.name,

@@ -39,19 +39,18 @@ export interface SyncDeps {
 // Jobs of one key coalesce while one waits (the waiting one will fetch the newer data); data
 // carried in the notification itself is keyed by its content, so no push is dropped.
 export function jobKey (job: ProviderSyncJob): string {
-  const { work } = job
-  const what = work.kind === 'day'
-    ? `day:${work.day}`
-    : work.kind === 'object'
-      ? `object:${work.id}:${work.deleted}`
-      : work.kind === 'days'
-        ? `days:${work.from}:${work.to}`
-        : work.kind === 'callback'
-          ? `callback:${work.url}`
-          : work.kind === 'records'
-            ? `records:${createHash('sha256').update(JSON.stringify(work.samples)).digest('base64url')}`
-            : work.kind
-  return `${job.provider}:${job.userId}:${what}`
+  return `${job.provider}:${job.userId}:${workKey(job.work)}`
+}
+
+function workKey (work: SyncWork): string {
+  switch (work.kind) {
+    case 'day': return `day:${work.day}`
+    case 'object': return `object:${work.id}:${work.deleted}`
+    case 'days': return `days:${work.from}:${work.to}`
+    case 'callback': return `callback:${work.url}`
+    case 'records': return `records:${createHash('sha256').update(JSON.stringify(work.samples)).digest('base64url')}`
+    default: return work.kind
+  }
 }
 
 export function createProviderSync (deps: SyncDeps) {
