@@ -12,6 +12,7 @@ import authorization from './plugins/authorization.ts'
 import security from './plugins/security.ts'
 import rateLimit from './plugins/rate-limit.ts'
 import docs from './plugins/docs.ts'
+import asyncApi from './plugins/asyncapi.ts'
 import eventsWiring from './wiring/events.ts'
 import jobsWiring from './wiring/jobs.ts'
 import jobOperationsWiring from './wiring/job-operations.ts'
@@ -63,6 +64,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(auth)
   await fastify.register(authorization)
   await fastify.register(docs)
+  await fastify.register(asyncApi)
 
   // Services, wired onto the instance (wiring/: the one place services meet Fastify).
   await fastify.register(eventsWiring)

@@ -27,6 +27,7 @@ const RULES: Record<string, Rule> = {
   'HEAD /docs/': 'public',
   'GET /docs/json': 'public',
   'GET /docs/yaml': 'public',
+  'GET /docs/asyncapi.json': 'public',
   'GET /docs/static/index.html': 'public',
   'GET /docs/static/swagger-initializer.js': 'public',
   'GET /docs/static/*': 'public',
