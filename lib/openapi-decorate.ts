@@ -1,5 +1,7 @@
 import { STATUS_CODES } from './http-status.ts'
+import { documentedCode, ERROR_CODES_BY_STATUS } from './error-codes.ts'
 import { ErrorSchema } from '../schemas/common.ts'
+import { hoistNamedSchemas } from './openapi-components.ts'
 import { exampleFromSchema, SERVER_GIVEN_PARAMETERS, type RefResolver } from './openapi-examples.ts'
 
 // Finishing touches on the generated OpenAPI document, applied to every route alike so no
@@ -22,21 +24,9 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
   422: 'Well-formed but not acceptable in the current state',
   429: 'Rate limit exceeded: wait for `Retry-After` seconds',
   500: 'Unexpected failure; the body never shows internals',
-  503: 'A data store or provider is temporarily unavailable: retry after `Retry-After` seconds'
-}
-
-const ERROR_CODES: Record<string, string> = {
-  400: 'VALIDATION_ERROR',
-  401: 'UNAUTHORIZED',
-  403: 'FORBIDDEN',
-  404: 'NOT_FOUND',
-  409: 'CONFLICT',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-  422: 'UNPROCESSABLE',
-  429: 'RATE_LIMITED',
-  500: 'INTERNAL_ERROR',
-  503: 'SERVICE_UNAVAILABLE'
+  502: 'A payment gateway or fitness service refused the request or answered something unusable',
+  503: 'A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not ' +
+    'configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds'
 }
 
 const SUCCESS_DESCRIPTIONS: Record<string, string> = {
@@ -61,7 +51,7 @@ function errorExample (status: string): Obj {
   const statusCode = Number(status)
   const example: Obj = {
     statusCode,
-    code: ERROR_CODES[status] ?? 'ERROR',
+    code: documentedCode(statusCode, undefined),
     error: STATUS_CODES[statusCode] ?? 'Error',
     message: ERROR_DESCRIPTIONS[status]?.split(':')[0] ?? 'Request failed',
     requestId: 'req-6f1c4b7e'
@@ -73,17 +63,38 @@ function errorExample (status: string): Obj {
   return example
 }
 
-function errorContent (status: string): Obj {
-  return { 'application/json': { schema: { $ref: ERROR_REF }, example: errorExample(status) } }
+// One component per status, e.g. ConflictError: the Error shape with the codes that status
+// carries (lib/error-codes.ts) as an enum, so clients can switch on them.
+function statusErrorName (status: string): string {
+  const words = (STATUS_CODES[Number(status)] ?? `Status ${status}`).replace(/[^A-Za-z0-9 ]/g, ' ').split(' ').filter(Boolean)
+  return `${words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('').replace(/Error$/, '')}Error`
 }
 
-function decorateResponses (operation: Obj, resolve: RefResolver, secured: boolean): void {
+function statusErrorSchema (status: string): Obj {
+  const codes = ERROR_CODES_BY_STATUS.get(Number(status))
+  if (codes === undefined) return { $ref: ERROR_REF }
+  return {
+    allOf: [
+      { $ref: ERROR_REF },
+      { type: 'object', required: ['code'], properties: { code: { type: 'string', enum: [...codes], description: `What went wrong; ${FALLBACK_NOTE}` } } }
+    ]
+  }
+}
+const FALLBACK_NOTE = 'new codes may be added to this list, so treat an unknown one like the status alone'
+
+function errorContent (status: string, schemas: Obj): Obj {
+  const name = statusErrorName(status)
+  schemas[name] ??= statusErrorSchema(status)
+  return { 'application/json': { schema: { $ref: `#/components/schemas/${name}` }, example: errorExample(status) } }
+}
+
+function decorateResponses (operation: Obj, resolve: RefResolver, secured: boolean, schemas: Obj): void {
   const responses: Obj = operation.responses ??= {}
   for (const [status, response] of Object.entries(responses) as Array<[string, Obj]>) {
     const json = response.content?.['application/json']
     const isError = Number(status) >= 400
     if (isError && (json === undefined || isErrorSchema(json.schema))) {
-      response.content = errorContent(status)
+      response.content = errorContent(status, schemas)
     } else if (json?.schema !== undefined && json.example === undefined && json.examples === undefined) {
       const example = exampleFromSchema(json.schema, resolve)
       if (example !== undefined) json.example = example
@@ -94,11 +105,15 @@ function decorateResponses (operation: Obj, resolve: RefResolver, secured: boole
         STATUS_CODES[Number(status)] ?? 'Response'
     }
   }
-  // Every route validates its input and every secured route checks the token.
+  // Every route validates its input and every secured route checks the token; any route may
+  // fail unexpectedly (500) or find a store unavailable or the service overloaded (503).
   const hasInput = (operation.parameters?.length ?? 0) > 0 || operation.requestBody !== undefined
-  const implied = [...(hasInput ? ['400'] : []), ...(secured ? ['401'] : [])]
+  const implied = [...(hasInput ? ['400'] : []), ...(secured ? ['401'] : []), '500', '503']
   for (const status of implied) {
-    responses[status] ??= { description: ERROR_DESCRIPTIONS[status], content: errorContent(status) }
+    responses[status] ??= { description: ERROR_DESCRIPTIONS[status], content: errorContent(status, schemas) }
+  }
+  if (responses['503']) {
+    responses['503'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }
   }
   if (responses['429']) {
     responses['429'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }
@@ -158,14 +173,16 @@ export function decorateOpenApi<T extends Obj> (document: T): T {
   const resolve: RefResolver = (ref) => ref.startsWith('#/components/schemas/') ? schemas[ref.slice(21)] : undefined
   const globalSecured = Array.isArray(document.security) && document.security.length > 0
 
-  for (const pathItem of Object.values((document.paths ?? {}) as Obj)) {
-    for (const method of METHODS) {
-      const operation = pathItem?.[method] as Obj | undefined
-      if (operation === undefined) continue
-      const secured = Array.isArray(operation.security) ? operation.security.length > 0 : globalSecured
-      decorateInputs(operation, resolve)
-      decorateResponses(operation, resolve, secured)
-    }
+  const operations = operationsOf(document)
+  for (const operation of operations) {
+    const secured = Array.isArray(operation.security) ? operation.security.length > 0 : globalSecured
+    decorateInputs(operation, resolve)
+    decorateResponses(operation, resolve, secured, schemas)
   }
-  return document
+  return hoistNamedSchemas(document, [...operations, ...operationsOf({ paths: document.webhooks })])
+}
+
+function operationsOf (document: Obj): Obj[] {
+  return Object.values((document.paths ?? {}) as Obj).flatMap((pathItem: Obj) =>
+    METHODS.map((method) => pathItem?.[method] as Obj | undefined).filter((operation) => operation !== undefined))
 }

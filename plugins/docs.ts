@@ -49,6 +49,19 @@ function webhooksDocument () {
 }
 
 export default fp(async function docsPlugin (fastify) {
+  // Every operation is named after its handler, so generated clients get stable method and type
+  // names (listCompetitions, joinCompetition, ...). A test of the document refuses an operation
+  // left without one (an anonymous handler, or a name already taken).
+  const operationIds = new Set<string>()
+  fastify.addHook('onRoute', (route) => {
+    if (route.method === 'HEAD' || route.schema?.hide === true) return
+    const schema = route.schema ??= {}
+    const operationId = (schema as { operationId?: string }).operationId ?? route.handler.name
+    if (operationId === '' || operationIds.has(operationId)) return
+    operationIds.add(operationId)
+    Object.assign(schema, { operationId })
+  })
+
   await fastify.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',

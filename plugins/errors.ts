@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import { STATUS_CODES } from '../lib/http-status.ts'
+import { documentedCode } from '../lib/error-codes.ts'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 interface ErrorBody {
@@ -73,15 +74,17 @@ export default fp(async function errorsPlugin (fastify) {
         'A value cannot be stored: text must not contain NUL characters, and numbers and dates must be within range'))
     }
     const statusCode = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500
+    const code = documentedCode(statusCode, err.code)
     if (statusCode >= 500) {
       request.log.error({ err }, 'request failed')
-      const message = statusCode === 503 ? err.message : 'Something went wrong on our side'
+      // Our own upstream errors (503, a gateway's 502) say what failed; anything else says nothing.
+      const ours = statusCode === 503 || (statusCode !== 500 && code === err.code)
       // A Retry-After the route already set (a provider's own) is kept.
       if (statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '5')
-      return reply.code(statusCode).send(errorBody(request, statusCode, statusCode === 503 ? (err.code ?? 'SERVICE_UNAVAILABLE') : 'INTERNAL_ERROR', message))
+      return reply.code(statusCode).send(errorBody(request, statusCode, ours ? code : 'INTERNAL_ERROR', ours ? err.message : 'Something went wrong on our side'))
     }
     request.log.info({ err: { code: err.code, message: err.message } }, 'request rejected')
-    return reply.code(statusCode).send(errorBody(request, statusCode, err.code ?? 'ERROR', err.message))
+    return reply.code(statusCode).send(errorBody(request, statusCode, code, err.message))
   })
 
   fastify.setNotFoundHandler(function handleNotFound (request, reply) {

@@ -72,7 +72,7 @@ const fitnessRoutes: FastifyPluginAsyncTypebox = async function fitnessRoutes (f
       querystring: StatsQuerySchema,
       response: { 200: StatsSchema, ...errorResponses(400, 401, 403, 429) }
     }
-  }, async function fitnessStats (request) {
+  }, async function getFitnessStats (request) {
     return await fastify.fitness.stats(request.params.userId.toLowerCase(), request.query)
   })
 

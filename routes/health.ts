@@ -7,7 +7,7 @@ const CheckSchema = Type.Object({
   mode: Type.Union([Type.Literal('external'), Type.Literal('embedded')]),
   latencyMs: Type.Number(),
   error: Type.Optional(Type.String())
-})
+}, { title: 'StoreCheck' })
 
 const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('unavailable')]),
@@ -15,7 +15,7 @@ const ReadySchema = Type.Object({
   mode: Type.Union([Type.Literal('production'), Type.Literal('embedded'), Type.Literal('mixed')]),
   message: Type.Optional(Type.String()),
   checks: Type.Object({ postgres: CheckSchema, redis: CheckSchema })
-})
+}, { title: 'Readiness' })
 
 const CHECK_TIMEOUT_MS = 2000
 

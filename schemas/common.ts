@@ -50,11 +50,13 @@ export const PageQuerySchema = Type.Object({
   limit: Type.Optional(LimitSchema)
 })
 
+// A page of a list; a page of named items is named after them (a page of Deposit is DepositPage).
 export function PageSchema<T extends TSchema> (item: T) {
+  const title = (item as { title?: unknown }).title
   return Type.Object({
     items: Type.Array(item),
     nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' })
-  })
+  }, typeof title === 'string' ? { title: `${title}Page` } : {})
 }
 
 // Error responses a route may return, by status, for the OpenAPI document.

@@ -17,11 +17,11 @@ const PrizeSplitVariants = Type.Union([
   Type.Object({
     type: Type.Literal('percent'),
     places: Type.Array(Type.Integer({ minimum: 1, maximum: 100 }), { minItems: 1, maxItems: 100, description: 'Percent of the pool per place, summing to 100' })
-  }, { additionalProperties: false }),
+  }, { title: 'PercentPrizeSplit', additionalProperties: false }),
   Type.Object({
     type: Type.Literal('fixed'),
     amounts: Type.Array(Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description: 'Money in integer minor units (e.g. cents)', examples: [2500] }), { minItems: 1, maxItems: 100, description: 'Fixed amount per place, in minor units' })
-  }, { additionalProperties: false })
+  }, { title: 'FixedPrizeSplit', additionalProperties: false })
 ])
 
 // One competition told the same way wherever it is shown: created by the example below, 12 joined
@@ -57,6 +57,7 @@ const COMPETITION_EXAMPLE = {
 // Told apart by `type`, so a refusal names the fault within the variant the client chose
 // (an unknown field of a fixed split) rather than what the other variant lacks.
 export const PrizeSplitSchema = Type.Unsafe<Static<typeof PrizeSplitVariants>>({
+  title: 'PrizeSplit',
   type: 'object',
   required: ['type'],
   discriminator: { propertyName: 'type' },
@@ -87,7 +88,7 @@ export const CompetitionSchema = Type.Object({
   joinable: Type.Boolean(),
   createdBy: Type.Union([UuidSchema, Type.Null()]),
   createdAt: TimestampSchema
-}, { examples: [COMPETITION_EXAMPLE] })
+}, { title: 'Competition', examples: [COMPETITION_EXAMPLE] })
 export const CompetitionPageSchema = PageSchema(CompetitionSchema)
 
 export const NewCompetitionSchema = Type.Object({
@@ -106,7 +107,7 @@ export const NewCompetitionSchema = Type.Object({
   prizeSplit: Type.Optional(PrizeSplitSchema),
   allowManualEntries: Type.Optional(Type.Boolean()),
   visibility: Type.Optional(VisibilitySchema)
-}, { additionalProperties: false, examples: [NEW_COMPETITION_EXAMPLE] })
+}, { title: 'NewCompetition', additionalProperties: false, examples: [NEW_COMPETITION_EXAMPLE] })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 export const CompetitionListQuerySchema = Type.Object({
@@ -120,7 +121,7 @@ export const CompetitionListQuerySchema = Type.Object({
 
 // Admins may act for another user; everyone else only for themselves.
 export const ActorBodySchema = Type.Union([
-  Type.Object({ userId: Type.Optional(UuidSchema) }, { additionalProperties: false }),
+  Type.Object({ userId: Type.Optional(UuidSchema) }, { title: 'Actor', additionalProperties: false }),
   Type.Null()
 ], { description: 'Optional; admins may name the user to act for' })
 
@@ -131,7 +132,7 @@ export const MembershipSchema = Type.Object({
   entryFee: MinorUnitsSchema,
   currency: CurrencySchema,
   transactionId: Type.Union([Type.Integer(), Type.Null()], { description: 'Ledger transaction of the entry fee' })
-})
+}, { title: 'Membership' })
 
 export const DepartureSchema = Type.Object({
   competitionId: UuidSchema,
@@ -139,7 +140,7 @@ export const DepartureSchema = Type.Object({
   refunded: MinorUnitsSchema,
   currency: CurrencySchema,
   transactionId: Type.Union([Type.Integer(), Type.Null()], { description: 'Ledger transaction of the refund' })
-})
+}, { title: 'Departure' })
 
 export const UserCompetitionSchema = Type.Object({
   competition: CompetitionSchema,
@@ -148,7 +149,7 @@ export const UserCompetitionSchema = Type.Object({
   rank: Type.Integer({ description: '1 + participants with a strictly higher score' }),
   finalRank: Type.Union([Type.Integer(), Type.Null()]),
   entryFeePaid: MinorUnitsSchema
-})
+}, { title: 'UserCompetition' })
 export const UserCompetitionPageSchema = PageSchema(UserCompetitionSchema)
 
 export const UserCompetitionsQuerySchema = Type.Object({

@@ -24,19 +24,19 @@ export const ConnectionSchema = Type.Object({
   lastSyncAt: Type.Union([TimestampSchema, Type.Null()], { description: 'When data last came in from the provider' }),
   lastError: Type.Union([Type.String(), Type.Null()]),
   lastErrorAt: Type.Union([TimestampSchema, Type.Null()])
-}, { additionalProperties: false })
+}, { title: 'Connection', additionalProperties: false })
 export type ConnectionView = Static<typeof ConnectionSchema>
 
 export const ConnectionListSchema = Type.Object({
   items: Type.Array(ConnectionSchema, { description: 'Every provider this server is configured for, connected or not' })
-})
+}, { title: 'ConnectionList' })
 
 export const AuthorizationSchema = Type.Object({
   provider: CloudProviderSchema,
   authorizeUrl: Type.String({ format: 'uri', description: 'Open in a browser: the provider asks the user, then redirects to the callback' }),
   state: Type.String({ description: 'Binds the provider\'s redirect to this request (single use)' }),
   expiresAt: TimestampSchema
-}, { additionalProperties: false })
+}, { title: 'ConnectionAuthorization', additionalProperties: false })
 
 export const CallbackQuerySchema = Type.Object({
   code: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
@@ -50,7 +50,7 @@ export const CallbackResultSchema = Type.Object({
   provider: CloudProviderSchema,
   status: Type.Enum(['connected', 'failed']),
   reason: Type.Optional(Type.String())
-})
+}, { title: 'ConnectionCallbackResult' })
 
 export const DisconnectQuerySchema = Type.Object({
   deleteData: Type.Optional(Type.Boolean({ default: false, description: DISCONNECT_RULE }))
@@ -60,4 +60,4 @@ export const DisconnectResultSchema = Type.Object({
   provider: CloudProviderSchema,
   revoked: Type.Boolean({ description: 'false when the provider could not be reached or had already forgotten the token' }),
   deletedRecords: Type.Integer({ minimum: 0 })
-})
+}, { title: 'DisconnectResult' })

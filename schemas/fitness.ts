@@ -129,13 +129,13 @@ export function SyncBodySchema (batchMax: number) {
 }
 export type SyncBody = Static<ReturnType<typeof SyncBodySchema>>
 
-export const DayTotalSchema = Type.Object({ day: DaySchema, metric: MetricSchema, value: Type.Number() })
+export const DayTotalSchema = Type.Object({ day: DaySchema, metric: MetricSchema, value: Type.Number() }, { title: 'DayTotal' })
 
 export const CompetitionScoreSchema = Type.Object({
   competitionId: UuidSchema,
   score: Type.Integer({ description: 'The participant\'s score after this sync' }),
   applied: Type.Boolean({ description: 'false when the recomputed total was already the stored one' })
-})
+}, { title: 'CompetitionScore' })
 
 export const SyncResultSchema = Type.Object({
   source: SourceSchema,
@@ -149,6 +149,7 @@ export const SyncResultSchema = Type.Object({
   competitions: Type.Array(CompetitionScoreSchema),
   provider: Type.Optional(Type.Object({ name: ProviderSchema, from: DaySchema, to: DaySchema, days: Type.Integer() }))
 }, {
+  title: 'SyncResult',
   examples: [{
     source: 'healthkit',
     received: 2,
@@ -173,7 +174,7 @@ export const StatsQuerySchema = Type.Object({
   goal: Type.Optional(Type.Number({ minimum: 0, maximum: 1e9, examples: [10000], description: 'Daily goal for streaks when one metric is asked for (defaults: 10000 steps, 5000 m, 300 kcal, 30 minutes)' }))
 })
 
-const PeriodValueSchema = Type.Object({ start: DaySchema, value: Type.Number() })
+const PeriodValueSchema = Type.Object({ start: DaySchema, value: Type.Number() }, { title: 'PeriodValue' })
 const BestSchema = Type.Union([PeriodValueSchema, Type.Null()])
 
 export const MetricStatsSchema = Type.Object({
@@ -188,7 +189,7 @@ export const MetricStatsSchema = Type.Object({
     longest: Type.Integer({ description: 'Longest run of days meeting the goal, all history' })
   }),
   personalBests: Type.Object({ day: BestSchema, week: BestSchema, month: BestSchema }, { description: 'All history' })
-})
+}, { title: 'MetricStats' })
 
 export const StatsSchema = Type.Object({
   userId: UuidSchema,
@@ -197,7 +198,7 @@ export const StatsSchema = Type.Object({
   timeZone: Type.String(),
   rule: Type.String({ description: 'How overlapping sources are combined' }),
   metrics: Type.Array(MetricStatsSchema)
-})
+}, { title: 'FitnessStats' })
 export type Stats = Static<typeof StatsSchema>
 
 export const FlagStatusSchema = Type.Union([Type.Literal('open'), Type.Literal('cleared'), Type.Literal('confirmed')])
@@ -221,13 +222,13 @@ export const FlagSchema = Type.Object({
     recordingMethod: Type.String(),
     deleted: Type.Boolean(),
     rejected: Type.Boolean()
-  }), Type.Null()]),
+  }, { title: 'FlaggedSample' }), Type.Null()]),
   competitionIds: Type.Array(UuidSchema, { description: 'Competitions this flag holds the participant out of prizes in' }),
   createdAt: TimestampSchema,
   resolvedBy: Type.Union([UuidSchema, Type.Null()]),
   resolvedAt: Type.Union([TimestampSchema, Type.Null()]),
   note: Type.Union([Type.String(), Type.Null()])
-})
+}, { title: 'FitnessFlag' })
 export type Flag = Static<typeof FlagSchema>
 
 export const FlagListQuerySchema = Type.Object({
@@ -241,4 +242,4 @@ export const FlagIdParamsSchema = Type.Object({ id: Type.Integer({ minimum: 1, m
 
 export const FlagResolutionSchema = Type.Object({
   note: Type.Optional(Type.String({ maxLength: 500, description: 'Why the flag was cleared or confirmed (kept in the audit trail)', examples: ['Checked with the participant: a treadmill run'] }))
-}, { additionalProperties: false })
+}, { title: 'FlagResolution', additionalProperties: false })

@@ -10,7 +10,7 @@ export const QueueStateSchema = Type.Object({
   deferred: Type.Integer({ minimum: 0 }),
   active: Type.Integer({ minimum: 0 }),
   oldestReadySeconds: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()], { description: 'Refreshed by the queue\'s monitor, not live' })
-}, { additionalProperties: false })
+}, { title: 'QueueState', additionalProperties: false })
 
 export const DeadJobSchema = Type.Object({
   id: UuidSchema,
@@ -18,6 +18,6 @@ export const DeadJobSchema = Type.Object({
   data: Type.Record(Type.String(), Type.Unknown(), { description: 'The job as it was enqueued' }),
   error: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()], { description: 'What the last attempt reported' }),
   failedAt: TimestampSchema
-}, { additionalProperties: false })
+}, { title: 'DeadJob', additionalProperties: false })
 
 export const DeadJobsPageSchema = PageSchema(DeadJobSchema)

@@ -15,7 +15,7 @@ export const LeaderboardEntrySchema = Type.Object({
   avatarUrl: Type.Union([Type.String(), Type.Null()]),
   score: SafeScoreSchema,
   reachedAt: Type.String({ format: 'date-time', description: 'When the participant reached this score (microsecond precision); the tie-break' })
-}, { additionalProperties: false, description: 'One participant on the leaderboard' })
+}, { title: 'LeaderboardEntry', additionalProperties: false, description: 'One participant on the leaderboard' })
 export type LeaderboardEntry = Static<typeof LeaderboardEntrySchema>
 
 export const LeaderboardParamsSchema = Type.Object({ competitionId: UuidSchema })
@@ -38,7 +38,7 @@ export const LeaderboardSchema = Type.Object({
   around: Type.Union([Type.Array(LeaderboardEntrySchema), Type.Null()], {
     description: 'With around=me: the caller\'s entry with up to k neighbours on each side, in order; [] when the caller is not a participant. null without around=me'
   })
-}, { additionalProperties: false, description: RANKING_RULE })
+}, { title: 'Leaderboard', additionalProperties: false, description: RANKING_RULE })
 
 export const ScoreOperationSchema = Type.Union([Type.Literal('set'), Type.Literal('increment'), Type.Literal('best')], {
   description: 'set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value'
@@ -49,7 +49,7 @@ export const ScoreUpdateSchema = Type.Object({
   userId: UuidSchema,
   operation: ScoreOperationSchema,
   value: Type.Integer({ minimum: -Number.MAX_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, description: 'Non-negative for set and best' })
-}, { additionalProperties: false })
+}, { title: 'ScoreUpdate', additionalProperties: false })
 export type ScoreUpdate = Static<typeof ScoreUpdateSchema>
 
 export const ScoreUpdateResultSchema = Type.Object({
@@ -58,9 +58,9 @@ export const ScoreUpdateResultSchema = Type.Object({
   applied: Type.Boolean({ description: 'false when the key was already used (a retry) or the score did not change' }),
   duplicate: Type.Boolean({ description: 'true when this Idempotency-Key was already applied: nothing changed' }),
   score: SafeScoreSchema
-})
+}, { title: 'ScoreUpdateResult' })
 
 export const RebuildResultSchema = Type.Object({
   rebuilt: Type.Array(UuidSchema, { description: 'Competitions whose Redis projection now equals Postgres' }),
   at: TimestampSchema
-})
+}, { title: 'LeaderboardRebuild' })

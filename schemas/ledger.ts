@@ -16,14 +16,14 @@ export const WalletEntrySchema = Type.Object({
   pocket: Type.Enum(['deposits', 'winnings', 'promo'], { description: 'The wallet pocket the entry moved: deposits and winnings may be withdrawn, promotional credit only spent' }),
   balanceAfter: Type.Integer({ description: 'The pocket\'s balance right after this entry' }),
   createdAt: TimestampSchema
-})
+}, { title: 'WalletEntry' })
 export const WalletEntriesPageSchema = PageSchema(WalletEntrySchema)
 
 export const CreditBodySchema = Type.Object({
   amount: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'Minor units to add to the wallet', examples: [2500] }),
   currency: CurrencySchema,
   memo: Type.Optional(Type.String({ maxLength: 200, examples: ['Welcome bonus'] }))
-}, { additionalProperties: false })
+}, { title: 'Credit', additionalProperties: false })
 
 export const CreditResultSchema = Type.Object({
   transactionId: Type.Integer(),
@@ -31,4 +31,4 @@ export const CreditResultSchema = Type.Object({
   amount: Type.Integer(),
   currency: CurrencySchema,
   balance: Type.Integer({ description: 'Wallet balance after the credit' })
-})
+}, { title: 'CreditResult' })

@@ -15,7 +15,7 @@ export const DeliverySchema = Type.Object({
   reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it failed or was skipped (a provider\'s error code, daily_cap, interrupted)' }),
   sendAfter: TimestampSchema,
   updatedAt: TimestampSchema
-})
+}, { title: 'NotificationDelivery' })
 
 export const NotificationSchema = Type.Object({
   id: UuidSchema,
@@ -27,7 +27,7 @@ export const NotificationSchema = Type.Object({
   createdAt: TimestampSchema,
   readAt: Type.Union([TimestampSchema, Type.Null()]),
   deliveries: Type.Array(DeliverySchema, { description: 'The delivery log: one entry per channel it was sent on' })
-}, { additionalProperties: false })
+}, { title: 'Notification', additionalProperties: false })
 export type NotificationView = Static<typeof NotificationSchema>
 
 export const NotificationPageSchema = PageSchema(NotificationSchema)
@@ -37,8 +37,8 @@ export const InboxQuerySchema = Type.Object({
   unread: Type.Optional(Type.Boolean({ description: 'true: only unread notifications' }))
 }, { additionalProperties: false })
 
-export const UnreadCountSchema = Type.Object({ unread: Type.Integer({ minimum: 0 }) })
-export const MarkAllReadSchema = Type.Object({ updated: Type.Integer({ minimum: 0 }) })
+export const UnreadCountSchema = Type.Object({ unread: Type.Integer({ minimum: 0 }) }, { title: 'UnreadCount' })
+export const MarkAllReadSchema = Type.Object({ updated: Type.Integer({ minimum: 0 }) }, { title: 'MarkAllReadResult' })
 
 export const DeviceSchema = Type.Object({
   id: UuidSchema,
@@ -47,33 +47,33 @@ export const DeviceSchema = Type.Object({
   appVersion: Type.String(),
   createdAt: TimestampSchema,
   lastSeenAt: TimestampSchema
-})
-export const DeviceListSchema = Type.Object({ items: Type.Array(DeviceSchema) })
+}, { title: 'PushDevice' })
+export const DeviceListSchema = Type.Object({ items: Type.Array(DeviceSchema) }, { title: 'PushDeviceList' })
 export const NewDeviceSchema = Type.Object({
   provider: Type.Enum(['fcm', 'expo'], { description: 'fcm: a Firebase Cloud Messaging registration token (Android or iOS); expo: an Expo push token', examples: ['expo'] }),
   token: Type.String({ minLength: 1, maxLength: 4096, examples: ['ExponentPushToken[xxxxxxxxxxxxxxxxxxxxxx]'] }),
   platform: Type.Enum(['android', 'ios', 'web']),
   appVersion: Type.String({ minLength: 1, maxLength: 40, examples: ['2.4.1'] })
-}, { additionalProperties: false })
+}, { title: 'NewPushDevice', additionalProperties: false })
 export type NewDevice = Static<typeof NewDeviceSchema>
 
 const ChannelSwitchesSchema = Type.Object({
   push: Type.Boolean(),
   email: Type.Boolean(),
   sms: Type.Boolean({ description: 'Only money and security may use SMS' })
-}, { additionalProperties: false })
-const ChannelSwitchesPatchSchema = Type.Partial(ChannelSwitchesSchema, { additionalProperties: false, minProperties: 1 })
+}, { title: 'ChannelSwitches', additionalProperties: false })
+const ChannelSwitchesPatchSchema = Type.Partial(ChannelSwitchesSchema, { title: 'ChannelSwitchesPatch', additionalProperties: false, minProperties: 1 })
 const ClockSchema = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM, local time in the user\'s time zone', examples: ['22:00'] })
 const QuietHoursSchema = Type.Union([
-  Type.Object({ start: ClockSchema, end: ClockSchema }, { additionalProperties: false }),
+  Type.Object({ start: ClockSchema, end: ClockSchema }, { title: 'QuietHours', additionalProperties: false }),
   Type.Null()
 ], { description: 'Routine messages wait until the end (it may wrap past midnight); money and security do not. null: none' })
 
 export const PreferencesSchema = Type.Object({
-  categories: Type.Object(Object.fromEntries(CATEGORIES.map((c) => [c, ChannelSwitchesSchema])) as Record<typeof CATEGORIES[number], typeof ChannelSwitchesSchema>),
+  categories: Type.Object(Object.fromEntries(CATEGORIES.map((c) => [c, ChannelSwitchesSchema])) as Record<typeof CATEGORIES[number], typeof ChannelSwitchesSchema>, { title: 'CategoryChannels' }),
   quietHours: QuietHoursSchema,
   dailyCap: Type.Integer({ minimum: 0, maximum: 100, description: 'Routine messages per channel and local day; beyond it they reach the inbox only' })
-})
+}, { title: 'NotificationPreferences' })
 export type Preferences = Static<typeof PreferencesSchema>
 
 export const PreferencesPatchSchema = Type.Object({
@@ -83,6 +83,7 @@ export const PreferencesPatchSchema = Type.Object({
   quietHours: Type.Optional(QuietHoursSchema),
   dailyCap: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 }))
 }, {
+  title: 'NotificationPreferencesPatch',
   additionalProperties: false,
   minProperties: 1,
   description: 'Fields left out keep their value',

@@ -6,7 +6,7 @@ const Positive = Type.Integer({ minimum: 1, maximum: 99_999_999, description: 'M
 export const DepositBodySchema = Type.Object({
   amount: Positive,
   currency: CurrencySchema
-}, { additionalProperties: false })
+}, { title: 'MoneyAmount', additionalProperties: false })
 
 export const DepositSchema = Type.Object({
   id: UuidSchema,
@@ -18,7 +18,7 @@ export const DepositSchema = Type.Object({
   failureMessage: Type.Union([Type.String(), Type.Null()]),
   createdAt: TimestampSchema,
   updatedAt: TimestampSchema
-})
+}, { title: 'Deposit' })
 export const DepositsPageSchema = PageSchema(DepositSchema)
 
 export const StartedDepositSchema = Type.Object({
@@ -26,7 +26,7 @@ export const StartedDepositSchema = Type.Object({
   paymentIntentId: Type.String({ description: 'The Stripe PaymentIntent the app confirms' }),
   clientSecret: Type.String({ description: 'Give to Stripe\'s Payment Sheet or Elements to confirm the payment' }),
   publishableKey: Type.Union([Type.String(), Type.Null()], { description: 'The Stripe publishable key the app initialises its SDK with' })
-})
+}, { title: 'StartedDeposit' })
 
 export const DepositParamsSchema = Type.Object({ userId: UuidSchema, depositId: UuidSchema })
 
@@ -40,16 +40,16 @@ export const WalletSummarySchema = Type.Object({
   pendingWithdrawal: Type.Integer({ description: 'Reserved for withdrawals on their way out' }),
   frozen: Type.Integer({ description: 'Held while a payment dispute is open' }),
   debt: Type.Integer({ description: 'Owed after a refund or lost dispute the wallet could not cover; paid off by the next deposits, and blocks withdrawals' })
-})
+}, { title: 'WalletCurrency' })
 export const WalletSchema = Type.Object({
   wallets: Type.Array(WalletSummarySchema),
   spendingOrder: Type.Array(Type.String(), { description: 'The order in which entry fees spend the pockets' })
-})
+}, { title: 'Wallet' })
 
 export const StripeWebhookReplySchema = Type.Object({
   received: Type.Boolean(),
   duplicate: Type.Boolean({ description: 'true when this event id had been received before (nothing is done twice)' })
-})
+}, { title: 'StripeEventReceipt' })
 
 // Gateway event types the service acts on; Stripe's webhook endpoints should send these.
 export const HANDLED_STRIPE_EVENTS = [
@@ -72,7 +72,7 @@ export const WithdrawalSchema = Type.Object({
   failureMessage: Type.Union([Type.String(), Type.Null()]),
   createdAt: TimestampSchema,
   updatedAt: TimestampSchema
-})
+}, { title: 'Withdrawal' })
 export const WithdrawalsPageSchema = PageSchema(WithdrawalSchema)
 export const WithdrawalParamsSchema = Type.Object({ userId: UuidSchema, withdrawalId: UuidSchema })
 export const AdminWithdrawalParamsSchema = Type.Object({ withdrawalId: UuidSchema })
@@ -87,12 +87,12 @@ export const PayoutAccountSchema = Type.Object({
   status: Type.Enum(['onboarding', 'active', 'restricted'], { description: 'active once Stripe enables payouts' }),
   payoutsEnabled: Type.Boolean(),
   requirements: Type.Array(Type.String(), { description: 'What Stripe still needs from the user' })
-})
+}, { title: 'PayoutAccount' })
 export const OnboardingLinkSchema = Type.Object({
   ...PayoutAccountSchema.properties,
   onboardingUrl: Type.String({ description: 'Open in a browser: Stripe\'s hosted onboarding; expires in minutes' }),
   expiresAt: TimestampSchema
-})
+}, { title: 'PayoutOnboardingLink' })
 
 export const ReconciliationDifferenceSchema = Type.Object({
   reference: Type.String({ description: 'The gateway object (ch_, re_, tr_, trr_, dp_) or balance transaction' }),
@@ -100,7 +100,7 @@ export const ReconciliationDifferenceSchema = Type.Object({
   kind: Type.Enum(['missing_in_ledger', 'missing_at_gateway', 'amount_mismatch']),
   ledgerAmount: Type.Union([Type.Integer(), Type.Null()], { description: 'What the ledger moved, as the gateway signs it (money in positive)' }),
   gatewayAmount: Type.Union([Type.Integer(), Type.Null()])
-})
+}, { title: 'ReconciliationDifference' })
 export const ReconciliationReportSchema = Type.Object({
   id: Type.Integer(),
   day: Type.String({ format: 'date', description: 'The UTC day compared' }),
@@ -109,8 +109,8 @@ export const ReconciliationReportSchema = Type.Object({
   differenceCount: Type.Integer(),
   differences: Type.Array(ReconciliationDifferenceSchema),
   createdAt: TimestampSchema
-})
+}, { title: 'Reconciliation' })
 export const ReconciliationRunBodySchema = Type.Object({
   day: DayInputSchema('A UTC day (YYYY-MM-DD) to reconcile now')
-}, { additionalProperties: false })
+}, { title: 'ReconciliationRun', additionalProperties: false })
 export const ReconciliationsPageSchema = PageSchema(ReconciliationReportSchema)

@@ -19,7 +19,7 @@ export const PrizeWinnerSchema = Type.Object({
   position: Type.Integer({ minimum: 1 }),
   score: SafeScoreSchema,
   amount: MinorUnitsSchema
-})
+}, { title: 'PrizeWinner' })
 
 export const PrizeTableSchema = Type.Object({
   competitionId: UuidSchema,
@@ -31,17 +31,17 @@ export const PrizeTableSchema = Type.Object({
   sponsorPrize: MinorUnitsSchema,
   pool: MinorUnitsSchema,
   split: PrizeSplitSchema,
-  places: Type.Array(Type.Object({ place: Type.Integer({ minimum: 1 }), amount: MinorUnitsSchema })),
+  places: Type.Array(Type.Object({ place: Type.Integer({ minimum: 1 }), amount: MinorUnitsSchema }, { title: 'PrizePlace' })),
   winners: Type.Array(PrizeWinnerSchema),
   heldOut: Type.Array(Type.Object({
     userId: UuidSchema,
     displayName: Type.Union([Type.String(), Type.Null()]),
     score: SafeScoreSchema,
     reason: Type.Literal('flagged')
-  }), { description: 'Participants flagged by anti-cheat: not paid' }),
+  }, { title: 'HeldOutParticipant' }), { description: 'Participants flagged by anti-cheat: not paid' }),
   unallocated: MinorUnitsSchema,
   distributed: Type.Boolean(),
   distributedAt: Type.Union([TimestampSchema, Type.Null()]),
   transactionId: Type.Union([Type.Integer(), Type.Null()], { description: 'The ledger transaction that paid the prizes' })
-}, { description: PRIZE_RULES })
+}, { title: 'PrizeTable', description: PRIZE_RULES })
 export type PrizeTableBody = Static<typeof PrizeTableSchema>

@@ -25,7 +25,7 @@ export const ProfileSchema = Type.Object({
   phoneNumber: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   createdAt: Type.Optional(TimestampSchema),
   updatedAt: Type.Optional(TimestampSchema)
-}, { description: 'email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins' })
+}, { title: 'Profile', description: 'email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins' })
 
 export const ProfileUpdateSchema = Type.Object({
   username: Type.Optional(UsernameSchema),
@@ -35,7 +35,7 @@ export const ProfileUpdateSchema = Type.Object({
   units: Type.Optional(UnitsSchema),
   locale: Type.Optional(LocaleSchema),
   phoneNumber: Type.Optional(Type.Union([PhoneNumberSchema, Type.Null()], { description: 'null removes it' }))
-}, { additionalProperties: false, minProperties: 1, description: 'Fields left out keep their value' })
+}, { title: 'ProfileUpdate', additionalProperties: false, minProperties: 1, description: 'Fields left out keep their value' })
 export type ProfileUpdateBody = Static<typeof ProfileUpdateSchema>
 
 export const AvatarSchema = Type.Object({
@@ -43,7 +43,7 @@ export const AvatarSchema = Type.Object({
   width: Type.Integer(),
   height: Type.Integer(),
   bytes: Type.Integer()
-})
+}, { title: 'Avatar' })
 
 export const ActivityKindSchema = Type.Enum(['joined', 'left', 'synced', 'rank_changed', 'prize', 'refund', 'credit', 'competition_status', 'flagged', 'deposit', 'withdrawal', 'dispute'])
 export const ActivityItemSchema = Type.Object({
@@ -52,7 +52,7 @@ export const ActivityItemSchema = Type.Object({
   competitionId: Type.Union([UuidSchema, Type.Null()]),
   data: Type.Object({}, { additionalProperties: true }),
   createdAt: TimestampSchema
-})
+}, { title: 'ActivityItem' })
 export const ActivityPageSchema = PageSchema(ActivityItemSchema)
 
 const MetricTotalsSchema = Type.Object({
@@ -60,7 +60,7 @@ const MetricTotalsSchema = Type.Object({
   distance_m: Type.Number(),
   active_kcal: Type.Number(),
   active_minutes: Type.Number()
-})
+}, { title: 'MetricTotals' })
 
 export const DashboardSchema = Type.Object({
   timeZone: Type.String(),
@@ -79,6 +79,6 @@ export const DashboardSchema = Type.Object({
   })),
   wallets: Type.Array(Type.Object({ currency: Type.String(), balance: Type.Integer({ description: 'All pockets together' }), withdrawable: Type.Integer({ description: 'Deposits and winnings: what may be withdrawn' }) })),
   recentActivity: Type.Array(ActivityItemSchema)
-})
+}, { title: 'Dashboard' })
 
 export const UserPageQuerySchema = PageQuerySchema

@@ -47,14 +47,14 @@ const endpointProperties = {
   updatedAt: TimestampSchema
 }
 
-export const WebhookEndpointSchema = Type.Object(endpointProperties, { examples: [ENDPOINT_EXAMPLE] })
+export const WebhookEndpointSchema = Type.Object(endpointProperties, { title: 'WebhookEndpoint', examples: [ENDPOINT_EXAMPLE] })
 export type WebhookEndpoint = Static<typeof WebhookEndpointSchema>
 
 // Only the answers to creating an endpoint and rotating its secret show the secret.
 export const WebhookEndpointWithSecretSchema = Type.Object({
   ...endpointProperties,
   secret: Type.String({ description: 'Signing secret (whsec_ + base64): shown only here, keep it' })
-}, { examples: [{ ...ENDPOINT_EXAMPLE, secret: SECRET_EXAMPLE }] })
+}, { title: 'WebhookEndpointWithSecret', examples: [{ ...ENDPOINT_EXAMPLE, secret: SECRET_EXAMPLE }] })
 export type WebhookEndpointWithSecret = Static<typeof WebhookEndpointWithSecretSchema>
 
 export const WebhookEndpointPageSchema = PageSchema(WebhookEndpointSchema)
@@ -63,7 +63,7 @@ export const NewWebhookEndpointSchema = Type.Object({
   url: UrlSchema,
   eventTypes: EventTypesSchema,
   description: Type.Optional(DescriptionSchema)
-}, { additionalProperties: false })
+}, { title: 'NewWebhookEndpoint', additionalProperties: false })
 export type NewWebhookEndpoint = Static<typeof NewWebhookEndpointSchema>
 
 export const WebhookEndpointPatchSchema = Type.Object({
@@ -71,7 +71,7 @@ export const WebhookEndpointPatchSchema = Type.Object({
   eventTypes: Type.Optional(EventTypesSchema),
   description: Type.Optional(DescriptionSchema),
   enabled: Type.Optional(Type.Boolean({ description: 'true re-enables a disabled endpoint and clears its reason' }))
-}, { additionalProperties: false, minProperties: 1, examples: [{ enabled: true }] })
+}, { title: 'WebhookEndpointPatch', additionalProperties: false, minProperties: 1, examples: [{ enabled: true }] })
 export type WebhookEndpointPatch = Static<typeof WebhookEndpointPatchSchema>
 
 export const WebhookDeliverySchema = Type.Object({
@@ -86,7 +86,7 @@ export const WebhookDeliverySchema = Type.Object({
   lastAttemptAt: Type.Union([TimestampSchema, Type.Null()]),
   deliveredAt: Type.Union([TimestampSchema, Type.Null()]),
   createdAt: TimestampSchema
-})
+}, { title: 'WebhookDelivery' })
 export type WebhookDelivery = Static<typeof WebhookDeliverySchema>
 export const WebhookDeliveryPageSchema = PageSchema(WebhookDeliverySchema)
 

@@ -14,7 +14,7 @@ const jobsRoutes: FastifyPluginAsyncTypebox = async function jobsRoutes (fastify
       summary: 'Every job queue with its waiting, deferred and running jobs (admins)',
       response: { 200: Type.Object({ queues: Type.Array(QueueStateSchema) }, { additionalProperties: false }), ...errorResponses(401, 403, 429) }
     }
-  }, async function listQueues () {
+  }, async function listJobQueues () {
     return { queues: await fastify.jobOperations.queues() }
   })
 

@@ -55,7 +55,7 @@ const userConnectionRoutes: FastifyPluginAsyncTypebox = async function userConne
       querystring: DisconnectQuerySchema,
       response: { 200: DisconnectResultSchema, ...errorResponses(400, 401, 403, 404, 429) }
     }
-  }, async function disconnect (request) {
+  }, async function disconnectProvider (request) {
     const { provider } = request.params
     const result = await connections.disconnect(fastify.authorize.targetUserId(request), provider, request.query.deleteData ?? false)
     return { provider, ...result }

@@ -19,7 +19,7 @@ const deviceRoutes: FastifyPluginAsyncTypebox = async function deviceRoutes (fas
       body: NewDeviceSchema,
       response: { 200: DeviceSchema, 201: DeviceSchema, ...errorResponses(400, 401, 403, 413, 429) }
     }
-  }, async function registerDevice (request, reply) {
+  }, async function registerPushDevice (request, reply) {
     const { device, created } = await devices.register(fastify.authorize.targetUserId(request), request.body)
     return await reply.code(created ? 201 : 200).send(device)
   })
@@ -32,7 +32,7 @@ const deviceRoutes: FastifyPluginAsyncTypebox = async function deviceRoutes (fas
       params: UserIdParamsSchema,
       response: { 200: DeviceListSchema, ...errorResponses(400, 401, 403, 429) }
     }
-  }, async function listDevices (request) {
+  }, async function listPushDevices (request) {
     return { items: await devices.list(fastify.authorize.targetUserId(request)) }
   })
 
@@ -44,7 +44,7 @@ const deviceRoutes: FastifyPluginAsyncTypebox = async function deviceRoutes (fas
       params: DeviceParamsSchema,
       response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404, 429) }
     }
-  }, async function removeDevice (request, reply) {
+  }, async function removePushDevice (request, reply) {
     await devices.remove(fastify.authorize.targetUserId(request), request.params.deviceId.toLowerCase())
     return await reply.code(204).send(null)
   })

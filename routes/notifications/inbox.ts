@@ -30,7 +30,7 @@ const inboxRoutes: FastifyPluginAsyncTypebox = async function inboxRoutes (fasti
       params: UserIdParamsSchema,
       response: { 200: UnreadCountSchema, ...errorResponses(400, 401, 403, 429) }
     }
-  }, async function countUnread (request) {
+  }, async function countUnreadNotifications (request) {
     return { unread: await inbox.unreadCount(fastify.authorize.targetUserId(request)) }
   })
 
@@ -42,7 +42,7 @@ const inboxRoutes: FastifyPluginAsyncTypebox = async function inboxRoutes (fasti
       params: NotificationParamsSchema,
       response: { 200: NotificationSchema, ...errorResponses(400, 401, 403, 404, 429) }
     }
-  }, async function markRead (request) {
+  }, async function markNotificationRead (request) {
     return await inbox.markRead(fastify.authorize.targetUserId(request), request.params.notificationId.toLowerCase())
   })
 
@@ -54,7 +54,7 @@ const inboxRoutes: FastifyPluginAsyncTypebox = async function inboxRoutes (fasti
       params: UserIdParamsSchema,
       response: { 200: MarkAllReadSchema, ...errorResponses(400, 401, 403, 429) }
     }
-  }, async function markAllRead (request) {
+  }, async function markAllNotificationsRead (request) {
     return { updated: await inbox.markAllRead(fastify.authorize.targetUserId(request)) }
   })
 }

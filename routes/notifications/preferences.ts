@@ -13,7 +13,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox = async function preferenceRou
       params: UserIdParamsSchema,
       response: { 200: PreferencesSchema, ...errorResponses(400, 401, 403, 429) }
     }
-  }, async function getPreferences (request) {
+  }, async function getNotificationPreferences (request) {
     return await preferences.get(fastify.authorize.targetUserId(request))
   })
 
@@ -28,7 +28,7 @@ const preferenceRoutes: FastifyPluginAsyncTypebox = async function preferenceRou
       body: PreferencesPatchSchema,
       response: { 200: PreferencesSchema, ...errorResponses(400, 401, 403, 404, 413, 429) }
     }
-  }, async function updatePreferences (request) {
+  }, async function updateNotificationPreferences (request) {
     return await preferences.update(fastify.authorize.targetUserId(request), request.body)
   })
 }

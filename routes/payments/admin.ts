@@ -25,6 +25,7 @@ const paymentsAdminRoutes: FastifyPluginAsyncTypebox = async function paymentsAd
   for (const decision of ['approve', 'reject'] as const) {
     fastify.post(`/admin/payments/withdrawals/:withdrawalId/${decision}`, {
       schema: {
+        operationId: `${decision}Withdrawal`,
         tags: ['admin'],
         summary: decision === 'approve' ? 'Approve a withdrawal waiting for review: it is sent' : 'Reject a withdrawal waiting for review: the money goes back to the wallet',
         params: AdminWithdrawalParamsSchema,

@@ -6,6 +6,7 @@ import app from '../../app.ts'
 import { API_TAGS } from '../../plugins/docs.ts'
 import { SERVER_GIVEN_PARAMETERS } from '../../lib/openapi-examples.ts'
 import { serverOptions } from '../../lib/server-options.ts'
+import { ERROR_CODES_BY_STATUS } from '../../lib/error-codes.ts'
 import { bearer, testConfig } from '../helper.ts'
 import { fakeStripeConfig } from '../routes/payments/fixtures.ts'
 
@@ -89,9 +90,44 @@ t.test('the OpenAPI document', async (t) => {
         const json = response.content['application/json']
         t.ok(json.example !== undefined, `${name} ${status}: example`)
         // A few routes answer an error status with a body of their own (readiness: 503).
-        if (json.schema.$ref !== '#/components/schemas/Error') continue
+        const component = /^#\/components\/schemas\/(\w+Error)$/.exec(json.schema.$ref ?? '')?.[1]
+        if (component === undefined) continue
         t.equal(json.example.statusCode, Number(status), `${name} ${status}: example has the status`)
+        const codes = document.components.schemas[component].allOf?.[1]?.properties?.code?.enum as string[] | undefined
+        t.same(codes, ERROR_CODES_BY_STATUS.get(Number(status)), `${name} ${status}: ${component} lists the status' codes`)
+        t.ok(codes?.includes(json.example.code), `${name} ${status}: the example's code is one of them`)
       }
+      t.ok(op.responses['500'] && op.responses['503'], `${name}: 500 and 503 documented`)
+    }
+  })
+
+  t.test('every operation has its own operationId', async (t) => {
+    const ids = ops.map(({ op }) => op.operationId as unknown)
+    t.ok(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)), 'camelCase names')
+    t.equal(new Set(ids).size, ids.length, 'no two alike')
+  })
+
+  // A shape used in two places is one named component, so generated clients get one type.
+  t.test('no object schema appears twice inline: reused shapes are named components', async (t) => {
+    const seen = new Map<string, string>()
+    const visit = (schema: unknown, where: string): void => {
+      if (typeof schema !== 'object' || schema === null) return
+      if (Array.isArray(schema)) return schema.forEach((item) => visit(item, where))
+      const s = schema as Obj
+      if (s.type === 'object' && s.properties !== undefined && Object.keys(s.properties).length > 0) {
+        const shape = JSON.stringify(s, (key, value) => key === 'example' || key === 'examples' ? undefined : value)
+        const first = seen.get(shape)
+        if (first !== undefined) t.fail(`the shape {${Object.keys(s.properties).join(', ')}} appears in ${first} and ${where}: give it a title`)
+        seen.set(shape, where)
+      }
+      for (const [key, value] of Object.entries(s)) if (key !== 'example' && key !== 'examples') visit(value, where)
+    }
+    for (const { method, path, op } of ops) visit(op, `${method.toUpperCase()} ${path}`)
+    for (const [name, item] of Object.entries((document.webhooks ?? {}) as Obj)) visit(item, `webhook ${name}`)
+    for (const [name, component] of Object.entries(document.components.schemas as Obj)) visit(component, `component ${name}`)
+    t.ok(Object.keys(document.components.schemas).length > 50, 'the document names its shapes')
+    for (const name of ['Competition', 'CompetitionPage', 'LeaderboardEntry', 'Profile', 'Withdrawal', 'ConflictError']) {
+      t.ok(document.components.schemas[name], `${name} is a component`)
     }
   })
 

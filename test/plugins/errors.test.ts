@@ -2,6 +2,7 @@ import { test } from 'tap'
 import { Type } from 'typebox'
 import { build } from '../helper.ts'
 import { errors } from '../../lib/errors.ts'
+import { documentedCode, ERROR_CODES_BY_STATUS } from '../../lib/error-codes.ts'
 
 test('one error shape; validation names the field; 5xx never leak internals', async (t) => {
   const app = await build(t, {
@@ -53,4 +54,24 @@ test('under pressure the service sheds load with 503, Retry-After and the error 
   t.equal(res.statusCode, 503)
   t.equal(res.headers['retry-after'], '5')
   t.match(res.json(), { statusCode: 503, code: 'OVERLOADED', error: 'Service Unavailable', message: /overloaded/ })
+})
+
+// The API document lists each status' codes as an enum (lib/error-codes.ts); a dependency's own
+// code never reaches a client under a listed status.
+test('an error body carries only a code the API document lists for its status', async (t) => {
+  const app = await build(t, {
+    extend (fastify) {
+      fastify.get('/odd-conflict', async () => { throw Object.assign(new Error('taken'), { statusCode: 409, code: 'SOME_LIBRARY_CODE' }) })
+      fastify.get('/odd-unavailable', async () => { throw Object.assign(new Error('queue closed'), { statusCode: 503, code: 'QUEUE_CLOSED' }) })
+      fastify.get('/gateway', async () => { throw errors.GatewayError('Payment gateway refused the request: card declined') })
+      fastify.get('/teapot', async () => { throw Object.assign(new Error('short and stout'), { statusCode: 418, code: 'TEAPOT' }) })
+    }
+  })
+  t.match((await app.inject({ url: '/odd-conflict' })).json(), { statusCode: 409, code: 'CONFLICT', message: 'taken' })
+  t.match((await app.inject({ url: '/odd-unavailable' })).json(), { statusCode: 503, code: 'SERVICE_UNAVAILABLE' })
+  t.match((await app.inject({ url: '/gateway' })).json(), { statusCode: 502, code: 'GATEWAY_ERROR', message: /card declined/ }, 'our own gateway error says what failed')
+  t.match((await app.inject({ url: '/teapot' })).json(), { statusCode: 418, code: 'TEAPOT' }, 'a status the document does not list keeps its code')
+  for (const [status, codes] of ERROR_CODES_BY_STATUS) {
+    t.equal(documentedCode(status, codes[1] ?? codes[0]), codes[1] ?? codes[0], `${status}: a listed code is kept`)
+  }
 })

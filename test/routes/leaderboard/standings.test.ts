@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { test } from 'tap'
 import { bearer, build } from '../../helper.ts'
 import { admin, eventually, LEADERBOARD_TEST_CONFIG, leaderboard, postgresScores, redisRanking, seedCompetition, seedParticipants, seedUsers, updateScore } from './fixtures.ts'
+import { inlineSchemaRefs } from '../../openapi-refs.ts'
 
 test('ranks with ties (1, 2, 2, 4), tie-break by who reached first, cursor pages, around=me', async (t) => {
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
@@ -178,7 +179,7 @@ test('scores near 2^53 stay exact and ordered in Redis, Postgres and the API', a
 
 test('the OpenAPI document states the ranking rule and the leaderboard routes', async (t) => {
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
-  const spec = (await app.inject({ url: '/docs/json' })).json()
+  const spec = inlineSchemaRefs((await app.inject({ url: '/docs/json' })).json())
   const get = spec.paths['/api/v1/leaderboard/{competitionId}'].get
   t.match(get.description, /reachedAt ascending/)
   t.match(get.responses['200'].content['application/json'].schema.description, /1, 2, 2, 4/)

@@ -4,6 +4,7 @@ import sharp from 'sharp'
 import type { FastifyInstance, InjectOptions } from 'fastify'
 import { build } from '../../helper.ts'
 import { createCompetition, hoursFromNow, signIn, type Person, TEST_CONFIG } from '../competitions/fixtures.ts'
+import { inlineSchemaRefs } from '../../openapi-refs.ts'
 
 type Caller = 'anonymous' | 'other' | 'self' | 'admin'
 const CALLERS: Caller[] = ['anonymous', 'other', 'self', 'admin']
@@ -133,7 +134,7 @@ test('authorisation matrix: anonymous 401, another user 403 on writes and privat
 
 test('every endpoint is in the OpenAPI document with its request, response and error schemas', async (t) => {
   const app = await build(t, { config: TEST_CONFIG })
-  const spec = (await app.inject({ url: '/docs/json' })).json()
+  const spec = inlineSchemaRefs((await app.inject({ url: '/docs/json' })).json())
   for (const endpoint of ENDPOINTS) {
     const operation = spec.paths[endpoint.path]?.[endpoint.method.toLowerCase()]
     t.ok(operation, `${endpoint.method} ${endpoint.path} is documented`)
