@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['node_modules', 'dist', '.data', 'coverage', '.tap', 'clients/generated']
+    ignores: ['node_modules', 'dist', '.data', 'coverage', '.tap', 'clients/generated', 'clients/hey-api']
   }),
   {
     // An ESM import of node:http evaluates its lazy WebSocket getters, which load Node's bundled
