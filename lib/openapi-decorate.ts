@@ -29,6 +29,11 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
     'configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds'
 }
 
+const CONDITIONAL_HEADERS = {
+  ETag: { description: 'The version of this answer: send it back in If-None-Match to get 304 while it is current', schema: { type: 'string' } },
+  'Cache-Control': { description: 'private, no-cache: keep it, but ask again (with If-None-Match) before using it', schema: { type: 'string' } }
+}
+
 const SUCCESS_DESCRIPTIONS: Record<string, string> = {
   200: 'OK',
   201: 'Created',
@@ -114,6 +119,12 @@ function decorateResponses (operation: Obj, resolve: RefResolver, secured: boole
   }
   if (responses['503']) {
     responses['503'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }
+  }
+  // A conditional read (lib/conditional.ts) states its validators on the full answer and the 304.
+  if (responses['304'] !== undefined) {
+    for (const status of ['200', '304']) {
+      if (responses[status] !== undefined) responses[status].headers = { ...CONDITIONAL_HEADERS, ...responses[status].headers }
+    }
   }
   if (responses['429']) {
     responses['429'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }

@@ -35,6 +35,12 @@ const KEEP_OTHER_HEADERS = { patternProperties: { '^': {} } }
 export const IdempotencyHeadersSchema = Type.Object({ 'idempotency-key': Type.Optional(IdempotencyKeySchema) }, KEEP_OTHER_HEADERS)
 export const RequiredIdempotencyHeadersSchema = Type.Object({ 'idempotency-key': IdempotencyKeySchema }, KEEP_OTHER_HEADERS)
 
+// Conditional reads (lib/conditional.ts): send the ETag of the copy held, get 304 while it is current.
+export const ConditionalHeadersSchema = Type.Object({
+  'if-none-match': Type.Optional(Type.String({ maxLength: 1000, description: 'The ETag of the copy the caller holds: 304 Not Modified while it is current' }))
+}, KEEP_OTHER_HEADERS)
+export const NotModifiedSchema = Type.Null({ description: 'Not modified: the copy whose ETag was sent in If-None-Match is current (no body)' })
+
 export const ErrorSchema = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String(),
@@ -44,6 +50,15 @@ export const ErrorSchema = Type.Object({
   details: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() })))
 }, { $id: 'Error', description: 'The shape of every 4xx and 5xx response' })
 export type ErrorBody = Static<typeof ErrorSchema>
+
+export const NextCursorSchema = Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' })
+export const PrevCursorSchema = Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the previous page; null on the first' })
+
+// A list that can only be walked forward (its store pages one way): no prevCursor.
+export function ForwardPageSchema<T extends TSchema> (item: T) {
+  const title = (item as { title?: unknown }).title
+  return Type.Object({ items: Type.Array(item), nextCursor: NextCursorSchema }, typeof title === 'string' ? { title: `${title}Page` } : {})
+}
 
 export const PageQuerySchema = Type.Object({
   cursor: Type.Optional(CursorSchema),
@@ -55,7 +70,8 @@ export function PageSchema<T extends TSchema> (item: T) {
   const title = (item as { title?: unknown }).title
   return Type.Object({
     items: Type.Array(item),
-    nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' })
+    nextCursor: NextCursorSchema,
+    prevCursor: PrevCursorSchema
   }, typeof title === 'string' ? { title: `${title}Page` } : {})
 }
 

@@ -1,5 +1,5 @@
 import { Type } from 'typebox'
-import { PageSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { ForwardPageSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 // Operators' view of the job queue (pg-boss): queue states and jobs that used up their retries.
 
@@ -20,4 +20,5 @@ export const DeadJobSchema = Type.Object({
   failedAt: TimestampSchema
 }, { title: 'DeadJob', additionalProperties: false })
 
-export const DeadJobsPageSchema = PageSchema(DeadJobSchema)
+// pg-boss lists a queue's jobs forward only.
+export const DeadJobsPageSchema = ForwardPageSchema(DeadJobSchema)

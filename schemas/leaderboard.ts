@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CursorSchema, TimestampSchema, UuidSchema } from './common.ts'
+import { CursorSchema, NextCursorSchema, PrevCursorSchema, TimestampSchema, UuidSchema } from './common.ts'
 
 export const RANKING_RULE = 'Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. ' +
   '`position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. ' +
@@ -33,7 +33,8 @@ export const LeaderboardSchema = Type.Object({
   total: Type.Integer({ minimum: 0, description: 'Participants in the competition' }),
   degraded: Type.Boolean({ description: 'true when served from Postgres because the Redis projection is unavailable or being rebuilt' }),
   entries: Type.Array(LeaderboardEntrySchema),
-  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as `cursor` for the next page; null at the end' }),
+  nextCursor: NextCursorSchema,
+  prevCursor: PrevCursorSchema,
   me: Type.Union([LeaderboardEntrySchema, Type.Null()], { description: 'The caller\'s own entry; null when the caller is not a participant' }),
   around: Type.Union([Type.Array(LeaderboardEntrySchema), Type.Null()], {
     description: 'With around=me: the caller\'s entry with up to k neighbours on each side, in order; [] when the caller is not a participant. null without around=me'

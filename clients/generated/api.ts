@@ -1500,6 +1500,8 @@ export interface components {
             items: components["schemas"]["ActivityItem"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** Actor */
         Actor: {
@@ -1665,6 +1667,8 @@ export interface components {
             items: components["schemas"]["Competition"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** CompetitionScore */
         CompetitionScore: {
@@ -1938,6 +1942,8 @@ export interface components {
             items: components["schemas"]["Deposit"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** DisconnectResult */
         DisconnectResult: {
@@ -1995,6 +2001,8 @@ export interface components {
             items: components["schemas"]["FitnessFlag"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** FitnessStats */
         FitnessStats: {
@@ -2111,6 +2119,8 @@ export interface components {
             me: components["schemas"]["LeaderboardEntry"] | null;
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
             /** @description Participants in the competition */
             total: number;
         };
@@ -2372,6 +2382,8 @@ export interface components {
             items: components["schemas"]["Notification"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** NotificationPreferences */
         NotificationPreferences: {
@@ -2703,6 +2715,8 @@ export interface components {
             items: components["schemas"]["Reconciliation"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** ReconciliationRun */
         ReconciliationRun: {
@@ -2903,6 +2917,8 @@ export interface components {
             items: components["schemas"]["UserCompetition"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** Wallet */
         Wallet: {
@@ -2971,6 +2987,8 @@ export interface components {
             items: components["schemas"]["WalletEntry"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** WebhookDelivery */
         WebhookDelivery: {
@@ -3019,6 +3037,8 @@ export interface components {
             items: components["schemas"]["WebhookDelivery"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /**
          * WebhookEndpoint
@@ -3071,6 +3091,8 @@ export interface components {
             items: components["schemas"]["WebhookEndpoint"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
         /** WebhookEndpointPatch */
         WebhookEndpointPatch: {
@@ -3168,6 +3190,8 @@ export interface components {
             items: components["schemas"]["Withdrawal"][];
             /** @description Pass as `cursor` for the next page; null at the end */
             nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
         };
     };
     responses: never;
@@ -3236,7 +3260,8 @@ export interface operations {
                      *           "note": "string"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["FitnessFlagPage"];
@@ -4582,7 +4607,8 @@ export interface operations {
                      *           "createdAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["ReconciliationPage"];
@@ -4947,7 +4973,8 @@ export interface operations {
                      *           "updatedAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["WithdrawalPage"];
@@ -5708,7 +5735,13 @@ export interface operations {
                  */
                 visibility?: "public" | "private";
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
+                 * @example string
+                 */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -5717,6 +5750,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5756,11 +5793,23 @@ export interface operations {
                      *           "createdAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["CompetitionPage"];
                 };
+            };
+            /** @description Not modified: the copy whose ETag was sent in If-None-Match is current (no body) */
+            304: {
+                headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
             400: {
@@ -6087,7 +6136,13 @@ export interface operations {
     getCompetition: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
+                 * @example string
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 /**
                  * @description A uuid
@@ -6102,6 +6157,10 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6141,6 +6200,17 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Competition"];
                 };
+            };
+            /** @description Not modified: the copy whose ETag was sent in If-None-Match is current (no body) */
+            304: {
+                headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
             400: {
@@ -8343,7 +8413,13 @@ export interface operations {
                  */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
+                 * @example string
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 /**
                  * @description A uuid
@@ -8358,6 +8434,10 @@ export interface operations {
             /** @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. */
             200: {
                 headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8378,6 +8458,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
                      *       "me": {
                      *         "rank": 10,
                      *         "position": 10,
@@ -8402,6 +8483,17 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Leaderboard"];
                 };
+            };
+            /** @description Not modified: the copy whose ETag was sent in If-None-Match is current (no body) */
+            304: {
+                headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
             400: {
@@ -9475,7 +9567,8 @@ export interface operations {
                      *           "createdAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["ActivityItemPage"];
@@ -9911,7 +10004,8 @@ export interface operations {
                      *           "entryFeePaid": 2500
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["UserCompetitionPage"];
@@ -10806,7 +10900,8 @@ export interface operations {
                      *           "updatedAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["DepositPage"];
@@ -12340,7 +12435,8 @@ export interface operations {
                      *           ]
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["NotificationPage"];
@@ -13301,7 +13397,13 @@ export interface operations {
     getProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
+                 * @example string
+                 */
+                "if-none-match"?: string;
+            };
             path: {
                 /**
                  * @description A uuid
@@ -13316,6 +13418,10 @@ export interface operations {
             /** @description email, timeZone, units, locale, phoneNumber and timestamps are shown only to the user and admins */
             200: {
                 headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13337,6 +13443,17 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["Profile"];
                 };
+            };
+            /** @description Not modified: the copy whose ETag was sent in If-None-Match is current (no body) */
+            304: {
+                headers: {
+                    /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
+                    "Cache-Control"?: string;
+                    /** @description The version of this answer: send it back in If-None-Match to get 304 while it is current */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
             400: {
@@ -13730,7 +13847,8 @@ export interface operations {
                      *           "createdAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["WalletEntryPage"];
@@ -14061,7 +14179,8 @@ export interface operations {
                      *           "updatedAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["WithdrawalPage"];
@@ -14828,7 +14947,8 @@ export interface operations {
                      *           "updatedAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookEndpointPage"];
@@ -15730,7 +15850,8 @@ export interface operations {
                      *           "createdAt": "2026-11-02T08:30:00.000Z"
                      *         }
                      *       ],
-                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
                      *     }
                      */
                     "application/json": components["schemas"]["WebhookDeliveryPage"];

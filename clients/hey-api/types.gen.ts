@@ -31,6 +31,10 @@ export type ActivityItemPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -173,6 +177,10 @@ export type CompetitionPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -484,6 +492,10 @@ export type DepositPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -556,6 +568,10 @@ export type FitnessFlagPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -688,6 +704,10 @@ export type Leaderboard = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
     /**
      * The caller's own entry; null when the caller is not a participant
      */
@@ -987,6 +1007,10 @@ export type NotificationPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1377,6 +1401,10 @@ export type ReconciliationPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1617,6 +1645,10 @@ export type UserCompetitionPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1715,6 +1747,10 @@ export type WalletEntryPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1764,6 +1800,10 @@ export type WebhookDeliveryPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1803,6 +1843,10 @@ export type WebhookEndpointPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 /**
@@ -1898,6 +1942,10 @@ export type WithdrawalPage = {
      * Pass as `cursor` for the next page; null at the end
      */
     nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
 };
 
 export type LivenessData = {
@@ -2011,6 +2059,12 @@ export type GetMeResponse = GetMeResponses[keyof GetMeResponses];
 
 export type GetProfileData = {
     body?: never;
+    headers?: {
+        /**
+         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         */
+        'if-none-match'?: string;
+    };
     path: {
         /**
          * A uuid
@@ -2484,6 +2538,12 @@ export type CreditWalletResponse = CreditWalletResponses[keyof CreditWalletRespo
 
 export type ListCompetitionsData = {
     body?: never;
+    headers?: {
+        /**
+         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         */
+        'if-none-match'?: string;
+    };
     path?: never;
     query?: {
         /**
@@ -2593,6 +2653,12 @@ export type CreateCompetitionResponse = CreateCompetitionResponses[keyof CreateC
 
 export type GetCompetitionData = {
     body?: never;
+    headers?: {
+        /**
+         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         */
+        'if-none-match'?: string;
+    };
     path: {
         /**
          * A uuid
@@ -2966,6 +3032,12 @@ export type ListUserCompetitionsResponse = ListUserCompetitionsResponses[keyof L
 
 export type GetLeaderboardData = {
     body?: never;
+    headers?: {
+        /**
+         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         */
+        'if-none-match'?: string;
+    };
     path: {
         /**
          * A uuid

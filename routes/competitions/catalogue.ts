@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses, IdParamsSchema } from '../../schemas/common.ts'
+import { ConditionalHeadersSchema, errorResponses, IdParamsSchema, NotModifiedSchema } from '../../schemas/common.ts'
+import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
   CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
 } from '../../schemas/competitions.ts'
@@ -16,11 +17,15 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
       tags: ['competitions'],
       summary: 'List competitions, newest first, with filters',
       querystring: CompetitionListQuerySchema,
-      response: { 200: CompetitionPageSchema, ...errorResponses(400, 401, 429) }
+      headers: ConditionalHeadersSchema,
+      response: { 200: CompetitionPageSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 429) }
     }
-  }, async function listCompetitions (request) {
+  }, async function listCompetitions (request, reply) {
     const { limit = 20, ...filters } = request.query
-    return await fastify.competitions.list({ id: request.user.id, isAdmin: request.user.isAdmin }, { ...filters, limit })
+    const { page, version } = await fastify.competitions.list({ id: request.user.id, isAdmin: request.user.isAdmin }, { ...filters, limit })
+    // Which private competitions a page shows depends on the caller.
+    if (notModified(request, reply, entityTag('competitions', version, request.user.id))) return await reply.code(304).send(null)
+    return page
   })
 
   fastify.post('/competitions', {
@@ -42,10 +47,13 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
       tags: ['competitions'],
       summary: 'Competition details: status, participant count, prize pool',
       params: IdParamsSchema,
-      response: { 200: CompetitionSchema, ...errorResponses(400, 401, 404, 429) }
+      headers: ConditionalHeadersSchema,
+      response: { 200: CompetitionSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429) }
     }
-  }, async function getCompetition (request) {
-    return await fastify.competitions.get(request.params.id)
+  }, async function getCompetition (request, reply) {
+    const { competition, version } = await fastify.competitions.getVersioned(request.params.id)
+    if (notModified(request, reply, entityTag('competition', version))) return await reply.code(304).send(null)
+    return competition
   })
 }
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../lib/errors.ts'
-import { errorResponses, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
+import { ConditionalHeadersSchema, errorResponses, NotModifiedSchema, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
+import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
   LeaderboardParamsSchema, LeaderboardQuerySchema, LeaderboardSchema, RANKING_RULE,
   RebuildResultSchema, ScoreUpdateResultSchema, ScoreUpdateSchema
@@ -20,15 +21,20 @@ const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoute
         'Private competitions are visible to their participants, creator and admins only (404 for others).',
       params: LeaderboardParamsSchema,
       querystring: LeaderboardQuerySchema,
-      response: { 200: LeaderboardSchema, ...errorResponses(400, 401, 404, 429, 503) }
+      headers: ConditionalHeadersSchema,
+      response: { 200: LeaderboardSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429, 503) }
     }
   }, async function getLeaderboard (request, reply) {
     const { competitionId } = request.params
     const { cursor, limit, around, k } = request.query
-    const body = await fastify.leaderboard.getLeaderboard(competitionId, request.user, { cursor, limit, around: around === 'me', k })
+    const read = await fastify.leaderboard.getLeaderboard(competitionId, request.user, { cursor, limit, around: around === 'me', k })
+    // The projection version moves with every score, departure and name change; what the page
+    // holds besides depends on the caller (its own entry) and on around=me.
+    const etag = read.version === null ? null : entityTag(read.version, request.user.id, around === 'me' ? k : '-')
+    if (notModified(request, reply, etag)) return await reply.code(304).send(null)
     // Already JSON (the page part is serialised once per leaderboard version and reused), so
     // it is sent as it is: a string payload with a JSON content type skips the serializer.
-    return await reply.type('application/json; charset=utf-8').send(body as never)
+    return await reply.type('application/json; charset=utf-8').send(read.json as never)
   })
 
   fastify.post('/leaderboard/update', {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { errorResponses, UserIdParamsSchema } from '../../schemas/common.ts'
+import { ConditionalHeadersSchema, errorResponses, NotModifiedSchema, UserIdParamsSchema } from '../../schemas/common.ts'
+import { entityTag, notModified } from '../../lib/conditional.ts'
 import { ProfileSchema, ProfileUpdateSchema } from '../../schemas/users.ts'
 
 const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (fastify) {
@@ -8,12 +9,16 @@ const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (f
       tags: ['users'],
       summary: 'A user\'s profile: everything for the user and admins, public fields for others',
       params: UserIdParamsSchema,
-      response: { 200: ProfileSchema, ...errorResponses(400, 401, 404, 429) }
+      headers: ConditionalHeadersSchema,
+      response: { 200: ProfileSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429) }
     }
-  }, async function getProfile (request) {
+  }, async function getProfile (request, reply) {
     const { targetUserId, actsForSelfOrAdmin } = fastify.authorize
     const profile = await fastify.users.getProfile(targetUserId(request))
-    return actsForSelfOrAdmin(request) ? profile : fastify.users.publicProfile(profile)
+    const full = actsForSelfOrAdmin(request)
+    // Every change of a profile sets updated_at (to the microsecond); the caller sees all of it or the public part.
+    if (notModified(request, reply, entityTag('profile', profile.updatedAt ?? profile.createdAt, full ? 'full' : 'public'))) return await reply.code(304).send(null)
+    return full ? profile : fastify.users.publicProfile(profile)
   })
 
   fastify.put('/users/:userId/profile', {

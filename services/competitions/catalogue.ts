@@ -5,10 +5,11 @@ import { scheduleNextStep } from './schedule.ts'
 import { errors } from '../../lib/errors.ts'
 import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import type { ActivityService } from '../users/activity.ts'
-import { COMPETITION_COLUMNS, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
+import { createHash } from 'node:crypto'
+import { COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
 import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 
@@ -96,9 +97,11 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
 
   // Private competitions are unlisted: shown to their creator, participants and admins,
   // and reachable by id for anyone holding the link.
-  async function list (viewer: Viewer, filters: CompetitionFilters): Promise<{ items: Competition[], nextCursor: string | null }> {
+  // The page with its version: the versions of the competitions it shows and where it sits
+  // (its cursors), so a page whose rows did not change keeps its ETag.
+  async function list (viewer: Viewer, filters: CompetitionFilters): Promise<{ page: Page<Competition>, version: string }> {
     const now = clock()
-    const after = filters.cursor === undefined ? null : decodeCursor(filters.cursor, ['string', 'string'])
+    const request = pageRequest(filters.cursor, ['string', 'string'])
     const { rows } = await pool.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c
       WHERE ($1::text IS NULL OR c.status = $1)
         AND ($2::text IS NULL OR c.metric = $2)
@@ -106,23 +109,27 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
         AND ($4::boolean IS NULL OR ${joinableSql('$5')} = $4)
         AND ($6 OR c.visibility = 'public' OR c.created_by = $7
           OR EXISTS (SELECT 1 FROM participants p WHERE p.competition_id = c.id AND p.user_id = $7))
-        AND ($8::timestamptz IS NULL OR (c.created_at, c.id) < ($8, $9::uuid))
-      ORDER BY c.created_at DESC, c.id DESC LIMIT $10`, [
+        AND ($8::timestamptz IS NULL OR (c.created_at, c.id) ${request.compare} ($8, $9::uuid))
+      ORDER BY c.created_at ${request.order}, c.id ${request.order} LIMIT $10`, [
       filters.status ?? null, filters.metric ?? null, filters.visibility ?? null, filters.joinable ?? null, now,
-      viewer.isAdmin, viewer.id, after?.[0] ?? null, after?.[1] ?? null, filters.limit + 1
+      viewer.isAdmin, viewer.id, request.key?.[0] ?? null, request.key?.[1] ?? null, filters.limit + 1
     ])
-    const items = rows.slice(0, filters.limit)
-    const last = items.at(-1)
-    return {
-      items: items.map((r) => toCompetition(r, now)),
-      nextCursor: rows.length > filters.limit && last ? encodeCursor([last.cursor_ts, last.id]) : null
-    }
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, filters.limit, request, (r) => [r.cursor_ts, r.id])
+    const items = shown.map((r) => toCompetition(r, now))
+    const versions = shown.map((r, i) => `${r.id}:${competitionVersion(r, items[i]!)}`)
+    const version = createHash('sha256').update([...versions, nextCursor, prevCursor].join('|')).digest('base64url').slice(0, 22)
+    return { page: { items, nextCursor, prevCursor }, version }
   }
 
   async function get (id: string, db: Db = pool): Promise<Competition> {
+    return (await getVersioned(id, db)).competition
+  }
+
+  async function getVersioned (id: string, db: Db = pool): Promise<{ competition: Competition, version: string }> {
     const { rows } = await db.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c WHERE c.id = $1`, [id])
     if (rows.length === 0) throw errors.NotFound('Competition not found')
-    return toCompetition(rows[0]!, clock())
+    const competition = toCompetition(rows[0]!, clock())
+    return { competition, version: competitionVersion(rows[0]!, competition) }
   }
 
   async function isParticipant (competitionId: string, userId: string): Promise<boolean> {
@@ -130,7 +137,7 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     return rows.length > 0
   }
 
-  return { create, list, get, isParticipant, ...createMemberships({ transact, ledger, activity, events, clock }) }
+  return { create, list, get, getVersioned, isParticipant, ...createMemberships({ transact, ledger, activity, events, clock }) }
 }
 
 export type CompetitionsService = ReturnType<typeof createCompetitionsService>

@@ -30,11 +30,18 @@ export interface Competition {
   createdAt: string
 }
 
-// Columns for toCompetition; cursor_ts keeps created_at's microseconds for exact paging.
+// Columns for toCompetition; cursor_ts keeps created_at's microseconds for exact paging, and
+// row_version is the row's own version in Postgres (xmin, new with every change of the row).
 export const COMPETITION_COLUMNS = `c.id, c.name, c.description, c.metric, c.starts_at, c.ends_at, c.time_zone,
   c.grace_period_seconds, c.entry_fee, c.currency, c.sponsor_prize, c.house_share_bps, c.max_participants,
   c.participant_count, c.prize_split, c.allow_manual_entries, c.visibility, c.status, c.status_changed_at,
-  c.created_by, c.created_at, to_json(c.created_at) #>> '{}' AS cursor_ts`
+  c.created_by, c.created_at, to_json(c.created_at) #>> '{}' AS cursor_ts, c.xmin::text AS row_version`
+
+// What a competition's details show changes with its row and, at its end, with the clock
+// (joinable): both make its version, the ETag of its details.
+export function competitionVersion (r: Record<string, any>, competition: Competition): string {
+  return `${String(r.row_version)}.${competition.joinable ? 1 : 0}`
+}
 
 // Open for joining: not over, not cancelled, and a place left. The same rule as join()'s
 // guarded UPDATE and toCompetition's `joinable`; `now` is a query parameter such as '$2'.

@@ -1,6 +1,6 @@
 import { COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
 import { toMoney } from '../money/ledger.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 
 export interface UserCompetition {
@@ -27,28 +27,28 @@ const SCOPES: Record<UserCompetitionScope, string[]> = {
 export const RANK_SQL = '(SELECT 1 + count(*) FROM participants q WHERE q.competition_id = p.competition_id AND q.score > p.score)'
 
 export function createUserCompetitionsService ({ pool, clock = () => new Date() }: { pool: Db, clock?: () => Date }) {
-  async function list (userId: string, page: { scope: UserCompetitionScope, cursor?: string, limit: number }): Promise<{ items: UserCompetition[], nextCursor: string | null }> {
+  async function list (userId: string, page: { scope: UserCompetitionScope, cursor?: string, limit: number }): Promise<Page<UserCompetition>> {
     const now = clock()
-    const after = page.cursor === undefined ? null : decodeCursor(page.cursor, ['string', 'string'])
+    const request = pageRequest(page.cursor, ['string', 'string'])
     const { rows } = await pool.query(`SELECT ${COMPETITION_COLUMNS}, p.joined_at, p.score, p.final_rank, p.entry_fee_paid,
         ${RANK_SQL} AS rank, to_json(p.joined_at) #>> '{}' AS joined_key
       FROM participants p JOIN competitions c ON c.id = p.competition_id
       WHERE p.user_id = $1 AND c.status = ANY($2::text[])
-        AND ($3::timestamptz IS NULL OR (p.joined_at, p.competition_id) < ($3, $4::uuid))
-      ORDER BY p.joined_at DESC, p.competition_id DESC LIMIT $5`,
-    [userId, SCOPES[page.scope], after?.[0] ?? null, after?.[1] ?? null, page.limit + 1])
-    const items = rows.slice(0, page.limit)
-    const last = items.at(-1)
+        AND ($3::timestamptz IS NULL OR (p.joined_at, p.competition_id) ${request.compare} ($3, $4::uuid))
+      ORDER BY p.joined_at ${request.order}, p.competition_id ${request.order} LIMIT $5`,
+    [userId, SCOPES[page.scope], request.key?.[0] ?? null, request.key?.[1] ?? null, page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [r.joined_key, r.id])
     return {
-      items: items.map((r) => ({
+      nextCursor,
+      prevCursor,
+      items: shown.map((r) => ({
         competition: toCompetition(r, now),
         joinedAt: (r.joined_at as Date).toISOString(),
         score: toMoney(r.score),
         rank: Number(r.rank),
         finalRank: r.final_rank,
         entryFeePaid: toMoney(r.entry_fee_paid)
-      })),
-      nextCursor: rows.length > page.limit && last ? encodeCursor([last.joined_key, last.id]) : null
+      }))
     }
   }
 

@@ -2,6 +2,7 @@ import { errors } from '../../lib/errors.ts'
 import type { Flag, FlagStatus, Metric, Source } from '../../schemas/fitness.ts'
 import type { Db } from '../shared/transactions.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
+import { pageOf, pageRequest, type Page } from '../shared/cursors.ts'
 
 interface FlagRow {
   id: string
@@ -64,25 +65,16 @@ function toFlag (r: FlagRow): Flag {
   }
 }
 
-function decodeCursor (cursor: string): number {
-  try {
-    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown
-    if (Array.isArray(key) && Number.isSafeInteger(key[0])) return key[0] as number
-  } catch {}
-  throw errors.BadRequest('cursor is invalid')
-}
-
 // Oldest first: a review queue is worked from the front.
-export async function listFlags (db: Db, query: { status?: FlagStatus, userId?: string, cursor?: string, limit?: number }): Promise<{ items: Flag[], nextCursor: string | null }> {
+export async function listFlags (db: Db, query: { status?: FlagStatus, userId?: string, cursor?: string, limit?: number }): Promise<Page<Flag>> {
   const limit = query.limit ?? 20
-  const after = query.cursor === undefined ? 0 : decodeCursor(query.cursor)
+  const request = pageRequest(query.cursor, ['number'], false)
   const { rows } = await db.query<FlagRow>(
-    `${FLAG_SELECT} WHERE f.id > $1 AND ($2::text IS NULL OR f.status = $2) AND ($3::uuid IS NULL OR f.user_id = $3)
-     ORDER BY f.id LIMIT $4`,
-    [after, query.status ?? null, query.userId ?? null, limit + 1])
-  const page = rows.slice(0, limit).map(toFlag)
-  const last = page.at(-1)
-  return { items: page, nextCursor: rows.length > limit && last !== undefined ? Buffer.from(JSON.stringify([last.id])).toString('base64url') : null }
+    `${FLAG_SELECT} WHERE ($1::bigint IS NULL OR f.id ${request.compare} $1) AND ($2::text IS NULL OR f.status = $2) AND ($3::uuid IS NULL OR f.user_id = $3)
+     ORDER BY f.id ${request.order} LIMIT $4`,
+    [request.key?.[0] ?? null, query.status ?? null, query.userId ?? null, limit + 1])
+  const { rows: shown, nextCursor, prevCursor } = pageOf(rows, limit, request, (r) => [Number(r.id)])
+  return { items: shown.map(toFlag), nextCursor, prevCursor }
 }
 
 export interface FlagState {

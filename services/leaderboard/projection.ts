@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { leaderboardChangesChannel, leaderboardChannel, leaderboardKeys, type LeaderboardKeys } from '../../lib/redis-keys.ts'
-import { assignRanks, memberOf, microsToIso, padMicros, parseMember, zsetScore, type Standing } from './ranking.ts'
+import { assignRanks, memberOf, microsToIso, padMicros, parseMember, zsetScore, type RankCursor, type Standing } from './ranking.ts'
 import type { LeaderboardEntry, ProjectionRow, Profile } from './store.ts'
 import type { ProjectedScore } from './score-batch.ts'
 import type { Script } from './scripts/lua.ts'
@@ -38,7 +38,8 @@ export interface ProjectionRead {
   total: number
   participant: boolean
   // Null when the caller's cached page for `version` is still current.
-  page: { entries: Array<LeaderboardEntry & Standing>, hasMore: boolean } | null
+  // hasPrev / hasNext: entries come before its first / after its last.
+  page: { entries: Array<LeaderboardEntry & Standing>, hasPrev: boolean, hasNext: boolean } | null
   me: LeaderboardEntry | null
   around: LeaderboardEntry[]
 }
@@ -192,18 +193,21 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return decodeFlush(await run(flushScript, competitionId, [force ? '1' : '0', ...flushArgs(competitionId)]))
   }
 
-  async function read (competitionId: string, params: { cachedVersion: string, limit: number, after: Standing | null, userId: string, k: number }): Promise<ProjectionRead | null> {
-    const { after } = params
+  async function read (competitionId: string, params: { cachedVersion: string, limit: number, cursor: RankCursor | null, userId: string, k: number }): Promise<ProjectionRead | null> {
+    const at = params.cursor?.standing
+    const backward = params.cursor?.direction === 'prev'
     const reply = decodeRead(await run(readScript, competitionId, [
       params.cachedVersion, params.limit,
-      after ? zsetScore(after.score) : '', after ? memberOf(after.reachedMicros, after.userId) : '',
-      params.userId, params.k
+      at ? zsetScore(at.score) : '', at ? memberOf(at.reachedMicros, at.userId) : '',
+      params.userId, params.k, backward ? '1' : '0'
     ]))
     if (!reply) return null
     let page: ProjectionRead['page'] = null
     if (reply.page) {
       const entries = toEntries(reply.page, reply.page.start + 1)
-      page = { entries: entries.slice(0, params.limit), hasMore: entries.length > params.limit }
+      const shown = entries.slice(0, params.limit)
+      const hasNext = backward ? reply.page.start + shown.length < reply.total : entries.length > params.limit
+      page = { entries: shown, hasPrev: reply.page.start > 0, hasNext }
     }
     const { version, visibility, createdBy, total, participant } = reply
     return { version, visibility, createdBy, total, participant, page, ...aroundEntries(reply.me) }

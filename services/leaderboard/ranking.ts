@@ -1,6 +1,6 @@
 import { errors } from '../../lib/errors.ts'
 import { isLowercaseUuid } from '../../lib/uuid.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { decodePageCursor, encodeCursor, type Direction } from '../shared/cursors.ts'
 
 // The ranking rule, the same in Redis, in the Postgres fallback, in WebSocket frames and in
 // prize maths:
@@ -71,13 +71,17 @@ export function microsToIso (micros: string): string {
   return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`
 }
 
-// Opaque page cursor: the last entry's sort key in the shared cursor codec.
-export function encodeRankCursor (last: Standing): string {
-  return encodeCursor([last.score, last.reachedMicros, last.userId])
+// Opaque page cursor in the shared cursor codec: the last entry's sort key for the next page,
+// the first entry's for the previous one.
+export function encodeRankCursor (entry: Standing, direction: Direction = 'next'): string {
+  return encodeCursor([entry.score, entry.reachedMicros, entry.userId], direction)
 }
 
-export function decodeRankCursor (cursor: string): Standing {
-  const [score, reachedMicros, userId] = decodeCursor(cursor, ['number', 'string', 'string']) as [number, string, string]
+export interface RankCursor { standing: Standing, direction: Direction }
+
+export function decodeRankCursor (cursor: string): RankCursor {
+  const { key, direction } = decodePageCursor(cursor, ['number', 'string', 'string'])
+  const [score, reachedMicros, userId] = key as [number, string, string]
   if (score < 0 || !MICROS.test(reachedMicros) || !isLowercaseUuid(userId)) throw errors.BadRequest('cursor is invalid')
-  return { score, reachedMicros, userId }
+  return { standing: { score, reachedMicros, userId }, direction }
 }

@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import { setRecent } from '../../lib/recent-map.ts'
-import { decodeRankCursor, encodeRankCursor, type Standing } from './ranking.ts'
+import { decodeRankCursor, encodeRankCursor } from './ranking.ts'
 import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './store.ts'
 import type { LeaderboardProjection } from './projection.ts'
 import type { Freshness } from '../shared/freshness.ts'
@@ -42,7 +42,11 @@ export interface ReadsDeps {
   freshness?: Freshness<string>
 }
 
-interface CachedPage { version: string, json: string, nextCursor: string | null }
+interface CachedPage { version: string, json: string, nextCursor: string | null, prevCursor: string | null }
+
+// A page as JSON text, with the projection version it was read from (null when it came from
+// Postgres while the projection is rebuilt): the version is the page's ETag.
+export interface LeaderboardRead { json: string, version: string | null }
 
 // What a read learnt about one viewer in one version of a competition's projection.
 interface CachedViewer {
@@ -63,9 +67,10 @@ function canView (info: { visibility: string, createdBy: string | null }, viewer
 }
 
 // The response with its parts already serialised (me and around as JSON text).
-function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, me: string, around: string }): string {
+function body (parts: { competitionId: string, total: number, degraded: boolean, entries: string, nextCursor: string | null, prevCursor: string | null, me: string, around: string }): string {
   return `{"competitionId":${JSON.stringify(parts.competitionId)},"total":${parts.total},"degraded":${parts.degraded},` +
-    `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"me":${parts.me},"around":${parts.around}}`
+    `"entries":${parts.entries},"nextCursor":${JSON.stringify(parts.nextCursor)},"prevCursor":${JSON.stringify(parts.prevCursor)},` +
+    `"me":${parts.me},"around":${parts.around}}`
 }
 
 function snapshotFrame (competitionId: string, snap: { seq: number, total: number, degraded: boolean, entries: string, me: LeaderboardEntry | null, around: LeaderboardEntry[] }): string {
@@ -81,7 +86,7 @@ export function createLeaderboardReads (deps: ReadsDeps) {
   const snapshotCache = new Map<string, { seq: number, limit: number, json: string }>()
 
   // The whole answer from memory when this version is known current and was read before.
-  function fromMemory (competitionId: string, pageKey: string, viewerKey: string): string | null {
+  function fromMemory (competitionId: string, pageKey: string, viewerKey: string): LeaderboardRead | null {
     const stamp = freshness?.current(competitionId)
     if (!stamp) return null
     const seen = viewerCache.get(viewerKey)
@@ -90,13 +95,13 @@ export function createLeaderboardReads (deps: ReadsDeps) {
     if (page?.version !== seen.version) return null
     if (!seen.visible) throw errors.NotFound('Competition not found')
     reads.inc({ source: 'memory' })
-    return body({ competitionId, total: seen.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: seen.me, around: seen.around })
+    return { json: body({ competitionId, total: seen.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, prevCursor: page.prevCursor, me: seen.me, around: seen.around }), version: seen.version }
   }
 
   // The leaderboard page as a JSON string (the page part is serialised once per version).
-  async function getLeaderboard (id: string, viewer: Viewer, query: LeaderboardQuery): Promise<string> {
+  async function getLeaderboard (id: string, viewer: Viewer, query: LeaderboardQuery): Promise<LeaderboardRead> {
     const competitionId = id.toLowerCase()
-    const after: Standing | null = query.cursor ? decodeRankCursor(query.cursor) : null
+    const cursor = query.cursor ? decodeRankCursor(query.cursor) : null
     const pageKey = `${competitionId}|${query.cursor ?? ''}|${query.limit}`
     const viewerKey = `${competitionId}|${viewer.id}|${viewer.isAdmin ? 'a' : ''}|${query.around ? query.k : -1}`
     const remembered = fromMemory(competitionId, pageKey, viewerKey)
@@ -107,7 +112,7 @@ export function createLeaderboardReads (deps: ReadsDeps) {
     let read = null
     let redisFailed = false
     try {
-      read = await projection.read(competitionId, { cachedVersion: cached?.version ?? '', limit: query.limit, after, userId: viewer.id, k: query.around ? query.k : 0 })
+      read = await projection.read(competitionId, { cachedVersion: cached?.version ?? '', limit: query.limit, cursor, userId: viewer.id, k: query.around ? query.k : 0 })
     } catch (err) {
       redisFailed = true
       log.warn({ err, competitionId }, 'leaderboard read from Redis failed; serving from Postgres')
@@ -127,13 +132,19 @@ export function createLeaderboardReads (deps: ReadsDeps) {
       if (!visible) throw errors.NotFound('Competition not found')
       let page = read.page === null ? cached! : null
       if (!page) {
-        const entries = read.page!.entries
+        const { entries, hasNext, hasPrev } = read.page!
+        const first = entries[0]
         const last = entries.at(-1)
-        page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), nextCursor: read.page!.hasMore && last ? encodeRankCursor(last) : null }
+        page = {
+          version: read.version,
+          json: JSON.stringify(entries.map(stripStanding)),
+          nextCursor: hasNext && last ? encodeRankCursor(last) : null,
+          prevCursor: hasPrev && first ? encodeRankCursor(first, 'prev') : null
+        }
         setRecent(pageCache, pageKey, page, PAGE_CACHE_SIZE)
       }
       reads.inc({ source: 'redis' })
-      return body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, me: seen.me, around: seen.around })
+      return { json: body({ competitionId, total: read.total, degraded: false, entries: page.json, nextCursor: page.nextCursor, prevCursor: page.prevCursor, me: seen.me, around: seen.around }), version: read.version }
     }
 
     const info = await store.getCompetition(readPool, competitionId)
@@ -144,20 +155,22 @@ export function createLeaderboardReads (deps: ReadsDeps) {
     if (redisFailed) rebuilder.markDirty(competitionId)
     else rebuilder.rebuild(competitionId).catch(() => {})
     const [page, total, mine] = await Promise.all([
-      store.page(readPool, competitionId, after, query.limit),
+      store.page(readPool, competitionId, cursor, query.limit),
       store.total(readPool, competitionId),
       participant ? store.around(readPool, competitionId, viewer.id, query.around ? query.k : 0) : null
     ])
     reads.inc({ source: 'postgres' })
-    return body({
+    const json = body({
       competitionId,
       total,
       degraded: true,
       entries: JSON.stringify(page.entries.map(stripStanding)),
       nextCursor: page.nextCursor,
+      prevCursor: page.prevCursor,
       me: JSON.stringify(mine?.me ?? null),
       around: query.around ? JSON.stringify(mine?.around ?? []) : 'null'
     })
+    return { json, version: null }
   }
 
   async function exists (competitionId: string): Promise<boolean> {

@@ -1,4 +1,4 @@
-import { encodeRankCursor, MICROS_SQL, microsToIso, type Standing } from './ranking.ts'
+import { encodeRankCursor, MICROS_SQL, microsToIso, type RankCursor, type Standing } from './ranking.ts'
 import type { Db } from '../shared/transactions.ts'
 import { applyScoreChanges } from './score-batch.ts'
 import { isUuid } from '../../lib/uuid.ts'
@@ -107,14 +107,27 @@ export function createLeaderboardStore () {
     }
   }
 
-  async function page (db: Db, competitionId: string, after: Standing | null, limit: number): Promise<{ entries: Array<LeaderboardEntry & Standing>, nextCursor: string | null }> {
+  // The page after the cursor's entry, or backward the `limit` entries before it (in order).
+  async function page (db: Db, competitionId: string, cursor: RankCursor | null, limit: number): Promise<{ entries: Array<LeaderboardEntry & Standing>, nextCursor: string | null, prevCursor: string | null }> {
+    const at = cursor?.standing
+    const backward = cursor?.direction === 'prev'
     const { rows } = await db.query(`${RANKED}
-      WHERE $2::bigint IS NULL OR r.score < $2 OR (r.score = $2 AND (r.micros::bigint > $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id > $4::uuid)))
-      ORDER BY r.position LIMIT $5`,
-    [competitionId, after?.score ?? null, after?.reachedMicros ?? null, after?.userId ?? null, limit + 1])
+      WHERE $2::bigint IS NULL OR ${backward
+        ? 'r.score > $2 OR (r.score = $2 AND (r.micros::bigint < $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id < $4::uuid)))'
+        : 'r.score < $2 OR (r.score = $2 AND (r.micros::bigint > $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id > $4::uuid)))'}
+      ORDER BY r.position ${backward ? 'DESC' : ''} LIMIT $5`,
+    [competitionId, at?.score ?? null, at?.reachedMicros ?? null, at?.userId ?? null, limit + 1])
     const entries = rows.slice(0, limit).map(toEntry)
+    if (backward) entries.reverse()
+    const first = entries[0]
     const last = entries.at(-1)
-    return { entries, nextCursor: rows.length > limit && last ? encodeRankCursor(last) : null }
+    // Positions say whether anything comes before; backward, the cursor's entry came after.
+    const hasNext = backward ? last !== undefined : rows.length > limit
+    return {
+      entries,
+      nextCursor: hasNext && last ? encodeRankCursor(last) : null,
+      prevCursor: first && first.position > 1 ? encodeRankCursor(first, 'prev') : null
+    }
   }
 
   async function total (db: Db, competitionId: string): Promise<number> {

@@ -1,5 +1,5 @@
 import { errors } from '../../lib/errors.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
 
@@ -182,15 +182,16 @@ export function createLedgerService () {
   }
 
   // A user's wallet entries, newest first; balanceAfter is the wallet's running balance.
-  async function listWalletEntries (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: WalletEntry[], nextCursor: string | null }> {
-    const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
+  async function listWalletEntries (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<Page<WalletEntry>> {
+    const request = pageRequest(page.cursor, ['number'])
     const { rows } = await db.query(`SELECT e.id, e.transaction_id, t.kind, t.competition_id, t.memo, a.pocket, a.currency, e.amount, e.balance_after, e.created_at
       FROM ledger_entries e
       JOIN accounts a ON a.id = e.account_id
       JOIN ledger_transactions t ON t.id = e.transaction_id
-      WHERE a.kind = 'wallet' AND a.user_id = $1 AND ($2::bigint IS NULL OR e.id < $2)
-      ORDER BY e.id DESC LIMIT $3`, [userId, before, page.limit + 1])
-    const items: WalletEntry[] = rows.slice(0, page.limit).map((r) => ({
+      WHERE a.kind = 'wallet' AND a.user_id = $1 AND ($2::bigint IS NULL OR e.id ${request.compare} $2)
+      ORDER BY e.id ${request.order} LIMIT $3`, [userId, request.key?.[0] ?? null, page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [Number(r.id)])
+    const items: WalletEntry[] = shown.map((r) => ({
       id: toMoney(r.id),
       transactionId: toMoney(r.transaction_id),
       kind: r.kind,
@@ -202,8 +203,7 @@ export function createLedgerService () {
       balanceAfter: toMoney(r.balance_after),
       createdAt: (r.created_at as Date).toISOString()
     }))
-    const last = items.at(-1)
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
+    return { items, nextCursor, prevCursor }
   }
 
   return { ensureAccount, transfer, balance, walletBalances, walletSummary, listWalletEntries }

@@ -1,5 +1,5 @@
 import { errors } from '../../lib/errors.ts'
-import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
+import { CREATED_AT_MICROS, createdBeyond, createdKey, createdKeyOf, createdOrder, createdPageRequest, type Page, pageOf } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 import type { NotificationView } from '../../schemas/notifications.ts'
 import { render, type Params, type TemplateName } from './templates.ts'
@@ -60,13 +60,13 @@ function toView (r: NotificationRow): NotificationView {
 
 export function createInbox ({ db }: { db: Db }) {
   return {
-    async list (userId: string, query: { cursor?: string, limit: number, unread?: boolean }): Promise<{ items: NotificationView[], nextCursor: string | null }> {
-      const [micros, id] = decodeCreatedCursor(query.cursor)
+    async list (userId: string, query: { cursor?: string, limit: number, unread?: boolean }): Promise<Page<NotificationView>> {
+      const request = createdPageRequest(query.cursor)
       const { rows } = await db.query<NotificationRow>(renderable(`WHERE user_id = $1 AND ($4::boolean IS NOT TRUE OR read_at IS NULL)
-        AND ${createdBefore(2)} ORDER BY created_at DESC, id DESC LIMIT $5`, 'n.created_at DESC, n.id DESC'),
-      [userId, micros, id, query.unread ?? false, query.limit + 1])
-      const page = rows.slice(0, query.limit)
-      return { items: page.map(toView), nextCursor: rows.length > query.limit ? createdCursor(page.at(-1)!) : null }
+        AND ${createdBeyond(request, 2)} ORDER BY ${createdOrder(request)} LIMIT $5`, createdOrder(request, 'n.')),
+      [userId, ...createdKey(request), query.unread ?? false, query.limit + 1])
+      const { rows: shown, nextCursor, prevCursor } = pageOf(rows, query.limit, request, createdKeyOf)
+      return { items: shown.map(toView), nextCursor, prevCursor }
     },
 
     async unreadCount (userId: string): Promise<number> {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
+import { CREATED_AT_MICROS, createdBeyond, createdKey, createdKeyOf, createdOrder, createdPageRequest, type Page, pageOf } from '../shared/cursors.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { errors } from '../../lib/errors.ts'
@@ -91,13 +91,13 @@ export function createDepositsService ({ pool, transact, gateway, limits, publis
     return toDeposit(rows[0])
   }
 
-  async function list (userId: string, page: { cursor?: string, limit: number }): Promise<{ items: Deposit[], nextCursor: string | null }> {
-    const [micros, id] = decodeCreatedCursor(page.cursor)
+  async function list (userId: string, page: { cursor?: string, limit: number }): Promise<Page<Deposit>> {
+    const request = createdPageRequest(page.cursor)
     const { rows } = await pool.query(`SELECT ${COLUMNS}, ${CREATED_AT_MICROS} FROM deposits
-      WHERE user_id = $1 AND ${createdBefore(2)}
-      ORDER BY created_at DESC, id DESC LIMIT $4`, [userId, micros, id, page.limit + 1])
-    const last = rows[page.limit - 1]
-    return { items: rows.slice(0, page.limit).map(toDeposit), nextCursor: rows.length > page.limit && last ? createdCursor(last) : null }
+      WHERE user_id = $1 AND ${createdBeyond(request, 2)}
+      ORDER BY ${createdOrder(request)} LIMIT $4`, [userId, ...createdKey(request), page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, createdKeyOf)
+    return { items: shown.map(toDeposit), nextCursor, prevCursor }
   }
 
   return { start, get, list }

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { toMoney } from '../money/ledger.ts'
 import type { Gateway } from './gateway.ts'
@@ -109,15 +109,16 @@ export function createReconciliation ({ pool, transact, gateway, onReport }: {
   }
 
   // Latest runs first, each with its differences.
-  async function list (page: { cursor?: string, limit: number }): Promise<{ items: ReconciliationReport[], nextCursor: string | null }> {
-    const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
+  async function list (page: { cursor?: string, limit: number }): Promise<Page<ReconciliationReport>> {
+    const request = pageRequest(page.cursor, ['number'])
     const { rows } = await pool.query(`SELECT r.id, to_char(r.day, 'YYYY-MM-DD') AS day, r.gateway_count, r.ledger_count, r.difference_count, r.created_at,
         coalesce(json_agg(json_build_object('reference', d.reference, 'currency', d.currency, 'kind', d.kind,
           'ledgerAmount', d.ledger_amount, 'gatewayAmount', d.gateway_amount) ORDER BY d.reference) FILTER (WHERE d.run_id IS NOT NULL), '[]') AS differences
       FROM reconciliation_runs r LEFT JOIN reconciliation_differences d ON d.run_id = r.id
-      WHERE $1::bigint IS NULL OR r.id < $1
-      GROUP BY r.id ORDER BY r.id DESC LIMIT $2`, [before, page.limit + 1])
-    const items = rows.slice(0, page.limit).map((r) => ({
+      WHERE $1::bigint IS NULL OR r.id ${request.compare} $1
+      GROUP BY r.id ORDER BY r.id ${request.order} LIMIT $2`, [request.key?.[0] ?? null, page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [Number(r.id)])
+    const items = shown.map((r) => ({
       id: toMoney(r.id),
       day: r.day,
       gatewayCount: r.gateway_count,
@@ -126,8 +127,7 @@ export function createReconciliation ({ pool, transact, gateway, onReport }: {
       differences: r.differences,
       createdAt: (r.created_at as Date).toISOString()
     }))
-    const last = items.at(-1)
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
+    return { items, nextCursor, prevCursor }
   }
 
   return { run, list }

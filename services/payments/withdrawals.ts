@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type Stripe from 'stripe'
 import { errors } from '../../lib/errors.ts'
-import { CREATED_AT_MICROS, createdBefore, createdCursor, decodeCreatedCursor } from '../shared/cursors.ts'
+import { CREATED_AT_MICROS, createdBeyond, createdKey, createdKeyOf, createdOrder, createdPageRequest, type Page, pageOf } from '../shared/cursors.ts'
 import type { JobQueue } from '../shared/jobs.ts'
 import { runOnce, type StoredResponse } from '../shared/stored-responses.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
@@ -249,13 +249,13 @@ export function createWithdrawalsService ({ pool, transact, ledger, activity, ga
   }
 
   // A user's withdrawals, or (no user) everyone's with a status, for admins.
-  async function list (filter: { userId?: string, status?: WithdrawalStatus }, page: { cursor?: string, limit: number }): Promise<{ items: Withdrawal[], nextCursor: string | null }> {
-    const [micros, after] = decodeCreatedCursor(page.cursor)
+  async function list (filter: { userId?: string, status?: WithdrawalStatus }, page: { cursor?: string, limit: number }): Promise<Page<Withdrawal>> {
+    const request = createdPageRequest(page.cursor)
     const { rows } = await pool.query<WithdrawalRow & { created_at_us: string }>(`SELECT *, ${CREATED_AT_MICROS} FROM withdrawals
-      WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) AND ${createdBefore(3)}
-      ORDER BY created_at DESC, id DESC LIMIT $5`, [filter.userId ?? null, filter.status ?? null, micros, after, page.limit + 1])
-    const last = rows[page.limit - 1]
-    return { items: rows.slice(0, page.limit).map(toWithdrawal), nextCursor: rows.length > page.limit && last ? createdCursor(last) : null }
+      WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2) AND ${createdBeyond(request, 3)}
+      ORDER BY ${createdOrder(request)} LIMIT $5`, [filter.userId ?? null, filter.status ?? null, ...createdKey(request), page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, createdKeyOf)
+    return { items: shown.map(toWithdrawal), nextCursor, prevCursor }
   }
 
   return { request, execute, payoutPaid, payoutFailed, review, get, list }

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 
 export type ActivityKind = 'joined' | 'left' | 'synced' | 'rank_changed' | 'prize' | 'refund' | 'credit' | 'competition_status' | 'flagged' | 'deposit' | 'withdrawal' | 'dispute'
@@ -36,19 +36,19 @@ export function createActivityService () {
     ])
   }
 
-  async function list (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<{ items: ActivityItem[], nextCursor: string | null }> {
-    const before = page.cursor === undefined ? null : decodeCursor(page.cursor, ['number'])[0]
+  async function list (db: Db, userId: string, page: { cursor?: string, limit: number }): Promise<Page<ActivityItem>> {
+    const request = pageRequest(page.cursor, ['number'])
     const { rows } = await db.query(`SELECT id, kind, competition_id, data, created_at FROM activity
-      WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2) ORDER BY id DESC LIMIT $3`, [userId, before, page.limit + 1])
-    const items: ActivityItem[] = rows.slice(0, page.limit).map((r) => ({
+      WHERE user_id = $1 AND ($2::bigint IS NULL OR id ${request.compare} $2) ORDER BY id ${request.order} LIMIT $3`, [userId, request.key?.[0] ?? null, page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [Number(r.id)])
+    const items: ActivityItem[] = shown.map((r) => ({
       id: Number(r.id),
       kind: r.kind,
       competitionId: r.competition_id,
       data: r.data,
       createdAt: (r.created_at as Date).toISOString()
     }))
-    const last = items.at(-1)
-    return { items, nextCursor: rows.length > page.limit && last ? encodeCursor([last.id]) : null }
+    return { items, nextCursor, prevCursor }
   }
 
   return { record, recordMany, list }

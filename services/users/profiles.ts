@@ -31,7 +31,8 @@ export interface ProfileUpdate {
 }
 
 const PROFILE_COLUMNS = `id, username, display_name, bio, avatar_url, email, time_zone, units, locale, phone_number,
-  to_json(created_at) #>> '{}' AS created_at, to_json(updated_at) #>> '{}' AS updated_at`
+  to_json(created_at) #>> '{}' AS created_at,
+  to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_at`
 const CACHE_TTL_SECONDS = 300
 
 const UPDATABLE: Record<keyof ProfileUpdate, string> = {
@@ -72,7 +73,9 @@ function toProfile (r: ProfileRow): Profile {
     locale: r.locale,
     phoneNumber: r.phone_number,
     createdAt: new Date(r.created_at).toISOString(),
-    updatedAt: new Date(r.updated_at).toISOString()
+    // To the microsecond Postgres keeps: it is the profile's version (its ETag), and two changes
+    // within one millisecond must not look alike.
+    updatedAt: r.updated_at
   }
 }
 

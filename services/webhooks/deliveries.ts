@@ -1,11 +1,11 @@
 import { errors } from '../../lib/errors.ts'
 import type { WebhookDelivery } from '../../schemas/webhooks.ts'
 import type { DomainEventType } from '../../schemas/domain-events.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { RelayedEvent } from '../shared/event-relay.ts'
 import type { JobQueue } from '../shared/jobs.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
-import type { Page } from './endpoints.ts'
+import type { PageQuery } from './endpoints.ts'
 
 // Deliveries: one row per (endpoint, event), made by the fan-out of each domain event and sent
 // by a job each (delivery-attempts.ts). The row is the delivery's log: attempts, last answer.
@@ -74,22 +74,18 @@ export function createWebhookDeliveriesService ({ pool, transact, jobs }: Delive
   }
 
   // An endpoint's deliveries, newest first.
-  async function list (endpointId: string, page: Page): Promise<{ items: WebhookDelivery[], nextCursor: string | null }> {
-    const after = page.cursor === undefined ? null : decodeCursor(page.cursor, ['string', 'string'])
+  async function list (endpointId: string, page: PageQuery): Promise<Page<WebhookDelivery>> {
+    const request = pageRequest(page.cursor, ['string', 'string'])
     const { rows } = await pool.query<DeliveryRow>(`SELECT ${COLUMNS}
       FROM webhook_deliveries d JOIN domain_events ev ON ev.id = d.event_id
-      WHERE d.endpoint_id = $1 AND ($2::timestamptz IS NULL OR (d.created_at, d.id) < ($2, $3::uuid))
-      ORDER BY d.created_at DESC, d.id DESC LIMIT $4`, [endpointId, after?.[0] ?? null, after?.[1] ?? null, page.limit + 1])
+      WHERE d.endpoint_id = $1 AND ($2::timestamptz IS NULL OR (d.created_at, d.id) ${request.compare} ($2, $3::uuid))
+      ORDER BY d.created_at ${request.order}, d.id ${request.order} LIMIT $4`, [endpointId, request.key?.[0] ?? null, request.key?.[1] ?? null, page.limit + 1])
     if (rows.length === 0) {
       const { rowCount } = await pool.query('SELECT 1 FROM webhook_endpoints WHERE id = $1', [endpointId])
       if (rowCount === 0) throw errors.NotFound('Webhook endpoint not found')
     }
-    const items = rows.slice(0, page.limit)
-    const last = items.at(-1)
-    return {
-      items: items.map(toDelivery),
-      nextCursor: rows.length > page.limit && last !== undefined ? encodeCursor([last.cursor_ts, last.id]) : null
-    }
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [r.cursor_ts, r.id])
+    return { items: shown.map(toDelivery), nextCursor, prevCursor }
   }
 
   // Sends a delivery again: same webhook-id, same body, its attempts counting on. A new job with

@@ -1,6 +1,6 @@
 import { errors } from '../../lib/errors.ts'
 import type { NewWebhookEndpoint, WebhookEndpoint, WebhookEndpointPatch, WebhookEndpointWithSecret } from '../../schemas/webhooks.ts'
-import { decodeCursor, encodeCursor } from '../shared/cursors.ts'
+import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
 import { checkTarget, TargetRefused, type Resolve } from './address-guard.ts'
 import { newSecret } from './messages.ts'
@@ -14,7 +14,7 @@ export interface EndpointsDeps {
   resolve?: Resolve
 }
 
-export interface Page { cursor?: string, limit: number }
+export interface PageQuery { cursor?: string, limit: number }
 
 const COLUMNS = `id, url, event_types, description, enabled, disabled_reason, disabled_at, created_by,
   created_at, updated_at, to_json(created_at) #>> '{}' AS cursor_ts`
@@ -71,17 +71,13 @@ export function createWebhookEndpointsService ({ pool, allowPrivateTargets, reso
     return withSecret(rows[0]!)
   }
 
-  async function list (page: Page): Promise<{ items: WebhookEndpoint[], nextCursor: string | null }> {
-    const after = page.cursor === undefined ? null : decodeCursor(page.cursor, ['string', 'string'])
+  async function list (page: PageQuery): Promise<Page<WebhookEndpoint>> {
+    const request = pageRequest(page.cursor, ['string', 'string'])
     const { rows } = await pool.query<EndpointRow>(`SELECT ${COLUMNS} FROM webhook_endpoints
-      WHERE $1::timestamptz IS NULL OR (created_at, id) < ($1, $2::uuid)
-      ORDER BY created_at DESC, id DESC LIMIT $3`, [after?.[0] ?? null, after?.[1] ?? null, page.limit + 1])
-    const items = rows.slice(0, page.limit)
-    const last = items.at(-1)
-    return {
-      items: items.map(toEndpoint),
-      nextCursor: rows.length > page.limit && last !== undefined ? encodeCursor([last.cursor_ts, last.id]) : null
-    }
+      WHERE $1::timestamptz IS NULL OR (created_at, id) ${request.compare} ($1, $2::uuid)
+      ORDER BY created_at ${request.order}, id ${request.order} LIMIT $3`, [request.key?.[0] ?? null, request.key?.[1] ?? null, page.limit + 1])
+    const { rows: shown, nextCursor, prevCursor } = pageOf(rows, page.limit, request, (r) => [r.cursor_ts, r.id])
+    return { items: shown.map(toEndpoint), nextCursor, prevCursor }
   }
 
   async function get (id: string): Promise<WebhookEndpoint> {

@@ -40,9 +40,11 @@ end
 return { seq, ok, frames, rank, points }
 `)
 
-// KEYS meta scores members names ; ARGV cachedVersion limit cursorZscore cursorMember userId k
+// KEYS meta scores members names ; ARGV cachedVersion limit cursorZscore cursorMember userId k backward
 // One round trip for an HTTP read: the page (unless the caller's cached copy of this version
-// is current), the total, and the caller's entry with k neighbours on each side.
+// is current), the total, and the caller's entry with k neighbours on each side. A page runs
+// from the entry after the cursor (limit + 1 entries, the last telling whether more follow), or
+// backward: the `limit` entries before the cursor's entry.
 export const readScript = script((k) => [k.meta, k.scores, k.members, k.names], COMMON + RANGE_FN + `
 local meta = redis.call('HMGET', KEYS[1], 'state', 'v', 'visibility', 'createdBy')
 if meta[1] ~= 'ready' then return false end
@@ -54,9 +56,10 @@ local function byteLess(a, b)
   end
   return #a < #b
 end
-local function startAfter(zscore, member)
+-- Entries strictly before the cursor's place (its own entry, when it is still there, excluded).
+local function countBefore(zscore, member)
   local s = redis.call('ZSCORE', KEYS[2], member)
-  if s and tonumber(s) == tonumber(zscore) then return redis.call('ZRANK', KEYS[2], member) + 1 end
+  if s and tonumber(s) == tonumber(zscore) then return redis.call('ZRANK', KEYS[2], member), true end
   local lo = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. zscore)
   local hi = lo + redis.call('ZCOUNT', KEYS[2], zscore, zscore)
   while lo < hi do
@@ -64,13 +67,23 @@ local function startAfter(zscore, member)
     local m = redis.call('ZRANGE', KEYS[2], mid, mid)[1]
     if byteLess(member, m) then hi = mid else lo = mid + 1 end
   end
-  return lo
+  return lo, false
 end
 local page = false
 local start = 0
 if ARGV[1] ~= meta[2] then
-  if ARGV[3] ~= '' then start = startAfter(ARGV[3], ARGV[4]) end
-  page = range(KEYS, start, start + tonumber(ARGV[2]))
+  local limit = tonumber(ARGV[2])
+  if ARGV[3] == '' then
+    page = range(KEYS, 0, limit)
+  elseif ARGV[7] == '1' then
+    local stop = countBefore(ARGV[3], ARGV[4])
+    start = math.max(0, stop - limit)
+    page = range(KEYS, start, stop - 1)
+  else
+    local before, found = countBefore(ARGV[3], ARGV[4])
+    if found then start = before + 1 else start = before end
+    page = range(KEYS, start, start + limit)
+  end
 end
 local me = { -1, 0, {}, 0 }
 local participant = 0

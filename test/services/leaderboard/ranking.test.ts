@@ -38,7 +38,9 @@ test('microsecond timestamps and cursors round-trip', async (t) => {
   t.equal(microsToIso('5'), '1970-01-01T00:00:00.000005Z')
   t.equal(microsToIso('0001795574609304372'), '2026-11-25T02:43:29.304372Z', 'zero-padded as in sorted-set members')
   const cursor = encodeRankCursor({ userId: A, score: 42, reachedMicros: '1795574609304372' })
-  t.same(decodeRankCursor(cursor), { userId: A, score: 42, reachedMicros: '1795574609304372' })
+  t.same(decodeRankCursor(cursor), { standing: { userId: A, score: 42, reachedMicros: '1795574609304372' }, direction: 'next' })
+  const back = encodeRankCursor({ userId: A, score: 42, reachedMicros: '1795574609304372' }, 'prev')
+  t.same(decodeRankCursor(back), { standing: { userId: A, score: 42, reachedMicros: '1795574609304372' }, direction: 'prev' })
   for (const bad of ['nope', Buffer.from('[1,2]').toString('base64url'), Buffer.from(`[-1,"1","${A}"]`).toString('base64url'), Buffer.from('[1,"x","y"]').toString('base64url')]) {
     t.throws(() => decodeRankCursor(bad), { message: 'cursor is invalid' }, `rejects ${bad}`)
   }
