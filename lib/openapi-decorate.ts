@@ -29,6 +29,7 @@ const ERROR_DESCRIPTIONS: Record<string, string> = {
     'configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds'
 }
 
+const IF_NONE_MATCH = 'The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current'
 const CONDITIONAL_HEADERS = {
   ETag: { description: 'The version of this answer: send it back in If-None-Match to get 304 while it is current', schema: { type: 'string' } },
   'Cache-Control': { description: 'private, no-cache: keep it, but ask again (with If-None-Match) before using it', schema: { type: 'string' } }
@@ -120,8 +121,13 @@ function decorateResponses (operation: Obj, resolve: RefResolver, secured: boole
   if (responses['503']) {
     responses['503'].headers ??= { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } }
   }
-  // A conditional read (lib/conditional.ts) states its validators on the full answer and the 304.
+  // A conditional read (lib/conditional.ts) takes If-None-Match and states its validators on the
+  // full answer and the 304.
   if (responses['304'] !== undefined) {
+    const parameters: Obj[] = operation.parameters ??= []
+    if (!parameters.some((p) => p.in === 'header' && String(p.name).toLowerCase() === 'if-none-match')) {
+      parameters.push({ name: 'If-None-Match', in: 'header', required: false, description: IF_NONE_MATCH, schema: { type: 'string' }, example: '"1795574609304372000.6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f.-"' })
+    }
     for (const status of ['200', '304']) {
       if (responses[status] !== undefined) responses[status].headers = { ...CONDITIONAL_HEADERS, ...responses[status].headers }
     }

@@ -70,7 +70,7 @@ export default fp(async function docsPlugin (fastify) {
         description: 'Competitions, fitness sync, live leaderboards and prizes. Money is in integer minor units; times are ISO-8601 UTC.\n\n' +
           'Live updates: `WS /ws/leaderboard/{competitionId}?token=JWT` sends a `snapshot`, then `update` frames with sequence numbers; ' +
           'reconnect with `&seq=n` or send `{"type":"resume","seq":n}` to get the missed frames (or a fresh snapshot). ' +
-          '`/live/{competitionId}` is a ready-made page that shows it. ' + SEQ_RULE,
+          '`/live/{competitionId}` is a ready-made page that shows it; `/docs/asyncapi.json` describes the feed (AsyncAPI 3). ' + SEQ_RULE,
         version: '1.0.0'
       },
       servers: fastify.config.PUBLIC_URL ? [{ url: fastify.config.PUBLIC_URL }] : [],

@@ -5737,10 +5737,10 @@ export interface operations {
             };
             header?: {
                 /**
-                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
-                 * @example string
+                 * @description The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
+                 * @example "1795574609304372000.6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f.-"
                  */
-                "if-none-match"?: string;
+                "If-None-Match"?: string;
             };
             path?: never;
             cookie?: never;
@@ -6138,10 +6138,10 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
-                 * @example string
+                 * @description The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
+                 * @example "1795574609304372000.6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f.-"
                  */
-                "if-none-match"?: string;
+                "If-None-Match"?: string;
             };
             path: {
                 /**
@@ -8415,10 +8415,10 @@ export interface operations {
             };
             header?: {
                 /**
-                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
-                 * @example string
+                 * @description The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
+                 * @example "1795574609304372000.6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f.-"
                  */
-                "if-none-match"?: string;
+                "If-None-Match"?: string;
             };
             path: {
                 /**
@@ -13399,10 +13399,10 @@ export interface operations {
             query?: never;
             header?: {
                 /**
-                 * @description The ETag of the copy the caller holds: 304 Not Modified while it is current
-                 * @example string
+                 * @description The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
+                 * @example "1795574609304372000.6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f.-"
                  */
-                "if-none-match"?: string;
+                "If-None-Match"?: string;
             };
             path: {
                 /**

@@ -2061,9 +2061,9 @@ export type GetProfileData = {
     body?: never;
     headers?: {
         /**
-         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         * The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
          */
-        'if-none-match'?: string;
+        'If-None-Match'?: string;
     };
     path: {
         /**
@@ -2540,9 +2540,9 @@ export type ListCompetitionsData = {
     body?: never;
     headers?: {
         /**
-         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         * The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
          */
-        'if-none-match'?: string;
+        'If-None-Match'?: string;
     };
     path?: never;
     query?: {
@@ -2655,9 +2655,9 @@ export type GetCompetitionData = {
     body?: never;
     headers?: {
         /**
-         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         * The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
          */
-        'if-none-match'?: string;
+        'If-None-Match'?: string;
     };
     path: {
         /**
@@ -3034,9 +3034,9 @@ export type GetLeaderboardData = {
     body?: never;
     headers?: {
         /**
-         * The ETag of the copy the caller holds: 304 Not Modified while it is current
+         * The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
          */
-        'if-none-match'?: string;
+        'If-None-Match'?: string;
     };
     path: {
         /**

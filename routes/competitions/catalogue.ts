@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalHeadersSchema, errorResponses, IdParamsSchema, NotModifiedSchema } from '../../schemas/common.ts'
+import { errorResponses, IdParamsSchema, NotModifiedSchema } from '../../schemas/common.ts'
 import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
   CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
@@ -17,7 +17,6 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
       tags: ['competitions'],
       summary: 'List competitions, newest first, with filters',
       querystring: CompetitionListQuerySchema,
-      headers: ConditionalHeadersSchema,
       response: { 200: CompetitionPageSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 429) }
     }
   }, async function listCompetitions (request, reply) {
@@ -47,7 +46,6 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
       tags: ['competitions'],
       summary: 'Competition details: status, participant count, prize pool',
       params: IdParamsSchema,
-      headers: ConditionalHeadersSchema,
       response: { 200: CompetitionSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429) }
     }
   }, async function getCompetition (request, reply) {

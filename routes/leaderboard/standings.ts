@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errors } from '../../lib/errors.ts'
-import { ConditionalHeadersSchema, errorResponses, NotModifiedSchema, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
+import { errorResponses, NotModifiedSchema, RequiredIdempotencyHeadersSchema } from '../../schemas/common.ts'
 import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
   LeaderboardParamsSchema, LeaderboardQuerySchema, LeaderboardSchema, RANKING_RULE,
@@ -21,7 +21,6 @@ const standingsRoutes: FastifyPluginAsyncTypebox = async function standingsRoute
         'Private competitions are visible to their participants, creator and admins only (404 for others).',
       params: LeaderboardParamsSchema,
       querystring: LeaderboardQuerySchema,
-      headers: ConditionalHeadersSchema,
       response: { 200: LeaderboardSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429, 503) }
     }
   }, async function getLeaderboard (request, reply) {

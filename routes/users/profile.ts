@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ConditionalHeadersSchema, errorResponses, NotModifiedSchema, UserIdParamsSchema } from '../../schemas/common.ts'
+import { errorResponses, NotModifiedSchema, UserIdParamsSchema } from '../../schemas/common.ts'
 import { entityTag, notModified } from '../../lib/conditional.ts'
 import { ProfileSchema, ProfileUpdateSchema } from '../../schemas/users.ts'
 
@@ -9,7 +9,6 @@ const profileRoutes: FastifyPluginAsyncTypebox = async function profileRoutes (f
       tags: ['users'],
       summary: 'A user\'s profile: everything for the user and admins, public fields for others',
       params: UserIdParamsSchema,
-      headers: ConditionalHeadersSchema,
       response: { 200: ProfileSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429) }
     }
   }, async function getProfile (request, reply) {
