@@ -125,6 +125,47 @@ export const ActorBodySchema = Type.Union([
   Type.Null()
 ], { description: 'Optional; admins may name the user to act for' })
 
+// 12 letters and digits without look-alikes, as services/competitions/invites.ts makes them.
+const INVITE_CODE_PATTERN = '^[A-Za-z2-9]{12}$'
+const InviteCodeSchema = Type.String({ pattern: INVITE_CODE_PATTERN, description: 'An invite code (12 letters and digits; case does not matter)', examples: ['K7QX2MPH9RTA'] })
+
+export const JoinBodySchema = Type.Union([
+  Type.Object({
+    userId: Type.Optional(UuidSchema),
+    inviteCode: Type.Optional(InviteCodeSchema)
+  }, { title: 'JoinRequest', additionalProperties: false }),
+  Type.Null()
+], { description: 'Optional; admins may name the user to act for. A private competition needs an invite code, except for its creator and admins' })
+
+export const CompetitionQuerySchema = Type.Object({
+  invite: Type.Optional(InviteCodeSchema)
+})
+
+export const InviteSchema = Type.Object({
+  id: UuidSchema,
+  code: Type.String({ description: 'What a friend types, or finds at the end of the link' }),
+  competitionId: UuidSchema,
+  link: Type.Union([Type.String(), Type.Null()], { description: 'INVITE_LINK_BASE/<code>; null when the service has no invite page configured' }),
+  createdBy: Type.Union([UuidSchema, Type.Null()]),
+  createdAt: TimestampSchema,
+  expiresAt: Type.Union([TimestampSchema, Type.Null()]),
+  maxUses: Type.Union([Type.Integer(), Type.Null()]),
+  uses: Type.Integer({ minimum: 0, description: 'Joins made with it' }),
+  revokedAt: Type.Union([TimestampSchema, Type.Null()]),
+  usable: Type.Boolean({ description: 'Not revoked, not expired and not used up' })
+}, { title: 'Invite' })
+export const InvitePageSchema = PageSchema(InviteSchema)
+
+export const NewInviteSchema = Type.Union([
+  Type.Object({
+    expiresAt: Type.Optional(TimestampInputSchema('When it stops working; in the future')),
+    maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000, description: 'How many joins it admits' }))
+  }, { title: 'NewInvite', additionalProperties: false }),
+  Type.Null()
+], { description: 'Optional; without limits an invite works until it is revoked', examples: [{ expiresAt: '2030-01-07T00:00:00.000Z', maxUses: 10 }] })
+
+export const InviteParamsSchema = Type.Object({ id: UuidSchema, code: InviteCodeSchema })
+
 export const MembershipSchema = Type.Object({
   competitionId: UuidSchema,
   userId: UuidSchema,

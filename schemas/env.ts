@@ -42,6 +42,7 @@ export const EnvSchema = Type.Object({
   RATE_LIMIT_REALTIME_MAX: Type.Integer({ default: 0, minimum: 0 }),
 
   COMPETITION_CREATORS: Type.Union([Type.Literal('admins'), Type.Literal('users')], { default: 'admins' }),
+  INVITE_LINK_BASE: Type.String({ default: '' }),
 
   JOB_WORKERS: Type.Boolean({ default: true }),
   JOB_CONCURRENCY: Type.Integer({ default: 4, minimum: 1, maximum: 100 }),

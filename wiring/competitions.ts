@@ -20,7 +20,7 @@ export default fp(async function competitionsService (fastify) {
   const transact = createTransactor(pool)
   const deps = { pool, transact, ledger: fastify.ledger, activity: fastify.activity, events: fastify.events, jobs: fastify.jobs }
   const lifecycle = createLifecycleService(deps)
-  fastify.decorate('competitions', createCompetitionsService(deps))
+  fastify.decorate('competitions', createCompetitionsService({ ...deps, inviteLinkBase: fastify.config.INVITE_LINK_BASE }))
   fastify.decorate('userCompetitions', createUserCompetitionsService({ pool }))
   fastify.decorate('lifecycle', lifecycle)
 

@@ -265,7 +265,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Competition details: status, participant count, prize pool */
+        /**
+         * Competition details: status, participant count, prize pool
+         * @description A private competition is shown to its creator, its participants, admins, and to whoever sends a usable invite code (?invite=, to decide whether to join); to anyone else it is 404, as if it did not exist. Its leaderboard and live feed are for its participants, creator and admins only.
+         */
         get: operations["getCompetition"];
         put?: never;
         post?: never;
@@ -309,6 +312,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/competitions/{id}/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A competition's invites, newest first, with their uses
+         * @description The competition's creator and admins (403 for others).
+         */
+        get: operations["listInvites"];
+        put?: never;
+        /**
+         * Create an invite: a code (and link) that lets friends see and join a private competition
+         * @description The competition's creator and admins (403 for others). An invite works until it is revoked, expires (expiresAt) or has admitted maxUses joins.
+         */
+        post: operations["createInvite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competitions/{id}/invites/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invite: it admits nobody from now on (those who joined with it stay)
+         * @description The competition's creator and admins (403 for others).
+         */
+        delete: operations["revokeInvite"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/competitions/{id}/join": {
         parameters: {
             query?: never;
@@ -318,7 +365,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Join a competition, paying its entry fee; joining again returns the same membership */
+        /**
+         * Join a competition, paying its entry fee; joining again returns the same membership
+         * @description A private competition needs an invite code (inviteCode): 403 without one, or with one that was revoked, has expired or is used up. Its creator and admins join without.
+         */
         post: operations["joinCompetition"];
         delete?: never;
         options?: never;
@@ -2099,6 +2149,61 @@ export interface components {
              */
             code: "INTERNAL_ERROR";
         };
+        /** Invite */
+        Invite: {
+            /** @description What a friend types, or finds at the end of the link */
+            code: string;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            competitionId: string;
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            createdAt: string;
+            createdBy: string | null;
+            expiresAt: string | null;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            id: string;
+            /** @description INVITE_LINK_BASE/<code>; null when the service has no invite page configured */
+            link: string | null;
+            maxUses: number | null;
+            revokedAt: string | null;
+            /** @description Not revoked, not expired and not used up */
+            usable: boolean;
+            /** @description Joins made with it */
+            uses: number;
+        };
+        /** InvitePage */
+        InvitePage: {
+            items: components["schemas"]["Invite"][];
+            /** @description Pass as `cursor` for the next page; null at the end */
+            nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
+        };
+        /** JoinRequest */
+        JoinRequest: {
+            /**
+             * @description An invite code (12 letters and digits; case does not matter)
+             * @example K7QX2MPH9RTA
+             */
+            inviteCode?: string;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            userId?: string;
+        };
         /**
          * Leaderboard
          * @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
@@ -2283,6 +2388,16 @@ export interface components {
              * @enum {unknown}
              */
             visibility?: "public" | "private";
+        };
+        /** NewInvite */
+        NewInvite: {
+            /**
+             * Format: date-time
+             * @description When it stops working; in the future. A date between 2000-01-01 and 2099-12-31
+             */
+            expiresAt?: string;
+            /** @description How many joins it admits */
+            maxUses?: number;
         };
         /** NewPushDevice */
         NewPushDevice: {
@@ -6135,7 +6250,13 @@ export interface operations {
     };
     getCompetition: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description An invite code (12 letters and digits; case does not matter)
+                 * @example K7QX2MPH9RTA
+                 */
+                invite?: string;
+            };
             header?: {
                 /**
                  * @description The ETag of the copy the caller holds (or a list of them): 304 Not Modified, no body, while it is current
@@ -6760,6 +6881,582 @@ export interface operations {
             };
         };
     };
+    listInvites: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                /** @example 20 */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "code": "string",
+                     *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "link": "string",
+                     *           "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "createdAt": "2026-11-02T08:30:00.000Z",
+                     *           "expiresAt": "2026-11-02T08:30:00.000Z",
+                     *           "maxUses": 10,
+                     *           "uses": 10,
+                     *           "revokedAt": "2026-11-02T08:30:00.000Z",
+                     *           "usable": true
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InvitePage"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    createInvite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional; without limits an invite works until it is revoked */
+        requestBody?: {
+            content: {
+                /**
+                 * @example {
+                 *       "expiresAt": "2030-01-07T00:00:00.000Z",
+                 *       "maxUses": 10
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewInvite"] | null;
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "code": "string",
+                     *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "link": "string",
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z",
+                     *       "expiresAt": "2026-11-02T08:30:00.000Z",
+                     *       "maxUses": 10,
+                     *       "uses": 10,
+                     *       "revokedAt": "2026-11-02T08:30:00.000Z",
+                     *       "usable": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Invite"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    revokeInvite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description An invite code (12 letters and digits; case does not matter)
+                 * @example K7QX2MPH9RTA
+                 */
+                code: string;
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "code": "string",
+                     *       "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "link": "string",
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z",
+                     *       "expiresAt": "2026-11-02T08:30:00.000Z",
+                     *       "maxUses": 10,
+                     *       "uses": 10,
+                     *       "revokedAt": "2026-11-02T08:30:00.000Z",
+                     *       "usable": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Invite"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
     joinCompetition: {
         parameters: {
             query?: never;
@@ -6779,15 +7476,16 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description Optional; admins may name the user to act for */
+        /** @description Optional; admins may name the user to act for. A private competition needs an invite code, except for its creator and admins */
         requestBody?: {
             content: {
                 /**
                  * @example {
-                 *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f"
+                 *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                 *       "inviteCode": "K7QX2MPH9RTA"
                  *     }
                  */
-                "application/json": components["schemas"]["Actor"] | null;
+                "application/json": components["schemas"]["JoinRequest"] | null;
             };
         };
         responses: {

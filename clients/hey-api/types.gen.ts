@@ -682,6 +682,73 @@ export type InternalServerError = Error & {
 };
 
 /**
+ * Invite
+ */
+export type Invite = {
+    /**
+     * A uuid
+     */
+    id: string;
+    /**
+     * What a friend types, or finds at the end of the link
+     */
+    code: string;
+    /**
+     * A uuid
+     */
+    competitionId: string;
+    /**
+     * INVITE_LINK_BASE/<code>; null when the service has no invite page configured
+     */
+    link: string | null;
+    createdBy: string | null;
+    /**
+     * ISO-8601 UTC
+     */
+    createdAt: string;
+    expiresAt: string | null;
+    maxUses: number | null;
+    /**
+     * Joins made with it
+     */
+    uses: number;
+    revokedAt: string | null;
+    /**
+     * Not revoked, not expired and not used up
+     */
+    usable: boolean;
+};
+
+/**
+ * InvitePage
+ */
+export type InvitePage = {
+    items: Array<Invite>;
+    /**
+     * Pass as `cursor` for the next page; null at the end
+     */
+    nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
+};
+
+/**
+ * JoinRequest
+ */
+export type JoinRequest = {
+    /**
+     * A uuid
+     */
+    userId?: string;
+    /**
+     * An invite code (12 letters and digits; case does not matter)
+     */
+    inviteCode?: string;
+};
+
+/**
  * Leaderboard
  *
  * Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
@@ -908,6 +975,20 @@ export type NewCompetition = {
      * private competitions are unlisted: only their creator, participants and admins see them in lists
      */
     visibility?: 'public' | 'private';
+};
+
+/**
+ * NewInvite
+ */
+export type NewInvite = {
+    /**
+     * When it stops working; in the future. A date between 2000-01-01 and 2099-12-31
+     */
+    expiresAt?: string;
+    /**
+     * How many joins it admits
+     */
+    maxUses?: number;
 };
 
 /**
@@ -2665,7 +2746,12 @@ export type GetCompetitionData = {
          */
         id: string;
     };
-    query?: never;
+    query?: {
+        /**
+         * An invite code (12 letters and digits; case does not matter)
+         */
+        invite?: string;
+    };
     url: '/api/v1/competitions/{id}';
 };
 
@@ -2709,9 +2795,9 @@ export type GetCompetitionResponse = GetCompetitionResponses[keyof GetCompetitio
 
 export type JoinCompetitionData = {
     /**
-     * Optional; admins may name the user to act for
+     * Optional; admins may name the user to act for. A private competition needs an invite code, except for its creator and admins
      */
-    body?: Actor | null;
+    body?: JoinRequest | null;
     headers?: {
         /**
          * Unique per logical operation; a retry with the same key changes nothing
@@ -2856,6 +2942,185 @@ export type LeaveCompetitionResponses = {
 };
 
 export type LeaveCompetitionResponse = LeaveCompetitionResponses[keyof LeaveCompetitionResponses];
+
+export type ListInvitesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: {
+        /**
+         * Opaque cursor from a previous page
+         */
+        cursor?: string;
+        limit?: number;
+    };
+    url: '/api/v1/competitions/{id}/invites';
+};
+
+export type ListInvitesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type ListInvitesError = ListInvitesErrors[keyof ListInvitesErrors];
+
+export type ListInvitesResponses = {
+    /**
+     * OK
+     */
+    200: InvitePage;
+};
+
+export type ListInvitesResponse = ListInvitesResponses[keyof ListInvitesResponses];
+
+export type CreateInviteData = {
+    /**
+     * Optional; without limits an invite works until it is revoked
+     */
+    body?: NewInvite | null;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competitions/{id}/invites';
+};
+
+export type CreateInviteErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type CreateInviteError = CreateInviteErrors[keyof CreateInviteErrors];
+
+export type CreateInviteResponses = {
+    /**
+     * Created
+     */
+    201: Invite;
+};
+
+export type CreateInviteResponse = CreateInviteResponses[keyof CreateInviteResponses];
+
+export type RevokeInviteData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+        /**
+         * An invite code (12 letters and digits; case does not matter)
+         */
+        code: string;
+    };
+    query?: never;
+    url: '/api/v1/competitions/{id}/invites/{code}';
+};
+
+export type RevokeInviteErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type RevokeInviteError = RevokeInviteErrors[keyof RevokeInviteErrors];
+
+export type RevokeInviteResponses = {
+    /**
+     * OK
+     */
+    200: Invite;
+};
+
+export type RevokeInviteResponse = RevokeInviteResponses[keyof RevokeInviteResponses];
 
 export type CancelCompetitionData = {
     body?: never;

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParamsSchema, NotModifiedSchema } from '../../schemas/common.ts'
 import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
-  CompetitionListQuerySchema, CompetitionPageSchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
+  CompetitionListQuerySchema, CompetitionPageSchema, CompetitionQuerySchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
 } from '../../schemas/competitions.ts'
 
 const CREATE_DESCRIPTION = `startsAt may be up to ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive); ` +
@@ -45,11 +45,17 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
     schema: {
       tags: ['competitions'],
       summary: 'Competition details: status, participant count, prize pool',
+      description: 'A private competition is shown to its creator, its participants, admins, and to whoever sends a usable invite ' +
+        'code (?invite=, to decide whether to join); to anyone else it is 404, as if it did not exist. Its leaderboard and live feed ' +
+        'are for its participants, creator and admins only.',
       params: IdParamsSchema,
+      querystring: CompetitionQuerySchema,
       response: { 200: CompetitionSchema, 304: NotModifiedSchema, ...errorResponses(400, 401, 404, 429) }
     }
   }, async function getCompetition (request, reply) {
-    const { competition, version } = await fastify.competitions.getVersioned(request.params.id)
+    const { invite } = request.query
+    const viewer = { ...request.user, ...(invite === undefined ? {} : { inviteCode: invite }) }
+    const { competition, version } = await fastify.competitions.getVersioned(request.params.id, undefined, viewer)
     if (notModified(request, reply, entityTag('competition', version))) return await reply.code(304).send(null)
     return competition
   })

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import catalogueRoutes from './catalogue.ts'
 import lifecycleRoutes from './lifecycle.ts'
 import membershipRoutes from './membership.ts'
+import inviteRoutes from './invites.ts'
 import userCompetitionRoutes from './user-competitions.ts'
 
 // The competitions domain: catalogue, joining and leaving, admin lifecycle actions. Every
@@ -10,6 +11,7 @@ const competitionsRoutes: FastifyPluginAsyncTypebox = async function competition
   fastify.addHook('onRequest', fastify.authenticate)
   await fastify.register(catalogueRoutes)
   await fastify.register(membershipRoutes)
+  await fastify.register(inviteRoutes)
   await fastify.register(lifecycleRoutes)
   await fastify.register(userCompetitionRoutes)
 }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto'
 import { COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
 import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
+import { createInvites } from './invites.ts'
 import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
@@ -53,6 +54,8 @@ export interface CompetitionsDeps {
   events: Pick<EventBus, 'emit'>
   jobs: JobQueue
   clock?: () => Date
+  // Where an invite's link points: the app's page that joins with the code at its end.
+  inviteLinkBase?: string
 }
 
 const START_SKEW_MS = START_SKEW_SECONDS * 1000
@@ -68,7 +71,9 @@ function validateNew (input: NewCompetition, now: Date): void {
   }
 }
 
-export function createCompetitionsService ({ pool, transact, ledger, activity, events, jobs, clock = () => new Date() }: CompetitionsDeps) {
+export function createCompetitionsService ({ pool, transact, ledger, activity, events, jobs, clock = () => new Date(), inviteLinkBase = '' }: CompetitionsDeps) {
+  const invites = createInvites({ pool, clock, linkBase: inviteLinkBase })
+
   async function create (creatorId: string, input: NewCompetition): Promise<Competition> {
     const now = clock()
     validateNew(input, now)
@@ -125,11 +130,18 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     return (await getVersioned(id, db)).competition
   }
 
-  async function getVersioned (id: string, db: Db = pool): Promise<{ competition: Competition, version: string }> {
+  // With a viewer: a private competition is shown to its creator, participants and admins, and
+  // to whoever holds a usable invite; to anyone else it does not exist (404).
+  async function getVersioned (id: string, db: Db = pool, viewer?: Viewer & { inviteCode?: string }): Promise<{ competition: Competition, version: string }> {
     const { rows } = await db.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c WHERE c.id = $1`, [id])
     if (rows.length === 0) throw errors.NotFound('Competition not found')
-    const competition = toCompetition(rows[0]!, clock())
-    return { competition, version: competitionVersion(rows[0]!, competition) }
+    const row = rows[0]!
+    if (viewer !== undefined && row.visibility === 'private' && !viewer.isAdmin && row.created_by !== viewer.id &&
+      !(await isParticipant(id, viewer.id)) && !(viewer.inviteCode !== undefined && await invites.admits(id, viewer.inviteCode))) {
+      throw errors.NotFound('Competition not found')
+    }
+    const competition = toCompetition(row, clock())
+    return { competition, version: competitionVersion(row, competition) }
   }
 
   async function isParticipant (competitionId: string, userId: string): Promise<boolean> {
@@ -137,7 +149,7 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     return rows.length > 0
   }
 
-  return { create, list, get, getVersioned, isParticipant, ...createMemberships({ transact, ledger, activity, events, clock }) }
+  return { create, list, get, getVersioned, isParticipant, invites, ...createMemberships({ transact, invites, ledger, activity, events, clock }) }
 }
 
 export type CompetitionsService = ReturnType<typeof createCompetitionsService>

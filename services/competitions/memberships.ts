@@ -9,6 +9,7 @@ import { createEntryFees } from '../money/entry-fees.ts'
 import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { runOnce } from '../shared/stored-responses.ts'
 import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
+import type { InvitesService } from './invites.ts'
 
 export interface Membership {
   competitionId: string
@@ -29,6 +30,7 @@ export interface Departure {
 
 export interface MembershipsDeps {
   transact: Transact
+  invites: Pick<InvitesService, 'redeem'>
   ledger: LedgerService
   activity: Pick<ActivityService, 'record'>
   events: Pick<EventBus, 'emit'>
@@ -44,7 +46,11 @@ function missingReference (err: unknown): Error | null {
 
 // Joining and leaving: membership, capacity and money change in one transaction; the
 // domain events go out only after it commits.
-export function createMemberships ({ transact, ledger, activity, events, clock }: MembershipsDeps) {
+// Who joins and how: the acting user (an admin may act for another), the Idempotency-Key, and
+// the invite a private competition asks for (its creator and admins need none).
+export interface JoinOptions { actorId: string, actorIsAdmin?: boolean, idempotencyKey?: string, inviteCode?: string }
+
+export function createMemberships ({ transact, invites, ledger, activity, events, clock }: MembershipsDeps) {
   const fees = createEntryFees(ledger)
 
   async function membership (tx: Db, competitionId: string, userId: string): Promise<Membership | null> {
@@ -73,7 +79,8 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
 
   // Membership, capacity and the fee commit together. The guarded UPDATE is the capacity
   // check: concurrent joins queue on the competition's row and re-check the count.
-  async function addParticipant (tx: TransactionClient, competitionId: string, userId: string, actorId: string, attemptKey: string): Promise<{ membership: Membership, joined: boolean }> {
+  async function addParticipant (tx: TransactionClient, competitionId: string, userId: string, opts: JoinOptions, attemptKey: string): Promise<{ membership: Membership, joined: boolean }> {
+    const { actorId } = opts
     const now = clock()
     let inserted
     try {
@@ -85,8 +92,12 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
     if (inserted.rows.length === 0) return { membership: (await membership(tx, competitionId, userId))!, joined: false }
 
     const { rows } = await tx.query(`UPDATE competitions c SET participant_count = participant_count + 1, updated_at = now()
-      WHERE c.id = $1 AND ${joinableSql('$2')} RETURNING entry_fee, currency`, [competitionId, now])
+      WHERE c.id = $1 AND ${joinableSql('$2')} RETURNING entry_fee, currency, visibility, created_by`, [competitionId, now])
     if (rows.length === 0) throw await whyNotJoinable(tx, competitionId, now)
+    if (rows[0]!.visibility === 'private' && rows[0]!.created_by !== userId && opts.actorIsAdmin !== true) {
+      const inviteId = await invites.redeem(tx, competitionId, opts.inviteCode, now)
+      await tx.query('UPDATE participants SET invite_id = $3 WHERE competition_id = $1 AND user_id = $2', [competitionId, userId, inviteId])
+    }
     const entryFee = toMoney(rows[0]!.entry_fee)
     if (entryFee > 0) {
       const { transactionId } = await fees.charge(tx, { competitionId, userId, amount: entryFee, currency: rows[0]!.currency, attemptKey, actorId })
@@ -100,16 +111,16 @@ export function createMemberships ({ transact, ledger, activity, events, clock }
 
   // Joining twice is a no-op returning the same membership. With an Idempotency-Key, a
   // retry returns the first answer even if the user has left since.
-  async function join (competitionId: string, userId: string, opts: { actorId: string, idempotencyKey?: string }): Promise<Membership> {
+  async function join (competitionId: string, userId: string, opts: JoinOptions): Promise<Membership> {
     const { idempotencyKey } = opts
     const { body, joined } = await transact(async (tx) => {
       if (idempotencyKey === undefined) {
-        const result = await addParticipant(tx, competitionId, userId, opts.actorId, randomUUID())
+        const result = await addParticipant(tx, competitionId, userId, opts, randomUUID())
         return { body: result.membership, joined: result.joined }
       }
       let joined = false
       const stored = await runOnce(tx, { scope: `join:${competitionId}:${userId}`, key: idempotencyKey, request: { competitionId, userId } }, async () => {
-        const result = await addParticipant(tx, competitionId, userId, opts.actorId, idempotencyKey)
+        const result = await addParticipant(tx, competitionId, userId, opts, idempotencyKey)
         joined = result.joined
         return { statusCode: 200, body: result.membership }
       })

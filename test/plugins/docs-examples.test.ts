@@ -104,6 +104,12 @@ t.test('every request example of the document answers its documented status', as
     return (await call(app, { ...user, 'idempotency-key': randomUUID() }, 'POST', `/api/v1/users/${UUID_EXAMPLE}/withdrawals`, { amount, currency: 'USD' })).id
   }
 
+  // A competition the example user created: its invites are theirs to manage.
+  const ownCompetition = async (): Promise<string> => {
+    const id = await scheduled()
+    await app.pg.query('UPDATE competitions SET created_by = $2 WHERE id = $1', [id, UUID_EXAMPLE])
+    return id
+  }
   const webhook = async (): Promise<string> =>
     (await call(app, admin, 'POST', '/api/v1/webhooks', { url: 'https://93.184.215.14/hooks', eventTypes: ['prize.paid'] })).id
   // Path values for the operations that need a competition or a flag in another state.
@@ -115,6 +121,12 @@ t.test('every request example of the document answers its documented status', as
       return { id }
     },
     'POST /api/v1/competitions/{id}/cancel': async () => ({ id: await scheduled() }),
+    'POST /api/v1/competitions/{id}/invites': async () => ({ id: await ownCompetition() }),
+    'GET /api/v1/competitions/{id}/invites': async () => ({ id: await ownCompetition() }),
+    'DELETE /api/v1/competitions/{id}/invites/{code}': async () => {
+      const id = await ownCompetition()
+      return { id, code: (await call(app, user, 'POST', `/api/v1/competitions/${id}/invites`, {})).code }
+    },
     'POST /api/v1/competitions/{id}/end-early': async () => ({ id: await seedCompetition(app, { metric: 'steps' }) }),
     'POST /api/v1/prizes/distribute/{competitionId}': async () => ({ competitionId: await seedCompetition(app, { status: 'final' }) }),
     'POST /api/v1/admin/flags/{id}/clear': async () => ({ id: flags[0] }),

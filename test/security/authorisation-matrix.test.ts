@@ -53,6 +53,10 @@ const RULES: Record<string, Rule> = {
   'GET /api/v1/competitions/:id': 'user',
   'POST /api/v1/competitions/:id/join': 'owner',
   'POST /api/v1/competitions/:id/leave': 'owner',
+  // The competition's creator (here an admin) and admins; creators who are not admins are checked in invites.test.ts.
+  'POST /api/v1/competitions/:id/invites': 'admin',
+  'GET /api/v1/competitions/:id/invites': 'admin',
+  'DELETE /api/v1/competitions/:id/invites/:code': 'admin',
   'POST /api/v1/competitions/:id/cancel': 'admin',
   'POST /api/v1/competitions/:id/end-early': 'admin',
 

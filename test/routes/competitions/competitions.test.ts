@@ -103,8 +103,11 @@ test('listing, filtering, paging and reading competitions', async (t) => {
   t.equal(names(await list('?joinable=true')).length, 6)
   t.same(names(await list('?visibility=private', admin)), ['secret'])
   t.same(names(await list('?visibility=private')), [])
-  const joinedSecret = await app.inject({ method: 'POST', url: `/api/v1/competitions/${secret.id}/join`, headers: user.headers })
-  t.equal(joinedSecret.statusCode, 200, 'a private competition can be joined by whoever has its id')
+  const uninvited = await app.inject({ method: 'POST', url: `/api/v1/competitions/${secret.id}/join`, headers: user.headers })
+  t.equal(uninvited.statusCode, 403, 'knowing a private competition\'s id is not enough to join it')
+  const invite = await app.inject({ method: 'POST', url: `/api/v1/competitions/${secret.id}/invites`, headers: admin.headers })
+  const joinedSecret = await app.inject({ method: 'POST', url: `/api/v1/competitions/${secret.id}/join`, headers: user.headers, payload: { inviteCode: invite.json().code } })
+  t.equal(joinedSecret.statusCode, 200, 'an invite opens it')
   t.same(names(await list('?visibility=private')), ['secret'], 'and then it is listed for them')
 
   const seen: string[] = []
