@@ -112,7 +112,9 @@ test('pagination: every list caps its page size, and cursors are bounded', async
   for (const route of lists) {
     const limit = (route.schema as Obj).querystring.properties.limit
     t.ok(limit.maximum <= 100, `${route.key}: limit capped at ${limit.maximum}`)
-    const url = route.url.replace(':userId', admin.id).replace(':competitionId', competitionId).replace(':id', endpoint.json().id)
+    // A competition's own lists (its invites) take the competition; the delivery log the endpoint.
+    const url = route.url.replace(':userId', admin.id).replace(':competitionId', competitionId)
+      .replace('/competitions/:id', `/competitions/${competitionId}`).replace(':id', endpoint.json().id)
     const at = await app.inject({ url: `${url}?limit=${limit.maximum}`, headers: admin.headers })
     t.equal(at.statusCode, 200, `${route.key}: limit=${limit.maximum} accepted`)
     const items = at.json().items ?? at.json().entries
