@@ -110,6 +110,19 @@ export const NewCompetitionSchema = Type.Object({
 }, { title: 'NewCompetition', additionalProperties: false, examples: [NEW_COMPETITION_EXAMPLE] })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
+// What services/competitions/editing.ts enforces, said once for the API document.
+export const EDIT_RULES = 'Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the ' +
+  'participants who joined), visibility and manual entries until it starts; the metric until the first join; entry fee, currency, house share, ' +
+  'sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.'
+
+export const CompetitionPatchSchema = Type.Partial(NewCompetitionSchema, {
+  title: 'CompetitionPatch',
+  additionalProperties: false,
+  minProperties: 1,
+  description: 'Fields left out keep their value',
+  examples: [{ name: 'January steps (indoors too)', maxParticipants: 200 }]
+})
+
 export const CompetitionListQuerySchema = Type.Object({
   status: Type.Optional(StatusSchema),
   metric: Type.Optional(MetricSchema),

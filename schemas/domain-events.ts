@@ -33,6 +33,13 @@ export const DomainEventSchemas = {
     visibility: Type.Union([Type.Literal('public'), Type.Literal('private')]),
     createdBy: Type.Union([UuidSchema, Type.Null()])
   }, 'A competition was created (scheduled).'),
+  'competition.updated': closed({
+    competitionId: UuidSchema,
+    changed: Type.Array(Type.String(), { description: 'The fields that changed, as the API names them' }),
+    startsAt: TimestampSchema,
+    endsAt: TimestampSchema,
+    visibility: Type.Union([Type.Literal('public'), Type.Literal('private')])
+  }, 'A competition\'s details were changed by its creator or an admin.'),
   'competition.started': StatusChangeSchema('A competition started taking scores (scheduled -> active).'),
   'competition.ended': StatusChangeSchema('A competition ended; late syncs are taken during its grace period (active -> grace).'),
   'competition.final': StatusChangeSchema('A competition\'s results are final and ranked (grace -> final).'),

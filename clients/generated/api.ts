@@ -275,7 +275,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change a competition (admins, or its creator); what may change depends on how far it has come
+         * @description Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric until the first join; entry fee, currency, house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
+         */
+        patch: operations["updateCompetition"];
         trace?: never;
     };
     "/api/v1/competitions/{id}/cancel": {
@@ -1266,6 +1270,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "competition.updated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A competition's details were changed by its creator or an admin.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.competition.updated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "deposit.failed": {
         parameters: {
             query?: never;
@@ -1719,6 +1743,50 @@ export interface components {
             nextCursor: string | null;
             /** @description Pass as `cursor` for the previous page; null on the first */
             prevCursor: string | null;
+        };
+        /**
+         * CompetitionPatch
+         * @description Fields left out keep their value
+         */
+        CompetitionPatch: {
+            allowManualEntries?: boolean;
+            /**
+             * @description ISO-4217 currency code
+             * @example USD
+             */
+            currency?: string;
+            description?: string;
+            /**
+             * Format: date-time
+             * @description After startsAt. A date between 2000-01-01 and 2099-12-31
+             */
+            endsAt?: string;
+            entryFee?: number;
+            /** @description How long late syncs still count after the end */
+            gracePeriodSeconds?: number;
+            /** @description House share of entry fees, in basis points */
+            houseShareBps?: number;
+            maxParticipants?: number | null;
+            /** @enum {unknown} */
+            metric?: "steps" | "distance_m" | "active_kcal" | "active_minutes" | "custom";
+            name?: string;
+            prizeSplit?: components["schemas"]["PrizeSplit"];
+            sponsorPrize?: number;
+            /**
+             * Format: date-time
+             * @description Not in the past: at most 60 s before the server's clock (the request took time to arrive). A date between 2000-01-01 and 2099-12-31
+             */
+            startsAt?: string;
+            /**
+             * @description IANA time zone, e.g. Europe/Paris
+             * @example Europe/Paris
+             */
+            timeZone?: string;
+            /**
+             * @description private competitions are unlisted: only their creator, participants and admins see them in lists
+             * @enum {unknown}
+             */
+            visibility?: "public" | "private";
         };
         /** CompetitionScore */
         CompetitionScore: {
@@ -2425,7 +2493,7 @@ export interface components {
              *       "prize.paid"
              *     ]
              */
-            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
             /**
              * @description Where deliveries are POSTed: https, on a host whose every address is public
              * @example https://93.184.215.14/health-competitions
@@ -3131,7 +3199,7 @@ export interface components {
              * @description A domain event type
              * @enum {unknown}
              */
-            eventType: "competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+            eventType: "competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
             /**
              * Format: uuid
              * @description Sent as webhook-id on every attempt
@@ -3186,7 +3254,7 @@ export interface components {
             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
             disabledReason: string | null;
             enabled: boolean;
-            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
             /**
              * Format: uuid
              * @description A uuid
@@ -3222,7 +3290,7 @@ export interface components {
              *       "prize.paid"
              *     ]
              */
-            eventTypes?: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes?: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
             /**
              * @description Where deliveries are POSTed: https, on a host whose every address is public
              * @example https://93.184.215.14/health-competitions
@@ -3243,7 +3311,7 @@ export interface components {
             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
             disabledReason: string | null;
             enabled: boolean;
-            eventTypes: ("competition.created" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
             /**
              * Format: uuid
              * @description A uuid
@@ -6391,6 +6459,249 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    updateCompetition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Fields left out keep their value */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "January steps (indoors too)",
+                 *       "maxParticipants": 200
+                 *     }
+                 */
+                "application/json": components["schemas"]["CompetitionPatch"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "name": "January steps",
+                     *       "description": "Most steps in four weeks wins",
+                     *       "metric": "steps",
+                     *       "startsAt": "2030-01-07T00:00:00.000Z",
+                     *       "endsAt": "2030-02-04T00:00:00.000Z",
+                     *       "timeZone": "Europe/London",
+                     *       "gracePeriodSeconds": 86400,
+                     *       "entryFee": 500,
+                     *       "currency": "USD",
+                     *       "sponsorPrize": 10000,
+                     *       "houseShareBps": 1000,
+                     *       "maxParticipants": 100,
+                     *       "prizeSplit": {
+                     *         "type": "percent",
+                     *         "places": [
+                     *           50,
+                     *           30,
+                     *           20
+                     *         ]
+                     *       },
+                     *       "allowManualEntries": false,
+                     *       "visibility": "public",
+                     *       "participantCount": 12,
+                     *       "prizePool": 15400,
+                     *       "status": "scheduled",
+                     *       "statusChangedAt": "2026-11-02T08:30:00.000Z",
+                     *       "joinable": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Competition"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
                 };
             };
             /** @description Rate limit exceeded: wait for `Retry-After` seconds */
@@ -17354,6 +17665,72 @@ export interface operations {
                     timestamp: string;
                     /** @constant */
                     type: "competition.started";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.competition.updated": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A competition's details were changed by its creator or an admin. */
+                    data: {
+                        /** @description The fields that changed, as the API names them */
+                        changed: string[];
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        competitionId: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        endsAt: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        startsAt: string;
+                        visibility: "public" | "private";
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "competition.updated";
                 };
             };
         };

@@ -4,7 +4,7 @@ export type ClientOptions = {
     baseUrl: string;
 };
 
-export type Webhooks = WebhookCompetitionCreatedWebhookRequest | WebhookCompetitionStartedWebhookRequest | WebhookCompetitionEndedWebhookRequest | WebhookCompetitionFinalWebhookRequest | WebhookCompetitionCancelledWebhookRequest | WebhookParticipantJoinedWebhookRequest | WebhookParticipantLeftWebhookRequest | WebhookScoreChangedWebhookRequest | WebhookPrizePaidWebhookRequest | WebhookLedgerPostedWebhookRequest | WebhookDepositSucceededWebhookRequest | WebhookDepositFailedWebhookRequest | WebhookWithdrawalPaidWebhookRequest | WebhookWithdrawalFailedWebhookRequest | WebhookFlagRaisedWebhookRequest | WebhookFlagClearedWebhookRequest | WebhookFlagConfirmedWebhookRequest | WebhookSyncCompletedWebhookRequest;
+export type Webhooks = WebhookCompetitionCreatedWebhookRequest | WebhookCompetitionUpdatedWebhookRequest | WebhookCompetitionStartedWebhookRequest | WebhookCompetitionEndedWebhookRequest | WebhookCompetitionFinalWebhookRequest | WebhookCompetitionCancelledWebhookRequest | WebhookParticipantJoinedWebhookRequest | WebhookParticipantLeftWebhookRequest | WebhookScoreChangedWebhookRequest | WebhookPrizePaidWebhookRequest | WebhookLedgerPostedWebhookRequest | WebhookDepositSucceededWebhookRequest | WebhookDepositFailedWebhookRequest | WebhookWithdrawalPaidWebhookRequest | WebhookWithdrawalFailedWebhookRequest | WebhookFlagRaisedWebhookRequest | WebhookFlagClearedWebhookRequest | WebhookFlagConfirmedWebhookRequest | WebhookSyncCompletedWebhookRequest;
 
 /**
  * ActivityItem
@@ -181,6 +181,50 @@ export type CompetitionPage = {
      * Pass as `cursor` for the previous page; null on the first
      */
     prevCursor: string | null;
+};
+
+/**
+ * CompetitionPatch
+ *
+ * Fields left out keep their value
+ */
+export type CompetitionPatch = {
+    name?: string;
+    description?: string;
+    metric?: 'steps' | 'distance_m' | 'active_kcal' | 'active_minutes' | 'custom';
+    /**
+     * Not in the past: at most 60 s before the server's clock (the request took time to arrive). A date between 2000-01-01 and 2099-12-31
+     */
+    startsAt?: string;
+    /**
+     * After startsAt. A date between 2000-01-01 and 2099-12-31
+     */
+    endsAt?: string;
+    /**
+     * IANA time zone, e.g. Europe/Paris
+     */
+    timeZone?: string;
+    /**
+     * How long late syncs still count after the end
+     */
+    gracePeriodSeconds?: number;
+    entryFee?: number;
+    /**
+     * ISO-4217 currency code
+     */
+    currency?: string;
+    sponsorPrize?: number;
+    /**
+     * House share of entry fees, in basis points
+     */
+    houseShareBps?: number;
+    maxParticipants?: number | null;
+    prizeSplit?: PrizeSplit;
+    allowManualEntries?: boolean;
+    /**
+     * private competitions are unlisted: only their creator, participants and admins see them in lists
+     */
+    visibility?: 'public' | 'private';
 };
 
 /**
@@ -1015,7 +1059,7 @@ export type NewWebhookEndpoint = {
     /**
      * The event types sent to this endpoint
      */
-    eventTypes: Array<'competition.created' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
     description?: string;
 };
 
@@ -1853,7 +1897,7 @@ export type WebhookDelivery = {
     /**
      * A domain event type
      */
-    eventType: 'competition.created' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed';
+    eventType: 'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed';
     /**
      * pending while attempts remain; failed once retries ran out or the endpoint was disabled
      */
@@ -1896,7 +1940,7 @@ export type WebhookEndpoint = {
      */
     id: string;
     url: string;
-    eventTypes: Array<'competition.created' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
     description: string;
     enabled: boolean;
     /**
@@ -1941,7 +1985,7 @@ export type WebhookEndpointPatch = {
     /**
      * The event types sent to this endpoint
      */
-    eventTypes?: Array<'competition.created' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes?: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
     description?: string;
     /**
      * true re-enables a disabled endpoint and clears its reason
@@ -1958,7 +2002,7 @@ export type WebhookEndpointWithSecret = {
      */
     id: string;
     url: string;
-    eventTypes: Array<'competition.created' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
     description: string;
     enabled: boolean;
     /**
@@ -2792,6 +2836,71 @@ export type GetCompetitionResponses = {
 };
 
 export type GetCompetitionResponse = GetCompetitionResponses[keyof GetCompetitionResponses];
+
+export type UpdateCompetitionData = {
+    /**
+     * Fields left out keep their value
+     */
+    body: CompetitionPatch;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competitions/{id}';
+};
+
+export type UpdateCompetitionErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type UpdateCompetitionError = UpdateCompetitionErrors[keyof UpdateCompetitionErrors];
+
+export type UpdateCompetitionResponses = {
+    /**
+     * OK
+     */
+    200: Competition;
+};
+
+export type UpdateCompetitionResponse = UpdateCompetitionResponses[keyof UpdateCompetitionResponses];
 
 export type JoinCompetitionData = {
     /**
@@ -6337,6 +6446,47 @@ export type WebhookCompetitionCreatedWebhookPayload = {
 export type WebhookCompetitionCreatedWebhookRequest = {
     body: WebhookCompetitionCreatedWebhookPayload;
     key: 'competition.created';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookCompetitionUpdatedWebhookPayload = {
+    type: 'competition.updated';
+    /**
+     * When the event occurred
+     */
+    timestamp: string;
+    /**
+     * A competition's details were changed by its creator or an admin.
+     */
+    data: {
+        /**
+         * A uuid
+         */
+        competitionId: string;
+        /**
+         * The fields that changed, as the API names them
+         */
+        changed: Array<string>;
+        /**
+         * ISO-8601 UTC
+         */
+        startsAt: string;
+        /**
+         * ISO-8601 UTC
+         */
+        endsAt: string;
+        visibility: 'public' | 'private';
+        /**
+         * The domain event; one event may reach an endpoint only once
+         */
+        eventId: string;
+    };
+};
+
+export type WebhookCompetitionUpdatedWebhookRequest = {
+    body: WebhookCompetitionUpdatedWebhookPayload;
+    key: 'competition.updated';
     path?: never;
     query?: never;
 };

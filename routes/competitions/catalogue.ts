@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { errorResponses, IdParamsSchema, NotModifiedSchema } from '../../schemas/common.ts'
 import { entityTag, notModified } from '../../lib/conditional.ts'
 import {
-  CompetitionListQuerySchema, CompetitionPageSchema, CompetitionQuerySchema, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
+  CompetitionListQuerySchema, CompetitionPageSchema, CompetitionPatchSchema, CompetitionQuerySchema, EDIT_RULES, CompetitionSchema, NewCompetitionSchema, START_SKEW_SECONDS
 } from '../../schemas/competitions.ts'
 
 const CREATE_DESCRIPTION = `startsAt may be up to ${START_SKEW_SECONDS} s before the server's clock (the request took time to arrive); ` +
@@ -39,6 +39,19 @@ const catalogueRoutes: FastifyPluginAsyncTypebox = async function catalogueRoute
   }, async function createCompetition (request, reply) {
     const competition = await fastify.competitions.create(request.user.id, request.body)
     return await reply.code(201).header('location', `${request.url}/${competition.id}`).send(competition)
+  })
+
+  fastify.patch('/competitions/:id', {
+    schema: {
+      tags: ['competitions'],
+      summary: 'Change a competition (admins, or its creator); what may change depends on how far it has come',
+      description: EDIT_RULES,
+      params: IdParamsSchema,
+      body: CompetitionPatchSchema,
+      response: { 200: CompetitionSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 429) }
+    }
+  }, async function updateCompetition (request) {
+    return await fastify.competitions.edit(request.params.id, request.user, request.body)
   })
 
   fastify.get('/competitions/:id', {

@@ -10,6 +10,7 @@ import { COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, ty
 import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
 import { createInvites } from './invites.ts'
+import { createEditing } from './editing.ts'
 import { type Page, pageOf, pageRequest } from '../shared/cursors.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
@@ -149,7 +150,7 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     return rows.length > 0
   }
 
-  return { create, list, get, getVersioned, isParticipant, invites, ...createMemberships({ transact, invites, ledger, activity, events, clock }) }
+  return { create, list, get, getVersioned, isParticipant, invites, ...createEditing({ transact, jobs, clock }), ...createMemberships({ transact, invites, ledger, activity, events, clock }) }
 }
 
 export type CompetitionsService = ReturnType<typeof createCompetitionsService>

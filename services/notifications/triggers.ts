@@ -44,7 +44,7 @@ const CHUNK = 1000
 const RANK_CONSUMER = 'notifications-rank'
 const RANK_QUEUE = `events.${RANK_CONSUMER}`
 
-const TRIGGER_TYPES = ['competition.created', 'competition.started', 'competition.ended', 'competition.final',
+const TRIGGER_TYPES = ['competition.created', 'competition.updated', 'competition.started', 'competition.ended', 'competition.final',
   'competition.cancelled', 'prize.paid', 'deposit.succeeded', 'deposit.failed', 'withdrawal.paid', 'withdrawal.failed',
   'flag.raised', 'flag.cleared'] as const satisfies DomainEventType[]
 
@@ -97,6 +97,11 @@ export function createTriggers (deps: TriggerDeps) {
     if (c === undefined) return
     switch (event.type) {
       case 'competition.created':
+        await transact(async (tx) => { await schedule(tx, { competitionId, kind: 'starting_soon' }, new Date(c.starts_at.getTime() - lead())) })
+        return
+      // A start moved earlier needs its reminder earlier (one moved later reschedules itself).
+      case 'competition.updated':
+        if (c.status !== 'scheduled') return
         await transact(async (tx) => { await schedule(tx, { competitionId, kind: 'starting_soon' }, new Date(c.starts_at.getTime() - lead())) })
         return
       case 'competition.started': {

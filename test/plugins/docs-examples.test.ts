@@ -121,6 +121,7 @@ t.test('every request example of the document answers its documented status', as
       return { id }
     },
     'POST /api/v1/competitions/{id}/cancel': async () => ({ id: await scheduled() }),
+    'PATCH /api/v1/competitions/{id}': async () => ({ id: await scheduled() }),
     'POST /api/v1/competitions/{id}/invites': async () => ({ id: await ownCompetition() }),
     'GET /api/v1/competitions/{id}/invites': async () => ({ id: await ownCompetition() }),
     'DELETE /api/v1/competitions/{id}/invites/{code}': async () => {

@@ -51,6 +51,8 @@ const RULES: Record<string, Rule> = {
   // COMPETITION_CREATORS=admins (the default) makes creation an admin action.
   'POST /api/v1/competitions': 'admin',
   'GET /api/v1/competitions/:id': 'user',
+  // Its creator (here an admin) and admins; a creator who is not an admin is checked in editing.test.ts.
+  'PATCH /api/v1/competitions/:id': 'admin',
   'POST /api/v1/competitions/:id/join': 'owner',
   'POST /api/v1/competitions/:id/leave': 'owner',
   // The competition's creator (here an admin) and admins; creators who are not admins are checked in invites.test.ts.

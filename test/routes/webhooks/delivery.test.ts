@@ -12,7 +12,7 @@ import { startReceiver, until, type Answer } from './receiver.ts'
 const TIMEOUT_MS = 400
 const FAILING_MS = 2500
 
-async function call (app: FastifyInstance, who: Person, method: 'GET' | 'POST', url: string, payload?: object): Promise<any> {
+async function call (app: FastifyInstance, who: Person, method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object): Promise<any> {
   const res = await app.inject({ method, url, headers: { ...who.headers, 'idempotency-key': randomUUID() }, ...(payload === undefined ? {} : { payload }) })
   if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${res.body}`)
   return res.json()
@@ -45,8 +45,9 @@ test('a whole competition reaches a flaky endpoint: every event, signed, once in
   await call(app, admin, 'POST', `/api/v1/competitions/${race.id}/end-early`)
   t.equal((await call(app, admin, 'POST', `/api/v1/competitions/${race.id}/end-early`)).status, 'final')
   t.equal((await call(app, admin, 'POST', `/api/v1/prizes/distribute/${race.id}`)).status, 'paid')
-  // A second competition for the other ways a competition goes: a user leaves, it is cancelled.
+  // A second competition for the other ways a competition goes: it is edited, a user leaves, it is cancelled.
   const called = await createCompetition(app, admin, { name: 'Called off', entryFee: 100 })
+  await call(app, admin, 'PATCH', `/api/v1/competitions/${called.id}`, { description: 'Postponed' })
   await call(app, ada, 'POST', `/api/v1/competitions/${called.id}/join`, {})
   await call(app, ada, 'POST', `/api/v1/competitions/${called.id}/leave`, {})
   await call(app, admin, 'POST', `/api/v1/competitions/${called.id}/cancel`)
