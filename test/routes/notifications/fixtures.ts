@@ -1,17 +1,20 @@
 import type { FastifyInstance } from 'fastify'
 import { until } from '../webhooks/receiver.ts'
+import { REMINDERS_QUEUE } from '../../../services/notifications/triggers.ts'
 
 // Shared steps of the notification tests.
 
 export interface InboxRow { id: string, user_id: string, template: string, category: string, cause: string, params: Record<string, any> }
 
-// Every domain event so far has been relayed and every job it made has run.
+// Every domain event so far has been relayed and every job it made has run, reminders that are
+// due included (a consumer schedules them; one due now must have sent before a test looks).
 export async function settled (app: FastifyInstance): Promise<void> {
   await until('events relayed and their jobs done', async () => {
     await app.jobs.relay.settled()
     const { rows: [pending] } = await app.pg.query(`SELECT
       (SELECT count(*) FROM domain_events WHERE relayed_at IS NULL)::int AS events,
-      (SELECT count(*) FROM pgboss.job WHERE name LIKE 'events.notifications%' AND state IN ('created', 'retry', 'active'))::int AS jobs`)
+      (SELECT count(*) FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND (name LIKE 'events.notifications%'
+        OR (name = $1 AND start_after <= now())))::int AS jobs`, [REMINDERS_QUEUE])
     return pending.events === 0 && pending.jobs === 0
   })
 }
