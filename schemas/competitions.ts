@@ -112,7 +112,7 @@ export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 // What services/competitions/editing.ts enforces, said once for the API document.
 export const EDIT_RULES = 'Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the ' +
-  'participants who joined), visibility and manual entries until it starts; the metric until the first join; entry fee, currency, house share, ' +
+  'participants who joined), visibility and manual entries until it starts; the metric, entry fee and currency until the first join; house share, ' +
   'sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.'
 
 export const CompetitionPatchSchema = Type.Partial(NewCompetitionSchema, {

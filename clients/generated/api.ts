@@ -277,7 +277,7 @@ export interface paths {
         head?: never;
         /**
          * Change a competition (admins, or its creator); what may change depends on how far it has come
-         * @description Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric until the first join; entry fee, currency, house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
+         * @description Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric, entry fee and currency until the first join; house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
          */
         patch: operations["updateCompetition"];
         trace?: never;

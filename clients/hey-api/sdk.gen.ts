@@ -162,7 +162,7 @@ export const getCompetition = <ThrowOnError extends boolean = false>(options: Op
 /**
  * Change a competition (admins, or its creator); what may change depends on how far it has come
  *
- * Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric until the first join; entry fee, currency, house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
+ * Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric, entry fee and currency until the first join; house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
  */
 export const updateCompetition = <ThrowOnError extends boolean = false>(options: Options<UpdateCompetitionData, ThrowOnError>): RequestResult<UpdateCompetitionResponses, UpdateCompetitionErrors, ThrowOnError> => (options.client ?? client).patch<UpdateCompetitionResponses, UpdateCompetitionErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

@@ -17,10 +17,10 @@ type Field = keyof CompetitionEdit
 const ANY_TIME: Field[] = ['name', 'description']
 // Until it starts: when it runs, its capacity (never below who joined), who sees it, manual entries.
 const BEFORE_START: Field[] = ['startsAt', 'endsAt', 'timeZone', 'gracePeriodSeconds', 'maxParticipants', 'allowManualEntries', 'visibility']
-// Until the first join: what it measures.
-const BEFORE_FIRST_JOIN: Field[] = ['metric']
-// Until the first paid entry: the money (fee, currency, house share, sponsor prize, prize split).
-const BEFORE_FIRST_PAID_ENTRY: Field[] = ['entryFee', 'currency', 'houseShareBps', 'sponsorPrize', 'prizeSplit']
+// Until the first join: what it measures and what joining costs, so every participant paid alike.
+const BEFORE_FIRST_JOIN: Field[] = ['metric', 'entryFee', 'currency']
+// Until the first paid entry: how the pool is made and shared (house share, sponsor prize, split).
+const BEFORE_FIRST_PAID_ENTRY: Field[] = ['houseShareBps', 'sponsorPrize', 'prizeSplit']
 
 // EDIT_RULES (schemas/competitions.ts) says these rules to clients.
 

@@ -46,12 +46,14 @@ test('edits allowed and refused as the competition moves on', async (t) => {
   // After the first paid join: the money and the metric are fixed; capacity not below who joined.
   await credit(app, admin, runner.id, 5000)
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/competitions/${id}/join`, headers: runner.headers })).statusCode, 200)
-  for (const [field, value] of [['entryFee', 100], ['currency', 'EUR'], ['sponsorPrize', 1000], ['houseShareBps', 500], ['prizeSplit', { type: 'fixed', amounts: [100] }]] as const) {
+  for (const [field, value] of [['sponsorPrize', 1000], ['houseShareBps', 500], ['prizeSplit', { type: 'fixed', amounts: [100] }]] as const) {
     const refused = await patch(app, creator, id, { [field]: value })
     t.equal(refused.statusCode, 409, `${field} after a paid entry`)
     t.equal(refused.json().message, `${field} can only change before the first entry fee is paid`)
   }
-  t.equal((await patch(app, creator, id, { metric: 'steps' })).json().message, 'metric can only change before the first participant joins')
+  for (const [field, value] of [['metric', 'steps'], ['entryFee', 100], ['currency', 'EUR']] as const) {
+    t.equal((await patch(app, creator, id, { [field]: value })).json().message, `${field} can only change before the first participant joins`)
+  }
   t.match((await patch(app, creator, id, { maxParticipants: 0 })).json(), { statusCode: 400 }, 'capacity is at least 1')
   await credit(app, admin, stranger.id, 5000)
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/competitions/${id}/join`, headers: stranger.headers })).statusCode, 200)
@@ -79,4 +81,10 @@ test('edits allowed and refused as the competition moves on', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/competitions/${other.id}/cancel`, headers: admin.headers })).statusCode, 200)
   t.equal((await patch(app, creator, other.id, { name: 'Back again' })).json().message, 'name cannot change: the competition is over')
   t.equal((await patch(app, creator, '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f', { name: 'Nowhere' })).statusCode, 404)
+
+  // A free competition someone joined: the prizes may still change, the entry fee not.
+  const free = await createCompetition(app, creator)
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/competitions/${free.id}/join`, headers: runner.headers })).statusCode, 200)
+  t.match((await patch(app, creator, free.id, { sponsorPrize: 5000, prizeSplit: { type: 'fixed', amounts: [3000, 2000] } })).json(), { sponsorPrize: 5000, prizePool: 5000 })
+  t.equal((await patch(app, creator, free.id, { entryFee: 100 })).statusCode, 409)
 })
