@@ -56,6 +56,9 @@ export interface FakeFcm {
   clearFailures: () => void
   // Answers messages:send only after this long, so that concurrency can be observed.
   setResponseDelay: (ms: number) => void
+  // Holds the first answers until this many messages:send requests are in flight at once (or
+  // the wait passes), so a sender's full concurrency is seen however busy the machine is.
+  holdFirstAnswersUntil: (inFlight: number, maxWaitMs?: number) => void
   // Access tokens issued so far are refused from now on (401 UNAUTHENTICATED).
   revokeAccessTokens: () => void
   close: () => Promise<void>
@@ -164,6 +167,7 @@ export async function startFakeFcm (opts: { projectId?: string } = {}): Promise<
   const accessTokens = new Set<string>()
   let responseDelayMs = 0
   let inFlight = 0
+  let gate: { until: number, open: () => void, opened: Promise<void> } | null = null
 
   function issueToken (form: URLSearchParams): unknown {
     if (form.get('grant_type') !== JWT_BEARER) {
@@ -235,6 +239,10 @@ export async function startFakeFcm (opts: { projectId?: string } = {}): Promise<
     inFlight++
     fake.maxConcurrent = Math.max(fake.maxConcurrent, inFlight)
     try {
+      if (gate !== null) {
+        if (inFlight >= gate.until) gate.open()
+        await gate.opened
+      }
       if (responseDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, responseDelayMs))
       fake.sendRequests++
       const delivery = accept(decodeURIComponent(send[1] ?? ''), req.headers.authorization, raw)
@@ -272,6 +280,12 @@ export async function startFakeFcm (opts: { projectId?: string } = {}): Promise<
     },
     setResponseDelay (ms) {
       responseDelayMs = ms
+    },
+    holdFirstAnswersUntil (until, maxWaitMs = 5000) {
+      let open = () => {}
+      const opened = new Promise<void>((resolve) => { open = resolve })
+      setTimeout(open, maxWaitMs).unref()
+      gate = { until, open, opened }
     },
     revokeAccessTokens () {
       accessTokens.clear()

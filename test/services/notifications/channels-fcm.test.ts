@@ -27,6 +27,7 @@ t.test('a full batch goes one request per message, at most `concurrency` at once
   t.equal(sender.provider, 'fcm')
   t.equal(sender.maxBatch, 500)
   fake.setResponseDelay(20)
+  fake.holdFirstAnswersUntil(50)
   const pushes = Array.from({ length: sender.maxBatch }, (_, i) => push(i))
   const results = await sender.send(pushes)
 
