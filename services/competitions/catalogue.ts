@@ -6,6 +6,7 @@ import { errors } from '../../lib/errors.ts'
 import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { createHash } from 'node:crypto'
+import { seenWithoutMembership, type Viewer } from '../shared/competition-access.ts'
 import { COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
 import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
@@ -42,10 +43,7 @@ export interface CompetitionFilters {
   limit: number
 }
 
-export interface Viewer {
-  id: string
-  isAdmin: boolean
-}
+export type { Viewer }
 
 export interface CompetitionsDeps {
   pool: Db
@@ -137,7 +135,7 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     const { rows } = await db.query(`SELECT ${COMPETITION_COLUMNS} FROM competitions c WHERE c.id = $1`, [id])
     if (rows.length === 0) throw errors.NotFound('Competition not found')
     const row = rows[0]!
-    if (viewer !== undefined && row.visibility === 'private' && !viewer.isAdmin && row.created_by !== viewer.id &&
+    if (viewer !== undefined && !seenWithoutMembership({ visibility: row.visibility, createdBy: row.created_by }, viewer) &&
       !(await isParticipant(id, viewer.id)) && !(viewer.inviteCode !== undefined && await invites.admits(id, viewer.inviteCode))) {
       throw errors.NotFound('Competition not found')
     }

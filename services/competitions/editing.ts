@@ -6,7 +6,8 @@ import type { Transact } from '../shared/transactions.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
 import { COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
 import { scheduleNextStep } from './schedule.ts'
-import type { NewCompetition, Viewer } from './catalogue.ts'
+import type { NewCompetition } from './catalogue.ts'
+import { managedBy, type Viewer } from '../shared/competition-access.ts'
 
 // Changing a competition: what may change depends on how far it has come, so nobody who joined
 // finds the deal changed under them.
@@ -64,7 +65,7 @@ export function createEditing ({ transact, jobs, clock }: { transact: Transact, 
         FROM competitions c WHERE c.id = $1 FOR UPDATE`, [id])
       const c = rows[0]
       if (c === undefined) throw errors.NotFound('Competition not found')
-      if (!editor.isAdmin && c.created_by !== editor.id) throw errors.Forbidden('Only the competition\'s creator and admins may change it')
+      if (!managedBy(c.created_by, editor)) throw errors.Forbidden('Only the competition\'s creator and admins may change it')
       const stage: Stage = {
         over: ['final', 'paid', 'cancelled'].includes(c.status),
         started: c.status !== 'scheduled' || c.starts_at <= now,

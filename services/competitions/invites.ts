@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { errors } from '../../lib/errors.ts'
 import { createdBeyond, createdKey, createdKeyOf, createdOrder, createdPageRequest, CREATED_AT_MICROS, pageOf, type Page } from '../shared/cursors.ts'
 import type { Db } from '../shared/transactions.ts'
+import { managedBy, type Viewer } from '../shared/competition-access.ts'
 
 // Invitations to private competitions. A private competition is seen and joined only by its
 // creator, its participants, admins, and whoever holds a usable invite: not revoked, not
@@ -21,7 +22,7 @@ export interface Invite {
   usable: boolean
 }
 
-export interface InviteManager { id: string, isAdmin: boolean }
+export type InviteManager = Viewer
 export interface NewInvite { expiresAt?: string, maxUses?: number }
 
 // 12 letters and digits without the look-alikes (I, O, 0, 1): 60 random bits, easy to type.
@@ -63,7 +64,7 @@ export function createInvites ({ pool, clock = () => new Date(), linkBase = '' }
   async function checkManager (competitionId: string, manager: InviteManager): Promise<void> {
     const { rows } = await pool.query('SELECT created_by FROM competitions WHERE id = $1', [competitionId])
     if (rows.length === 0) throw errors.NotFound('Competition not found')
-    if (!manager.isAdmin && rows[0]!.created_by !== manager.id) throw errors.Forbidden('Only the competition\'s creator and admins manage its invites')
+    if (!managedBy(rows[0]!.created_by, manager)) throw errors.Forbidden('Only the competition\'s creator and admins manage its invites')
   }
 
   async function create (competitionId: string, manager: InviteManager, input: NewInvite): Promise<Invite> {

@@ -10,6 +10,7 @@ import { toMoney, type LedgerService } from '../money/ledger.ts'
 import { runOnce } from '../shared/stored-responses.ts'
 import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
 import type { InvitesService } from './invites.ts'
+import { seenWithoutMembership } from '../shared/competition-access.ts'
 
 export interface Membership {
   competitionId: string
@@ -94,7 +95,8 @@ export function createMemberships ({ transact, invites, ledger, activity, events
     const { rows } = await tx.query(`UPDATE competitions c SET participant_count = participant_count + 1, updated_at = now()
       WHERE c.id = $1 AND ${joinableSql('$2')} RETURNING entry_fee, currency, visibility, created_by`, [competitionId, now])
     if (rows.length === 0) throw await whyNotJoinable(tx, competitionId, now)
-    if (rows[0]!.visibility === 'private' && rows[0]!.created_by !== userId && opts.actorIsAdmin !== true) {
+    // The joiner's own standing decides, except that an admin acting for them needs no invite.
+    if (!seenWithoutMembership({ visibility: rows[0]!.visibility, createdBy: rows[0]!.created_by }, { id: userId, isAdmin: opts.actorIsAdmin === true })) {
       const inviteId = await invites.redeem(tx, competitionId, opts.inviteCode, now)
       await tx.query('UPDATE participants SET invite_id = $3 WHERE competition_id = $1 AND user_id = $2', [competitionId, userId, inviteId])
     }

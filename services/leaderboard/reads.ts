@@ -6,14 +6,12 @@ import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './s
 import type { LeaderboardProjection } from './projection.ts'
 import type { Freshness } from '../shared/freshness.ts'
 import type { CounterLike, LeaderboardRebuilder, Logger } from './rebuild.ts'
+import { seenWithoutMembership, type Viewer } from '../shared/competition-access.ts'
 
 // Reads: HTTP pages and WebSocket snapshots from the Redis projection, falling back to
 // Postgres (marked degraded) when Redis fails or the projection is not ready.
 
-export interface Viewer {
-  id: string
-  isAdmin: boolean
-}
+export type { Viewer }
 
 export interface LeaderboardQuery {
   cursor?: string
@@ -63,7 +61,7 @@ const PAGE_CACHE_SIZE = 500
 const VIEWER_CACHE_SIZE = 20_000
 
 function canView (info: { visibility: string, createdBy: string | null }, viewer: Viewer, participant: boolean): boolean {
-  return info.visibility === 'public' || participant || viewer.isAdmin || info.createdBy === viewer.id
+  return participant || seenWithoutMembership(info, viewer)
 }
 
 // The response with its parts already serialised (me and around as JSON text).

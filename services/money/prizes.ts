@@ -6,6 +6,7 @@ import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-spli
 import type { Db, Transact } from '../shared/transactions.ts'
 import { isUuid } from '../../lib/uuid.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
+import { seenWithoutMembership } from '../shared/competition-access.ts'
 
 // Prize calculation (a preview, any time) and distribution (once, when final): the maths is
 // in prize-split.ts; this moves the money through the ledger in one transaction.
@@ -97,7 +98,7 @@ export function createPrizesService (deps: PrizesDeps) {
   }
 
   async function visible (db: Db, c: CompetitionRow, viewer: { id: string, isAdmin: boolean }): Promise<boolean> {
-    if (c.visibility === 'public' || viewer.isAdmin || c.created_by === viewer.id) return true
+    if (seenWithoutMembership({ visibility: c.visibility, createdBy: c.created_by }, viewer)) return true
     const { rowCount } = await db.query('SELECT 1 FROM participants WHERE competition_id = $1 AND user_id = $2', [c.id, viewer.id])
     return rowCount === 1
   }
