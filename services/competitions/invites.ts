@@ -35,8 +35,10 @@ function newCode (): string {
 
 const COLUMNS = 'i.id, i.code, i.competition_id, i.created_by, i.created_at, i.expires_at, i.max_uses, i.uses, i.revoked_at'
 
-// Why an invite cannot be used now, or null when it can.
-function refusal (row: { revoked_at: Date | null, expires_at: Date | null, max_uses: number | null, uses: number }, now: Date): string | null {
+interface InviteState { id: string, revoked_at: Date | null, expires_at: Date | null, max_uses: number | null, uses: number }
+
+// Why an invite cannot be used now, or null when it can: the one rule for seeing and joining.
+function refusal (row: InviteState, now: Date): string | null {
   if (row.revoked_at !== null) return 'This invite was revoked'
   if (row.expires_at !== null && row.expires_at <= now) return 'This invite has expired'
   if (row.max_uses !== null && row.uses >= row.max_uses) return 'This invite has been used up'
@@ -56,7 +58,7 @@ export function createInvites ({ pool, clock = () => new Date(), linkBase = '' }
       maxUses: r.max_uses,
       uses: r.uses,
       revokedAt: r.revoked_at === null ? null : (r.revoked_at as Date).toISOString(),
-      usable: refusal(r as never, clock()) === null
+      usable: refusal(r as InviteState, clock()) === null
     }
   }
 
@@ -94,23 +96,28 @@ export function createInvites ({ pool, clock = () => new Date(), linkBase = '' }
     return toInvite(rows[0]!)
   }
 
+  // The invite a code names for this competition (locked for a join: two joiners cannot both
+  // take its last use).
+  async function find (db: Db, competitionId: string, code: string, lock: boolean): Promise<InviteState | undefined> {
+    const { rows } = await db.query<InviteState>(`SELECT id, revoked_at, expires_at, max_uses, uses FROM competition_invites
+      WHERE competition_id = $1 AND code = $2${lock ? ' FOR UPDATE' : ''}`, [competitionId, code.toUpperCase()])
+    return rows[0]
+  }
+
   // Uses the invite once for a join, in the join's transaction; 403 naming why it cannot be.
   async function redeem (tx: Db, competitionId: string, code: string | undefined, now: Date): Promise<string> {
     if (code === undefined) throw errors.Forbidden('This competition is private: joining it needs an invite')
-    const { rows } = await tx.query(`UPDATE competition_invites SET uses = uses + 1
-      WHERE competition_id = $1 AND code = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)
-        AND (max_uses IS NULL OR uses < max_uses) RETURNING id`, [competitionId, code.toUpperCase(), now])
-    if (rows.length > 0) return rows[0]!.id as string
-    const { rows: found } = await tx.query('SELECT revoked_at, expires_at, max_uses, uses FROM competition_invites WHERE competition_id = $1 AND code = $2',
-      [competitionId, code.toUpperCase()])
-    throw errors.Forbidden(found[0] === undefined ? 'This invite is not valid for this competition' : refusal(found[0], now) ?? 'This invite cannot be used')
+    const invite = await find(tx, competitionId, code, true)
+    const why = invite === undefined ? 'This invite is not valid for this competition' : refusal(invite, now)
+    if (why !== null) throw errors.Forbidden(why)
+    await tx.query('UPDATE competition_invites SET uses = uses + 1 WHERE id = $1', [invite!.id])
+    return invite!.id
   }
 
   // Whether a code lets its holder see the competition now (without using it).
   async function admits (competitionId: string, code: string): Promise<boolean> {
-    const { rows } = await pool.query('SELECT revoked_at, expires_at, max_uses, uses FROM competition_invites WHERE competition_id = $1 AND code = $2',
-      [competitionId, code.toUpperCase()])
-    return rows[0] !== undefined && refusal(rows[0], clock()) === null
+    const invite = await find(pool, competitionId, code, false)
+    return invite !== undefined && refusal(invite, clock()) === null
   }
 
   return { create, list, revoke, redeem, admits }
