@@ -38,8 +38,8 @@ export interface ProjectionRead {
   total: number
   participant: boolean
   // Null when the caller's cached page for `version` is still current.
-  // hasPrev / hasNext: entries come before its first / after its last.
-  page: { entries: Array<LeaderboardEntry & Standing>, hasPrev: boolean, hasNext: boolean } | null
+  // hasNext: entries come after its last (whether any come before, its first's position says).
+  page: { entries: Array<LeaderboardEntry & Standing>, hasNext: boolean } | null
   me: LeaderboardEntry | null
   around: LeaderboardEntry[]
 }
@@ -207,7 +207,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
       const entries = toEntries(reply.page, reply.page.start + 1)
       const shown = entries.slice(0, params.limit)
       const hasNext = backward ? reply.page.start + shown.length < reply.total : entries.length > params.limit
-      page = { entries: shown, hasPrev: reply.page.start > 0, hasNext }
+      page = { entries: shown, hasNext }
     }
     const { version, visibility, createdBy, total, participant } = reply
     return { version, visibility, createdBy, total, participant, page, ...aroundEntries(reply.me) }

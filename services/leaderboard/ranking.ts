@@ -79,6 +79,17 @@ export function encodeRankCursor (entry: Standing, direction: Direction = 'next'
 
 export interface RankCursor { standing: Standing, direction: Direction }
 
+// The cursors of a page of entries in ranking order: back from its first unless it starts the
+// board (its position says so), on from its last while more follow. Redis and Postgres pages alike.
+export function rankPageCursors (entries: Array<Standing & { position: number }>, hasNext: boolean): { nextCursor: string | null, prevCursor: string | null } {
+  const first = entries[0]
+  const last = entries.at(-1)
+  return {
+    nextCursor: hasNext && last !== undefined ? encodeRankCursor(last) : null,
+    prevCursor: first !== undefined && first.position > 1 ? encodeRankCursor(first, 'prev') : null
+  }
+}
+
 export function decodeRankCursor (cursor: string): RankCursor {
   const { key, direction } = decodePageCursor(cursor, ['number', 'string', 'string'])
   const [score, reachedMicros, userId] = key as [number, string, string]

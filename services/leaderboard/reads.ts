@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import { errors } from '../../lib/errors.ts'
 import { setRecent } from '../../lib/recent-map.ts'
-import { decodeRankCursor, encodeRankCursor } from './ranking.ts'
+import { decodeRankCursor, rankPageCursors } from './ranking.ts'
 import { stripStanding, type LeaderboardEntry, type LeaderboardStore } from './store.ts'
 import type { LeaderboardProjection } from './projection.ts'
 import type { Freshness } from '../shared/freshness.ts'
@@ -130,15 +130,8 @@ export function createLeaderboardReads (deps: ReadsDeps) {
       if (!visible) throw errors.NotFound('Competition not found')
       let page = read.page === null ? cached! : null
       if (!page) {
-        const { entries, hasNext, hasPrev } = read.page!
-        const first = entries[0]
-        const last = entries.at(-1)
-        page = {
-          version: read.version,
-          json: JSON.stringify(entries.map(stripStanding)),
-          nextCursor: hasNext && last ? encodeRankCursor(last) : null,
-          prevCursor: hasPrev && first ? encodeRankCursor(first, 'prev') : null
-        }
+        const { entries, hasNext } = read.page!
+        page = { version: read.version, json: JSON.stringify(entries.map(stripStanding)), ...rankPageCursors(entries, hasNext) }
         setRecent(pageCache, pageKey, page, PAGE_CACHE_SIZE)
       }
       reads.inc({ source: 'redis' })

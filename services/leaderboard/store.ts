@@ -1,4 +1,4 @@
-import { encodeRankCursor, MICROS_SQL, microsToIso, type RankCursor, type Standing } from './ranking.ts'
+import { rankPageCursors, MICROS_SQL, microsToIso, type RankCursor, type Standing } from './ranking.ts'
 import type { Db } from '../shared/transactions.ts'
 import { applyScoreChanges } from './score-batch.ts'
 import { isUuid } from '../../lib/uuid.ts'
@@ -119,15 +119,9 @@ export function createLeaderboardStore () {
     [competitionId, at?.score ?? null, at?.reachedMicros ?? null, at?.userId ?? null, limit + 1])
     const entries = rows.slice(0, limit).map(toEntry)
     if (backward) entries.reverse()
-    const first = entries[0]
-    const last = entries.at(-1)
-    // Positions say whether anything comes before; backward, the cursor's entry came after.
-    const hasNext = backward ? last !== undefined : rows.length > limit
-    return {
-      entries,
-      nextCursor: hasNext && last ? encodeRankCursor(last) : null,
-      prevCursor: first && first.position > 1 ? encodeRankCursor(first, 'prev') : null
-    }
+    // Backward, the cursor's entry came after the page.
+    const hasNext = backward ? entries.length > 0 : rows.length > limit
+    return { entries, ...rankPageCursors(entries, hasNext) }
   }
 
   async function total (db: Db, competitionId: string): Promise<number> {
