@@ -56,8 +56,7 @@ export const PrevCursorSchema = Type.Union([Type.String(), Type.Null()], { descr
 
 // A list that can only be walked forward (its store pages one way): no prevCursor.
 export function ForwardPageSchema<T extends TSchema> (item: T) {
-  const title = (item as { title?: unknown }).title
-  return Type.Object({ items: Type.Array(item), nextCursor: NextCursorSchema }, typeof title === 'string' ? { title: `${title}Page` } : {})
+  return Type.Object({ items: Type.Array(item), nextCursor: NextCursorSchema }, pageTitle(item))
 }
 
 export const PageQuerySchema = Type.Object({
@@ -65,14 +64,15 @@ export const PageQuerySchema = Type.Object({
   limit: Type.Optional(LimitSchema)
 })
 
-// A page of a list; a page of named items is named after them (a page of Deposit is DepositPage).
-export function PageSchema<T extends TSchema> (item: T) {
+// A page of named items is named after them (a page of Deposit is DepositPage).
+function pageTitle (item: TSchema): { title?: string } {
   const title = (item as { title?: unknown }).title
-  return Type.Object({
-    items: Type.Array(item),
-    nextCursor: NextCursorSchema,
-    prevCursor: PrevCursorSchema
-  }, typeof title === 'string' ? { title: `${title}Page` } : {})
+  return typeof title === 'string' ? { title: `${title}Page` } : {}
+}
+
+// A page of a list.
+export function PageSchema<T extends TSchema> (item: T) {
+  return Type.Object({ items: Type.Array(item), nextCursor: NextCursorSchema, prevCursor: PrevCursorSchema }, pageTitle(item))
 }
 
 // Error responses a route may return, by status, for the OpenAPI document.
