@@ -9,6 +9,10 @@ export const MetricSchema = Type.Enum(['steps', 'distance_m', 'active_kcal', 'ac
 export const StatusSchema = Type.Enum(['scheduled', 'active', 'grace', 'final', 'paid', 'cancelled'], {
   description: 'scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)'
 })
+export const ScoreOrderSchema = Type.Enum(['highest_wins', 'lowest_wins'], {
+  description: 'highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score ' +
+    'first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score'
+})
 export const VisibilitySchema = Type.Enum(['public', 'private'], {
   description: 'private competitions are unlisted: only their creator, participants and admins see them in lists'
 })
@@ -41,7 +45,8 @@ const NEW_COMPETITION_EXAMPLE = {
   maxParticipants: 100,
   prizeSplit: { type: 'percent', places: [50, 30, 20] },
   allowManualEntries: false,
-  visibility: 'public'
+  visibility: 'public',
+  scoreOrder: 'highest_wins'
 }
 const COMPETITION_EXAMPLE = {
   id: '6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f',
@@ -83,6 +88,7 @@ export const CompetitionSchema = Type.Object({
   prizeSplit: PrizeSplitSchema,
   allowManualEntries: Type.Boolean(),
   visibility: VisibilitySchema,
+  scoreOrder: ScoreOrderSchema,
   status: StatusSchema,
   statusChangedAt: TimestampSchema,
   joinable: Type.Boolean(),
@@ -106,13 +112,14 @@ export const NewCompetitionSchema = Type.Object({
   maxParticipants: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 1_000_000 }), Type.Null()])),
   prizeSplit: Type.Optional(PrizeSplitSchema),
   allowManualEntries: Type.Optional(Type.Boolean()),
-  visibility: Type.Optional(VisibilitySchema)
+  visibility: Type.Optional(VisibilitySchema),
+  scoreOrder: Type.Optional(ScoreOrderSchema)
 }, { title: 'NewCompetition', additionalProperties: false, examples: [NEW_COMPETITION_EXAMPLE] })
 export type NewCompetitionBody = Static<typeof NewCompetitionSchema>
 
 // What services/competitions/editing.ts enforces, said once for the API document.
 export const EDIT_RULES = 'Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the ' +
-  'participants who joined), visibility and manual entries until it starts; the metric, entry fee and currency until the first join; house share, ' +
+  'participants who joined), visibility and manual entries until it starts; the metric, score order, entry fee and currency until the first join; house share, ' +
   'sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.'
 
 export const CompetitionPatchSchema = Type.Partial(NewCompetitionSchema, {

@@ -7,7 +7,7 @@ import { START_SKEW_SECONDS } from '../../schemas/competitions.ts'
 import type { ActivityService } from '../users/activity.ts'
 import { createHash } from 'node:crypto'
 import { seenWithoutMembership, type Viewer } from '../shared/competition-access.ts'
-import { COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit } from './rows.ts'
+import { checkScoreOrder, COMPETITION_COLUMNS, competitionVersion, joinableSql, toCompetition, type Competition, type CompetitionStatus, type Metric, type PrizeSplit, type ScoreOrder } from './rows.ts'
 import type { LedgerService } from '../money/ledger.ts'
 import { createMemberships } from './memberships.ts'
 import { createInvites } from './invites.ts'
@@ -32,6 +32,7 @@ export interface NewCompetition {
   prizeSplit?: PrizeSplit
   allowManualEntries?: boolean
   visibility?: 'public' | 'private'
+  scoreOrder?: ScoreOrder
 }
 
 export interface CompetitionFilters {
@@ -68,6 +69,7 @@ function validateNew (input: NewCompetition, now: Date): void {
   if (split?.type === 'percent' && split.places.reduce((a, b) => a + b, 0) !== 100) {
     throw errors.BadRequest('prizeSplit.places must sum to 100')
   }
+  checkScoreOrder(input.metric, input.scoreOrder)
 }
 
 export function createCompetitionsService ({ pool, transact, ledger, activity, events, jobs, clock = () => new Date(), inviteLinkBase = '' }: CompetitionsDeps) {
@@ -80,14 +82,14 @@ export function createCompetitionsService ({ pool, transact, ledger, activity, e
     const row = await transact(async (tx) => {
       const { rows } = await tx.query(`INSERT INTO competitions AS c (name, description, metric, starts_at, ends_at, time_zone,
           grace_period_seconds, entry_fee, currency, sponsor_prize, house_share_bps, max_participants, prize_split,
-          allow_manual_entries, visibility, created_by, status_changed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+          allow_manual_entries, visibility, created_by, status_changed_at, score_order)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         RETURNING ${COMPETITION_COLUMNS}`, [
         input.name, input.description ?? '', input.metric, input.startsAt, input.endsAt,
         canonicalTimeZone(input.timeZone ?? 'UTC'), input.gracePeriodSeconds ?? 0, input.entryFee ?? 0,
         input.currency ?? 'USD', input.sponsorPrize ?? 0, input.houseShareBps ?? 0, input.maxParticipants ?? null,
         JSON.stringify(input.prizeSplit ?? { type: 'percent', places: [100] }), input.allowManualEntries ?? false,
-        input.visibility ?? 'public', creatorId, now
+        input.visibility ?? 'public', creatorId, now, input.scoreOrder ?? 'highest_wins'
       ])
       const c = rows[0]!
       await recordEvents(tx, [domainEvent('competition.created', {

@@ -4,7 +4,7 @@ import type { JobQueue } from '../shared/jobs.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import type { Transact } from '../shared/transactions.ts'
 import { canonicalTimeZone } from '../users/profiles.ts'
-import { COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
+import { checkScoreOrder, COMPETITION_COLUMNS, toCompetition, type Competition } from './rows.ts'
 import { scheduleNextStep } from './schedule.ts'
 import type { NewCompetition } from './catalogue.ts'
 import { managedBy, type Viewer } from '../shared/competition-access.ts'
@@ -19,7 +19,7 @@ const ANY_TIME: Field[] = ['name', 'description']
 // Until it starts: when it runs, its capacity (never below who joined), who sees it, manual entries.
 const BEFORE_START: Field[] = ['startsAt', 'endsAt', 'timeZone', 'gracePeriodSeconds', 'maxParticipants', 'allowManualEntries', 'visibility']
 // Until the first join: what it measures and what joining costs, so every participant paid alike.
-const BEFORE_FIRST_JOIN: Field[] = ['metric', 'entryFee', 'currency']
+const BEFORE_FIRST_JOIN: Field[] = ['metric', 'scoreOrder', 'entryFee', 'currency']
 // Until the first paid entry: how the pool is made and shared (house share, sponsor prize, split).
 const BEFORE_FIRST_PAID_ENTRY: Field[] = ['houseShareBps', 'sponsorPrize', 'prizeSplit']
 
@@ -40,7 +40,8 @@ const COLUMN: Record<Field, string> = {
   currency: 'currency',
   houseShareBps: 'house_share_bps',
   sponsorPrize: 'sponsor_prize',
-  prizeSplit: 'prize_split'
+  prizeSplit: 'prize_split',
+  scoreOrder: 'score_order'
 }
 
 interface Stage { over: boolean, started: boolean, joined: number, paid: boolean }
@@ -82,6 +83,7 @@ export function createEditing ({ transact, jobs, clock }: { transact: Transact, 
       if (changes.maxParticipants != null && changes.maxParticipants < stage.joined) {
         throw errors.Conflict(`maxParticipants cannot be below the ${stage.joined} participants who joined`)
       }
+      checkScoreOrder(changes.metric ?? c.metric, changes.scoreOrder ?? c.score_order)
       const split = changes.prizeSplit
       if (split?.type === 'percent' && split.places.reduce((a, b) => a + b, 0) !== 100) throw errors.BadRequest('prizeSplit.places must sum to 100')
 

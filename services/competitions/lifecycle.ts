@@ -51,7 +51,7 @@ async function applyTransition (tx: Db, jobs: JobQueue, change: StatusChange, ex
     WHERE id = $1 AND status = $2`, [competitionId, from, to, at, extra.endsAt ?? null])
   if (to === 'final') {
     await tx.query(`UPDATE participants p SET final_rank = r.rank
-      FROM (SELECT user_id, rank() OVER (ORDER BY score DESC) AS rank FROM participants WHERE competition_id = $1) r
+      FROM (SELECT user_id, rank() OVER (ORDER BY standing DESC NULLS LAST) AS rank FROM participants WHERE competition_id = $1) r
       WHERE p.competition_id = $1 AND p.user_id = r.user_id`, [competitionId])
   }
   await tx.query(`INSERT INTO activity (user_id, kind, competition_id, data)

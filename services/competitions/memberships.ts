@@ -93,8 +93,12 @@ export function createMemberships ({ transact, invites, ledger, activity, events
     if (inserted.rows.length === 0) return { membership: (await membership(tx, competitionId, userId))!, joined: false }
 
     const { rows } = await tx.query(`UPDATE competitions c SET participant_count = participant_count + 1, updated_at = now()
-      WHERE c.id = $1 AND ${joinableSql('$2')} RETURNING entry_fee, currency, visibility, created_by`, [competitionId, now])
+      WHERE c.id = $1 AND ${joinableSql('$2')} RETURNING entry_fee, currency, visibility, created_by, score_order`, [competitionId, now])
     if (rows.length === 0) throw await whyNotJoinable(tx, competitionId, now)
+    // Read under the competition's lock, which an edit of the order takes too.
+    if (rows[0]!.score_order === 'lowest_wins') {
+      await tx.query('UPDATE participants SET lowest_wins = true WHERE competition_id = $1 AND user_id = $2', [competitionId, userId])
+    }
     // The joiner's own standing decides, except that an admin acting for them needs no invite.
     if (!seenWithoutMembership({ visibility: rows[0]!.visibility, createdBy: rows[0]!.created_by }, { id: userId, isAdmin: opts.actorIsAdmin === true })) {
       const inviteId = await invites.redeem(tx, competitionId, opts.inviteCode, now)

@@ -1,7 +1,9 @@
+import { errors } from '../../lib/errors.ts'
 import { toMoney } from '../money/ledger.ts'
 
 export type CompetitionStatus = 'scheduled' | 'active' | 'grace' | 'final' | 'paid' | 'cancelled'
 export type Metric = 'steps' | 'distance_m' | 'active_kcal' | 'active_minutes' | 'custom'
+export type ScoreOrder = 'highest_wins' | 'lowest_wins'
 export type PrizeSplit = { type: 'percent', places: number[] } | { type: 'fixed', amounts: number[] }
 
 export interface Competition {
@@ -23,6 +25,7 @@ export interface Competition {
   prizeSplit: PrizeSplit
   allowManualEntries: boolean
   visibility: 'public' | 'private'
+  scoreOrder: ScoreOrder
   status: CompetitionStatus
   statusChangedAt: string
   joinable: boolean
@@ -30,11 +33,17 @@ export interface Competition {
   createdAt: string
 }
 
+// Fitness metrics add up over the competition, so more is better; only a custom metric (set by
+// the app or a trusted service, e.g. a fastest time) may rank the lowest first.
+export function checkScoreOrder (metric: Metric, order: ScoreOrder | undefined): void {
+  if (order === 'lowest_wins' && metric !== 'custom') throw errors.BadRequest('scoreOrder lowest_wins needs the custom metric')
+}
+
 // Columns for toCompetition; cursor_ts keeps created_at's microseconds for exact paging, and
 // row_version is the row's own version in Postgres (xmin, new with every change of the row).
 export const COMPETITION_COLUMNS = `c.id, c.name, c.description, c.metric, c.starts_at, c.ends_at, c.time_zone,
   c.grace_period_seconds, c.entry_fee, c.currency, c.sponsor_prize, c.house_share_bps, c.max_participants,
-  c.participant_count, c.prize_split, c.allow_manual_entries, c.visibility, c.status, c.status_changed_at,
+  c.participant_count, c.prize_split, c.allow_manual_entries, c.visibility, c.score_order, c.status, c.status_changed_at,
   c.created_by, c.created_at, to_json(c.created_at) #>> '{}' AS cursor_ts, c.xmin::text AS row_version`
 
 // What a competition's details show changes with its row and, at its end, with the clock
@@ -81,6 +90,7 @@ export function toCompetition (r: Record<string, any>, now: Date): Competition {
     prizeSplit: r.prize_split,
     allowManualEntries: r.allow_manual_entries,
     visibility: r.visibility,
+    scoreOrder: r.score_order,
     status: r.status,
     statusChangedAt: (r.status_changed_at as Date).toISOString(),
     joinable: ['scheduled', 'active'].includes(r.status) && endsAt > now && (maxParticipants === null || participantCount < maxParticipants),

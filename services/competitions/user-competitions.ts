@@ -22,9 +22,11 @@ const SCOPES: Record<UserCompetitionScope, string[]> = {
   all: ['scheduled', 'active', 'grace', 'final', 'paid', 'cancelled']
 }
 
-// Rank in Postgres, the source of truth; the tie order (score desc, reached_at asc,
-// user_id asc) only orders people sharing a place.
-export const RANK_SQL = '(SELECT 1 + count(*) FROM participants q WHERE q.competition_id = p.competition_id AND q.score > p.score)'
+// Rank in Postgres, the source of truth: 1 + those with a better standing (the score signed by
+// the competition's order); the tie order (reached_at asc, user_id asc) only orders people
+// sharing a place. Without a score yet where the lowest wins: after everyone with one.
+export const RANK_SQL = `(SELECT 1 + count(*) FROM participants q WHERE q.competition_id = p.competition_id
+  AND q.standing > coalesce(p.standing, -9223372036854775808))`
 
 export function createUserCompetitionsService ({ pool, clock = () => new Date() }: { pool: Db, clock?: () => Date }) {
   async function list (userId: string, page: { scope: UserCompetitionScope, cursor?: string, limit: number }): Promise<Page<UserCompetition>> {

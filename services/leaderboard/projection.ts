@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { leaderboardChangesChannel, leaderboardChannel, leaderboardKeys, type LeaderboardKeys } from '../../lib/redis-keys.ts'
-import { assignRanks, memberOf, microsToIso, padMicros, parseMember, zsetScore, type RankCursor, type Standing } from './ranking.ts'
+import { assignRanks, memberOf, microsToIso, padMicros, parseMember, scoreOfZset, type RankCursor, type ScoreOrder, type Standing } from './ranking.ts'
 import type { LeaderboardEntry, ProjectionRow, Profile } from './store.ts'
 import type { ProjectedScore } from './score-batch.ts'
 import type { Script } from './scripts/lua.ts'
@@ -46,6 +46,7 @@ export interface ProjectionRead {
 
 export interface ProjectionSnapshot {
   seq: number
+  scoreOrder: ScoreOrder
   total: number
   entries: LeaderboardEntry[]
   me: LeaderboardEntry | null
@@ -53,6 +54,8 @@ export interface ProjectionSnapshot {
 }
 
 export type ProjectionResume = ResumeReply
+
+type ProjectedRecord = Pick<ProjectedScore, 'userId' | 'version' | 'reachedMicros'> & { score: number | null }
 
 export function profileFields (profile: Profile): string {
   return JSON.stringify({ displayName: profile.displayName, avatarUrl: profile.avatarUrl }).slice(1, -1)
@@ -75,7 +78,7 @@ function toEntries ({ flat, firstRank }: RangeReply, firstPosition: number): Arr
     rows.push({
       userId,
       ...parseProfile(String(flat[i + 2])),
-      score: -Number(flat[i + 1]) || 0,
+      score: scoreOfZset(String(flat[i + 1])),
       reachedAt: microsToIso(reachedMicros),
       reachedMicros
     })
@@ -137,13 +140,14 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return [tickMs, channel(competitionId), replayFrames, now(), competitionId]
   }
 
-  function recordArgs (row: Pick<ProjectedScore, 'userId' | 'version' | 'score' | 'reachedMicros'>): string[] {
-    return [row.userId, row.version, String(row.score), padMicros(row.reachedMicros), microsToIso(row.reachedMicros)]
+  // A score of null (no score yet where the lowest wins) keeps the participant off the board.
+  function recordArgs (row: ProjectedRecord): string[] {
+    return [row.userId, row.version, row.score === null ? '' : String(row.score), padMicros(row.reachedMicros), microsToIso(row.reachedMicros)]
   }
 
   // Mirrors committed changes (projectionMissing: a rebuild is needed). `force` also
   // overrides a left participant (a re-join) and equal versions.
-  async function apply (competitionId: string, rows: Array<Pick<ProjectedScore, 'userId' | 'version' | 'score' | 'reachedMicros'>>, force = false): Promise<WriteResult> {
+  async function apply (competitionId: string, rows: ProjectedRecord[], force = false): Promise<WriteResult> {
     return announceWrite(competitionId, decodeWrite(await run(applyScript, competitionId, [force ? '1' : '0', ...rows.flatMap(recordArgs)])))
   }
 
@@ -155,8 +159,8 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     announce(competitionId, decodeProfile(await run(profileScript, competitionId, [userId, profileFields(profile)])).updated)
   }
 
-  async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null }): Promise<string> {
-    const state = String(await run(beginScript, competitionId, [info.visibility, info.createdBy ?? '', now()]))
+  async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null, scoreOrder: ScoreOrder }): Promise<string> {
+    const state = String(await run(beginScript, competitionId, [info.visibility, info.createdBy ?? '', now(), info.scoreOrder]))
     // Visibility and creator may have changed without a version change.
     announce(competitionId, true)
     return state
@@ -198,7 +202,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     const backward = params.cursor?.direction === 'prev'
     const reply = decodeRead(await run(readScript, competitionId, [
       params.cachedVersion, params.limit,
-      at ? zsetScore(at.score) : '', at ? memberOf(at.reachedMicros, at.userId) : '',
+      at ? String(at.score) : '', at ? memberOf(at.reachedMicros, at.userId) : '',
       params.userId, params.k, backward ? '1' : '0'
     ]))
     if (!reply) return null
@@ -216,7 +220,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   async function snapshot (competitionId: string, userId: string, limit: number, k: number): Promise<ProjectionSnapshot | null> {
     const reply = decodeSnapshot(await run(snapshotScript, competitionId, [...flushArgs(competitionId), userId, limit, k]))
     if (!reply) return null
-    return { seq: reply.seq, total: reply.total, entries: toEntries(reply.top, 1).map(publicEntry), ...aroundEntries(reply.me) }
+    return { seq: reply.seq, scoreOrder: reply.scoreOrder, total: reply.total, entries: toEntries(reply.top, 1).map(publicEntry), ...aroundEntries(reply.me) }
   }
 
   async function resume (competitionId: string, userId: string, fromSeq: number): Promise<ProjectionResume | null> {

@@ -4,9 +4,12 @@ import { decodePageCursor, encodeCursor, type Direction } from '../shared/cursor
 
 // The ranking rule, the same in Redis, in the Postgres fallback, in WebSocket frames and in
 // prize maths:
-//   order by score desc, reached_at asc (first to reach a score ranks higher), user_id asc.
+//   order by score (desc, or asc where the lowest wins), reached_at asc (first to reach a score
+//   ranks higher), user_id asc.
 // `position` is the 1-based place in that order (unique). `rank` is competition ranking:
-// 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4.
+// 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4.
+// Where the lowest wins, a participant without a score yet is not on the board (a score of 0
+// would otherwise lead it).
 //
 // reached_at is compared at microsecond precision (Postgres timestamptz), carried as an
 // integer number of microseconds since the epoch ("micros") wherever it is encoded.
@@ -21,8 +24,15 @@ export interface Standing {
 const MICROS_DIGITS = 16
 const MICROS = /^\d{1,16}$/
 
-export function compareStandings (a: Standing, b: Standing): number {
-  if (a.score !== b.score) return b.score - a.score
+export type ScoreOrder = 'highest_wins' | 'lowest_wins'
+
+// Whether score a ranks strictly above score b.
+export function isBetter (order: ScoreOrder, a: number, b: number): boolean {
+  return order === 'lowest_wins' ? a < b : a > b
+}
+
+export function compareStandings (a: Standing, b: Standing, order: ScoreOrder = 'highest_wins'): number {
+  if (a.score !== b.score) return isBetter(order, a.score, b.score) ? -1 : 1
   const ra = padMicros(a.reachedMicros)
   const rb = padMicros(b.reachedMicros)
   if (ra !== rb) return ra < rb ? -1 : 1
@@ -44,12 +54,18 @@ export function padMicros (micros: string): string {
   return micros.padStart(MICROS_DIGITS, '0')
 }
 
-// Redis encoding. The sorted-set score is minus the integer score (exact as a double for every
-// safe integer, so no precision is lost); members with equal scores sort by their bytes, and
-// the member is the zero-padded reached_at followed by the user id, so ascending ZRANGE order
-// is exactly the ranking order above.
-export function zsetScore (score: number): string {
-  return score === 0 ? '0' : `-${score}`
+// Redis encoding. The sorted-set score is minus the integer score, or the score itself where the
+// lowest wins (exact as a double for every safe integer, so no precision is lost); members with
+// equal scores sort by their bytes, and the member is the zero-padded reached_at followed by the
+// user id, so ascending ZRANGE order is exactly the ranking order above. The Lua scripts apply
+// the same rule (zs in scripts/lua.ts).
+export function zsetScore (score: number, order: ScoreOrder = 'highest_wins'): string {
+  return score === 0 || order === 'lowest_wins' ? String(score) : `-${score}`
+}
+
+// The score back from a sorted-set score of either order (scores are never negative).
+export function scoreOfZset (zscore: string): number {
+  return Math.abs(Number(zscore))
 }
 
 export function memberOf (reachedMicros: string, userId: string): string {

@@ -7,6 +7,7 @@ import type { LeaderboardProjection } from './projection.ts'
 import type { Freshness } from '../shared/freshness.ts'
 import type { CounterLike, LeaderboardRebuilder, Logger } from './rebuild.ts'
 import { seenWithoutMembership, type Viewer } from '../shared/competition-access.ts'
+import type { FeedSnapshot } from '../live/feed-state.ts'
 
 // Reads: HTTP pages and WebSocket snapshots from the Redis projection, falling back to
 // Postgres (marked degraded) when Redis fails or the projection is not ready.
@@ -20,11 +21,8 @@ export interface LeaderboardQuery {
   k: number
 }
 
-export interface FeedSnapshot {
-  frame: string
-  seq: number
-  me: { rank: number, score: number } | null
-}
+// What the live feed takes from a snapshot (services/live/feed-state.ts).
+export type { FeedSnapshot }
 
 export interface ReadsDeps {
   pool: Pick<pg.Pool, 'query'>
@@ -189,17 +187,19 @@ export function createLeaderboardReads (deps: ReadsDeps) {
       return {
         frame: snapshotFrame(competitionId, { ...snap, degraded: false, entries }),
         seq: snap.seq,
+        scoreOrder: snap.scoreOrder,
         me: snap.me ? { rank: snap.me.rank, score: snap.me.score } : null
       }
     }
     // Not projected yet: answer from Postgres; the rebuild ends with a reset frame, after
     // which every client gets a snapshot from Redis.
     rebuilder.rebuild(competitionId).catch(() => {})
-    const [page, total, mine, seq] = await Promise.all([
+    const [page, total, mine, seq, info] = await Promise.all([
       store.page(readPool, competitionId, null, limit),
       store.total(readPool, competitionId),
       store.around(readPool, competitionId, userId, k),
-      projection.currentSeq(competitionId).catch(() => 0)
+      projection.currentSeq(competitionId).catch(() => 0),
+      store.getCompetition(readPool, competitionId)
     ])
     return {
       frame: snapshotFrame(competitionId, {
@@ -211,6 +211,7 @@ export function createLeaderboardReads (deps: ReadsDeps) {
         around: mine?.around ?? []
       }),
       seq,
+      scoreOrder: info?.scoreOrder ?? 'highest_wins',
       me: mine ? { rank: mine.me.rank, score: mine.me.score } : null
     }
   }

@@ -1,3 +1,4 @@
+import type { ScoreOrder } from './ranking.ts'
 // Replies of the projection's Lua scripts (scripts/*.ts), named once here. The Lua returns
 // arrays and sentinels (-1 for a missing projection, -ttl for "too soon"); nothing past these
 // decoders reads a reply by position.
@@ -102,6 +103,7 @@ export function decodeRead (reply: Reply): ReadReply | null {
 
 export interface SnapshotReply {
   seq: number
+  scoreOrder: ScoreOrder
   total: number
   top: RangeReply
   me: AroundReply | null
@@ -110,9 +112,10 @@ export interface SnapshotReply {
 // snapshot: null while the projection is not ready.
 export function decodeSnapshot (reply: Reply): SnapshotReply | null {
   if (!Array.isArray(reply)) return null
-  const [seq, total, topRank, topFlat, mePos, aroundRank, aroundFlat, aroundStart] = reply
+  const [seq, total, topRank, topFlat, mePos, aroundRank, aroundFlat, aroundStart, order] = reply
   return {
     seq: Number(seq),
+    scoreOrder: order === 'lowest_wins' ? 'lowest_wins' : 'highest_wins',
     total: Number(total),
     top: { firstRank: Number(topRank), flat: topFlat as Reply[] },
     me: around(mePos, aroundRank, aroundFlat, aroundStart)

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import type { Db, FoldedStatements } from '../shared/transactions.ts'
 import { isUuid } from '../../lib/uuid.ts'
-import { MICROS_SQL } from './ranking.ts'
+import { isBetter, MICROS_SQL, type ScoreOrder } from './ranking.ts'
 import { domainEvent, recordEventsStatement, type NewDomainEvent } from '../shared/outbox.ts'
 
 // The score write path: a batch of score changes decided and applied in one transaction.
@@ -46,10 +46,13 @@ export function isScoring (status: string): boolean {
   return SCORING_STATUSES.has(status)
 }
 
-export function nextScore (operation: ScoreOperation, current: number, value: number): number {
+// The score after one operation. `current` is null while the participant has no score yet
+// (only where the lowest wins: elsewhere every participant starts from 0); best keeps the
+// better score by the competition's order.
+export function nextScore (operation: ScoreOperation, current: number | null, value: number, order: ScoreOrder = 'highest_wins'): number {
   switch (operation) {
-    case 'increment': return Math.max(0, current + value)
-    case 'best': return Math.max(current, value)
+    case 'increment': return Math.max(0, (current ?? 0) + value)
+    case 'best': return current === null || isBetter(order, value, current) ? value : current
     default: return value
   }
 }
@@ -121,9 +124,9 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
   const metricRule = opts.onlyMetric === undefined ? '' : ` AND c.metric = ${pg.escapeLiteral(opts.onlyMetric)}`
   const read = await multi(tx, [
     folded.begin,
-    `SELECT id, status, metric FROM competitions WHERE id = ANY(${uuids(ids)}) ORDER BY id FOR SHARE`,
+    `SELECT id, status, metric, score_order FROM competitions WHERE id = ANY(${uuids(ids)}) ORDER BY id FOR SHARE`,
     // Participant rows of scoring competitions only (and of the metric, if one is required).
-    `SELECT p.competition_id, p.user_id, p.score::text FROM participants p
+    `SELECT p.competition_id, p.user_id, p.score::text, (p.standing IS NULL)::text AS unscored FROM participants p
      JOIN competitions c ON c.id = p.competition_id AND c.status IN ('active', 'grace')${metricRule}
      JOIN unnest(${uuids(pairs.map((p) => p[0]))}, ${uuids(pairs.map((p) => p[1]))}) AS v(competition_id, user_id)
        ON p.competition_id = v.competition_id AND p.user_id = v.user_id
@@ -134,8 +137,10 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
        AS k(competition_id, idempotency_key) ON e.competition_id = k.competition_id AND e.idempotency_key = k.idempotency_key`
   ])
   const [competitions, locked, earlier] = [1, 2, 3].map((n) => read[n]?.rows ?? [])
-  const byId = new Map(competitions!.map((c) => [c.id!, { status: c.status!, metric: c.metric! }]))
+  const byId = new Map(competitions!.map((c) => [c.id!, { status: c.status!, metric: c.metric!, order: c.score_order as ScoreOrder }]))
   const current = new Map(locked!.map((r) => [`${r.competition_id}|${r.user_id}`, Number(r.score)]))
+  // Participants without a score yet where the lowest wins: their first change always counts.
+  const unscored = new Set(locked!.filter((r) => r.unscored === 'true').map((r) => `${r.competition_id}|${r.user_id}`))
   // Scores before the batch, for the event's previousScore.
   const initial = new Map(current)
   const used = new Map(earlier!.map((r) => [`${r.competition_id}|${r.idempotency_key}`, { userId: r.user_id!, operation: r.operation!, value: Number(r.value) }]))
@@ -152,7 +157,7 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
     const pair = pairOf(change)
     const before = current.get(pair)
     if (before === undefined) { skip(i, 'not_participant'); continue }
-    const score = nextScore(change.operation, before, change.value)
+    const score = nextScore(change.operation, unscored.has(pair) ? null : before, change.value, competition.order)
     if (!Number.isSafeInteger(score)) { skip(i, 'invalid', before); continue }
     const first = used.get(keyOf(change))
     if (first !== undefined) {
@@ -164,7 +169,8 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
     const [competitionId, userId] = pair.split('|') as [string, string]
     events.push([competitionId, userId, change.idempotencyKey, change.operation, change.value, before, score])
     current.set(pair, score)
-    if (score === before) { skip(i, 'unchanged', before); continue }
+    const firstScore = unscored.delete(pair)
+    if (score === before && !firstScore) { skip(i, 'unchanged', before); continue }
     results[i] = { competitionId: change.competitionId, userId: change.userId, applied: true, score }
     touched.add(pair)
   }
@@ -183,7 +189,7 @@ export async function applyScoreChanges (tx: Db, folded: FoldedStatements, chang
   if (rows.length > 0) writes.push(recordEventsStatement(scoreEvents(rows, initial)))
   if (rows.length > 0) {
     writes.push(`UPDATE participants p
-      SET score = v.score, reached_at = clock_timestamp(), score_version = p.score_version + 1
+      SET score = v.score, scored = true, reached_at = clock_timestamp(), score_version = p.score_version + 1
       FROM unnest(${uuids(rows.map((r) => r[0]))}, ${uuids(rows.map((r) => r[1]))}, ${bigints(rows.map((r) => r[2]))}) AS v(competition_id, user_id, score)
       WHERE p.competition_id = v.competition_id AND p.user_id = v.user_id
       RETURNING p.competition_id, p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros`)

@@ -1,4 +1,4 @@
-import { rankPageCursors, MICROS_SQL, microsToIso, type RankCursor, type Standing } from './ranking.ts'
+import { rankPageCursors, MICROS_SQL, microsToIso, type RankCursor, type ScoreOrder, type Standing } from './ranking.ts'
 import type { Db } from '../shared/transactions.ts'
 import { applyScoreChanges } from './score-batch.ts'
 import { isUuid } from '../../lib/uuid.ts'
@@ -12,6 +12,7 @@ export interface CompetitionInfo {
   metric: string
   visibility: 'public' | 'private'
   createdBy: string | null
+  scoreOrder: ScoreOrder
 }
 
 export interface Profile {
@@ -29,7 +30,8 @@ export interface LeaderboardEntry extends Profile {
 
 export interface ProjectionRow extends Profile {
   userId: string
-  score: number
+  // Null while the participant has no score where the lowest wins (not on the board).
+  score: number | null
   version: string
   reachedMicros: string
 }
@@ -43,10 +45,10 @@ function toProfile (row: { display_name: string | null, avatar_url: string | nul
 export function createLeaderboardStore () {
   async function getCompetition (db: Db, competitionId: string): Promise<CompetitionInfo | null> {
     if (!isUuid(competitionId)) return null
-    const { rows } = await db.query<{ id: string, status: string, metric: string, visibility: 'public' | 'private', created_by: string | null }>(
-      'SELECT id, status, metric, visibility, created_by FROM competitions WHERE id = $1', [competitionId])
+    const { rows } = await db.query<{ id: string, status: string, metric: string, visibility: 'public' | 'private', created_by: string | null, score_order: ScoreOrder }>(
+      'SELECT id, status, metric, visibility, created_by, score_order FROM competitions WHERE id = $1', [competitionId])
     const row = rows[0]
-    return row ? { id: row.id, status: row.status, metric: row.metric, visibility: row.visibility, createdBy: row.created_by } : null
+    return row ? { id: row.id, status: row.status, metric: row.metric, visibility: row.visibility, createdBy: row.created_by, scoreOrder: row.score_order } : null
   }
 
   async function isParticipant (db: Db, competitionId: string, userId: string): Promise<boolean> {
@@ -68,31 +70,33 @@ export function createLeaderboardStore () {
 
   // One chunk of a competition's participants for the projection, by user id.
   async function projectionChunk (db: Db, competitionId: string, afterUserId: string | null, limit: number): Promise<ProjectionRow[]> {
-    const { rows } = await db.query(`SELECT p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros,
+    const { rows } = await db.query(`SELECT p.user_id, CASE WHEN p.standing IS NOT NULL THEN p.score::text END AS score, p.score_version::text AS version, ${MICROS_SQL} AS micros,
         ${NAME_SQL} AS display_name, u.avatar_url
       FROM participants p JOIN users u ON u.id = p.user_id
       WHERE p.competition_id = $1 AND ($2::uuid IS NULL OR p.user_id > $2)
       ORDER BY p.user_id LIMIT $3`, [competitionId, afterUserId, limit])
-    return rows.map((r) => ({ userId: r.user_id, score: Number(r.score), version: r.version, reachedMicros: r.micros, ...toProfile(r) }))
+    return rows.map((r) => ({ userId: r.user_id, score: scoreOrNull(r.score), version: r.version, reachedMicros: r.micros, ...toProfile(r) }))
   }
 
   async function projectionRow (db: Db, competitionId: string, userId: string): Promise<ProjectionRow | null> {
-    const { rows } = await db.query(`SELECT p.user_id, p.score::text, p.score_version::text AS version, ${MICROS_SQL} AS micros,
+    const { rows } = await db.query(`SELECT p.user_id, CASE WHEN p.standing IS NOT NULL THEN p.score::text END AS score, p.score_version::text AS version, ${MICROS_SQL} AS micros,
         ${NAME_SQL} AS display_name, u.avatar_url
       FROM participants p JOIN users u ON u.id = p.user_id
       WHERE p.competition_id = $1 AND p.user_id = $2`, [competitionId, userId])
     const r = rows[0]
-    return r ? { userId: r.user_id, score: Number(r.score), version: r.version, reachedMicros: r.micros, ...toProfile(r) } : null
+    return r ? { userId: r.user_id, score: scoreOrNull(r.score), version: r.version, reachedMicros: r.micros, ...toProfile(r) } : null
   }
 
-  // The ranked view, computed by Postgres with the same rule as Redis (see ranking.ts).
+  // The ranked view, computed by Postgres with the same rule as Redis (see ranking.ts): by
+  // standing, the score signed by the competition's order.
   const RANKED = `WITH ranked AS (
-      SELECT p.user_id, p.score, p.reached_at, ${MICROS_SQL} AS micros,
-        rank() OVER (ORDER BY p.score DESC) AS rank,
-        row_number() OVER (ORDER BY p.score DESC, p.reached_at, p.user_id) AS position
-      FROM participants p WHERE p.competition_id = $1)
+      SELECT p.user_id, p.score, p.standing, p.reached_at, ${MICROS_SQL} AS micros,
+        rank() OVER (ORDER BY p.standing DESC) AS rank,
+        row_number() OVER (ORDER BY p.standing DESC, p.reached_at, p.user_id) AS position
+      FROM participants p WHERE p.competition_id = $1 AND p.standing IS NOT NULL)
     SELECT r.user_id, r.score::text, r.micros, r.rank::int, r.position::int, ${NAME_SQL} AS display_name, u.avatar_url
     FROM ranked r JOIN users u ON u.id = r.user_id`
+  const CURSOR_STANDING = '(SELECT CASE WHEN score_order = \'lowest_wins\' THEN -$2::bigint ELSE $2::bigint END FROM competitions WHERE id = $1)'
 
   function toEntry (r: Record<string, string | number | null>): LeaderboardEntry & Standing {
     return {
@@ -111,10 +115,11 @@ export function createLeaderboardStore () {
   async function page (db: Db, competitionId: string, cursor: RankCursor | null, limit: number): Promise<{ entries: Array<LeaderboardEntry & Standing>, nextCursor: string | null, prevCursor: string | null }> {
     const at = cursor?.standing
     const backward = cursor?.direction === 'prev'
+    // The cursor holds the score, compared as a standing (signed like the rows').
     const { rows } = await db.query(`${RANKED}
       WHERE $2::bigint IS NULL OR ${backward
-        ? 'r.score > $2 OR (r.score = $2 AND (r.micros::bigint < $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id < $4::uuid)))'
-        : 'r.score < $2 OR (r.score = $2 AND (r.micros::bigint > $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id > $4::uuid)))'}
+        ? `r.standing > ${CURSOR_STANDING} OR (r.standing = ${CURSOR_STANDING} AND (r.micros::bigint < $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id < $4::uuid)))`
+        : `r.standing < ${CURSOR_STANDING} OR (r.standing = ${CURSOR_STANDING} AND (r.micros::bigint > $3::bigint OR (r.micros::bigint = $3::bigint AND r.user_id > $4::uuid)))`}
       ORDER BY r.position ${backward ? 'DESC' : ''} LIMIT $5`,
     [competitionId, at?.score ?? null, at?.reachedMicros ?? null, at?.userId ?? null, limit + 1])
     const entries = rows.slice(0, limit).map(toEntry)
@@ -125,7 +130,7 @@ export function createLeaderboardStore () {
   }
 
   async function total (db: Db, competitionId: string): Promise<number> {
-    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM participants WHERE competition_id = $1', [competitionId])
+    const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM participants WHERE competition_id = $1 AND standing IS NOT NULL', [competitionId])
     return rows[0]!.n
   }
 
@@ -140,6 +145,10 @@ export function createLeaderboardStore () {
   }
 
   return { applyChanges: applyScoreChanges, getCompetition, isParticipant, participantsIn, scoringCompetitions, projectionChunk, projectionRow, page, total, around }
+}
+
+function scoreOrNull (score: string | null): number | null {
+  return score === null ? null : Number(score)
 }
 
 export function stripStanding (entry: LeaderboardEntry & Partial<Standing>): LeaderboardEntry {

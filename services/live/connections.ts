@@ -43,7 +43,7 @@ export function createConnections (deps: ConnectionsDeps) {
   function feedFor (competitionId: string, source: FeedSource): Feed {
     let feed = feeds.get(competitionId)
     if (!feed) {
-      feed = { competitionId, channel: source.channel(competitionId), source, clients: new Set(), chain: Promise.resolve(), subscribed: null, view: null }
+      feed = { competitionId, channel: source.channel(competitionId), source, clients: new Set(), chain: Promise.resolve(), subscribed: null, view: null, scoreOrder: 'highest_wins' }
       feeds.set(competitionId, feed)
       deps.onFeedOpened(feed)
     }

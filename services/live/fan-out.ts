@@ -2,6 +2,7 @@ import type { SharedFrame, SplitFrame } from '../../lib/ws-shared-frame.ts'
 import { rankFrame, windowFrame, withOwnFrame, type EntryJson, type OwnChange, type WindowFrame } from './frames.ts'
 import { applyToTop, TOP_DEPTH, type FeedEntry, type StoredUpdate, type TopChange, type TopCopy } from './windows.ts'
 import { parseFrame, updatesOf, type BroadcasterMetrics, type Client, type Feed } from './feed-state.ts'
+import { isBetter } from '../leaderboard/ranking.ts'
 
 // The receiving end of a tick: each frame from Redis applied to the feed's copy of the top,
 // then one frame per client built from parts shared by the clients of the same window.
@@ -34,8 +35,9 @@ function ownChange (client: Client, frame: StoredUpdate, changed: Map<string, Fe
     rank = null
     score = null
   } else if (rank !== null && score !== null) {
-    for (const e of frame.entries) rank += (e.score > score ? 1 : 0) - (e.previousScore != null && e.previousScore > score ? 1 : 0)
-    for (const previous of frame.removedScores) if (previous > score) rank -= 1
+    const order = client.feed.scoreOrder
+    for (const e of frame.entries) rank += (isBetter(order, e.score, score) ? 1 : 0) - (e.previousScore != null && isBetter(order, e.previousScore, score) ? 1 : 0)
+    for (const previous of frame.removedScores) if (isBetter(order, previous, score)) rank -= 1
   }
   if (rank === client.rank && score === client.score) return null
   const previousRank = client.rank
@@ -61,6 +63,7 @@ export function createFanOut (deps: FanOutDeps) {
   async function loadView (feed: Feed, userId: string): Promise<TopCopy> {
     const snap = await feed.source.snapshot(feed.competitionId, userId, TOP_DEPTH, 0)
     const frame = JSON.parse(snap.frame) as { total: number, entries: FeedEntry[] }
+    feed.scoreOrder = snap.scoreOrder
     feed.view = { seq: snap.seq, total: frame.total, top: frame.entries.map((e) => ({ ...e, previousScore: e.score })) }
     return feed.view
   }

@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream'
 import type { StoredUpdate, TopCopy } from './windows.ts'
+import type { ScoreOrder } from '../leaderboard/ranking.ts'
 
 // The state the broadcaster's parts share: a feed per competition watched on this instance and
 // a client per socket, plus how the frames published in Redis are read.
@@ -7,6 +8,8 @@ import type { StoredUpdate, TopCopy } from './windows.ts'
 export interface FeedSnapshot {
   frame: string
   seq: number
+  // How the competition ranks, for working out a client's own rank from frames.
+  scoreOrder: ScoreOrder
   me: { rank: number, score: number } | null
 }
 
@@ -69,6 +72,8 @@ export interface Feed {
   subscribed: Promise<unknown> | null
   // The top as of the last frame handled here; null until the first client starts.
   view: TopCopy | null
+  // From the snapshot that made the view.
+  scoreOrder: ScoreOrder
 }
 
 export const OPEN = 1

@@ -1,4 +1,4 @@
-import { compareStandings, type Standing } from '../leaderboard/ranking.ts'
+import { compareStandings, type ScoreOrder, type Standing } from '../leaderboard/ranking.ts'
 
 // Prize maths, pure and exact (integer minor units, BigInt for products).
 //
@@ -43,6 +43,7 @@ export interface PrizeInput {
   houseShareBps: number
   sponsorPrize: number
   split: PrizeSplit
+  order?: ScoreOrder
   standings: PrizeStanding[]
 }
 
@@ -79,10 +80,11 @@ export function computePrizes (input: PrizeInput): PrizeTable {
   const houseShare = houseShareOf(input.escrow, input.houseShareBps)
   const pool = input.escrow - houseShare + input.sponsorPrize
   const placeAmounts = splitPool(pool, input.split)
+  const byRank = (a: PrizeStanding, b: PrizeStanding) => compareStandings(a, b, input.order)
   const heldOut = input.standings.filter((s) => s.flagged)
-    .sort(compareStandings)
+    .sort(byRank)
     .map((s) => ({ userId: s.userId, score: s.score, reason: 'flagged' as const }))
-  const eligible = input.standings.filter((s) => !s.flagged).sort(compareStandings)
+  const eligible = input.standings.filter((s) => !s.flagged).sort(byRank)
 
   const winners: PrizeWinner[] = []
   for (let start = 0; start < eligible.length && start < placeAmounts.length;) {

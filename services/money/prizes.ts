@@ -5,6 +5,7 @@ import type { LedgerService } from './ledger.ts'
 import { computePrizes, type PrizeSplit, type PrizeStanding } from './prize-split.ts'
 import type { Db, Transact } from '../shared/transactions.ts'
 import { isUuid } from '../../lib/uuid.ts'
+import type { ScoreOrder } from '../leaderboard/ranking.ts'
 import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import { seenWithoutMembership } from '../shared/competition-access.ts'
 
@@ -48,6 +49,7 @@ interface CompetitionRow {
   sponsor_prize: string
   house_share_bps: number
   prize_split: PrizeSplit
+  score_order: ScoreOrder
   visibility: string
   created_by: string | null
 }
@@ -57,7 +59,7 @@ export function createPrizesService (deps: PrizesDeps) {
 
   async function competition (db: Db, competitionId: string, lock = false): Promise<CompetitionRow | null> {
     if (!isUuid(competitionId)) return null
-    const { rows } = await db.query<CompetitionRow>(`SELECT id, status, currency, sponsor_prize::text, house_share_bps, prize_split, visibility, created_by
+    const { rows } = await db.query<CompetitionRow>(`SELECT id, status, currency, sponsor_prize::text, house_share_bps, prize_split, score_order, visibility, created_by
       FROM competitions WHERE id = $1${lock ? ' FOR UPDATE' : ''}`, [competitionId])
     return rows[0] ?? null
   }
@@ -65,7 +67,7 @@ export function createPrizesService (deps: PrizesDeps) {
   async function standings (db: Db, competitionId: string): Promise<Array<PrizeStanding & { displayName: string | null }>> {
     const { rows } = await db.query(`SELECT p.user_id, p.score::text, (extract(epoch FROM p.reached_at) * 1000000)::bigint::text AS micros, p.flagged,
         NULLIF(coalesce(NULLIF(u.display_name, ''), u.username), '') AS display_name
-      FROM participants p JOIN users u ON u.id = p.user_id WHERE p.competition_id = $1`, [competitionId])
+      FROM participants p JOIN users u ON u.id = p.user_id WHERE p.competition_id = $1 AND p.standing IS NOT NULL`, [competitionId])
     return rows.map((r) => ({ userId: r.user_id, score: Number(r.score), reachedMicros: r.micros, flagged: r.flagged, displayName: r.display_name }))
   }
 
@@ -76,7 +78,7 @@ export function createPrizesService (deps: PrizesDeps) {
 
   function table (c: CompetitionRow, escrow: number, people: Array<PrizeStanding & { displayName: string | null }>): PrizeTable {
     const names = new Map(people.map((p) => [p.userId, p.displayName]))
-    const t = computePrizes({ escrow, houseShareBps: c.house_share_bps, sponsorPrize: Number(c.sponsor_prize), split: c.prize_split, standings: people })
+    const t = computePrizes({ escrow, houseShareBps: c.house_share_bps, sponsorPrize: Number(c.sponsor_prize), split: c.prize_split, order: c.score_order, standings: people })
     return {
       competitionId: c.id,
       status: c.status,

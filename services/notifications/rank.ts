@@ -1,5 +1,6 @@
 import type { Db } from '../shared/transactions.ts'
 import type { Recipient } from './create.ts'
+import type { ScoreOrder } from '../leaderboard/ranking.ts'
 
 // Who a batch of score changes should tell: the participants a mover overtook, and a mover who
 // entered the top N. Scores are read as they are now, a moment after the batch, which is what
@@ -18,19 +19,20 @@ export interface Mover { userId: string, score: number, previousScore: number }
 
 interface Candidate { user_id: string, template: 'overtaken' | 'entered_top', by_user: string, by_name: string | null }
 
-// $1 competition, $2..$4 movers, $5 overtaken per mover, $6 top N.
+// $1 competition, $2..$4 movers (standings: scores signed by the competition's order), $5
+// overtaken per mover, $6 top N.
 const CANDIDATES = `WITH m AS (SELECT * FROM unnest($2::uuid[], $3::bigint[], $4::bigint[]) AS m(user_id, score, previous))
   SELECT o.user_id, 'overtaken' AS template, m.user_id AS by_user, NULLIF(u.display_name, '') AS by_name
   FROM m JOIN users u ON u.id = m.user_id
   CROSS JOIN LATERAL (
     SELECT p.user_id FROM participants p
-    WHERE p.competition_id = $1 AND p.score > m.previous AND p.score < m.score AND p.user_id <> m.user_id AND NOT p.flagged
-    ORDER BY p.score DESC LIMIT $5) o
+    WHERE p.competition_id = $1 AND p.standing > m.previous AND p.standing < m.score AND p.user_id <> m.user_id AND NOT p.flagged
+    ORDER BY p.standing DESC LIMIT $5) o
   UNION ALL
   -- Counts stop at N rows: whether someone is in the top N never needs more.
   SELECT m.user_id, 'entered_top', m.user_id, NULL FROM m
-  WHERE (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.previous LIMIT $6) a) >= $6
-    AND (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.score > m.score LIMIT $6) b) < $6`
+  WHERE (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.standing > m.previous LIMIT $6) a) >= $6
+    AND (SELECT count(*) FROM (SELECT 1 FROM participants p WHERE p.competition_id = $1 AND p.user_id <> m.user_id AND p.standing > m.score LIMIT $6) b) < $6`
 
 const TAKE_MARKS = `INSERT INTO notification_rank_marks AS k (competition_id, user_id, last_at)
   SELECT $1, u, now() FROM unnest($2::uuid[]) AS u
@@ -41,13 +43,16 @@ const TAKE_MARKS = `INSERT INTO notification_rank_marks AS k (competition_id, us
 // message costs a bounded index range whatever the size of the competition.
 export const RANK_SHOWN_UP_TO = 100
 const RANKS = `SELECT p.user_id, p.score::text,
-    1 + (SELECT count(*) FROM (SELECT 1 FROM participants q WHERE q.competition_id = $1 AND q.score > p.score LIMIT $3) a) AS rank
+    1 + (SELECT count(*) FROM (SELECT 1 FROM participants q WHERE q.competition_id = $1 AND q.standing > p.standing LIMIT $3) a) AS rank
   FROM participants p WHERE p.competition_id = $1 AND p.user_id = ANY($2)`
 
-export async function rankRecipients (tx: Db, competition: { id: string, name: string, metric: string }, movers: Mover[], rules: RankRules):
+export async function rankRecipients (tx: Db, competition: { id: string, name: string, metric: string, scoreOrder: ScoreOrder }, movers: Mover[], rules: RankRules):
 Promise<Record<'overtaken' | 'entered_top', Recipient[]>> {
   const none = { overtaken: [], entered_top: [] }
-  const up = movers.filter((m) => m.score > m.previousScore)
+  // As standings: where the lowest wins, minus the score (a first score, from 0, tells nobody).
+  const standing = (score: number) => competition.scoreOrder === 'lowest_wins' ? -score : score
+  const up = movers.map((m) => ({ userId: m.userId, score: standing(m.score), previousScore: standing(m.previousScore) }))
+    .filter((m) => m.score > m.previousScore)
   if (up.length === 0) return none
   const { rows } = await tx.query<Candidate>(CANDIDATES, [competition.id, up.map((m) => m.userId), up.map((m) => m.score),
     up.map((m) => m.previousScore), rules.overtakenPerMover, rules.top])

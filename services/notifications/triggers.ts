@@ -6,6 +6,7 @@ import type { DomainEventPayload, DomainEventType } from '../../schemas/domain-e
 import type { Category, Channel } from './categories.ts'
 import { createNotifications, type CreatedNotification, type Recipient } from './create.ts'
 import { rankRecipients, type RankRules } from './rank.ts'
+import type { ScoreOrder } from '../leaderboard/ranking.ts'
 import { readScoreChanges, SETTLE_MS } from './rank-reader.ts'
 import type { Params, TemplateName } from './templates.ts'
 
@@ -36,6 +37,7 @@ interface CompetitionRow {
   ends_at: Date
   grace_period_seconds: number
   participant_count: number
+  score_order: ScoreOrder
 }
 
 // Participants told per transaction when a whole competition hears something.
@@ -52,7 +54,7 @@ export function createTriggers (deps: TriggerDeps) {
   const { transact, jobs, channels } = deps
 
   async function competition (db: Db, id: string): Promise<CompetitionRow | undefined> {
-    const { rows } = await db.query<CompetitionRow>(`SELECT id, name, metric, status, starts_at, ends_at, grace_period_seconds, participant_count
+    const { rows } = await db.query<CompetitionRow>(`SELECT id, name, metric, status, starts_at, ends_at, grace_period_seconds, participant_count, score_order
       FROM competitions WHERE id = $1`, [id])
     return rows[0]
   }
@@ -73,7 +75,7 @@ export function createTriggers (deps: TriggerDeps) {
   // Everyone in the competition, with their rank and score now (ties share a rank).
   async function participants (db: Db, c: CompetitionRow, opts: { synced?: boolean } = {}): Promise<Array<{ userId: string, score: number, rank: number, finalRank: number | null, synced: boolean }>> {
     const { rows } = await db.query<{ user_id: string, score: string, rank: string, final_rank: number | null, synced: boolean }>(`SELECT p.user_id, p.score::text,
-        rank() OVER (ORDER BY p.score DESC) AS rank, p.final_rank,
+        rank() OVER (ORDER BY p.standing DESC NULLS LAST) AS rank, p.final_rank,
         -- Synced since the end: some of their data arrived after the competition ended.
         (NOT $3 OR EXISTS (SELECT 1 FROM fitness_samples s WHERE s.user_id = p.user_id AND s.start_at >= $2::timestamptz - interval '1 day'
           AND s.received_at >= $2)) AS synced
@@ -144,7 +146,7 @@ export function createTriggers (deps: TriggerDeps) {
         await jobs.send(tx, RANK_QUEUE, event, { singletonKey: competitionId, ...(more === 'soon' && { startAfter: new Date(Date.now() + SETTLE_MS) }) })
       }
       if (upTo === null || c === undefined || (c.status !== 'active' && c.status !== 'grace')) return []
-      const told = await rankRecipients(tx, c, movers, deps.rank)
+      const told = await rankRecipients(tx, { ...c, scoreOrder: c.score_order }, movers, deps.rank)
       const batch = { cause: `rank:${c.id}:${upTo}`, category: 'rank' as const, competitionId: c.id }
       return [
         ...await createNotifications(tx, jobs, { ...batch, template: 'overtaken', recipients: told.overtaken }, channels),

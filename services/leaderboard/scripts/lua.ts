@@ -7,9 +7,12 @@ import type { LeaderboardKeys } from '../../../lib/redis-keys.ts'
 // safe integer stays exact. Members are compared byte by byte, never with the locale.
 //
 // Keys of a competition (named in lib/redis-keys.ts):
-//   meta     hash  state (building|ready), v (bumped on every change), visibility, createdBy
-//   scores   zset  score = -points, member = 16-digit reached_at micros + user id
-//   members  hash  user id -> "version|points|micros|iso" (or "x" once the user left)
+//   meta     hash  state (building|ready), v (bumped on every change), visibility, createdBy,
+//                  order (lowest_wins; missing: highest_wins)
+//   scores   zset  score = -points (points where the lowest wins), member = 16-digit reached_at
+//                  micros + user id; only participants with a score where the lowest wins
+//   members  hash  user id -> "version|points|micros|iso" (or "x" once the user left); points
+//                  are empty for a participant without a score where the lowest wins
 //   names    hash  user id -> JSON fields "displayName":..,"avatarUrl":..
 //   pending  set   users changed since the last frame
 //   framed   hash  user id -> points as of the last frame (what clients were last told);
@@ -30,13 +33,18 @@ export function script (keys: Script['keys'], lua: string): Script {
 }
 
 export const COMMON = `
-local function zs(points) if points == '0' then return '0' end return '-' .. points end
+-- The competition's order, read once per script (readOrder) before zs is used.
+local lowestWins = false
+local function readOrder(metaKey) lowestWins = redis.call('HGET', metaKey, 'order') == 'lowest_wins' end
+local function zs(points) if lowestWins or points == '0' then return points end return '-' .. points end
 local function fmt(n) return string.format('%.0f', n) end
 local function parseRecord(rec)
   if not rec or string.sub(rec, 1, 1) == 'x' then return nil end
-  local ver, points, micros, iso = string.match(rec, '^(%d+)|(%d+)|(%d+)|(.+)$')
+  local ver, points, micros, iso = string.match(rec, '^(%d+)|(%d*)|(%d+)|(.+)$')
   return { ver = ver, points = points, micros = micros, iso = iso }
 end
+-- Puts a record's entry in the sorted set, or keeps it out while it has no score.
+local function place(scoresKey, points, member) if points ~= '' then redis.call('ZADD', scoresKey, zs(points), member) end end
 -- Sequence numbers start from the clock (ms * 1000) when the counter is missing, so they keep
 -- increasing even after Redis lost the counter: a client sees a jump and gets a snapshot.
 local function currentSeq(key, nowMs)

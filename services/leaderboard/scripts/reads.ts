@@ -13,7 +13,8 @@ flush(KEYS, { '1', ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5] })
 local seq = currentSeq(KEYS[7], ARGV[4])
 local top = range(KEYS, 0, tonumber(ARGV[7]) - 1)
 local me = mine(KEYS, ARGV[6], tonumber(ARGV[8]))
-return { seq, redis.call('ZCARD', KEYS[2]), top[1], top[2], me[1], me[2], me[3], me[4] or 0 }
+readOrder(KEYS[1])
+return { seq, redis.call('ZCARD', KEYS[2]), top[1], top[2], me[1], me[2], me[3], me[4] or 0, lowestWins and 'lowest_wins' or 'highest_wins' }
 `)
 
 // KEYS as flush ; ARGV tickMs channel maxFrames nowMs competitionId userId fromSeq
@@ -32,15 +33,16 @@ if from <= tonumber(seq) then
   if from == tonumber(seq) or (first[2] and tonumber(first[2]) <= from + 1) then ok = 1 end
 end
 local rank, points = 0, ''
+readOrder(KEYS[1])
 local rec = parseRecord(redis.call('HGET', KEYS[3], ARGV[6]))
-if rec then
+if rec and rec.points ~= '' then
   rank = redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. zs(rec.points)) + 1
   points = rec.points
 end
 return { seq, ok, frames, rank, points }
 `)
 
-// KEYS meta scores members names ; ARGV cachedVersion limit cursorZscore cursorMember userId k backward
+// KEYS meta scores members names ; ARGV cachedVersion limit cursorScore cursorMember userId k backward
 // One round trip for an HTTP read: the page (unless the caller's cached copy of this version
 // is current), the total, and the caller's entry with k neighbours on each side. A page runs
 // from the entry after the cursor (limit + 1 entries, the last telling whether more follow), or
@@ -48,6 +50,7 @@ return { seq, ok, frames, rank, points }
 export const readScript = script((k) => [k.meta, k.scores, k.members, k.names], COMMON + RANGE_FN + `
 local meta = redis.call('HMGET', KEYS[1], 'state', 'v', 'visibility', 'createdBy')
 if meta[1] ~= 'ready' then return false end
+readOrder(KEYS[1])
 local function byteLess(a, b)
   local n = math.min(#a, #b)
   for i = 1, n do
@@ -76,11 +79,11 @@ if ARGV[1] ~= meta[2] then
   if ARGV[3] == '' then
     page = range(KEYS, 0, limit)
   elseif ARGV[7] == '1' then
-    local stop = countBefore(ARGV[3], ARGV[4])
+    local stop = countBefore(zs(ARGV[3]), ARGV[4])
     start = math.max(0, stop - limit)
     page = range(KEYS, start, stop - 1)
   else
-    local before, found = countBefore(ARGV[3], ARGV[4])
+    local before, found = countBefore(zs(ARGV[3]), ARGV[4])
     if found then start = before + 1 else start = before end
     page = range(KEYS, start, start + limit)
   end

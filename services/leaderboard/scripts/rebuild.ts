@@ -12,14 +12,14 @@ for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[1]) end
 return 1
 `)
 
-// KEYS meta ; ARGV visibility createdBy nowMs. A rebuild starts: a missing projection is marked
+// KEYS meta ; ARGV visibility createdBy nowMs order. A rebuild starts: a missing projection is marked
 // 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
 // Versions start from the clock, so a rebuilt projection never reuses an earlier version
 // (instances cache serialised pages by version).
 export const beginScript = script((k) => [k.meta], `
 redis.call('HSETNX', KEYS[1], 'state', 'building')
 redis.call('HSETNX', KEYS[1], 'v', ARGV[3] .. '000')
-redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2])
+redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2], 'order', ARGV[4])
 return redis.call('HGET', KEYS[1], 'state')
 `)
 
@@ -30,6 +30,7 @@ return redis.call('HGET', KEYS[1], 'state')
 // waiting keeps what clients last saw, which their next frame corrects.
 export const loadScript = script((k) => [k.meta, k.scores, k.members, k.names, k.framed, k.pending], COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+readOrder(KEYS[1])
 local changed = 0
 for i = 1, #ARGV, 6 do
   local uid, ver, points, micros, iso = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
@@ -40,13 +41,13 @@ for i = 1, #ARGV, 6 do
     local rec = ver .. '|' .. points .. '|' .. micros .. '|' .. iso
     if rec ~= cur then
       if old then redis.call('ZREM', KEYS[2], old.micros .. uid) end
-      redis.call('ZADD', KEYS[2], zs(points), micros .. uid)
+      place(KEYS[2], points, micros .. uid)
       redis.call('HSET', KEYS[3], uid, rec)
       changed = changed + 1
     end
   end
   local now = parseRecord(redis.call('HGET', KEYS[3], uid))
-  if now and redis.call('SISMEMBER', KEYS[6], uid) == 0 then redis.call('HSET', KEYS[5], uid, now.points) end
+  if now and now.points ~= '' and redis.call('SISMEMBER', KEYS[6], uid) == 0 then redis.call('HSET', KEYS[5], uid, now.points) end
 end
 if changed > 0 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
 return changed

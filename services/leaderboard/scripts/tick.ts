@@ -9,6 +9,7 @@ import { COMMON, script } from './lua.ts'
 export const FLUSH_FN = `
 local function flush(K, A)
   if redis.call('EXISTS', K[1]) == 0 then return 0 end
+  readOrder(K[1])
   if A[1] ~= '1' then
     local ttl = redis.call('PTTL', K[9])
     if ttl > 0 then return -ttl end
@@ -21,9 +22,9 @@ local function flush(K, A)
     local rec = parseRecord(redis.call('HGET', K[3], uid))
     local prev = redis.call('HGET', K[6], uid)
     if rec then
-      local higher = redis.call('ZCOUNT', K[2], '-inf', '(' .. zs(rec.points))
       local pos = redis.call('ZRANK', K[2], rec.micros .. uid)
       if pos then
+        local higher = redis.call('ZCOUNT', K[2], '-inf', '(' .. zs(rec.points))
         items[#items + 1] = { pos, '{"rank":' .. (higher + 1) .. ',"position":' .. (pos + 1) .. ',"userId":"' .. uid .. '",' ..
           nameOf(K[4], uid) .. ',"score":' .. rec.points .. ',"previousScore":' .. (prev or 'null') .. ',"reachedAt":"' .. rec.iso .. '"}' }
         redis.call('HSET', K[6], uid, rec.points)

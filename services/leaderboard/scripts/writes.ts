@@ -6,6 +6,7 @@ import { COMMON, script } from './lua.ts'
 // KEYS meta scores members pending ; ARGV force, then per user: uid version points micros iso
 export const applyScript = script((k) => [k.meta, k.scores, k.members, k.pending], COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+readOrder(KEYS[1])
 local force = ARGV[1] == '1'
 local changed = 0
 for i = 2, #ARGV, 5 do
@@ -20,7 +21,7 @@ for i = 2, #ARGV, 5 do
   local rec = ver .. '|' .. points .. '|' .. micros .. '|' .. iso
   if apply and rec ~= cur then
     if old then redis.call('ZREM', KEYS[2], old.micros .. uid) end
-    redis.call('ZADD', KEYS[2], zs(points), micros .. uid)
+    place(KEYS[2], points, micros .. uid)
     redis.call('HSET', KEYS[3], uid, rec)
     redis.call('SADD', KEYS[4], uid)
     changed = changed + 1

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { bearer, token } from '../../helper.ts'
+import { scoreOfZset } from '../../../services/leaderboard/ranking.ts'
 
 // Set-up for the leaderboard, prize and realtime tests: rows made with plain SQL (fast, and
 // independent of the competitions API), scores through the public API.
@@ -21,11 +22,11 @@ export async function seedUsers (app: FastifyInstance, count: number, name = 'Ru
 export async function seedCompetition (app: FastifyInstance, opts: Record<string, unknown> = {}): Promise<string> {
   const id = randomUUID()
   await app.pg.query('INSERT INTO users (id, display_name) VALUES ($1, \'Admin\') ON CONFLICT DO NOTHING', [ADMIN_ID])
-  await app.pg.query(`INSERT INTO competitions (id, name, metric, starts_at, ends_at, status, visibility, entry_fee, currency, sponsor_prize, house_share_bps, prize_split, created_by)
-    VALUES ($1, $2, $3, now() - interval '1 hour', now() + interval '1 day', $4, $5, $6, $7, $8, $9, $10, $11)`, [
+  await app.pg.query(`INSERT INTO competitions (id, name, metric, starts_at, ends_at, status, visibility, entry_fee, currency, sponsor_prize, house_share_bps, prize_split, created_by, score_order)
+    VALUES ($1, $2, $3, now() - interval '1 hour', now() + interval '1 day', $4, $5, $6, $7, $8, $9, $10, $11, $12)`, [
     id, opts.name ?? 'Points race', opts.metric ?? 'custom', opts.status ?? 'active', opts.visibility ?? 'public',
     opts.entryFee ?? 0, opts.currency ?? 'USD', opts.sponsorPrize ?? 0, opts.houseShareBps ?? 0,
-    JSON.stringify(opts.prizeSplit ?? { type: 'percent', places: [100] }), ADMIN_ID
+    JSON.stringify(opts.prizeSplit ?? { type: 'percent', places: [100] }), ADMIN_ID, opts.scoreOrder ?? 'highest_wins'
   ])
   return id
 }
@@ -64,7 +65,7 @@ export async function redisRanking (app: FastifyInstance, competitionId: string)
   const key = app.leaderboard.keys(competitionId).scores
   const rows = await app.redis.zrange(key, 0, -1, 'WITHSCORES')
   const out: Array<{ userId: string, score: number }> = []
-  for (let i = 0; i < rows.length; i += 2) out.push({ userId: rows[i]!.slice(16), score: -Number(rows[i + 1]) || 0 })
+  for (let i = 0; i < rows.length; i += 2) out.push({ userId: rows[i]!.slice(16), score: scoreOfZset(rows[i + 1]!) })
   return out
 }
 

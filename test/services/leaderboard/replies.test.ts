@@ -49,7 +49,8 @@ test('read: fields by name; the page is absent when the cached one is current; a
 
 test('snapshot and resume: fields by name', async (t) => {
   t.equal(decodeSnapshot(null), null)
-  t.same(decodeSnapshot(['9', 3, 1, ROW, -1, 0, [], 0]), { seq: 9, total: 3, top: { firstRank: 1, flat: ROW }, me: null })
+  t.same(decodeSnapshot(['9', 3, 1, ROW, -1, 0, [], 0, 'highest_wins']), { seq: 9, scoreOrder: 'highest_wins', total: 3, top: { firstRank: 1, flat: ROW }, me: null })
+  t.equal(decodeSnapshot(['9', 3, 1, ROW, -1, 0, [], 0, 'lowest_wins'])!.scoreOrder, 'lowest_wins')
   t.same(decodeSnapshot(['9', 3, 1, ROW, 0, 1, ROW, 0])!.me, { position: 0, start: 0, range: { firstRank: 1, flat: ROW } })
   t.equal(decodeResume(null), null)
   t.same(decodeResume(['9', 1, ['{}'], 2, '30']), { seq: 9, frames: ['{}'], me: { rank: 2, score: 30 } })

@@ -55,7 +55,7 @@ function setup (opts: { heartbeatMs?: number, maxBufferedBytes?: number, frames?
     snapshot: async (_id, userId, limit) => {
       snapshots++
       const me = top.find((e) => e.userId === userId) ?? null
-      return { frame: JSON.stringify({ type: 'snapshot', seq: 10, n: snapshots, total: top.length, entries: top.slice(0, limit) }), seq: 10, me }
+      return { frame: JSON.stringify({ type: 'snapshot', seq: 10, n: snapshots, total: top.length, entries: top.slice(0, limit) }), seq: 10, scoreOrder: 'highest_wins' as const, me }
     },
     resume: async () => null,
     framesSince: async (_id, seq) => {
