@@ -207,7 +207,7 @@ export const UserCompetitionSchema = Type.Object({
   competition: CompetitionSchema,
   joinedAt: TimestampSchema,
   score: Type.Integer(),
-  rank: Type.Integer({ description: '1 + participants with a strictly higher score' }),
+  rank: Type.Integer({ description: '1 + participants with a strictly better score (higher, or lower where the lowest wins)' }),
   finalRank: Type.Union([Type.Integer(), Type.Null()]),
   entryFeePaid: MinorUnitsSchema
 }, { title: 'UserCompetition' })

@@ -1,14 +1,16 @@
 import { Type, type Static } from 'typebox'
 import { CursorSchema, NextCursorSchema, PrevCursorSchema, TimestampSchema, UuidSchema } from './common.ts'
 
-export const RANKING_RULE = 'Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. ' +
-  '`position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. ' +
+export const RANKING_RULE = 'Ranking: score descending (ascending where the competition\'s scoreOrder is lowest_wins), then reachedAt ascending ' +
+  '(whoever reached the score first ranks higher), then userId ascending. ' +
+  '`position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. ' +
+  'Where the lowest wins, participants without a score yet are not listed. ' +
   'The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.'
 
 export const SafeScoreSchema = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Integer score, exact up to 2^53 - 1' })
 
 export const LeaderboardEntrySchema = Type.Object({
-  rank: Type.Integer({ minimum: 1, description: 'Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4)' }),
+  rank: Type.Integer({ minimum: 1, description: 'Competition rank: 1 + participants with a strictly better score (ties share it: 1, 2, 2, 4)' }),
   position: Type.Integer({ minimum: 1, description: 'Unique place after the tie-break (first to reach the score, then user id)' }),
   userId: UuidSchema,
   displayName: Type.Union([Type.String(), Type.Null()]),
@@ -42,7 +44,7 @@ export const LeaderboardSchema = Type.Object({
 }, { title: 'Leaderboard', additionalProperties: false, description: RANKING_RULE })
 
 export const ScoreOperationSchema = Type.Union([Type.Literal('set'), Type.Literal('increment'), Type.Literal('best')], {
-  description: 'set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value'
+  description: 'set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the better of score and value (the higher, or the lower where the lowest wins)'
 })
 
 export const ScoreUpdateSchema = Type.Object({

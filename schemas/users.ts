@@ -75,7 +75,7 @@ export const DashboardSchema = Type.Object({
     endsAt: TimestampSchema,
     participantCount: Type.Integer(),
     score: Type.Integer(),
-    rank: Type.Integer({ description: '1 + participants with a strictly higher score' })
+    rank: Type.Integer({ description: '1 + participants with a strictly better score (higher, or lower where the lowest wins)' })
   })),
   wallets: Type.Array(Type.Object({ currency: Type.String(), balance: Type.Integer({ description: 'All pockets together' }), withdrawable: Type.Integer({ description: 'Deposits and winnings: what may be withdrawn' }) })),
   recentActivity: Type.Array(ActivityItemSchema)
