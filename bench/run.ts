@@ -23,6 +23,7 @@ import { parseCli } from '../lib/cli-args.ts'
 import { eventsEndToEnd } from './lib/scenario-events.ts'
 import { competitionEndNotifies } from './lib/scenario-notify.ts'
 import { startFakeFcm } from '../test/fakes/fcm.ts'
+import { compare, compareReport, COMPARABLE, type Comparable } from './lib/compare.ts'
 
 const args = parseCli({
   command: 'npm run bench --',
@@ -45,6 +46,8 @@ const args = parseCli({
     redis: { type: 'string', default: 'redis://127.0.0.1:6379', value: 'url', description: 'Redis to use (under a key prefix of its own)' },
     only: { type: 'string', default: 'http,ws,notify', value: 'list', description: 'Scenarios, comma-separated: http, ws, notify, or single ones: top, around, profile, score, sync, events' },
     'cpu-prof': { type: 'string', default: '', value: 'dir', description: 'Write the service\'s CPU profiles there and summarise them in the results' },
+    compare: { type: 'string', default: '', value: 'ref', description: 'Compare the working tree with this commit instead: both built, the chosen scenarios (--only: top, around, profile, score, sync) run on each alternately, and the ratios of CPU per request and req/s printed' },
+    repeats: { type: 'string', default: '3', value: 'n', description: 'Rounds of a --compare run (each runs both sides)' },
     'wait-quiet': { type: 'string', default: '0', value: 'minutes', description: 'Wait up to this long for the machine to be quiet before starting' },
     'deadline-minutes': { type: 'string', default: '20', value: 'minutes', description: 'Stop, cleaning up, after this long whatever happens' }
   }
@@ -137,7 +140,18 @@ function httpRow (scenario: string, r: LoadResult, hello: Bracket | null, target
   }
 }
 
+async function compareCommits (): Promise<void> {
+  const scenarios = [...only].filter((s): s is Comparable => (COMPARABLE as readonly string[]).includes(s))
+  if (scenarios.length === 0) throw new Error(`--compare needs --only with some of ${COMPARABLE.join(', ')}`)
+  const rounds = num(args.repeats)
+  const results = await compare({
+    ref: args.compare!, scenarios, rounds, scale: num(args.scale), settings, postgres: args.postgres!, redis: args.redis!, log, track
+  })
+  console.log(`\n${compareReport(args.compare!, results, rounds)}`)
+}
+
 async function main (): Promise<void> {
+  if (args.compare) { await compareCommits(); return }
   buildService()
   const waitMinutes = num(args['wait-quiet'])
   if (waitMinutes > 0) await waitQuiet(waitMinutes)

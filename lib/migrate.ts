@@ -12,13 +12,14 @@ export interface MigrationResult {
   version: number
 }
 
-export async function migrate (connectionString: string): Promise<MigrationResult> {
+// `dir`: another checkout's migrations (the bench's --compare seeds each side with its own schema).
+export async function migrate (connectionString: string, dir = migrationsDir): Promise<MigrationResult> {
   const client = new pg.Client({ connectionString })
   await client.connect()
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
     const postgrator = new Postgrator({
-      migrationPattern: path.join(migrationsDir, '*.sql'),
+      migrationPattern: path.join(dir, '*.sql'),
       driver: 'pg',
       schemaTable: 'schema_migrations',
       execQuery: async (query) => await client.query(query)

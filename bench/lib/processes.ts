@@ -71,18 +71,19 @@ export async function startBaseline (script: string, args: string[] = []): Promi
 }
 
 // The command of `npm start`, read from package.json so the bench runs (and reports) what it runs.
-export function startCommand (): string {
-  return (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
+// `root`: another checkout of the project (bench --compare).
+export function startCommand (root = projectRoot): string {
+  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
 }
 
 // What `npm start` does first (its prestart script): compile the sources into dist/.
-export function buildService (): void {
-  execFileSync('npm', ['run', '--silent', 'build'], { cwd: projectRoot, stdio: 'inherit' })
+export function buildService (root = projectRoot): void {
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' })
 }
 
 // The start command as environment assignments (NAME=value before node) and node's arguments.
-export function startParts (): { env: Record<string, string>, args: string[] } {
-  const start = startCommand()
+export function startParts (root = projectRoot): { env: Record<string, string>, args: string[] } {
+  const start = startCommand(root)
   const words = start.trim().split(/\s+/)
   const env: Record<string, string> = {}
   while (words.length > 0 && /^[A-Z_][A-Z0-9_]*=/.test(words[0]!)) {
@@ -96,12 +97,13 @@ export function startParts (): { env: Record<string, string>, args: string[] } {
 
 // The service as production runs it (`npm start`), on a spare port, with the given
 // environment. Optional V8 CPU profile written on exit.
-export async function startService (env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<Child> {
+export async function startService (env: Record<string, string>, opts: { cpuProfileDir?: string, root?: string } = {}): Promise<Child> {
   const port = await freePort()
   const flags = opts.cpuProfileDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfileDir] : []
-  const start = startParts()
+  const root = opts.root ?? projectRoot
+  const start = startParts(root)
   const child = spawn(process.execPath, [...flags, ...start.args], {
-    cwd: projectRoot,
+    cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...start.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
