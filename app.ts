@@ -28,6 +28,7 @@ import webhooksWiring from './wiring/webhooks.ts'
 import paymentsWiring from './wiring/payments.ts'
 import notificationsWiring from './wiring/notifications.ts'
 import connectionsWiring from './wiring/connections.ts'
+import leavingWiring from './wiring/leaving.ts'
 import healthRoutes from './routes/health.ts'
 import meRoutes from './routes/me.ts'
 import usersRoutes from './routes/users/index.ts'
@@ -40,6 +41,7 @@ import webhooksRoutes from './routes/webhooks/index.ts'
 import paymentsRoutes from './routes/payments/index.ts'
 import notificationsRoutes from './routes/notifications/index.ts'
 import connectionsRoutes from './routes/connections/index.ts'
+import authWebhookRoutes from './routes/auth-webhooks.ts'
 
 export interface AppOptions {
   config?: Config
@@ -81,6 +83,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(paymentsWiring)
   await fastify.register(notificationsWiring)
   await fastify.register(connectionsWiring)
+  await fastify.register(leavingWiring)
 
   // Domains.
   await fastify.register(healthRoutes)
@@ -95,4 +98,5 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(paymentsRoutes, { prefix: '/api/v1' })
   await fastify.register(notificationsRoutes, { prefix: '/api/v1' })
   await fastify.register(connectionsRoutes, { prefix: '/api/v1' })
+  await fastify.register(authWebhookRoutes, { prefix: '/api/v1' })
 }

@@ -129,6 +129,8 @@ export default fp(async function authPlugin (fastify) {
     const hit = token === undefined ? undefined : verified.get(token)
     if (hit !== undefined && hit.expiresAt > Date.now()) {
       request.user = hit.user
+      // No query for a known caller; a deleted account's token is refused here on every instance.
+      await provisioned(request, reply, token!)
       return
     }
     try {
@@ -138,14 +140,25 @@ export default fp(async function authPlugin (fastify) {
       await fastify.limitFailedAuth(request, reply)
       throw errors.Unauthorized(message.startsWith('No Authorization') ? 'Authentication required' : message)
     }
+    if (!await provisioned(request, reply, token)) return
+    if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
+  })
+
+  // Whether the caller's row exists; a deleted account is refused (and its token forgotten).
+  async function provisioned (request: FastifyRequest, reply: FastifyReply, token: string | undefined): Promise<boolean> {
     try {
       await provisionUser(request.user)
+      return true
     } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 401) {
+        if (token !== undefined) verified.delete(token)
+        await fastify.limitFailedAuth(request, reply)
+        throw err
+      }
       // Postgres unreachable: routes that do not need it (GET /me, leaderboard reads from Redis)
       // keep working, and the token is not cached so the caller's next call provisions them.
       request.log.warn({ err }, 'the caller could not be provisioned, retried on their next call')
-      return
+      return false
     }
-    if (token !== undefined) setRecent(verified, token, { user: request.user, expiresAt: expiresAt(token) }, VERIFIED_MAX)
-  })
+  }
 }, { name: 'auth', dependencies: ['config', 'rate-limit', 'user-provisioning'] })

@@ -32,6 +32,10 @@ export const EnvSchema = Type.Object({
   JWT_ISSUER: Type.String({ default: '' }),
   JWT_AUDIENCE: Type.String({ default: 'authenticated' }),
   JWKS_REFRESH_MIN_MS: Type.Integer({ default: 30000, minimum: 10 }),
+  SUPABASE_AUTH_WEBHOOK_SECRET: Type.String({ default: '' }),
+
+  ACCOUNT_EXPORT_SYNC_MAX_ROWS: Type.Integer({ default: 20000, minimum: 0 }),
+  ACCOUNT_EXPORT_TTL_SECONDS: Type.Integer({ default: 604800, minimum: 60, maximum: 2592000 }),
 
   CORS_ORIGINS: Type.String({ default: '' }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1048576, minimum: 1024 }),

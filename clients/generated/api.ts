@@ -220,6 +220,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/users/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user's account (admins)
+         * @description Personal data is deleted: profile (name, email, username, bio, phone, avatar file), push devices, notification settings and inbox, provider connections and their tokens (revoked at the provider when it answers), fitness samples, daily totals and flags, the activity feed, payout account and exports. The account stays as a pseudonym ("Deleted user") in what other people's results and the ledger need: participations and score history, prize results, wallet accounts and ledger entries, deposits and withdrawals (kept as bookkeeping records). Its tokens are refused with 401 afterwards. Refused with 409 in the same cases as the user's own deletion unless `force` is set; a forced deletion leaves what the wallet holds in it, in the ledger, for operators to settle.
+         */
+        delete: operations["deleteUserAccount"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/users/{userId}/credit": {
         parameters: {
             query?: never;
@@ -231,6 +251,26 @@ export interface paths {
         put?: never;
         /** Credit a user's wallet (admins); a retry with the same Idempotency-Key changes nothing */
         post: operations["creditWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/supabase/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Supabase Auth user deletions (Database Webhook on auth.users, authenticated by X-Webhook-Secret)
+         * @description Create a Database Webhook on the table auth.users for DELETE events, POST to this URL, with the header X-Webhook-Secret set to SUPABASE_AUTH_WEBHOOK_SECRET. The body is the webhook's payload (`{"type":"DELETE","table":"users","schema":"auth","record":null,"old_record":{"id":"…",…}}`); the account whose id is old_record.id is deleted (forced: the identity is already gone). Other events, and users the service never saw, are acknowledged and change nothing; a repeated delivery changes nothing. A missing or wrong secret is 401.
+         */
+        post: operations["receiveSupabaseAuthEvent"];
         delete?: never;
         options?: never;
         head?: never;
@@ -277,7 +317,7 @@ export interface paths {
         head?: never;
         /**
          * Change a competition (admins, or its creator); what may change depends on how far it has come
-         * @description Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric, entry fee and currency until the first join; house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
+         * @description Name and description may change until the competition is over; times, time zone, grace period, capacity (never below the participants who joined), visibility and manual entries until it starts; the metric, score order, entry fee and currency until the first join; house share, sponsor prize and prize split until the first paid entry. Anything else is 409, naming the field.
          */
         patch: operations["updateCompetition"];
         trace?: never;
@@ -544,7 +584,7 @@ export interface paths {
         };
         /**
          * A competition's leaderboard: top N by cursor, total, the caller's entry and, with around=me, their neighbours
-         * @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. Served from Redis; when Redis is unavailable the same answer comes from Postgres with degraded: true. Private competitions are visible to their participants, creator and admins only (404 for others).
+         * @description Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. Served from Redis; when Redis is unavailable the same answer comes from Postgres with degraded: true. Private competitions are visible to their participants, creator and admins only (404 for others).
          */
         get: operations["getLeaderboard"];
         put?: never;
@@ -566,7 +606,7 @@ export interface paths {
         put?: never;
         /**
          * Change a participant's score in a custom-metric competition (admins and trusted services)
-         * @description Committed to Postgres with its Idempotency-Key before Redis and live clients see it; a retry with the same key changes nothing and answers with the current score (a key reused for a different update is 409). The competition must be active or in grace (409), its metric custom (409), and the user a participant (404). Scores are exact integers up to 2^53 - 1 (422 past it). reachedAt becomes the time of the change whenever the score changes. Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
+         * @description Committed to Postgres with its Idempotency-Key before Redis and live clients see it; a retry with the same key changes nothing and answers with the current score (a key reused for a different update is 409). The competition must be active or in grace (409), its metric custom (409), and the user a participant (404). Scores are exact integers up to 2^53 - 1 (422 past it). reachedAt becomes the time of the change whenever the score changes. Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
          */
         post: operations["updateScore"];
         delete?: never;
@@ -587,6 +627,67 @@ export interface paths {
          * @description Who the token says the caller is. Like any first authenticated call, it creates the caller's user (profile, wallet and competitions then work, and admins can credit them); later calls change nothing.
          */
         get: operations["getMe"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete the caller's account
+         * @description Personal data is deleted: profile (name, email, username, bio, phone, avatar file), push devices, notification settings and inbox, provider connections and their tokens (revoked at the provider when it answers), fitness samples, daily totals and flags, the activity feed, payout account and exports. The account stays as a pseudonym ("Deleted user") in what other people's results and the ledger need: participations and score history, prize results, wallet accounts and ledger entries, deposits and withdrawals (kept as bookkeeping records). Its tokens are refused with 401 afterwards. Refused with 409, saying what to do, while the wallet holds money that can be withdrawn, a withdrawal or payment dispute is open, or the caller takes part in a competition that is not over; promotional credit, which cannot be withdrawn, does not stop it. A repeated request changes nothing.
+         */
+        delete: operations["deleteOwnAccount"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything the service holds about the caller, as one JSON archive
+         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites and webhook endpoints created, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Past ACCOUNT_EXPORT_SYNC_MAX_ROWS records the answer is 409: ask for the archive with POST /api/v1/me/exports.
+         */
+        get: operations["exportOwnAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/exports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for the caller's archive to be built by a job (for large accounts)
+         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites and webhook endpoints created, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Answers 202 with the export; collect it with GET /api/v1/me/exports/{id} once ready. While one is being built, asking again returns it. Archives are kept for ACCOUNT_EXPORT_TTL_SECONDS.
+         */
+        post: operations["requestAccountExport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/exports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An export the caller asked for: its status, and the archive once ready */
+        get: operations["getAccountExport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1553,6 +1654,156 @@ export interface webhooks {
 }
 export interface components {
     schemas: {
+        /**
+         * AccountArchive
+         * @description Everything the service holds about the user, except credentials
+         */
+        AccountArchive: {
+            /** @enum {string} */
+            format: "account-archive/1";
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            generatedAt: string;
+            /** @description A stored row, column names as in the database */
+            profile: {
+                [key: string]: unknown;
+            };
+            sections: {
+                activity: {
+                    [key: string]: unknown;
+                }[];
+                competitionsCreated: {
+                    [key: string]: unknown;
+                }[];
+                connections: {
+                    [key: string]: unknown;
+                }[];
+                dailyTotals: {
+                    [key: string]: unknown;
+                }[];
+                deposits: {
+                    [key: string]: unknown;
+                }[];
+                devices: {
+                    [key: string]: unknown;
+                }[];
+                disputes: {
+                    [key: string]: unknown;
+                }[];
+                events: {
+                    [key: string]: unknown;
+                }[];
+                exports: {
+                    [key: string]: unknown;
+                }[];
+                fitnessFlags: {
+                    [key: string]: unknown;
+                }[];
+                fitnessSamples: {
+                    [key: string]: unknown;
+                }[];
+                invitesCreated: {
+                    [key: string]: unknown;
+                }[];
+                ledgerEntries: {
+                    [key: string]: unknown;
+                }[];
+                notificationDeliveries: {
+                    [key: string]: unknown;
+                }[];
+                notificationPreferences: {
+                    [key: string]: unknown;
+                }[];
+                notifications: {
+                    [key: string]: unknown;
+                }[];
+                notificationSettings: {
+                    [key: string]: unknown;
+                }[];
+                participations: {
+                    [key: string]: unknown;
+                }[];
+                payoutAccounts: {
+                    [key: string]: unknown;
+                }[];
+                prizePayouts: {
+                    [key: string]: unknown;
+                }[];
+                scoreEvents: {
+                    [key: string]: unknown;
+                }[];
+                walletAccounts: {
+                    [key: string]: unknown;
+                }[];
+                webhookEndpointsCreated: {
+                    [key: string]: unknown;
+                }[];
+                withdrawals: {
+                    [key: string]: unknown;
+                }[];
+            };
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            userId: string;
+        };
+        /** AccountDeletion */
+        AccountDeletion: {
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            deletedAt: string;
+            /** @description false when the account had been deleted before (nothing changed) */
+            erased: boolean;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            userId: string;
+        };
+        /** AccountDeletionRequest */
+        AccountDeletionRequest: {
+            /**
+             * @description Must be "delete my account": a request without it deletes nothing
+             * @enum {string}
+             */
+            confirm: "delete my account";
+        };
+        /** AccountExport */
+        AccountExport: {
+            /** @description Present once the status is ready */
+            archive: components["schemas"]["AccountArchive"] | null;
+            bytes: number | null;
+            completedAt: string | null;
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            expiresAt: string;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            id: string;
+            /** @enum {unknown} */
+            status: "pending" | "ready" | "failed";
+        };
         /** ActivityItem */
         ActivityItem: {
             competitionId: string | null;
@@ -1585,6 +1836,14 @@ export interface components {
              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
              */
             userId?: string;
+        };
+        /** AdminAccountDeletionRequest */
+        AdminAccountDeletionRequest: {
+            /**
+             * @description Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over; what the wallet holds stays in it
+             * @default false
+             */
+            force: boolean;
         };
         /** Avatar */
         Avatar: {
@@ -1655,6 +1914,7 @@ export interface components {
          *       },
          *       "allowManualEntries": false,
          *       "visibility": "public",
+         *       "scoreOrder": "highest_wins",
          *       "participantCount": 12,
          *       "prizePool": 15400,
          *       "status": "scheduled",
@@ -1707,6 +1967,11 @@ export interface components {
             /** @description Entry fees net of the house share, plus the sponsor prize */
             prizePool: number;
             prizeSplit: components["schemas"]["PrizeSplit"];
+            /**
+             * @description highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+             * @enum {unknown}
+             */
+            scoreOrder: "highest_wins" | "lowest_wins";
             /**
              * @description Money in integer minor units (e.g. cents)
              * @example 2500
@@ -1771,6 +2036,11 @@ export interface components {
             metric?: "steps" | "distance_m" | "active_kcal" | "active_minutes" | "custom";
             name?: string;
             prizeSplit?: components["schemas"]["PrizeSplit"];
+            /**
+             * @description highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+             * @enum {unknown}
+             */
+            scoreOrder?: "highest_wins" | "lowest_wins";
             sponsorPrize?: number;
             /**
              * Format: date-time
@@ -1921,7 +2191,7 @@ export interface components {
                 metric: string;
                 name: string;
                 participantCount: number;
-                /** @description 1 + participants with a strictly higher score */
+                /** @description 1 + participants with a strictly better score (higher, or lower where the lowest wins) */
                 rank: number;
                 score: number;
                 status: string;
@@ -2274,7 +2544,7 @@ export interface components {
         };
         /**
          * Leaderboard
-         * @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
+         * @description Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
          */
         Leaderboard: {
             /** @description With around=me: the caller's entry with up to k neighbours on each side, in order; [] when the caller is not a participant. null without around=me */
@@ -2306,7 +2576,7 @@ export interface components {
             displayName: string | null;
             /** @description Unique place after the tie-break (first to reach the score, then user id) */
             position: number;
-            /** @description Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4) */
+            /** @description Competition rank: 1 + participants with a strictly better score (ties share it: 1, 2, 2, 4) */
             rank: number;
             /**
              * Format: date-time
@@ -2440,6 +2710,11 @@ export interface components {
             metric: "steps" | "distance_m" | "active_kcal" | "active_minutes" | "custom";
             name: string;
             prizeSplit?: components["schemas"]["PrizeSplit"];
+            /**
+             * @description highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+             * @enum {unknown}
+             */
+            scoreOrder?: "highest_wins" | "lowest_wins";
             sponsorPrize?: number;
             /**
              * Format: date-time
@@ -2917,7 +3192,7 @@ export interface components {
              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
              */
             competitionId: string;
-            /** @description set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value */
+            /** @description set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the better of score and value (the higher, or the lower where the lowest wins) */
             operation: "set" | "increment" | "best";
             /**
              * Format: uuid
@@ -3011,6 +3286,12 @@ export interface components {
             duplicate: boolean;
             received: boolean;
         };
+        /** SupabaseAuthEventReply */
+        SupabaseAuthEventReply: {
+            deletion: components["schemas"]["AccountDeletion"] | null;
+            /** @enum {boolean} */
+            received: true;
+        };
         /** SyncResult */
         SyncResult: {
             competitions: components["schemas"]["CompetitionScore"][];
@@ -3091,7 +3372,7 @@ export interface components {
              * @example 2026-11-02T08:30:00.000Z
              */
             joinedAt: string;
-            /** @description 1 + participants with a strictly higher score */
+            /** @description 1 + participants with a strictly better score (higher, or lower where the lowest wins) */
             rank: number;
             score: number;
         };
@@ -5669,6 +5950,220 @@ export interface operations {
             };
         };
     };
+    deleteUserAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "force": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["AdminAccountDeletionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "deletedAt": "2026-11-02T08:30:00.000Z",
+                     *       "erased": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountDeletion"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
     creditWallet: {
         parameters: {
             query?: never;
@@ -5893,6 +6388,157 @@ export interface operations {
             };
         };
     };
+    receiveSupabaseAuthEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @example string */
+                "x-webhook-secret"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "received": true,
+                     *       "deletion": {
+                     *         "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *         "deletedAt": "2026-11-02T08:30:00.000Z",
+                     *         "erased": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SupabaseAuthEventReply"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
     listCompetitions: {
         parameters: {
             query?: {
@@ -5967,6 +6613,7 @@ export interface operations {
                      *           },
                      *           "allowManualEntries": false,
                      *           "visibility": "public",
+                     *           "scoreOrder": "highest_wins",
                      *           "participantCount": 12,
                      *           "prizePool": 15400,
                      *           "status": "scheduled",
@@ -6128,7 +6775,8 @@ export interface operations {
                  *         ]
                  *       },
                  *       "allowManualEntries": false,
-                 *       "visibility": "public"
+                 *       "visibility": "public",
+                 *       "scoreOrder": "highest_wins"
                  *     }
                  */
                 "application/json": components["schemas"]["NewCompetition"];
@@ -6166,6 +6814,7 @@ export interface operations {
                      *       },
                      *       "allowManualEntries": false,
                      *       "visibility": "public",
+                     *       "scoreOrder": "highest_wins",
                      *       "participantCount": 12,
                      *       "prizePool": 15400,
                      *       "status": "scheduled",
@@ -6378,6 +7027,7 @@ export interface operations {
                      *       },
                      *       "allowManualEntries": false,
                      *       "visibility": "public",
+                     *       "scoreOrder": "highest_wins",
                      *       "participantCount": 12,
                      *       "prizePool": 15400,
                      *       "status": "scheduled",
@@ -6578,6 +7228,7 @@ export interface operations {
                      *       },
                      *       "allowManualEntries": false,
                      *       "visibility": "public",
+                     *       "scoreOrder": "highest_wins",
                      *       "participantCount": 12,
                      *       "prizePool": 15400,
                      *       "status": "scheduled",
@@ -6810,6 +7461,7 @@ export interface operations {
                      *       },
                      *       "allowManualEntries": false,
                      *       "visibility": "public",
+                     *       "scoreOrder": "highest_wins",
                      *       "participantCount": 12,
                      *       "prizePool": 15400,
                      *       "status": "scheduled",
@@ -7024,6 +7676,7 @@ export interface operations {
                      *       },
                      *       "allowManualEntries": false,
                      *       "visibility": "public",
+                     *       "scoreOrder": "highest_wins",
                      *       "participantCount": 12,
                      *       "prizePool": 15400,
                      *       "status": "scheduled",
@@ -9440,7 +10093,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. */
+            /** @description Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes. */
             200: {
                 headers: {
                     /** @description private, no-cache: keep it, but ask again (with If-None-Match) before using it */
@@ -9896,6 +10549,794 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    deleteOwnAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "confirm": "delete my account"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AccountDeletionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "deletedAt": "2026-11-02T08:30:00.000Z",
+                     *       "erased": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountDeletion"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    exportOwnAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Everything the service holds about the user, except credentials */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "format": "account-archive/1",
+                     *       "generatedAt": "2026-11-02T08:30:00.000Z",
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "profile": {},
+                     *       "sections": {
+                     *         "participations": [
+                     *           {}
+                     *         ],
+                     *         "scoreEvents": [
+                     *           {}
+                     *         ],
+                     *         "fitnessSamples": [
+                     *           {}
+                     *         ],
+                     *         "dailyTotals": [
+                     *           {}
+                     *         ],
+                     *         "fitnessFlags": [
+                     *           {}
+                     *         ],
+                     *         "activity": [
+                     *           {}
+                     *         ],
+                     *         "walletAccounts": [
+                     *           {}
+                     *         ],
+                     *         "ledgerEntries": [
+                     *           {}
+                     *         ],
+                     *         "deposits": [
+                     *           {}
+                     *         ],
+                     *         "withdrawals": [
+                     *           {}
+                     *         ],
+                     *         "disputes": [
+                     *           {}
+                     *         ],
+                     *         "prizePayouts": [
+                     *           {}
+                     *         ],
+                     *         "payoutAccounts": [
+                     *           {}
+                     *         ],
+                     *         "devices": [
+                     *           {}
+                     *         ],
+                     *         "notificationPreferences": [
+                     *           {}
+                     *         ],
+                     *         "notificationSettings": [
+                     *           {}
+                     *         ],
+                     *         "notifications": [
+                     *           {}
+                     *         ],
+                     *         "notificationDeliveries": [
+                     *           {}
+                     *         ],
+                     *         "connections": [
+                     *           {}
+                     *         ],
+                     *         "competitionsCreated": [
+                     *           {}
+                     *         ],
+                     *         "invitesCreated": [
+                     *           {}
+                     *         ],
+                     *         "webhookEndpointsCreated": [
+                     *           {}
+                     *         ],
+                     *         "events": [
+                     *           {}
+                     *         ],
+                     *         "exports": [
+                     *           {}
+                     *         ]
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountArchive"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    requestAccountExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "status": "pending",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z",
+                     *       "completedAt": "2026-11-02T08:30:00.000Z",
+                     *       "expiresAt": "2026-11-02T08:30:00.000Z",
+                     *       "bytes": 10,
+                     *       "archive": {
+                     *         "format": "account-archive/1",
+                     *         "generatedAt": "2026-11-02T08:30:00.000Z",
+                     *         "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *         "profile": {},
+                     *         "sections": {
+                     *           "participations": [
+                     *             {}
+                     *           ],
+                     *           "scoreEvents": [
+                     *             {}
+                     *           ],
+                     *           "fitnessSamples": [
+                     *             {}
+                     *           ],
+                     *           "dailyTotals": [
+                     *             {}
+                     *           ],
+                     *           "fitnessFlags": [
+                     *             {}
+                     *           ],
+                     *           "activity": [
+                     *             {}
+                     *           ],
+                     *           "walletAccounts": [
+                     *             {}
+                     *           ],
+                     *           "ledgerEntries": [
+                     *             {}
+                     *           ],
+                     *           "deposits": [
+                     *             {}
+                     *           ],
+                     *           "withdrawals": [
+                     *             {}
+                     *           ],
+                     *           "disputes": [
+                     *             {}
+                     *           ],
+                     *           "prizePayouts": [
+                     *             {}
+                     *           ],
+                     *           "payoutAccounts": [
+                     *             {}
+                     *           ],
+                     *           "devices": [
+                     *             {}
+                     *           ],
+                     *           "notificationPreferences": [
+                     *             {}
+                     *           ],
+                     *           "notificationSettings": [
+                     *             {}
+                     *           ],
+                     *           "notifications": [
+                     *             {}
+                     *           ],
+                     *           "notificationDeliveries": [
+                     *             {}
+                     *           ],
+                     *           "connections": [
+                     *             {}
+                     *           ],
+                     *           "competitionsCreated": [
+                     *             {}
+                     *           ],
+                     *           "invitesCreated": [
+                     *             {}
+                     *           ],
+                     *           "webhookEndpointsCreated": [
+                     *             {}
+                     *           ],
+                     *           "events": [
+                     *             {}
+                     *           ],
+                     *           "exports": [
+                     *             {}
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountExport"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    getAccountExport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "status": "pending",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z",
+                     *       "completedAt": "2026-11-02T08:30:00.000Z",
+                     *       "expiresAt": "2026-11-02T08:30:00.000Z",
+                     *       "bytes": 10,
+                     *       "archive": {
+                     *         "format": "account-archive/1",
+                     *         "generatedAt": "2026-11-02T08:30:00.000Z",
+                     *         "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *         "profile": {},
+                     *         "sections": {
+                     *           "participations": [
+                     *             {}
+                     *           ],
+                     *           "scoreEvents": [
+                     *             {}
+                     *           ],
+                     *           "fitnessSamples": [
+                     *             {}
+                     *           ],
+                     *           "dailyTotals": [
+                     *             {}
+                     *           ],
+                     *           "fitnessFlags": [
+                     *             {}
+                     *           ],
+                     *           "activity": [
+                     *             {}
+                     *           ],
+                     *           "walletAccounts": [
+                     *             {}
+                     *           ],
+                     *           "ledgerEntries": [
+                     *             {}
+                     *           ],
+                     *           "deposits": [
+                     *             {}
+                     *           ],
+                     *           "withdrawals": [
+                     *             {}
+                     *           ],
+                     *           "disputes": [
+                     *             {}
+                     *           ],
+                     *           "prizePayouts": [
+                     *             {}
+                     *           ],
+                     *           "payoutAccounts": [
+                     *             {}
+                     *           ],
+                     *           "devices": [
+                     *             {}
+                     *           ],
+                     *           "notificationPreferences": [
+                     *             {}
+                     *           ],
+                     *           "notificationSettings": [
+                     *             {}
+                     *           ],
+                     *           "notifications": [
+                     *             {}
+                     *           ],
+                     *           "notificationDeliveries": [
+                     *             {}
+                     *           ],
+                     *           "connections": [
+                     *             {}
+                     *           ],
+                     *           "competitionsCreated": [
+                     *             {}
+                     *           ],
+                     *           "invitesCreated": [
+                     *             {}
+                     *           ],
+                     *           "webhookEndpointsCreated": [
+                     *             {}
+                     *           ],
+                     *           "events": [
+                     *             {}
+                     *           ],
+                     *           "exports": [
+                     *             {}
+                     *           ]
+                     *         }
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AccountExport"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
             /** @description Rate limit exceeded: wait for `Retry-After` seconds */
@@ -10998,6 +12439,7 @@ export interface operations {
                      *             },
                      *             "allowManualEntries": false,
                      *             "visibility": "public",
+                     *             "scoreOrder": "highest_wins",
                      *             "participantCount": 12,
                      *             "prizePool": 15400,
                      *             "status": "scheduled",

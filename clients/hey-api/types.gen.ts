@@ -7,6 +7,156 @@ export type ClientOptions = {
 export type Webhooks = WebhookCompetitionCreatedWebhookRequest | WebhookCompetitionUpdatedWebhookRequest | WebhookCompetitionStartedWebhookRequest | WebhookCompetitionEndedWebhookRequest | WebhookCompetitionFinalWebhookRequest | WebhookCompetitionCancelledWebhookRequest | WebhookParticipantJoinedWebhookRequest | WebhookParticipantLeftWebhookRequest | WebhookScoreChangedWebhookRequest | WebhookPrizePaidWebhookRequest | WebhookLedgerPostedWebhookRequest | WebhookDepositSucceededWebhookRequest | WebhookDepositFailedWebhookRequest | WebhookWithdrawalPaidWebhookRequest | WebhookWithdrawalFailedWebhookRequest | WebhookFlagRaisedWebhookRequest | WebhookFlagClearedWebhookRequest | WebhookFlagConfirmedWebhookRequest | WebhookSyncCompletedWebhookRequest;
 
 /**
+ * AccountArchive
+ *
+ * Everything the service holds about the user, except credentials
+ */
+export type AccountArchive = {
+    format: 'account-archive/1';
+    /**
+     * ISO-8601 UTC
+     */
+    generatedAt: string;
+    /**
+     * A uuid
+     */
+    userId: string;
+    /**
+     * A stored row, column names as in the database
+     */
+    profile: {
+        [key: string]: unknown;
+    };
+    sections: {
+        participations: Array<{
+            [key: string]: unknown;
+        }>;
+        scoreEvents: Array<{
+            [key: string]: unknown;
+        }>;
+        fitnessSamples: Array<{
+            [key: string]: unknown;
+        }>;
+        dailyTotals: Array<{
+            [key: string]: unknown;
+        }>;
+        fitnessFlags: Array<{
+            [key: string]: unknown;
+        }>;
+        activity: Array<{
+            [key: string]: unknown;
+        }>;
+        walletAccounts: Array<{
+            [key: string]: unknown;
+        }>;
+        ledgerEntries: Array<{
+            [key: string]: unknown;
+        }>;
+        deposits: Array<{
+            [key: string]: unknown;
+        }>;
+        withdrawals: Array<{
+            [key: string]: unknown;
+        }>;
+        disputes: Array<{
+            [key: string]: unknown;
+        }>;
+        prizePayouts: Array<{
+            [key: string]: unknown;
+        }>;
+        payoutAccounts: Array<{
+            [key: string]: unknown;
+        }>;
+        devices: Array<{
+            [key: string]: unknown;
+        }>;
+        notificationPreferences: Array<{
+            [key: string]: unknown;
+        }>;
+        notificationSettings: Array<{
+            [key: string]: unknown;
+        }>;
+        notifications: Array<{
+            [key: string]: unknown;
+        }>;
+        notificationDeliveries: Array<{
+            [key: string]: unknown;
+        }>;
+        connections: Array<{
+            [key: string]: unknown;
+        }>;
+        competitionsCreated: Array<{
+            [key: string]: unknown;
+        }>;
+        invitesCreated: Array<{
+            [key: string]: unknown;
+        }>;
+        webhookEndpointsCreated: Array<{
+            [key: string]: unknown;
+        }>;
+        events: Array<{
+            [key: string]: unknown;
+        }>;
+        exports: Array<{
+            [key: string]: unknown;
+        }>;
+    };
+};
+
+/**
+ * AccountDeletion
+ */
+export type AccountDeletion = {
+    /**
+     * A uuid
+     */
+    userId: string;
+    /**
+     * ISO-8601 UTC
+     */
+    deletedAt: string;
+    /**
+     * false when the account had been deleted before (nothing changed)
+     */
+    erased: boolean;
+};
+
+/**
+ * AccountDeletionRequest
+ */
+export type AccountDeletionRequest = {
+    /**
+     * Must be "delete my account": a request without it deletes nothing
+     */
+    confirm: 'delete my account';
+};
+
+/**
+ * AccountExport
+ */
+export type AccountExport = {
+    /**
+     * A uuid
+     */
+    id: string;
+    status: 'pending' | 'ready' | 'failed';
+    /**
+     * ISO-8601 UTC
+     */
+    createdAt: string;
+    completedAt: string | null;
+    /**
+     * ISO-8601 UTC
+     */
+    expiresAt: string;
+    bytes: number | null;
+    /**
+     * Present once the status is ready
+     */
+    archive: AccountArchive | null;
+};
+
+/**
  * ActivityItem
  */
 export type ActivityItem = {
@@ -45,6 +195,16 @@ export type Actor = {
      * A uuid
      */
     userId?: string;
+};
+
+/**
+ * AdminAccountDeletionRequest
+ */
+export type AdminAccountDeletionRequest = {
+    /**
+     * Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over; what the wallet holds stays in it
+     */
+    force?: boolean;
 };
 
 /**
@@ -153,6 +313,10 @@ export type Competition = {
      */
     visibility: 'public' | 'private';
     /**
+     * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+     */
+    scoreOrder: 'highest_wins' | 'lowest_wins';
+    /**
      * scheduled -> active -> grace -> final -> paid, or cancelled (fees refunded)
      */
     status: 'scheduled' | 'active' | 'grace' | 'final' | 'paid' | 'cancelled';
@@ -225,6 +389,10 @@ export type CompetitionPatch = {
      * private competitions are unlisted: only their creator, participants and admins see them in lists
      */
     visibility?: 'public' | 'private';
+    /**
+     * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+     */
+    scoreOrder?: 'highest_wins' | 'lowest_wins';
 };
 
 /**
@@ -394,7 +562,7 @@ export type Dashboard = {
         participantCount: number;
         score: number;
         /**
-         * 1 + participants with a strictly higher score
+         * 1 + participants with a strictly better score (higher, or lower where the lowest wins)
          */
         rank: number;
     }>;
@@ -795,7 +963,7 @@ export type JoinRequest = {
 /**
  * Leaderboard
  *
- * Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
+ * Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
  */
 export type Leaderboard = {
     /**
@@ -836,7 +1004,7 @@ export type Leaderboard = {
  */
 export type LeaderboardEntry = {
     /**
-     * Competition rank: 1 + participants with a strictly higher score (ties share it: 1, 2, 2, 4)
+     * Competition rank: 1 + participants with a strictly better score (ties share it: 1, 2, 2, 4)
      */
     rank: number;
     /**
@@ -1019,6 +1187,10 @@ export type NewCompetition = {
      * private competitions are unlisted: only their creator, participants and admins see them in lists
      */
     visibility?: 'public' | 'private';
+    /**
+     * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+     */
+    scoreOrder?: 'highest_wins' | 'lowest_wins';
 };
 
 /**
@@ -1555,7 +1727,7 @@ export type ScoreUpdate = {
      */
     userId: string;
     /**
-     * set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the higher of score and value
+     * set: the score becomes value; increment: adds value (may be negative, the score stops at 0); best: keeps the better of score and value (the higher, or the lower where the lowest wins)
      */
     operation: 'set' | 'increment' | 'best';
     /**
@@ -1664,6 +1836,14 @@ export type StripeEventReceipt = {
 };
 
 /**
+ * SupabaseAuthEventReply
+ */
+export type SupabaseAuthEventReply = {
+    received: true;
+    deletion: AccountDeletion | null;
+};
+
+/**
  * SyncResult
  */
 export type SyncResult = {
@@ -1751,7 +1931,7 @@ export type UserCompetition = {
     joinedAt: string;
     score: number;
     /**
-     * 1 + participants with a strictly higher score
+     * 1 + participants with a strictly better score (higher, or lower where the lowest wins)
      */
     rank: number;
     finalRank: number | null;
@@ -2133,6 +2313,55 @@ export type ReadinessResponses = {
 };
 
 export type ReadinessResponse = ReadinessResponses[keyof ReadinessResponses];
+
+export type DeleteOwnAccountData = {
+    body: AccountDeletionRequest;
+    path?: never;
+    query?: never;
+    url: '/api/v1/me';
+};
+
+export type DeleteOwnAccountErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type DeleteOwnAccountError = DeleteOwnAccountErrors[keyof DeleteOwnAccountErrors];
+
+export type DeleteOwnAccountResponses = {
+    /**
+     * OK
+     */
+    200: AccountDeletion;
+};
+
+export type DeleteOwnAccountResponse = DeleteOwnAccountResponses[keyof DeleteOwnAccountResponses];
 
 export type GetMeData = {
     body?: never;
@@ -2660,6 +2889,196 @@ export type CreditWalletResponses = {
 };
 
 export type CreditWalletResponse = CreditWalletResponses[keyof CreditWalletResponses];
+
+export type DeleteUserAccountData = {
+    body: AdminAccountDeletionRequest;
+    path: {
+        /**
+         * A uuid
+         */
+        userId: string;
+    };
+    query?: never;
+    url: '/api/v1/admin/users/{userId}';
+};
+
+export type DeleteUserAccountErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type DeleteUserAccountError = DeleteUserAccountErrors[keyof DeleteUserAccountErrors];
+
+export type DeleteUserAccountResponses = {
+    /**
+     * OK
+     */
+    200: AccountDeletion;
+};
+
+export type DeleteUserAccountResponse = DeleteUserAccountResponses[keyof DeleteUserAccountResponses];
+
+export type ExportOwnAccountData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/me/export';
+};
+
+export type ExportOwnAccountErrors = {
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type ExportOwnAccountError = ExportOwnAccountErrors[keyof ExportOwnAccountErrors];
+
+export type ExportOwnAccountResponses = {
+    /**
+     * Everything the service holds about the user, except credentials
+     */
+    200: AccountArchive;
+};
+
+export type ExportOwnAccountResponse = ExportOwnAccountResponses[keyof ExportOwnAccountResponses];
+
+export type RequestAccountExportData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/me/exports';
+};
+
+export type RequestAccountExportErrors = {
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type RequestAccountExportError = RequestAccountExportErrors[keyof RequestAccountExportErrors];
+
+export type RequestAccountExportResponses = {
+    /**
+     * Accepted
+     */
+    202: AccountExport;
+};
+
+export type RequestAccountExportResponse = RequestAccountExportResponses[keyof RequestAccountExportResponses];
+
+export type GetAccountExportData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/me/exports/{id}';
+};
+
+export type GetAccountExportErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type GetAccountExportError = GetAccountExportErrors[keyof GetAccountExportErrors];
+
+export type GetAccountExportResponses = {
+    /**
+     * OK
+     */
+    200: AccountExport;
+};
+
+export type GetAccountExportResponse = GetAccountExportResponses[keyof GetAccountExportResponses];
 
 export type ListCompetitionsData = {
     body?: never;
@@ -3470,7 +3889,7 @@ export type GetLeaderboardError = GetLeaderboardErrors[keyof GetLeaderboardError
 
 export type GetLeaderboardResponses = {
     /**
-     * Ranking: score descending, then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly higher score, so ties show 1, 2, 2, 4. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
+     * Ranking: score descending (ascending where the competition's scoreOrder is lowest_wins), then reachedAt ascending (whoever reached the score first ranks higher), then userId ascending. `position` is the 1-based place in that order; `rank` is competition ranking, 1 + the number of participants with a strictly better score, so ties show 1, 2, 2, 4. Where the lowest wins, participants without a score yet are not listed. The same rule holds for this endpoint (from Redis or the Postgres fallback), the WebSocket feed and prizes.
      */
     200: Leaderboard;
 };
@@ -6409,6 +6828,54 @@ export type BeginConnectionResponses = {
 };
 
 export type BeginConnectionResponse = BeginConnectionResponses[keyof BeginConnectionResponses];
+
+export type ReceiveSupabaseAuthEventData = {
+    body?: never;
+    headers?: {
+        'x-webhook-secret'?: string;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/v1/auth/supabase/webhook';
+};
+
+export type ReceiveSupabaseAuthEventErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type ReceiveSupabaseAuthEventError = ReceiveSupabaseAuthEventErrors[keyof ReceiveSupabaseAuthEventErrors];
+
+export type ReceiveSupabaseAuthEventResponses = {
+    /**
+     * OK
+     */
+    200: SupabaseAuthEventReply;
+};
+
+export type ReceiveSupabaseAuthEventResponse = ReceiveSupabaseAuthEventResponses[keyof ReceiveSupabaseAuthEventResponses];
 
 export type WebhookCompetitionCreatedWebhookPayload = {
     type: 'competition.created';

@@ -135,13 +135,14 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
   async function loadProfile (userId: string): Promise<Profile> {
     const hit = await cached(userId)
     if (hit) return hit
-    const { rows } = await pool.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = $1`, [userId])
+    const { rows } = await pool.query<ProfileRow>(`SELECT ${PROFILE_COLUMNS} FROM users WHERE id = $1 AND deleted_at IS NULL`, [userId])
     if (rows.length === 0) throw errors.NotFound('User not found')
     const profile = toProfile(rows[0]!)
     await redis.set(cacheKey(userId), JSON.stringify(profile), 'EX', CACHE_TTL_SECONDS).catch(() => {})
     return profile
   }
 
+  // A deleted account (a tombstone) has no profile: 404.
   // The returned profile may be shared between requests: callers must not change it.
   async function getProfile (userId: string): Promise<Profile> {
     if (!freshness) return await loadProfile(userId)
@@ -161,7 +162,7 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
     let rows: ProfileRow[]
     try {
       ({ rows } = await pool.query<ProfileRow>(`UPDATE users SET ${[...sets, 'updated_at = now()'].join(', ')}
-        WHERE id = $1 RETURNING ${PROFILE_COLUMNS}`, [userId, ...fields.map((k) => changes[k])]))
+        WHERE id = $1 AND deleted_at IS NULL RETURNING ${PROFILE_COLUMNS}`, [userId, ...fields.map((k) => changes[k])]))
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw errors.Conflict('Username is already taken')
       throw err
@@ -175,7 +176,7 @@ export function createUsersService ({ pool, redis, redisPrefix, freshness, onPro
   // Points the profile at a new avatar; returns the key of the one it replaced.
   async function setAvatar (userId: string, avatar: { key: string, url: string }): Promise<{ previousKey: string | null }> {
     const { rows } = await pool.query<{ previous_key: string | null }>(`UPDATE users u SET avatar_key = $2, avatar_url = $3, updated_at = now()
-      FROM (SELECT avatar_key AS previous_key FROM users WHERE id = $1 FOR UPDATE) old
+      FROM (SELECT avatar_key AS previous_key FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE) old
       WHERE u.id = $1 RETURNING old.previous_key`, [userId, avatar.key, avatar.url])
     if (rows.length === 0) throw errors.NotFound('User not found')
     await invalidate(userId)

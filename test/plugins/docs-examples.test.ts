@@ -110,6 +110,13 @@ t.test('every request example of the document answers its documented status', as
     await app.pg.query('UPDATE competitions SET created_by = $2 WHERE id = $1', [id, UUID_EXAMPLE])
     return id
   }
+  // A series the example user created: theirs to pause, resume and stop.
+  const ownSeries = async (): Promise<string> => {
+    const { id } = await call(app, admin, 'POST', '/api/v1/competition-series',
+      { name: 'Fixture series', metric: 'steps', schedule: { every: 'day', at: '06:00' }, timeZone: 'UTC', durationSeconds: 86400 })
+    await app.pg.query('UPDATE competition_series SET created_by = $2 WHERE id = $1', [id, UUID_EXAMPLE])
+    return id
+  }
   const webhook = async (): Promise<string> =>
     (await call(app, admin, 'POST', '/api/v1/webhooks', { url: 'https://93.184.215.14/hooks', eventTypes: ['prize.paid'] })).id
   // Path values for the operations that need a competition or a flag in another state.
@@ -132,6 +139,13 @@ t.test('every request example of the document answers its documented status', as
     'POST /api/v1/prizes/distribute/{competitionId}': async () => ({ competitionId: await seedCompetition(app, { status: 'final' }) }),
     'POST /api/v1/admin/flags/{id}/clear': async () => ({ id: flags[0] }),
     'POST /api/v1/admin/flags/{id}/confirm': async () => ({ id: flags[1] }),
+    ...Object.fromEntries(['GET /api/v1/competition-series/{id}', 'POST /api/v1/competition-series/{id}/pause', 'POST /api/v1/competition-series/{id}/stop',
+      ...['GET', 'PUT', 'DELETE'].map((m) => `${m} /api/v1/competition-series/{id}/subscription`)].map((name) => [name, async () => ({ id: await ownSeries() })])),
+    'POST /api/v1/competition-series/{id}/resume': async () => {
+      const id = await ownSeries()
+      await call(app, user, 'POST', `/api/v1/competition-series/${id}/pause`)
+      return { id }
+    },
     ...Object.fromEntries(['GET', 'PATCH', 'DELETE'].map((m) => [`${m} /api/v1/webhooks/{id}`, async () => ({ id: await webhook() })])),
     'POST /api/v1/webhooks/{id}/rotate-secret': async () => ({ id: await webhook() }),
     'GET /api/v1/webhooks/{id}/deliveries': async () => ({ id: await webhook() }),
@@ -166,6 +180,13 @@ t.test('every request example of the document answers its documented status', as
       await connect(app, { id: UUID_EXAMPLE, headers: user }, 'fitbit', fitbit.oauth)
       return { provider: 'fitbit' }
     },
+    // An account of its own to delete (the example caller's holds money and stays).
+    'DELETE /api/v1/admin/users/{userId}': async () => {
+      const userId = randomUUID()
+      await call(app, bearer({ sub: userId }), 'GET', '/api/v1/me')
+      return { userId }
+    },
+    'GET /api/v1/me/exports/{id}': async () => ({ id: (await call(app, user, 'POST', '/api/v1/me/exports')).id }),
     // A job that failed its only attempt: fetched from a queue no worker runs, and failed.
     'POST /api/v1/admin/jobs/dead/{id}/retry': async () => {
       const queue = 'docs.example'
@@ -182,6 +203,8 @@ t.test('every request example of the document answers its documented status', as
     const json = op.requestBody?.content?.['application/json']
     if (op.requestBody !== undefined && json === undefined) continue // a file upload: no example file in a document
     if (name === 'POST /api/v1/payments/stripe/webhook') continue // signed by Stripe: test/routes/payments sends real ones
+    // Ends the example caller's account, which the operations after it need: test/routes/users/deletion.test.ts runs both.
+    if (name === 'DELETE /api/v1/me' || name === 'POST /api/v1/auth/supabase/webhook') continue
     // Reached by the providers (single-use state, signatures): test/routes/connections sends real ones.
     if (path.startsWith('/api/v1/connections/')) continue
     const values = await paths[name]?.() ?? {}

@@ -17,7 +17,8 @@ type Caller = 'anonymous' | 'other' | 'self' | 'admin'
 // :userId, or body.userId) or an admin. admin: admins and trusted services only.
 // ws-user: a WebSocket that needs a valid token (refusals are close codes, not statuses).
 // self: only the user named by the path, not even an admin (moving a user's own money).
-type Rule = 'public' | 'user' | 'owner' | 'self' | 'admin' | 'ws-user'
+// secret: a shared secret header, not a token, is the authentication: every caller without it is 401.
+type Rule = 'public' | 'user' | 'owner' | 'self' | 'admin' | 'ws-user' | 'secret'
 
 const RULES: Record<string, Rule> = {
   'GET /health': 'public',
@@ -46,6 +47,15 @@ const RULES: Record<string, Rule> = {
   'GET /api/v1/users/:userId/transactions': 'owner',
   'GET /api/v1/users/:userId/competitions': 'owner',
   'POST /api/v1/admin/users/:userId/credit': 'admin',
+  // Each caller deletes their own account (callers made for this route alone, see ACCOUNT_ENDING).
+  'DELETE /api/v1/me': 'user',
+  'DELETE /api/v1/admin/users/:userId': 'admin',
+  'GET /api/v1/me/export': 'user',
+  'POST /api/v1/me/exports': 'user',
+  // Another user's export id is 404 (checked in test/routes/users/export.test.ts).
+  'GET /api/v1/me/exports/:id': 'user',
+  // Supabase Database Webhooks send X-Webhook-Secret; a token is no substitute.
+  'POST /api/v1/auth/supabase/webhook': 'secret',
 
   'GET /api/v1/competitions': 'user',
   // COMPETITION_CREATORS=admins (the default) makes creation an admin action.
@@ -130,8 +140,13 @@ const EXPECTED: Record<Exclude<Rule, 'ws-user'>, Record<Caller, number | 'allowe
   user: { anonymous: 401, other: 'allowed', self: 'allowed', admin: 'allowed' },
   owner: { anonymous: 401, other: 403, self: 'allowed', admin: 'allowed' },
   self: { anonymous: 401, other: 403, self: 'allowed', admin: 403 },
-  admin: { anonymous: 401, other: 403, self: 403, admin: 'allowed' }
+  admin: { anonymous: 401, other: 403, self: 403, admin: 'allowed' },
+  secret: { anonymous: 401, other: 401, self: 401, admin: 401 }
 }
+
+// Routes that end the caller's (or self's) account get callers of their own, so the routes
+// after them still have theirs.
+const ACCOUNT_ENDING = new Set(['DELETE /api/v1/me', 'DELETE /api/v1/admin/users/:userId'])
 
 const WILDCARDS: Record<string, string> = {
   '/docs/static/*': 'index.css',
@@ -231,7 +246,10 @@ test('authorisation matrix over the whole route table', async (t) => {
     if (rule === undefined) continue
     // A fresh competition per route, so one route's admin action cannot spoil the next.
     const competition = await createCompetition(app, admin, { startsAt: hoursFromNow(1), endsAt: hoursFromNow(25) })
-    const ctx: Context = { self, other, admin, competitionId: competition.id }
+    const callers = ACCOUNT_ENDING.has(route.key)
+      ? { self: await signIn(app), other: await signIn(app), admin: await signIn(app, { admin: true }) }
+      : { self, other, admin }
+    const ctx: Context = { ...callers, competitionId: competition.id }
 
     await t.test(`${route.key} (${rule})`, async (t) => {
       if (rule === 'ws-user') {

@@ -1,0 +1,64 @@
+import fp from 'fastify-plugin'
+import { publish } from '../services/shared/domain-events.ts'
+import { createTransactor } from '../services/shared/transactions.ts'
+import { createAuthEvents } from '../services/users/auth-events.ts'
+import { createAccountDeletion } from '../services/users/deletion.ts'
+import { createAccountExports, EXPORT_QUEUE } from '../services/users/export.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    accountDeletion: ReturnType<typeof createAccountDeletion>
+    accountExports: ReturnType<typeof createAccountExports>
+    authEvents: ReturnType<typeof createAuthEvents>
+  }
+}
+
+// A stored object (an avatar) left behind by a deletion whose removal failed at first.
+const REMOVE_OBJECT_QUEUE = 'storage.remove'
+
+// Leaving the service: account deletion and export (services/users/deletion.ts, export.ts).
+// After the other domains, since a deletion revokes provider connections.
+export default fp(async function leavingWiring (fastify) {
+  const { pool } = fastify.pg
+  const { jobs, storage, config } = fastify
+  const transact = createTransactor(pool)
+
+  await jobs.work<{ key: string }>(REMOVE_OBJECT_QUEUE, {}, async ({ key }) => { await storage.remove(key) })
+  const deletion = createAccountDeletion({
+    transact,
+    async removeObject (key) {
+      await storage.remove(key).catch(async (err: unknown) => {
+        fastify.log.warn({ err, key }, 'a deleted account\'s stored object could not be removed; a job retries')
+        await jobs.send(pool, REMOVE_OBJECT_QUEUE, { key })
+      })
+    },
+    async revokeConnections (userId) {
+      for (const connection of await fastify.connections.list(userId)) {
+        if (!connection.connected) continue
+        // Revoked at the provider when it answers; the tokens go with the account regardless.
+        await fastify.connections.disconnect(userId, connection.provider, false)
+          .catch((err: unknown) => fastify.log.warn({ err, provider: connection.provider }, 'a provider connection could not be ended before the deletion'))
+      }
+    },
+    async deleted (userId) {
+      await fastify.forgetUser(userId)
+      await fastify.users.invalidate(userId)
+      // Leaderboards show the pseudonym instead of the name.
+      publish(fastify.events, 'user.profile', { userId })
+    }
+  })
+  fastify.decorate('accountDeletion', deletion)
+  fastify.decorate('authEvents', createAuthEvents({ secret: config.SUPABASE_AUTH_WEBHOOK_SECRET, deletion }))
+
+  const exports = createAccountExports({
+    pool,
+    transact,
+    jobs,
+    syncMaxRows: config.ACCOUNT_EXPORT_SYNC_MAX_ROWS,
+    ttlSeconds: config.ACCOUNT_EXPORT_TTL_SECONDS
+  })
+  await jobs.work<{ exportId: string }>(EXPORT_QUEUE, { batchSize: 1 }, async ({ exportId }, attempt) => {
+    await exports.build(exportId, attempt.retryCount >= attempt.retryLimit)
+  })
+  fastify.decorate('accountExports', exports)
+}, { name: 'leaving', dependencies: ['config', 'postgres', 'storage', 'jobs', 'events', 'user-provisioning', 'users-service', 'connections-service'] })
