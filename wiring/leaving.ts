@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import { publish } from '../services/shared/domain-events.ts'
 import { createTransactor } from '../services/shared/transactions.ts'
 import { createAuthEvents } from '../services/users/auth-events.ts'
+import { AUTH_USER_DELETION_QUEUE, createAuthUserRemoval } from '../services/users/auth-identity.ts'
 import { createAccountDeletion } from '../services/users/deletion.ts'
 import { createAccountExports, EXPORT_QUEUE } from '../services/users/export.ts'
 
@@ -24,6 +25,11 @@ export default fp(async function leavingWiring (fastify) {
   const transact = createTransactor(pool)
 
   await jobs.work<{ key: string }>(REMOVE_OBJECT_QUEUE, {}, async ({ key }) => { await storage.remove(key) })
+  // With Supabase configured, the auth user goes too (unless Supabase told us it already went).
+  const authAdmin = config.SUPABASE_URL !== '' && config.SUPABASE_SERVICE_ROLE_KEY !== ''
+    ? createAuthUserRemoval({ url: config.SUPABASE_URL, serviceKey: config.SUPABASE_SERVICE_ROLE_KEY })
+    : null
+  if (authAdmin !== null) await jobs.work<{ userId: string }>(AUTH_USER_DELETION_QUEUE, {}, async ({ userId }) => { await authAdmin(userId) })
   const deletion = createAccountDeletion({
     transact,
     async removeObject (key) {
@@ -39,6 +45,9 @@ export default fp(async function leavingWiring (fastify) {
         await fastify.connections.disconnect(userId, connection.provider, false)
           .catch((err: unknown) => fastify.log.warn({ err, provider: connection.provider }, 'a provider connection could not be ended before the deletion'))
       }
+    },
+    async erased (tx, userId, origin) {
+      if (authAdmin !== null && origin !== 'auth') await jobs.send(tx, AUTH_USER_DELETION_QUEUE, { userId })
     },
     async deleted (userId) {
       await fastify.forgetUser(userId)

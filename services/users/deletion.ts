@@ -20,6 +20,8 @@ export interface DeletionDeps {
   removeObject: (key: string) => Promise<void>
   // Revokes and forgets the user's cloud provider grants before the erasure (best effort).
   revokeConnections: (userId: string) => Promise<void>
+  // In the erasing transaction: work that must follow it, enqueued with it (the auth user's deletion).
+  erased?: (tx: TransactionClient, userId: string, origin: DeletionOrigin) => Promise<void>
   // After commit: every instance refuses the account's tokens; caches and leaderboards forget it.
   deleted: (userId: string) => Promise<void>
 }
@@ -66,7 +68,8 @@ const ERASE = [
   'DELETE FROM fitness_sync_leases WHERE user_id = $1',
   'DELETE FROM activity WHERE user_id = $1',
   'DELETE FROM account_exports WHERE user_id = $1',
-  'DELETE FROM payout_accounts WHERE user_id = $1'
+  'DELETE FROM payout_accounts WHERE user_id = $1',
+  'DELETE FROM competition_series_subscriptions WHERE user_id = $1'
 ]
 
 // The tombstone: the id stays (it is what the ledger and results refer to), nothing else of the person.
@@ -111,6 +114,7 @@ export function createAccountDeletion (deps: DeletionDeps) {
       await scrubCopies(tx, userId, user.display_name)
       for (const statement of ERASE) await tx.query(statement, [userId])
       const { rows: [tombstone] } = await tx.query<{ deleted_at: string }>(TOMBSTONE, [userId, DELETED_NAME, opts.origin])
+      await deps.erased?.(tx, userId, opts.origin)
       return { deletedAt: tombstone!.deleted_at, erased: true, avatarKey: user.avatar_key }
     })
 

@@ -7,6 +7,7 @@ import { bearer, build } from '../../helper.ts'
 import { credit, ledgerTotals, signIn, type Person } from '../competitions/fixtures.ts'
 import { eventually } from '../fitness/fixtures.ts'
 import { startFitbitFake } from '../../fakes/fitbit.ts'
+import { readBody, replyJson, serveLocal } from '../../fakes/http.ts'
 import { leavingConfig, seedAccount, tablesHolding, WEBHOOK_SECRET } from './leaving-fixtures.ts'
 
 const CONFIRM = { confirm: 'delete my account' }
@@ -164,4 +165,33 @@ test('a deletion on one instance is refused on every instance', async (t) => {
   t.equal(res.statusCode, 200, res.body)
   await eventually(async () => (await second.inject({ url: '/api/v1/me', headers: user.headers })).statusCode === 401 ? true : undefined)
   t.pass('the second instance refuses the token once the deletion is announced')
+})
+
+test('with Supabase configured, the auth user behind a deleted account is deleted too', async (t) => {
+  const calls: Array<{ id: string, apikey: unknown, authorization: unknown, body: unknown }> = []
+  const supabase = await serveLocal(async (req, res) => {
+    const match = /^\/auth\/v1\/admin\/users\/([0-9a-f-]{36})$/.exec(req.url ?? '')
+    if (req.method !== 'DELETE' || match === null) return replyJson(res, 404, { code: 404, msg: 'not found' })
+    calls.push({ id: match[1]!, apikey: req.headers.apikey, authorization: req.headers.authorization, body: JSON.parse(await readBody(req)) })
+    replyJson(res, 200, {})
+  }, () => ({ code: 500, msg: 'fake failed' }))
+  t.teardown(supabase.close)
+  const app = await build(t, { config: { LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0, SUPABASE_URL: supabase.url, SUPABASE_SERVICE_ROLE_KEY: 'service-role-key', SUPABASE_AUTH_WEBHOOK_SECRET: WEBHOOK_SECRET } })
+
+  const user = await signIn(app)
+  t.equal((await app.inject({ method: 'DELETE', url: '/api/v1/me', headers: user.headers, payload: CONFIRM })).statusCode, 200)
+  await eventually(async () => calls.length > 0 ? true : undefined, 15_000)
+  t.same(calls, [{ id: user.id, apikey: 'service-role-key', authorization: 'Bearer service-role-key', body: { should_soft_delete: false } }], 'the Auth admin API deleted the user')
+
+  // Deleted in Supabase first: the webhook's deletion asks nothing back.
+  const other = await signIn(app)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/supabase/webhook',
+    headers: { 'x-webhook-secret': WEBHOOK_SECRET },
+    payload: { type: 'DELETE', table: 'users', schema: 'auth', record: null, old_record: { id: other.id } }
+  })
+  t.match(res.json(), { deletion: { erased: true } })
+  const { rows } = await app.pg.query('SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND data->>\'userId\' = $2', ['users.delete-auth-user', other.id])
+  t.equal(rows[0].n, 0, 'no auth deletion job for an account Supabase deleted')
 })
