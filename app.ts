@@ -21,6 +21,7 @@ import liveWiring from './wiring/live.ts'
 import moneyWiring from './wiring/money.ts'
 import usersWiring from './wiring/users.ts'
 import competitionsWiring from './wiring/competitions.ts'
+import seriesWiring from './wiring/series.ts'
 import leaderboardWiring from './wiring/leaderboard.ts'
 import prizesWiring from './wiring/prizes.ts'
 import fitnessWiring from './wiring/fitness.ts'
@@ -76,6 +77,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(moneyWiring)
   await fastify.register(usersWiring)
   await fastify.register(competitionsWiring)
+  await fastify.register(seriesWiring)
   await fastify.register(leaderboardWiring)
   await fastify.register(prizesWiring)
   await fastify.register(fitnessWiring)

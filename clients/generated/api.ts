@@ -277,6 +277,132 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/competition-series": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List competition series, newest first: public ones and the caller's own (admins: all) */
+        get: operations["listSeries"];
+        put?: never;
+        /**
+         * Create a repeating competition (admins, unless COMPETITION_CREATORS=users)
+         * @description The competition fields are a template; each occurrence of the schedule (in timeZone) gets a competition of durationSeconds, created createAheadSeconds before it starts. The template is checked as a competition is (400).
+         */
+        post: operations["createSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competition-series/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A competition series: its template, schedule, status and next occurrence
+         * @description A private series is seen by its creator and admins only (404 for others).
+         */
+        get: operations["getSeries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competition-series/{id}/pause": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Pause a series: no competitions are created until it is resumed
+         * @description Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+         */
+        post: operations["pauseSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competition-series/{id}/resume": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resume a paused series from its next occurrence after now
+         * @description Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+         */
+        post: operations["resumeSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competition-series/{id}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a series for good; competitions already created go on
+         * @description Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+         */
+        post: operations["stopSeries"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/competition-series/{id}/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's subscription to a series, with the outcomes of their latest automatic joins
+         * @description A failed join says why (reason) and moved no money.
+         */
+        get: operations["getSubscription"];
+        /**
+         * Join each competition the series creates from now on automatically, paying its entry fee from the wallet
+         * @description Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why. Subscribing again changes nothing. A stopped series is 409.
+         */
+        put: operations["subscribeToSeries"];
+        post?: never;
+        /** Stop joining the series' competitions automatically; competitions already joined are kept */
+        delete: operations["unsubscribeFromSeries"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/competitions": {
         parameters: {
             query?: never;
@@ -2071,6 +2197,116 @@ export interface components {
             /** @description The participant's score after this sync */
             score: number;
         };
+        /**
+         * CompetitionSeries
+         * @example {
+         *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+         *       "template": {
+         *         "name": "Monday steps",
+         *         "metric": "steps",
+         *         "entryFee": 200,
+         *         "currency": "USD",
+         *         "maxParticipants": 50,
+         *         "prizeSplit": {
+         *           "type": "percent",
+         *           "places": [
+         *             60,
+         *             40
+         *           ]
+         *         },
+         *         "visibility": "public"
+         *       },
+         *       "schedule": {
+         *         "every": "week",
+         *         "weekday": "monday",
+         *         "at": "06:00"
+         *       },
+         *       "timeZone": "Europe/London",
+         *       "durationSeconds": 604800,
+         *       "createAheadSeconds": 172800,
+         *       "status": "active",
+         *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+         *       "subscribed": true,
+         *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+         *       "createdAt": "2026-11-02T08:30:00.000Z"
+         *     }
+         */
+        CompetitionSeries: {
+            createAheadSeconds: number;
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            createdAt: string;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            createdBy: string;
+            durationSeconds: number;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            id: string;
+            /** @description Start of the next competition to be created; null unless active */
+            nextOccurrenceAt: string | null;
+            schedule: components["schemas"]["SeriesSchedule"];
+            /**
+             * @description active creates competitions on schedule; paused creates none until resumed; stopped is for good
+             * @enum {unknown}
+             */
+            status: "active" | "paused" | "stopped";
+            /** @description Whether the caller joins each new competition automatically */
+            subscribed: boolean;
+            template: components["schemas"]["CompetitionTemplate"];
+            timeZone: string;
+        };
+        /** CompetitionSeriesPage */
+        CompetitionSeriesPage: {
+            items: components["schemas"]["CompetitionSeries"][];
+            /** @description Pass as `cursor` for the next page; null at the end */
+            nextCursor: string | null;
+            /** @description Pass as `cursor` for the previous page; null on the first */
+            prevCursor: string | null;
+        };
+        /**
+         * CompetitionTemplate
+         * @description The fields each competition of the series is created with (its name gets the local start day)
+         */
+        CompetitionTemplate: {
+            allowManualEntries?: boolean;
+            /**
+             * @description ISO-4217 currency code
+             * @example USD
+             */
+            currency?: string;
+            description?: string;
+            entryFee?: number;
+            /** @description How long late syncs still count after the end */
+            gracePeriodSeconds?: number;
+            /** @description House share of entry fees, in basis points */
+            houseShareBps?: number;
+            maxParticipants?: number | null;
+            /** @enum {unknown} */
+            metric: "steps" | "distance_m" | "active_kcal" | "active_minutes" | "custom";
+            name: string;
+            prizeSplit?: components["schemas"]["PrizeSplit"];
+            /**
+             * @description highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+             * @enum {unknown}
+             */
+            scoreOrder?: "highest_wins" | "lowest_wins";
+            sponsorPrize?: number;
+            /**
+             * @description private competitions are unlisted: only their creator, participants and admins see them in lists
+             * @enum {unknown}
+             */
+            visibility?: "public" | "private";
+        };
         ConflictError: components["schemas"]["Error"] & {
             /**
              * @description What went wrong; new codes may be added to this list, so treat an unknown one like the status alone
@@ -2172,6 +2408,19 @@ export interface components {
              * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
              */
             userId: string;
+        };
+        /** DailySchedule */
+        DailySchedule: {
+            /**
+             * @description Local wall-clock time, HH:MM (24 h)
+             * @example 06:00
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            every: "DailySchedule";
         };
         /** Dashboard */
         Dashboard: {
@@ -2686,6 +2935,21 @@ export interface components {
              */
             currency: string;
         };
+        /** MonthlySchedule */
+        MonthlySchedule: {
+            /**
+             * @description Local wall-clock time, HH:MM (24 h)
+             * @example 06:00
+             */
+            at: string;
+            /** @description Day of the month; 29-31 fall on the last day of shorter months */
+            day: number;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            every: "MonthlySchedule";
+        };
         /** NewCompetition */
         NewCompetition: {
             allowManualEntries?: boolean;
@@ -2726,6 +2990,53 @@ export interface components {
              * @example Europe/Paris
              */
             timeZone?: string;
+            /**
+             * @description private competitions are unlisted: only their creator, participants and admins see them in lists
+             * @enum {unknown}
+             */
+            visibility?: "public" | "private";
+        };
+        /** NewCompetitionSeries */
+        NewCompetitionSeries: {
+            allowManualEntries?: boolean;
+            /**
+             * @description How long before its start each competition is created, so people can see and join it (default one day)
+             * @default 86400
+             */
+            createAheadSeconds: number;
+            /**
+             * @description ISO-4217 currency code
+             * @example USD
+             */
+            currency?: string;
+            description?: string;
+            /**
+             * @description How long each competition runs
+             * @example 604800
+             */
+            durationSeconds: number;
+            entryFee?: number;
+            /** @description How long late syncs still count after the end */
+            gracePeriodSeconds?: number;
+            /** @description House share of entry fees, in basis points */
+            houseShareBps?: number;
+            maxParticipants?: number | null;
+            /** @enum {unknown} */
+            metric: "steps" | "distance_m" | "active_kcal" | "active_minutes" | "custom";
+            name: string;
+            prizeSplit?: components["schemas"]["PrizeSplit"];
+            schedule: components["schemas"]["SeriesSchedule"];
+            /**
+             * @description highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+             * @enum {unknown}
+             */
+            scoreOrder?: "highest_wins" | "lowest_wins";
+            sponsorPrize?: number;
+            /**
+             * @description IANA time zone, e.g. Europe/Paris
+             * @example Europe/Paris
+             */
+            timeZone: string;
             /**
              * @description private competitions are unlisted: only their creator, participants and admins see them in lists
              * @enum {unknown}
@@ -3224,6 +3535,56 @@ export interface components {
              */
             userId: string;
         };
+        /** SeriesAutoJoin */
+        SeriesAutoJoin: {
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            at: string;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            competitionId: string;
+            /** @description What the join said when it failed */
+            message: string | null;
+            /**
+             * Format: date-time
+             * @description ISO-8601 UTC
+             * @example 2026-11-02T08:30:00.000Z
+             */
+            occursAt: string;
+            reason: ("insufficient_funds" | "outstanding_debt" | "full" | "closed" | "not_allowed" | "limit_exceeded") | null;
+            /** @enum {unknown} */
+            status: "joined" | "failed";
+        };
+        /**
+         * SeriesSchedule
+         * @description When each competition starts, in the series' time zone (DST-aware: a Monday 06:00 stays 06:00 local time). A time the clocks skip moves on by the gap; a time that happens twice is its first.
+         */
+        SeriesSchedule: components["schemas"]["DailySchedule"] | components["schemas"]["WeeklySchedule"] | components["schemas"]["MonthlySchedule"];
+        /** SeriesSubscription */
+        SeriesSubscription: {
+            /** @description The latest automatic joins, newest first (at most 20) */
+            outcomes: components["schemas"]["SeriesAutoJoin"][];
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            seriesId: string;
+            subscribed: boolean;
+            subscribedAt: string | null;
+            /**
+             * Format: uuid
+             * @description A uuid
+             * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+             */
+            userId: string;
+        };
         ServiceUnavailableError: components["schemas"]["Error"] & {
             /**
              * @description What went wrong; new codes may be added to this list, so treat an unknown one like the status alone
@@ -3608,6 +3969,21 @@ export interface components {
              */
             updatedAt: string;
             url: string;
+        };
+        /** WeeklySchedule */
+        WeeklySchedule: {
+            /**
+             * @description Local wall-clock time, HH:MM (24 h)
+             * @example 06:00
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            every: "WeeklySchedule";
+            /** @enum {unknown} */
+            weekday: "sunday" | "monday" | "tuesday" | "wednesday" | "thursday" | "friday" | "saturday";
         };
         /** Withdrawal */
         Withdrawal: {
@@ -6477,6 +6853,1718 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    listSeries: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                /** @example 20 */
+                limit?: number;
+                /**
+                 * @description active creates competitions on schedule; paused creates none until resumed; stopped is for good
+                 * @example active
+                 */
+                status?: "active" | "paused" | "stopped";
+                /**
+                 * @description Only the series the caller is (or is not) subscribed to
+                 * @example true
+                 */
+                subscribed?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "template": {
+                     *             "name": "Monday steps",
+                     *             "metric": "steps",
+                     *             "entryFee": 200,
+                     *             "currency": "USD",
+                     *             "maxParticipants": 50,
+                     *             "prizeSplit": {
+                     *               "type": "percent",
+                     *               "places": [
+                     *                 60,
+                     *                 40
+                     *               ]
+                     *             },
+                     *             "visibility": "public"
+                     *           },
+                     *           "schedule": {
+                     *             "every": "week",
+                     *             "weekday": "monday",
+                     *             "at": "06:00"
+                     *           },
+                     *           "timeZone": "Europe/London",
+                     *           "durationSeconds": 604800,
+                     *           "createAheadSeconds": 172800,
+                     *           "status": "active",
+                     *           "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *           "subscribed": true,
+                     *           "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "createdAt": "2026-11-02T08:30:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ",
+                     *       "prevCursor": "eyJzIjoxMjAwLCJpZCI6IjZmMWMifQ"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeriesPage"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    createSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Monday steps",
+                 *       "metric": "steps",
+                 *       "entryFee": 200,
+                 *       "currency": "USD",
+                 *       "maxParticipants": 50,
+                 *       "prizeSplit": {
+                 *         "type": "percent",
+                 *         "places": [
+                 *           60,
+                 *           40
+                 *         ]
+                 *       },
+                 *       "visibility": "public",
+                 *       "schedule": {
+                 *         "every": "week",
+                 *         "weekday": "monday",
+                 *         "at": "06:00"
+                 *       },
+                 *       "timeZone": "Europe/London",
+                 *       "durationSeconds": 604800,
+                 *       "createAheadSeconds": 172800
+                 *     }
+                 */
+                "application/json": components["schemas"]["NewCompetitionSeries"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "template": {
+                     *         "name": "Monday steps",
+                     *         "metric": "steps",
+                     *         "entryFee": 200,
+                     *         "currency": "USD",
+                     *         "maxParticipants": 50,
+                     *         "prizeSplit": {
+                     *           "type": "percent",
+                     *           "places": [
+                     *             60,
+                     *             40
+                     *           ]
+                     *         },
+                     *         "visibility": "public"
+                     *       },
+                     *       "schedule": {
+                     *         "every": "week",
+                     *         "weekday": "monday",
+                     *         "at": "06:00"
+                     *       },
+                     *       "timeZone": "Europe/London",
+                     *       "durationSeconds": 604800,
+                     *       "createAheadSeconds": 172800,
+                     *       "status": "active",
+                     *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *       "subscribed": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeries"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 413,
+                     *       "code": "PAYLOAD_TOO_LARGE",
+                     *       "error": "Payload Too Large",
+                     *       "message": "Payload too large",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PayloadTooLargeError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    getSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "template": {
+                     *         "name": "Monday steps",
+                     *         "metric": "steps",
+                     *         "entryFee": 200,
+                     *         "currency": "USD",
+                     *         "maxParticipants": 50,
+                     *         "prizeSplit": {
+                     *           "type": "percent",
+                     *           "places": [
+                     *             60,
+                     *             40
+                     *           ]
+                     *         },
+                     *         "visibility": "public"
+                     *       },
+                     *       "schedule": {
+                     *         "every": "week",
+                     *         "weekday": "monday",
+                     *         "at": "06:00"
+                     *       },
+                     *       "timeZone": "Europe/London",
+                     *       "durationSeconds": 604800,
+                     *       "createAheadSeconds": 172800,
+                     *       "status": "active",
+                     *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *       "subscribed": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeries"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    pauseSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "template": {
+                     *         "name": "Monday steps",
+                     *         "metric": "steps",
+                     *         "entryFee": 200,
+                     *         "currency": "USD",
+                     *         "maxParticipants": 50,
+                     *         "prizeSplit": {
+                     *           "type": "percent",
+                     *           "places": [
+                     *             60,
+                     *             40
+                     *           ]
+                     *         },
+                     *         "visibility": "public"
+                     *       },
+                     *       "schedule": {
+                     *         "every": "week",
+                     *         "weekday": "monday",
+                     *         "at": "06:00"
+                     *       },
+                     *       "timeZone": "Europe/London",
+                     *       "durationSeconds": 604800,
+                     *       "createAheadSeconds": 172800,
+                     *       "status": "active",
+                     *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *       "subscribed": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeries"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    resumeSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "template": {
+                     *         "name": "Monday steps",
+                     *         "metric": "steps",
+                     *         "entryFee": 200,
+                     *         "currency": "USD",
+                     *         "maxParticipants": 50,
+                     *         "prizeSplit": {
+                     *           "type": "percent",
+                     *           "places": [
+                     *             60,
+                     *             40
+                     *           ]
+                     *         },
+                     *         "visibility": "public"
+                     *       },
+                     *       "schedule": {
+                     *         "every": "week",
+                     *         "weekday": "monday",
+                     *         "at": "06:00"
+                     *       },
+                     *       "timeZone": "Europe/London",
+                     *       "durationSeconds": 604800,
+                     *       "createAheadSeconds": 172800,
+                     *       "status": "active",
+                     *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *       "subscribed": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeries"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    stopSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "template": {
+                     *         "name": "Monday steps",
+                     *         "metric": "steps",
+                     *         "entryFee": 200,
+                     *         "currency": "USD",
+                     *         "maxParticipants": 50,
+                     *         "prizeSplit": {
+                     *           "type": "percent",
+                     *           "places": [
+                     *             60,
+                     *             40
+                     *           ]
+                     *         },
+                     *         "visibility": "public"
+                     *       },
+                     *       "schedule": {
+                     *         "every": "week",
+                     *         "weekday": "monday",
+                     *         "at": "06:00"
+                     *       },
+                     *       "timeZone": "Europe/London",
+                     *       "durationSeconds": 604800,
+                     *       "createAheadSeconds": 172800,
+                     *       "status": "active",
+                     *       "nextOccurrenceAt": "2030-01-07T06:00:00.000Z",
+                     *       "subscribed": true,
+                     *       "createdBy": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "createdAt": "2026-11-02T08:30:00.000Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CompetitionSeries"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    getSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "seriesId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "subscribed": true,
+                     *       "subscribedAt": "2026-11-02T08:30:00.000Z",
+                     *       "outcomes": [
+                     *         {
+                     *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "occursAt": "2026-11-02T08:30:00.000Z",
+                     *           "status": "joined",
+                     *           "reason": "insufficient_funds",
+                     *           "message": "Explained in words",
+                     *           "at": "2026-11-02T08:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SeriesSubscription"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    subscribeToSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "seriesId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "subscribed": true,
+                     *       "subscribedAt": "2026-11-02T08:30:00.000Z",
+                     *       "outcomes": [
+                     *         {
+                     *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "occursAt": "2026-11-02T08:30:00.000Z",
+                     *           "status": "joined",
+                     *           "reason": "insufficient_funds",
+                     *           "message": "Explained in words",
+                     *           "at": "2026-11-02T08:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SeriesSubscription"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
+                };
+            };
+            /** @description Conflict with the current state (duplicate, full, already done, insufficient funds) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 409,
+                     *       "code": "CONFLICT",
+                     *       "error": "Conflict",
+                     *       "message": "Conflict with the current state (duplicate, full, already done, insufficient funds)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ConflictError"];
+                };
+            };
+            /** @description Rate limit exceeded: wait for `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "RATE_LIMITED",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Rate limit exceeded",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TooManyRequestsError"];
+                };
+            };
+            /** @description Unexpected failure; the body never shows internals */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 500,
+                     *       "code": "INTERNAL_ERROR",
+                     *       "error": "Internal Server Error",
+                     *       "message": "Unexpected failure; the body never shows internals",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["InternalServerError"];
+                };
+            };
+            /** @description A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "SERVICE_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED)",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ServiceUnavailableError"];
+                };
+            };
+        };
+    };
+    unsubscribeFromSeries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A uuid
+                 * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                 */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "seriesId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "userId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *       "subscribed": true,
+                     *       "subscribedAt": "2026-11-02T08:30:00.000Z",
+                     *       "outcomes": [
+                     *         {
+                     *           "competitionId": "6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f",
+                     *           "occursAt": "2026-11-02T08:30:00.000Z",
+                     *           "status": "joined",
+                     *           "reason": "insufficient_funds",
+                     *           "message": "Explained in words",
+                     *           "at": "2026-11-02T08:30:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SeriesSubscription"];
+                };
+            };
+            /** @description Bad request: a field failed validation (`details` names it) or the request is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Bad Request",
+                     *       "message": "body.name must NOT have fewer than 1 characters",
+                     *       "requestId": "req-6f1c4b7e",
+                     *       "details": [
+                     *         {
+                     *           "field": "body.name",
+                     *           "message": "must NOT have fewer than 1 characters"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["BadRequestError"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "Missing, expired or invalid bearer token",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Not found",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["NotFoundError"];
                 };
             };
             /** @description Rate limit exceeded: wait for `Retry-After` seconds */

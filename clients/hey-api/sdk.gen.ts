@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.ts';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type TDataShape } from './client/index.ts';
-import type { ApproveWithdrawalData, ApproveWithdrawalErrors, ApproveWithdrawalResponses, BeginConnectionData, BeginConnectionErrors, BeginConnectionResponses, CalculatePrizesData, CalculatePrizesErrors, CalculatePrizesResponses, CancelCompetitionData, CancelCompetitionErrors, CancelCompetitionResponses, ClearFitnessFlagData, ClearFitnessFlagErrors, ClearFitnessFlagResponses, ConfirmFitnessFlagData, ConfirmFitnessFlagErrors, ConfirmFitnessFlagResponses, CountUnreadNotificationsData, CountUnreadNotificationsErrors, CountUnreadNotificationsResponses, CreateCompetitionData, CreateCompetitionErrors, CreateCompetitionResponses, CreateInviteData, CreateInviteErrors, CreateInviteResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, CreditWalletData, CreditWalletErrors, CreditWalletResponses, DeleteOwnAccountData, DeleteOwnAccountErrors, DeleteOwnAccountResponses, DeleteUserAccountData, DeleteUserAccountErrors, DeleteUserAccountResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, DisconnectProviderData, DisconnectProviderErrors, DisconnectProviderResponses, DistributePrizesData, DistributePrizesErrors, DistributePrizesResponses, EndCompetitionEarlyData, EndCompetitionEarlyErrors, EndCompetitionEarlyResponses, ExportOwnAccountData, ExportOwnAccountErrors, ExportOwnAccountResponses, GetAccountExportData, GetAccountExportErrors, GetAccountExportResponses, GetCompetitionData, GetCompetitionErrors, GetCompetitionResponses, GetDashboardData, GetDashboardErrors, GetDashboardResponses, GetDepositData, GetDepositErrors, GetDepositResponses, GetFitnessStatsData, GetFitnessStatsErrors, GetFitnessStatsResponses, GetLeaderboardData, GetLeaderboardErrors, GetLeaderboardResponses, GetMeData, GetMeErrors, GetMeResponses, GetNotificationPreferencesData, GetNotificationPreferencesErrors, GetNotificationPreferencesResponses, GetPayoutAccountData, GetPayoutAccountErrors, GetPayoutAccountResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetWalletData, GetWalletErrors, GetWalletResponses, GetWebhookEndpointData, GetWebhookEndpointErrors, GetWebhookEndpointResponses, GetWithdrawalData, GetWithdrawalErrors, GetWithdrawalResponses, JoinCompetitionData, JoinCompetitionErrors, JoinCompetitionResponses, LeaveCompetitionData, LeaveCompetitionErrors, LeaveCompetitionResponses, ListActivityData, ListActivityErrors, ListActivityResponses, ListAllWithdrawalsData, ListAllWithdrawalsErrors, ListAllWithdrawalsResponses, ListCompetitionsData, ListCompetitionsErrors, ListCompetitionsResponses, ListConnectionsData, ListConnectionsErrors, ListConnectionsResponses, ListDeadJobsData, ListDeadJobsErrors, ListDeadJobsResponses, ListDepositsData, ListDepositsErrors, ListDepositsResponses, ListFitnessFlagsData, ListFitnessFlagsErrors, ListFitnessFlagsResponses, ListInvitesData, ListInvitesErrors, ListInvitesResponses, ListJobQueuesData, ListJobQueuesErrors, ListJobQueuesResponses, ListNotificationsData, ListNotificationsErrors, ListNotificationsResponses, ListPushDevicesData, ListPushDevicesErrors, ListPushDevicesResponses, ListReconciliationsData, ListReconciliationsErrors, ListReconciliationsResponses, ListTransactionsData, ListTransactionsErrors, ListTransactionsResponses, ListUserCompetitionsData, ListUserCompetitionsErrors, ListUserCompetitionsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, ListWithdrawalsData, ListWithdrawalsErrors, ListWithdrawalsResponses, LivenessData, LivenessErrors, LivenessResponses, MarkAllNotificationsReadData, MarkAllNotificationsReadErrors, MarkAllNotificationsReadResponses, MarkNotificationReadData, MarkNotificationReadErrors, MarkNotificationReadResponses, OnboardPayoutAccountData, OnboardPayoutAccountErrors, OnboardPayoutAccountResponses, ProviderCallbackData, ProviderCallbackErrors, ProviderCallbackResponses, ReadinessData, ReadinessErrors, ReadinessResponses, RebuildLeaderboardData, RebuildLeaderboardErrors, RebuildLeaderboardResponses, RebuildLeaderboardsData, RebuildLeaderboardsErrors, RebuildLeaderboardsResponses, ReceiveProviderWebhookData, ReceiveProviderWebhookErrors, ReceiveProviderWebhookResponses, ReceiveStripeEventData, ReceiveStripeEventErrors, ReceiveStripeEventResponses, ReceiveSupabaseAuthEventData, ReceiveSupabaseAuthEventErrors, ReceiveSupabaseAuthEventResponses, RegisterPushDeviceData, RegisterPushDeviceErrors, RegisterPushDeviceResponses, RejectWithdrawalData, RejectWithdrawalErrors, RejectWithdrawalResponses, RemovePushDeviceData, RemovePushDeviceErrors, RemovePushDeviceResponses, ReplayWebhookDeliveryData, ReplayWebhookDeliveryErrors, ReplayWebhookDeliveryResponses, RequestAccountExportData, RequestAccountExportErrors, RequestAccountExportResponses, RequestWithdrawalData, RequestWithdrawalErrors, RequestWithdrawalResponses, RetryDeadJobData, RetryDeadJobErrors, RetryDeadJobResponses, RevokeInviteData, RevokeInviteErrors, RevokeInviteResponses, RotateWebhookSecretData, RotateWebhookSecretErrors, RotateWebhookSecretResponses, RunReconciliationData, RunReconciliationErrors, RunReconciliationResponses, StartDepositData, StartDepositErrors, StartDepositResponses, SyncFitnessData, SyncFitnessErrors, SyncFitnessResponses, UpdateCompetitionData, UpdateCompetitionErrors, UpdateCompetitionResponses, UpdateNotificationPreferencesData, UpdateNotificationPreferencesErrors, UpdateNotificationPreferencesResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateWebhookEndpointData, UpdateWebhookEndpointErrors, UpdateWebhookEndpointResponses, UploadAvatarData, UploadAvatarErrors, UploadAvatarResponses, VerifyProviderWebhookData, VerifyProviderWebhookErrors, VerifyProviderWebhookResponses } from './types.gen.ts';
+import type { ApproveWithdrawalData, ApproveWithdrawalErrors, ApproveWithdrawalResponses, BeginConnectionData, BeginConnectionErrors, BeginConnectionResponses, CalculatePrizesData, CalculatePrizesErrors, CalculatePrizesResponses, CancelCompetitionData, CancelCompetitionErrors, CancelCompetitionResponses, ClearFitnessFlagData, ClearFitnessFlagErrors, ClearFitnessFlagResponses, ConfirmFitnessFlagData, ConfirmFitnessFlagErrors, ConfirmFitnessFlagResponses, CountUnreadNotificationsData, CountUnreadNotificationsErrors, CountUnreadNotificationsResponses, CreateCompetitionData, CreateCompetitionErrors, CreateCompetitionResponses, CreateInviteData, CreateInviteErrors, CreateInviteResponses, CreateSeriesData, CreateSeriesErrors, CreateSeriesResponses, CreateWebhookEndpointData, CreateWebhookEndpointErrors, CreateWebhookEndpointResponses, CreditWalletData, CreditWalletErrors, CreditWalletResponses, DeleteOwnAccountData, DeleteOwnAccountErrors, DeleteOwnAccountResponses, DeleteUserAccountData, DeleteUserAccountErrors, DeleteUserAccountResponses, DeleteWebhookEndpointData, DeleteWebhookEndpointErrors, DeleteWebhookEndpointResponses, DisconnectProviderData, DisconnectProviderErrors, DisconnectProviderResponses, DistributePrizesData, DistributePrizesErrors, DistributePrizesResponses, EndCompetitionEarlyData, EndCompetitionEarlyErrors, EndCompetitionEarlyResponses, ExportOwnAccountData, ExportOwnAccountErrors, ExportOwnAccountResponses, GetAccountExportData, GetAccountExportErrors, GetAccountExportResponses, GetCompetitionData, GetCompetitionErrors, GetCompetitionResponses, GetDashboardData, GetDashboardErrors, GetDashboardResponses, GetDepositData, GetDepositErrors, GetDepositResponses, GetFitnessStatsData, GetFitnessStatsErrors, GetFitnessStatsResponses, GetLeaderboardData, GetLeaderboardErrors, GetLeaderboardResponses, GetMeData, GetMeErrors, GetMeResponses, GetNotificationPreferencesData, GetNotificationPreferencesErrors, GetNotificationPreferencesResponses, GetPayoutAccountData, GetPayoutAccountErrors, GetPayoutAccountResponses, GetProfileData, GetProfileErrors, GetProfileResponses, GetSeriesData, GetSeriesErrors, GetSeriesResponses, GetSubscriptionData, GetSubscriptionErrors, GetSubscriptionResponses, GetWalletData, GetWalletErrors, GetWalletResponses, GetWebhookEndpointData, GetWebhookEndpointErrors, GetWebhookEndpointResponses, GetWithdrawalData, GetWithdrawalErrors, GetWithdrawalResponses, JoinCompetitionData, JoinCompetitionErrors, JoinCompetitionResponses, LeaveCompetitionData, LeaveCompetitionErrors, LeaveCompetitionResponses, ListActivityData, ListActivityErrors, ListActivityResponses, ListAllWithdrawalsData, ListAllWithdrawalsErrors, ListAllWithdrawalsResponses, ListCompetitionsData, ListCompetitionsErrors, ListCompetitionsResponses, ListConnectionsData, ListConnectionsErrors, ListConnectionsResponses, ListDeadJobsData, ListDeadJobsErrors, ListDeadJobsResponses, ListDepositsData, ListDepositsErrors, ListDepositsResponses, ListFitnessFlagsData, ListFitnessFlagsErrors, ListFitnessFlagsResponses, ListInvitesData, ListInvitesErrors, ListInvitesResponses, ListJobQueuesData, ListJobQueuesErrors, ListJobQueuesResponses, ListNotificationsData, ListNotificationsErrors, ListNotificationsResponses, ListPushDevicesData, ListPushDevicesErrors, ListPushDevicesResponses, ListReconciliationsData, ListReconciliationsErrors, ListReconciliationsResponses, ListSeriesData, ListSeriesErrors, ListSeriesResponses, ListTransactionsData, ListTransactionsErrors, ListTransactionsResponses, ListUserCompetitionsData, ListUserCompetitionsErrors, ListUserCompetitionsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, ListWebhookEndpointsData, ListWebhookEndpointsErrors, ListWebhookEndpointsResponses, ListWithdrawalsData, ListWithdrawalsErrors, ListWithdrawalsResponses, LivenessData, LivenessErrors, LivenessResponses, MarkAllNotificationsReadData, MarkAllNotificationsReadErrors, MarkAllNotificationsReadResponses, MarkNotificationReadData, MarkNotificationReadErrors, MarkNotificationReadResponses, OnboardPayoutAccountData, OnboardPayoutAccountErrors, OnboardPayoutAccountResponses, PauseSeriesData, PauseSeriesErrors, PauseSeriesResponses, ProviderCallbackData, ProviderCallbackErrors, ProviderCallbackResponses, ReadinessData, ReadinessErrors, ReadinessResponses, RebuildLeaderboardData, RebuildLeaderboardErrors, RebuildLeaderboardResponses, RebuildLeaderboardsData, RebuildLeaderboardsErrors, RebuildLeaderboardsResponses, ReceiveProviderWebhookData, ReceiveProviderWebhookErrors, ReceiveProviderWebhookResponses, ReceiveStripeEventData, ReceiveStripeEventErrors, ReceiveStripeEventResponses, ReceiveSupabaseAuthEventData, ReceiveSupabaseAuthEventErrors, ReceiveSupabaseAuthEventResponses, RegisterPushDeviceData, RegisterPushDeviceErrors, RegisterPushDeviceResponses, RejectWithdrawalData, RejectWithdrawalErrors, RejectWithdrawalResponses, RemovePushDeviceData, RemovePushDeviceErrors, RemovePushDeviceResponses, ReplayWebhookDeliveryData, ReplayWebhookDeliveryErrors, ReplayWebhookDeliveryResponses, RequestAccountExportData, RequestAccountExportErrors, RequestAccountExportResponses, RequestWithdrawalData, RequestWithdrawalErrors, RequestWithdrawalResponses, ResumeSeriesData, ResumeSeriesErrors, ResumeSeriesResponses, RetryDeadJobData, RetryDeadJobErrors, RetryDeadJobResponses, RevokeInviteData, RevokeInviteErrors, RevokeInviteResponses, RotateWebhookSecretData, RotateWebhookSecretErrors, RotateWebhookSecretResponses, RunReconciliationData, RunReconciliationErrors, RunReconciliationResponses, StartDepositData, StartDepositErrors, StartDepositResponses, StopSeriesData, StopSeriesErrors, StopSeriesResponses, SubscribeToSeriesData, SubscribeToSeriesErrors, SubscribeToSeriesResponses, SyncFitnessData, SyncFitnessErrors, SyncFitnessResponses, UnsubscribeFromSeriesData, UnsubscribeFromSeriesErrors, UnsubscribeFromSeriesResponses, UpdateCompetitionData, UpdateCompetitionErrors, UpdateCompetitionResponses, UpdateNotificationPreferencesData, UpdateNotificationPreferencesErrors, UpdateNotificationPreferencesResponses, UpdateProfileData, UpdateProfileErrors, UpdateProfileResponses, UpdateScoreData, UpdateScoreErrors, UpdateScoreResponses, UpdateWebhookEndpointData, UpdateWebhookEndpointErrors, UpdateWebhookEndpointResponses, UploadAvatarData, UploadAvatarErrors, UploadAvatarResponses, VerifyProviderWebhookData, VerifyProviderWebhookErrors, VerifyProviderWebhookResponses } from './types.gen.ts';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -324,6 +324,105 @@ export const endCompetitionEarly = <ThrowOnError extends boolean = false>(option
 export const listUserCompetitions = <ThrowOnError extends boolean = false>(options: Options<ListUserCompetitionsData, ThrowOnError>): RequestResult<ListUserCompetitionsResponses, ListUserCompetitionsErrors, ThrowOnError> => (options.client ?? client).get<ListUserCompetitionsResponses, ListUserCompetitionsErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],
     url: '/api/v1/users/{userId}/competitions',
+    ...options
+});
+
+/**
+ * List competition series, newest first: public ones and the caller's own (admins: all)
+ */
+export const listSeries = <ThrowOnError extends boolean = false>(options?: Options<ListSeriesData, ThrowOnError>): RequestResult<ListSeriesResponses, ListSeriesErrors, ThrowOnError> => (options?.client ?? client).get<ListSeriesResponses, ListSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series',
+    ...options
+});
+
+/**
+ * Create a repeating competition (admins, unless COMPETITION_CREATORS=users)
+ *
+ * The competition fields are a template; each occurrence of the schedule (in timeZone) gets a competition of durationSeconds, created createAheadSeconds before it starts. The template is checked as a competition is (400).
+ */
+export const createSeries = <ThrowOnError extends boolean = false>(options: Options<CreateSeriesData, ThrowOnError>): RequestResult<CreateSeriesResponses, CreateSeriesErrors, ThrowOnError> => (options.client ?? client).post<CreateSeriesResponses, CreateSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * A competition series: its template, schedule, status and next occurrence
+ *
+ * A private series is seen by its creator and admins only (404 for others).
+ */
+export const getSeries = <ThrowOnError extends boolean = false>(options: Options<GetSeriesData, ThrowOnError>): RequestResult<GetSeriesResponses, GetSeriesErrors, ThrowOnError> => (options.client ?? client).get<GetSeriesResponses, GetSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}',
+    ...options
+});
+
+/**
+ * Pause a series: no competitions are created until it is resumed
+ *
+ * Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+ */
+export const pauseSeries = <ThrowOnError extends boolean = false>(options: Options<PauseSeriesData, ThrowOnError>): RequestResult<PauseSeriesResponses, PauseSeriesErrors, ThrowOnError> => (options.client ?? client).post<PauseSeriesResponses, PauseSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/pause',
+    ...options
+});
+
+/**
+ * Resume a paused series from its next occurrence after now
+ *
+ * Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+ */
+export const resumeSeries = <ThrowOnError extends boolean = false>(options: Options<ResumeSeriesData, ThrowOnError>): RequestResult<ResumeSeriesResponses, ResumeSeriesErrors, ThrowOnError> => (options.client ?? client).post<ResumeSeriesResponses, ResumeSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/resume',
+    ...options
+});
+
+/**
+ * Stop a series for good; competitions already created go on
+ *
+ * Its creator and admins (403 for others); a stopped series cannot change (409). Repeating it changes nothing.
+ */
+export const stopSeries = <ThrowOnError extends boolean = false>(options: Options<StopSeriesData, ThrowOnError>): RequestResult<StopSeriesResponses, StopSeriesErrors, ThrowOnError> => (options.client ?? client).post<StopSeriesResponses, StopSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/stop',
+    ...options
+});
+
+/**
+ * Stop joining the series' competitions automatically; competitions already joined are kept
+ */
+export const unsubscribeFromSeries = <ThrowOnError extends boolean = false>(options: Options<UnsubscribeFromSeriesData, ThrowOnError>): RequestResult<UnsubscribeFromSeriesResponses, UnsubscribeFromSeriesErrors, ThrowOnError> => (options.client ?? client).delete<UnsubscribeFromSeriesResponses, UnsubscribeFromSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/subscription',
+    ...options
+});
+
+/**
+ * The caller's subscription to a series, with the outcomes of their latest automatic joins
+ *
+ * A failed join says why (reason) and moved no money.
+ */
+export const getSubscription = <ThrowOnError extends boolean = false>(options: Options<GetSubscriptionData, ThrowOnError>): RequestResult<GetSubscriptionResponses, GetSubscriptionErrors, ThrowOnError> => (options.client ?? client).get<GetSubscriptionResponses, GetSubscriptionErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/subscription',
+    ...options
+});
+
+/**
+ * Join each competition the series creates from now on automatically, paying its entry fee from the wallet
+ *
+ * Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why. Subscribing again changes nothing. A stopped series is 409.
+ */
+export const subscribeToSeries = <ThrowOnError extends boolean = false>(options: Options<SubscribeToSeriesData, ThrowOnError>): RequestResult<SubscribeToSeriesResponses, SubscribeToSeriesErrors, ThrowOnError> => (options.client ?? client).put<SubscribeToSeriesResponses, SubscribeToSeriesErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/api/v1/competition-series/{id}/subscription',
     ...options
 });
 

@@ -413,6 +413,92 @@ export type CompetitionScore = {
     applied: boolean;
 };
 
+/**
+ * CompetitionSeries
+ */
+export type CompetitionSeries = {
+    /**
+     * A uuid
+     */
+    id: string;
+    template: CompetitionTemplate;
+    schedule: SeriesSchedule;
+    timeZone: string;
+    durationSeconds: number;
+    createAheadSeconds: number;
+    /**
+     * active creates competitions on schedule; paused creates none until resumed; stopped is for good
+     */
+    status: 'active' | 'paused' | 'stopped';
+    /**
+     * Start of the next competition to be created; null unless active
+     */
+    nextOccurrenceAt: string | null;
+    /**
+     * Whether the caller joins each new competition automatically
+     */
+    subscribed: boolean;
+    /**
+     * A uuid
+     */
+    createdBy: string;
+    /**
+     * ISO-8601 UTC
+     */
+    createdAt: string;
+};
+
+/**
+ * CompetitionSeriesPage
+ */
+export type CompetitionSeriesPage = {
+    items: Array<CompetitionSeries>;
+    /**
+     * Pass as `cursor` for the next page; null at the end
+     */
+    nextCursor: string | null;
+    /**
+     * Pass as `cursor` for the previous page; null on the first
+     */
+    prevCursor: string | null;
+};
+
+/**
+ * CompetitionTemplate
+ *
+ * The fields each competition of the series is created with (its name gets the local start day)
+ */
+export type CompetitionTemplate = {
+    name: string;
+    description?: string;
+    metric: 'steps' | 'distance_m' | 'active_kcal' | 'active_minutes' | 'custom';
+    /**
+     * How long late syncs still count after the end
+     */
+    gracePeriodSeconds?: number;
+    entryFee?: number;
+    /**
+     * ISO-4217 currency code
+     */
+    currency?: string;
+    sponsorPrize?: number;
+    /**
+     * House share of entry fees, in basis points
+     */
+    houseShareBps?: number;
+    maxParticipants?: number | null;
+    prizeSplit?: PrizeSplit;
+    allowManualEntries?: boolean;
+    /**
+     * private competitions are unlisted: only their creator, participants and admins see them in lists
+     */
+    visibility?: 'public' | 'private';
+    /**
+     * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+     */
+    scoreOrder?: 'highest_wins' | 'lowest_wins';
+};
+
 export type ConflictError = Error & {
     /**
      * What went wrong; new codes may be added to this list, so treat an unknown one like the status alone
@@ -528,6 +614,20 @@ export type CreditResult = {
      * Wallet balance after the credit
      */
     balance: number;
+};
+
+/**
+ * DailySchedule
+ */
+export type DailySchedule = {
+    /**
+     * discriminator enum property added by openapi-typescript
+     */
+    every: 'DailySchedule';
+    /**
+     * Local wall-clock time, HH:MM (24 h)
+     */
+    at: string;
 };
 
 /**
@@ -1148,6 +1248,24 @@ export type MoneyAmount = {
 };
 
 /**
+ * MonthlySchedule
+ */
+export type MonthlySchedule = {
+    /**
+     * discriminator enum property added by openapi-typescript
+     */
+    every: 'MonthlySchedule';
+    /**
+     * Day of the month; 29-31 fall on the last day of shorter months
+     */
+    day: number;
+    /**
+     * Local wall-clock time, HH:MM (24 h)
+     */
+    at: string;
+};
+
+/**
  * NewCompetition
  */
 export type NewCompetition = {
@@ -1191,6 +1309,53 @@ export type NewCompetition = {
      * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
      */
     scoreOrder?: 'highest_wins' | 'lowest_wins';
+};
+
+/**
+ * NewCompetitionSeries
+ */
+export type NewCompetitionSeries = {
+    name: string;
+    description?: string;
+    metric: 'steps' | 'distance_m' | 'active_kcal' | 'active_minutes' | 'custom';
+    /**
+     * How long late syncs still count after the end
+     */
+    gracePeriodSeconds?: number;
+    entryFee?: number;
+    /**
+     * ISO-4217 currency code
+     */
+    currency?: string;
+    sponsorPrize?: number;
+    /**
+     * House share of entry fees, in basis points
+     */
+    houseShareBps?: number;
+    maxParticipants?: number | null;
+    prizeSplit?: PrizeSplit;
+    allowManualEntries?: boolean;
+    /**
+     * private competitions are unlisted: only their creator, participants and admins see them in lists
+     */
+    visibility?: 'public' | 'private';
+    /**
+     * highest_wins (the default) or lowest_wins, for a custom metric such as a fastest time. Ties go to whoever reached the score first, everywhere (pages, live feed, final ranks, prizes). Where the lowest wins, a participant is on the board from their first score
+     */
+    scoreOrder?: 'highest_wins' | 'lowest_wins';
+    schedule: SeriesSchedule;
+    /**
+     * IANA time zone, e.g. Europe/Paris
+     */
+    timeZone: string;
+    /**
+     * How long each competition runs
+     */
+    durationSeconds: number;
+    /**
+     * How long before its start each competition is created, so people can see and join it (default one day)
+     */
+    createAheadSeconds?: number;
 };
 
 /**
@@ -1762,6 +1927,63 @@ export type ScoreUpdateResult = {
     score: number;
 };
 
+/**
+ * SeriesAutoJoin
+ */
+export type SeriesAutoJoin = {
+    /**
+     * A uuid
+     */
+    competitionId: string;
+    /**
+     * ISO-8601 UTC
+     */
+    occursAt: string;
+    status: 'joined' | 'failed';
+    reason: 'insufficient_funds' | 'outstanding_debt' | 'full' | 'closed' | 'not_allowed' | 'limit_exceeded' | null;
+    /**
+     * What the join said when it failed
+     */
+    message: string | null;
+    /**
+     * ISO-8601 UTC
+     */
+    at: string;
+};
+
+/**
+ * SeriesSchedule
+ *
+ * When each competition starts, in the series' time zone (DST-aware: a Monday 06:00 stays 06:00 local time). A time the clocks skip moves on by the gap; a time that happens twice is its first.
+ */
+export type SeriesSchedule = ({
+    every: 'DailySchedule';
+} & DailySchedule) | ({
+    every: 'WeeklySchedule';
+} & WeeklySchedule) | ({
+    every: 'MonthlySchedule';
+} & MonthlySchedule);
+
+/**
+ * SeriesSubscription
+ */
+export type SeriesSubscription = {
+    /**
+     * A uuid
+     */
+    seriesId: string;
+    /**
+     * A uuid
+     */
+    userId: string;
+    subscribed: boolean;
+    subscribedAt: string | null;
+    /**
+     * The latest automatic joins, newest first (at most 20)
+     */
+    outcomes: Array<SeriesAutoJoin>;
+};
+
 export type ServiceUnavailableError = Error & {
     /**
      * What went wrong; new codes may be added to this list, so treat an unknown one like the status alone
@@ -2203,6 +2425,21 @@ export type WebhookEndpointWithSecret = {
      * Signing secret (whsec_ + base64): shown only here, keep it
      */
     secret: string;
+};
+
+/**
+ * WeeklySchedule
+ */
+export type WeeklySchedule = {
+    /**
+     * discriminator enum property added by openapi-typescript
+     */
+    every: 'WeeklySchedule';
+    weekday: 'sunday' | 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday';
+    /**
+     * Local wall-clock time, HH:MM (24 h)
+     */
+    at: string;
 };
 
 /**
@@ -3822,6 +4059,488 @@ export type ListUserCompetitionsResponses = {
 };
 
 export type ListUserCompetitionsResponse = ListUserCompetitionsResponses[keyof ListUserCompetitionsResponses];
+
+export type ListSeriesData = {
+    body?: never;
+    path?: never;
+    query?: {
+        /**
+         * Only the series the caller is (or is not) subscribed to
+         */
+        subscribed?: boolean;
+        /**
+         * active creates competitions on schedule; paused creates none until resumed; stopped is for good
+         */
+        status?: 'active' | 'paused' | 'stopped';
+        /**
+         * Opaque cursor from a previous page
+         */
+        cursor?: string;
+        limit?: number;
+    };
+    url: '/api/v1/competition-series';
+};
+
+export type ListSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type ListSeriesError = ListSeriesErrors[keyof ListSeriesErrors];
+
+export type ListSeriesResponses = {
+    /**
+     * OK
+     */
+    200: CompetitionSeriesPage;
+};
+
+export type ListSeriesResponse = ListSeriesResponses[keyof ListSeriesResponses];
+
+export type CreateSeriesData = {
+    body: NewCompetitionSeries;
+    path?: never;
+    query?: never;
+    url: '/api/v1/competition-series';
+};
+
+export type CreateSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Payload too large
+     */
+    413: PayloadTooLargeError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type CreateSeriesError = CreateSeriesErrors[keyof CreateSeriesErrors];
+
+export type CreateSeriesResponses = {
+    /**
+     * Created
+     */
+    201: CompetitionSeries;
+};
+
+export type CreateSeriesResponse = CreateSeriesResponses[keyof CreateSeriesResponses];
+
+export type GetSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}';
+};
+
+export type GetSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type GetSeriesError = GetSeriesErrors[keyof GetSeriesErrors];
+
+export type GetSeriesResponses = {
+    /**
+     * OK
+     */
+    200: CompetitionSeries;
+};
+
+export type GetSeriesResponse = GetSeriesResponses[keyof GetSeriesResponses];
+
+export type PauseSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/pause';
+};
+
+export type PauseSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type PauseSeriesError = PauseSeriesErrors[keyof PauseSeriesErrors];
+
+export type PauseSeriesResponses = {
+    /**
+     * OK
+     */
+    200: CompetitionSeries;
+};
+
+export type PauseSeriesResponse = PauseSeriesResponses[keyof PauseSeriesResponses];
+
+export type ResumeSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/resume';
+};
+
+export type ResumeSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type ResumeSeriesError = ResumeSeriesErrors[keyof ResumeSeriesErrors];
+
+export type ResumeSeriesResponses = {
+    /**
+     * OK
+     */
+    200: CompetitionSeries;
+};
+
+export type ResumeSeriesResponse = ResumeSeriesResponses[keyof ResumeSeriesResponses];
+
+export type StopSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/stop';
+};
+
+export type StopSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type StopSeriesError = StopSeriesErrors[keyof StopSeriesErrors];
+
+export type StopSeriesResponses = {
+    /**
+     * OK
+     */
+    200: CompetitionSeries;
+};
+
+export type StopSeriesResponse = StopSeriesResponses[keyof StopSeriesResponses];
+
+export type UnsubscribeFromSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/subscription';
+};
+
+export type UnsubscribeFromSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type UnsubscribeFromSeriesError = UnsubscribeFromSeriesErrors[keyof UnsubscribeFromSeriesErrors];
+
+export type UnsubscribeFromSeriesResponses = {
+    /**
+     * OK
+     */
+    200: SeriesSubscription;
+};
+
+export type UnsubscribeFromSeriesResponse = UnsubscribeFromSeriesResponses[keyof UnsubscribeFromSeriesResponses];
+
+export type GetSubscriptionData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/subscription';
+};
+
+export type GetSubscriptionErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type GetSubscriptionError = GetSubscriptionErrors[keyof GetSubscriptionErrors];
+
+export type GetSubscriptionResponses = {
+    /**
+     * OK
+     */
+    200: SeriesSubscription;
+};
+
+export type GetSubscriptionResponse = GetSubscriptionResponses[keyof GetSubscriptionResponses];
+
+export type SubscribeToSeriesData = {
+    body?: never;
+    path: {
+        /**
+         * A uuid
+         */
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/competition-series/{id}/subscription';
+};
+
+export type SubscribeToSeriesErrors = {
+    /**
+     * Bad request: a field failed validation (`details` names it) or the request is malformed
+     */
+    400: BadRequestError;
+    /**
+     * Missing, expired or invalid bearer token
+     */
+    401: UnauthorizedError;
+    /**
+     * Not found
+     */
+    404: NotFoundError;
+    /**
+     * Conflict with the current state (duplicate, full, already done, insufficient funds)
+     */
+    409: ConflictError;
+    /**
+     * Rate limit exceeded: wait for `Retry-After` seconds
+     */
+    429: TooManyRequestsError;
+    /**
+     * Unexpected failure; the body never shows internals
+     */
+    500: InternalServerError;
+    /**
+     * A data store or provider is temporarily unavailable, the service is overloaded or restarting, or the feature is not configured (PAYMENTS_DISABLED): retry after `Retry-After` seconds
+     */
+    503: ServiceUnavailableError;
+};
+
+export type SubscribeToSeriesError = SubscribeToSeriesErrors[keyof SubscribeToSeriesErrors];
+
+export type SubscribeToSeriesResponses = {
+    /**
+     * OK
+     */
+    200: SeriesSubscription;
+};
+
+export type SubscribeToSeriesResponse = SubscribeToSeriesResponses[keyof SubscribeToSeriesResponses];
 
 export type GetLeaderboardData = {
     body?: never;

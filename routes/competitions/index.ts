@@ -4,8 +4,9 @@ import lifecycleRoutes from './lifecycle.ts'
 import membershipRoutes from './membership.ts'
 import inviteRoutes from './invites.ts'
 import userCompetitionRoutes from './user-competitions.ts'
+import seriesRoutes from './series.ts'
 
-// The competitions domain: catalogue, joining and leaving, admin lifecycle actions. Every
+// The competitions domain: catalogue, joining and leaving, admin lifecycle actions, repeating series. Every
 // route needs a signed-in caller; each route names who else may call it with fastify.authorize.
 const competitionsRoutes: FastifyPluginAsyncTypebox = async function competitionsRoutes (fastify) {
   fastify.addHook('onRequest', fastify.authenticate)
@@ -14,6 +15,7 @@ const competitionsRoutes: FastifyPluginAsyncTypebox = async function competition
   await fastify.register(inviteRoutes)
   await fastify.register(lifecycleRoutes)
   await fastify.register(userCompetitionRoutes)
+  await fastify.register(seriesRoutes)
 }
 
 export default competitionsRoutes

@@ -42,6 +42,15 @@ test('every list walks back to the forward walk', async (t) => {
   for (let i = 0; i < 7; i++) {
     await app.inject({ method: 'POST', url: '/api/v1/webhooks', headers: admin.headers, payload: { url: `https://93.184.215.14/hooks/${i}`, eventTypes: ['prize.paid'] } })
   }
+  for (let i = 0; i < 7; i++) {
+    const series = await app.inject({
+      method: 'POST',
+      url: '/api/v1/competition-series',
+      headers: admin.headers,
+      payload: { name: `Walk series ${i}`, metric: 'steps', schedule: { every: 'day', at: '06:00' }, timeZone: 'UTC', durationSeconds: 86400 }
+    })
+    t.equal(series.statusCode, 201)
+  }
   await app.pg.query(`INSERT INTO notifications (user_id, cause, category, template, params)
     SELECT $1, 'walk-' || n, 'security', 'flag_cleared', '{}' FROM generate_series(1, 7) AS n`, [runner.id])
   // Two implausible records (600 steps a minute) raise two flags, one per sample.
@@ -64,6 +73,7 @@ test('every list walks back to the forward walk', async (t) => {
     [runner, `/api/v1/users/${runner.id}/competitions?limit=3`],
     [runner, `/api/v1/users/${runner.id}/notifications?limit=3`],
     [admin, '/api/v1/competitions?limit=3'],
+    [admin, '/api/v1/competition-series?limit=3'],
     [admin, '/api/v1/webhooks?limit=3'],
     [admin, '/api/v1/admin/flags?limit=1'],
     [admin, `/api/v1/competitions/${competitions[0]}/invites?limit=1`]

@@ -71,6 +71,17 @@ const RULES: Record<string, Rule> = {
   'DELETE /api/v1/competitions/:id/invites/:code': 'admin',
   'POST /api/v1/competitions/:id/cancel': 'admin',
   'POST /api/v1/competitions/:id/end-early': 'admin',
+  'POST /api/v1/competition-series': 'admin',
+  'GET /api/v1/competition-series': 'user',
+  'GET /api/v1/competition-series/:id': 'user',
+  // Its creator (here an admin) and admins; a creator who is not an admin is checked in series.test.ts.
+  'POST /api/v1/competition-series/:id/pause': 'admin',
+  'POST /api/v1/competition-series/:id/resume': 'admin',
+  'POST /api/v1/competition-series/:id/stop': 'admin',
+  // Anyone who sees the series subscribes themselves.
+  'GET /api/v1/competition-series/:id/subscription': 'user',
+  'PUT /api/v1/competition-series/:id/subscription': 'user',
+  'DELETE /api/v1/competition-series/:id/subscription': 'user',
 
   'GET /api/v1/leaderboard/:competitionId': 'user',
   'POST /api/v1/leaderboard/update': 'admin',
@@ -134,6 +145,17 @@ const RULES: Record<string, Rule> = {
   'POST /api/v1/webhook-deliveries/:id/replay': 'admin'
 }
 
+async function createSeries (app: Awaited<ReturnType<typeof buildWithRoutes>>['app'], admin: Person): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/competition-series',
+    headers: admin.headers,
+    payload: { name: 'Daily steps', metric: 'steps', schedule: { every: 'day', at: '06:00' }, timeZone: 'UTC', durationSeconds: 86400 }
+  })
+  if (res.statusCode !== 201) throw new Error(`series create failed: ${res.statusCode} ${res.body}`)
+  return res.json().id
+}
+
 const DENIED = [401, 403]
 const EXPECTED: Record<Exclude<Rule, 'ws-user'>, Record<Caller, number | 'allowed'>> = {
   public: { anonymous: 'allowed', other: 'allowed', self: 'allowed', admin: 'allowed' },
@@ -172,6 +194,7 @@ interface Context {
   other: Person
   admin: Person
   competitionId: string
+  seriesId?: string
 }
 
 // A request for the route, aimed at `self`'s resources.
@@ -181,6 +204,7 @@ function requestFor (route: RouteInfo, ctx: Context): { url: string, payload?: O
   if ('userId' in params || route.url.includes(':userId')) params.userId = ctx.self.id
   if (route.url.includes(':competitionId')) params.competitionId = ctx.competitionId
   if (route.url.includes('/competitions/:id')) params.id = ctx.competitionId
+  if (route.url.includes('/competition-series/:id')) params.id = ctx.seriesId
   let url = route.url.replace(/:(\w+)/g, (_m, name: string) => {
     if (params[name] === undefined) throw new Error(`no value for :${name} in ${route.key}: add one to requestFor`)
     return encodeURIComponent(String(params[name]))
@@ -249,7 +273,7 @@ test('authorisation matrix over the whole route table', async (t) => {
     const callers = ACCOUNT_ENDING.has(route.key)
       ? { self: await signIn(app), other: await signIn(app), admin: await signIn(app, { admin: true }) }
       : { self, other, admin }
-    const ctx: Context = { ...callers, competitionId: competition.id }
+    const ctx: Context = { ...callers, competitionId: competition.id, ...(route.url.includes('/competition-series/:id') && { seriesId: await createSeries(app, admin) }) }
 
     await t.test(`${route.key} (${rule})`, async (t) => {
       if (rule === 'ws-user') {

@@ -1,0 +1,29 @@
+import fp from 'fastify-plugin'
+import { createCompetitionsService, type NewCompetition } from '../services/competitions/catalogue.ts'
+import { createSeriesService } from '../services/competitions/series.ts'
+import { createSeriesRuns, SERIES_QUEUE, type OccurrenceJob } from '../services/competitions/series-runs.ts'
+import { createAutoJoins } from '../services/competitions/auto-join.ts'
+import { createTransactor, type TransactionClient } from '../services/shared/transactions.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    series: ReturnType<typeof createSeriesService>
+  }
+}
+
+// Repeating competitions: the series service, and the job that creates each occurrence's
+// competition and joins its subscribers.
+export default fp(async function seriesService (fastify) {
+  const { pool } = fastify.pg
+  const transact = createTransactor(pool)
+  const { ledger, activity, events, jobs } = fastify
+  // A competition is created by the competition service itself, in the series' transaction:
+  // the competition, its link to the occurrence and the next occurrence's job commit together.
+  const createCompetition = async (tx: TransactionClient, creatorId: string, input: NewCompetition) =>
+    await createCompetitionsService({ pool, ledger, activity, events, jobs, transact: async (fn) => await fn(tx) }).create(creatorId, input)
+  const { autoJoin } = createAutoJoins({ pool, join: fastify.competitions.join })
+  const runs = createSeriesRuns({ transact, jobs, createCompetition, autoJoin, log: fastify.log })
+  fastify.decorate('series', createSeriesService({ pool, transact, jobs, createCompetition }))
+
+  await jobs.work<OccurrenceJob>(SERIES_QUEUE, { pollingIntervalSeconds: 1, policy: 'exclusive', batchSize: 1 }, async (job) => { await runs.run(job) })
+}, { name: 'series-service', dependencies: ['postgres', 'events', 'jobs', 'ledger-service', 'users-service', 'competitions-service'] })
