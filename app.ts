@@ -77,13 +77,14 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions): 
   await fastify.register(moneyWiring)
   await fastify.register(usersWiring)
   await fastify.register(competitionsWiring)
-  await fastify.register(seriesWiring)
   await fastify.register(leaderboardWiring)
   await fastify.register(prizesWiring)
   await fastify.register(fitnessWiring)
   await fastify.register(webhooksWiring)
   await fastify.register(paymentsWiring)
   await fastify.register(notificationsWiring)
+  // After notifications: a failed automatic join tells the user.
+  await fastify.register(seriesWiring)
   await fastify.register(connectionsWiring)
   await fastify.register(leavingWiring)
 

@@ -392,7 +392,7 @@ export interface paths {
         get: operations["getSubscription"];
         /**
          * Join each competition the series creates from now on automatically, paying its entry fee from the wallet
-         * @description Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why. Subscribing again changes nothing. A stopped series is 409.
+         * @description Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why and the user is notified. Subscribing again changes nothing. A stopped series is 409; a private one is subscribed to by its creator only (403 for admins).
          */
         put: operations["subscribeToSeries"];
         post?: never;
@@ -3119,7 +3119,7 @@ export interface components {
             id: string;
             readAt: string | null;
             /** @enum {unknown} */
-            template: "overtaken" | "entered_top" | "starting_soon" | "started" | "ending_soon" | "ended" | "sync_reminder" | "final" | "cancelled" | "prize_paid" | "deposit_succeeded" | "deposit_failed" | "withdrawal_paid" | "withdrawal_failed" | "flag_raised" | "flag_cleared";
+            template: "overtaken" | "entered_top" | "starting_soon" | "started" | "ending_soon" | "ended" | "sync_reminder" | "final" | "cancelled" | "prize_paid" | "deposit_succeeded" | "deposit_failed" | "withdrawal_paid" | "withdrawal_failed" | "flag_raised" | "flag_cleared" | "auto_join_failed";
             title: string;
         };
         /** NotificationDelivery */
@@ -8367,6 +8367,24 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["UnauthorizedError"];
+                };
+            };
+            /** @description Signed in, but not allowed to act on this resource */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "Signed in, but not allowed to act on this resource",
+                     *       "requestId": "req-6f1c4b7e"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ForbiddenError"];
                 };
             };
             /** @description Not found */

@@ -418,7 +418,7 @@ export const getSubscription = <ThrowOnError extends boolean = false>(options: O
 /**
  * Join each competition the series creates from now on automatically, paying its entry fee from the wallet
  *
- * Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why. Subscribing again changes nothing. A stopped series is 409.
+ * Subscribers are joined in the order they subscribed when a competition is created; when a join fails (insufficient funds, full, ...) the outcome says why and the user is notified. Subscribing again changes nothing. A stopped series is 409; a private one is subscribed to by its creator only (403 for admins).
  */
 export const subscribeToSeries = <ThrowOnError extends boolean = false>(options: Options<SubscribeToSeriesData, ThrowOnError>): RequestResult<SubscribeToSeriesResponses, SubscribeToSeriesErrors, ThrowOnError> => (options.client ?? client).put<SubscribeToSeriesResponses, SubscribeToSeriesErrors, ThrowOnError>({
     security: [{ scheme: 'bearer', type: 'http' }],

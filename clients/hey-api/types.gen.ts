@@ -1419,7 +1419,7 @@ export type Notification = {
      * rank: overtaken, entered the top; competition: starting, started, ending, ended, sync reminders, cancelled; results: final results; money: prizes, deposits, withdrawals; security: activity under review
      */
     category: 'rank' | 'competition' | 'results' | 'money' | 'security';
-    template: 'overtaken' | 'entered_top' | 'starting_soon' | 'started' | 'ending_soon' | 'ended' | 'sync_reminder' | 'final' | 'cancelled' | 'prize_paid' | 'deposit_succeeded' | 'deposit_failed' | 'withdrawal_paid' | 'withdrawal_failed' | 'flag_raised' | 'flag_cleared';
+    template: 'overtaken' | 'entered_top' | 'starting_soon' | 'started' | 'ending_soon' | 'ended' | 'sync_reminder' | 'final' | 'cancelled' | 'prize_paid' | 'deposit_succeeded' | 'deposit_failed' | 'withdrawal_paid' | 'withdrawal_failed' | 'flag_raised' | 'flag_cleared' | 'auto_join_failed';
     title: string;
     /**
      * In the user's locale, units and time zone
@@ -4509,6 +4509,10 @@ export type SubscribeToSeriesErrors = {
      * Missing, expired or invalid bearer token
      */
     401: UnauthorizedError;
+    /**
+     * Signed in, but not allowed to act on this resource
+     */
+    403: ForbiddenError;
     /**
      * Not found
      */

@@ -91,9 +91,10 @@ const seriesRoutes: FastifyPluginAsyncTypebox = async function seriesRoutes (fas
       tags: ['competitions'],
       summary: 'Join each competition the series creates from now on automatically, paying its entry fee from the wallet',
       description: 'Subscribers are joined in the order they subscribed when a competition is created; when a join fails ' +
-        '(insufficient funds, full, ...) the outcome says why. Subscribing again changes nothing. A stopped series is 409.',
+        '(insufficient funds, full, ...) the outcome says why and the user is notified. Subscribing again changes nothing. A stopped ' +
+        'series is 409; a private one is subscribed to by its creator only (403 for admins).',
       params: IdParamsSchema,
-      response: { 200: SubscriptionSchema, ...errorResponses(400, 401, 404, 409, 429) }
+      response: { 200: SubscriptionSchema, ...errorResponses(400, 401, 403, 404, 409, 429) }
     }
   }, async function subscribeToSeries (request) {
     return await fastify.series.subscribe(request.params.id, request.user)

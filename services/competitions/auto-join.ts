@@ -1,4 +1,4 @@
-import type { Db } from '../shared/transactions.ts'
+import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
 import type { JoinOptions, Membership } from './memberships.ts'
 
 // Subscribers of a series join each new competition of it through the normal join (entry fee
@@ -32,12 +32,20 @@ function reasonOf (err: unknown): AutoJoinReason | null {
   }
 }
 
+export interface AutoJoinFailure { competitionId: string, userId: string, reason: AutoJoinReason }
+
 export interface AutoJoinsDeps {
   pool: Db
+  transact: Transact
   join: (competitionId: string, userId: string, opts: JoinOptions) => Promise<Membership>
+  // Tells the user, in the transaction that records the failure (so once).
+  notify: (tx: TransactionClient, failure: AutoJoinFailure) => Promise<void>
 }
 
-export function createAutoJoins ({ pool, join }: AutoJoinsDeps) {
+const RECORD = `INSERT INTO series_auto_joins (competition_id, user_id, series_id, status, reason, message)
+  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING user_id`
+
+export function createAutoJoins ({ pool, transact, join, notify }: AutoJoinsDeps) {
   // In the order people subscribed, so the first to opt in get the places of a capped
   // competition. Those with an outcome already are skipped (a retried job), and the join's
   // idempotency key makes a join whose outcome was not yet written answer the same again.
@@ -47,18 +55,19 @@ export function createAutoJoins ({ pool, join }: AutoJoinsDeps) {
       ORDER BY s.created_at, s.user_id`, [seriesId, competitionId])
     let retry: unknown = null
     for (const { user_id: userId } of rows) {
-      let outcome: { status: 'joined' | 'failed', reason: AutoJoinReason | null, message: string | null }
       try {
         await join(competitionId, userId, { actorId: userId, idempotencyKey: `series-auto-join:${competitionId}` })
-        outcome = { status: 'joined', reason: null, message: null }
       } catch (err) {
         const reason = reasonOf(err)
         // One subscriber's passing failure does not hold up the others; the job retries after.
         if (reason === null) { retry ??= err; continue }
-        outcome = { status: 'failed', reason, message: (err as Error).message }
+        await transact(async (tx) => {
+          const { rows: recorded } = await tx.query(RECORD, [competitionId, userId, seriesId, 'failed', reason, (err as Error).message])
+          if (recorded.length > 0) await notify(tx, { competitionId, userId, reason })
+        })
+        continue
       }
-      await pool.query(`INSERT INTO series_auto_joins (competition_id, user_id, series_id, status, reason, message)
-        VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`, [competitionId, userId, seriesId, outcome.status, outcome.reason, outcome.message])
+      await pool.query(RECORD, [competitionId, userId, seriesId, 'joined', null, null])
     }
     if (retry !== null) throw retry
   }

@@ -165,6 +165,8 @@ export function createSeriesService ({ pool, transact, jobs, createCompetition, 
     return await transact(async (tx) => {
       const series = await find(tx, seriesId, viewer, 'FOR SHARE')
       if (series.status === 'stopped') throw errors.Conflict('The series is stopped')
+      // Others join a private competition by invite, one at a time.
+      if (series.visibility === 'private' && series.created_by !== viewer.id) throw errors.Forbidden('Only its creator subscribes to a private series')
       await tx.query(`INSERT INTO competition_series_subscriptions (series_id, user_id) VALUES ($1, $2)
         ON CONFLICT DO NOTHING`, [seriesId, viewer.id])
       return await subscription(tx, seriesId, viewer.id)

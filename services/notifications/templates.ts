@@ -23,7 +23,7 @@ export type Template = (params: Params, format: Formatters) => Rendered
 export type Catalogue = Record<TemplateName, Template>
 export const TEMPLATE_NAMES = ['overtaken', 'entered_top', 'starting_soon', 'started', 'ending_soon', 'ended', 'sync_reminder',
   'final', 'cancelled', 'prize_paid', 'deposit_succeeded', 'deposit_failed', 'withdrawal_paid', 'withdrawal_failed',
-  'flag_raised', 'flag_cleared'] as const
+  'flag_raised', 'flag_cleared', 'auto_join_failed'] as const
 export type TemplateName = typeof TEMPLATE_NAMES[number]
 
 const CATALOGUES: Record<string, Partial<Catalogue>> = { en, es }

@@ -50,5 +50,14 @@ export const en: Catalogue = {
     title: 'Some of your activity is under review',
     body: `We are checking data that looks unusual (${p.reason}). Your scores in ${p.competitions} competition(s) are on hold until then.`
   }),
-  flag_cleared: () => ({ title: 'Review finished', body: 'Your activity was checked and counts in full.' })
+  flag_cleared: () => ({ title: 'Review finished', body: 'Your activity was checked and counts in full.' }),
+  // A subscriber of a repeating competition who could not be joined to its new competition.
+  auto_join_failed: (p, f) => ({
+    title: `You were not entered in ${p.competitionName}`,
+    body: p.reason === 'insufficient_funds'
+      ? `Your wallet could not pay the ${f.money(p.entryFee, p.currency)} entry fee. Add money and join before it starts.`
+      : p.reason === 'full'
+        ? 'It was full before your turn. You stay subscribed to the next ones.'
+        : `Joining automatically did not work (${p.reason}). Nothing was charged.`
+  })
 }

@@ -156,6 +156,12 @@ test('three competitions of a weekly series, created on time, with auto-joins an
   t.same(stray, [], 'no participant row for a refused join')
   const totals = await ledgerTotals(app)
   t.same(totals, { entries: 0, accounts: 0, mismatched: 0, negativeWallets: 0 }, 'the books balance')
+  // Each refusal is in the user's inbox, once, saying why.
+  const inbox = async (who: Person) => (await app.inject({ url: `/api/v1/users/${who.id}/notifications`, headers: who.headers })).json().items
+    .filter((n: any) => n.template === 'auto_join_failed').map((n: any) => [n.competitionId, n.body])
+  t.match(await inbox(carol), [[three, /could not pay the \$3\.00 entry fee/], [one, /could not pay/]])
+  t.match(await inbox(dave), [[two, /full/], [one, /full/]])
+  t.same(await inbox(alice), [])
   const latest = (await app.inject({ url: `/api/v1/competition-series/${series.id}`, headers: carol.headers })).json()
   t.equal(latest.nextOccurrenceAt, new Date(first + 3 * WEEK).toISOString(), 'the fourth waits')
   t.equal(latest.subscribed, true)
@@ -205,6 +211,22 @@ test('creating, seeing, listing, pausing, resuming and stopping a series', async
   const mine = (await app.inject({ url: '/api/v1/competition-series?subscribed=true', headers: user.headers })).json()
   t.same(mine.items.map((s: any) => [s.id, s.subscribed]), [[open.id, true]])
 
+  // Its creator alone subscribes to a private series (others join its competitions by invite).
+  const otherAdmin = await signIn(app, { admin: true })
+  t.equal((await app.inject({ method: 'PUT', url: `/api/v1/competition-series/${hidden.id}/subscription`, headers: otherAdmin.headers })).statusCode, 403)
+  t.equal((await app.inject({ method: 'PUT', url: `/api/v1/competition-series/${hidden.id}/subscription`, headers: admin.headers })).statusCode, 200)
+
+  // An occurrence whose start passed before its job ran (no replica ran jobs) is skipped, and
+  // the next one is counted from now.
+  const missed = new Date(Date.now() - HOUR)
+  await app.pg.query('UPDATE competition_series SET next_occurrence_at = $2 WHERE id = $1', [open.id, missed])
+  const late = await app.jobs.boss.send(SERIES_QUEUE, { seriesId: open.id, occursAt: missed.toISOString() })
+  await until('the late job done', async () => (await app.pg.query('SELECT state FROM pgboss.job WHERE id = $1', [late])).rows[0]?.state === 'completed')
+  const afterMiss = (await app.inject({ url: `/api/v1/competition-series/${open.id}`, headers: user.headers })).json()
+  t.ok(Date.parse(afterMiss.nextOccurrenceAt) > Date.now(), 'the next occurrence is in the future')
+  const { rows: [skipped] } = await app.pg.query('SELECT count(*)::int AS n FROM competition_series_instances WHERE series_id = $1', [open.id])
+  t.equal(skipped.n, 0, 'no competition starting in the past')
+
   const act = async (action: string, who = admin) => await app.inject({ method: 'POST', url: `/api/v1/competition-series/${open.id}/${action}`, headers: who.headers })
   t.equal((await act('pause', user)).statusCode, 403, 'only its creator and admins')
   const paused = await act('pause')
@@ -222,4 +244,13 @@ test('creating, seeing, listing, pausing, resuming and stopping a series', async
   t.equal((await act('stop')).statusCode, 200, 'stopping again changes nothing')
   t.equal((await act('resume')).statusCode, 409, 'a stopped series stays stopped')
   t.equal((await app.inject({ method: 'PUT', url: `/api/v1/competition-series/${open.id}/subscription`, headers: admin.headers })).statusCode, 409)
+
+  // A series ends with its creator's account.
+  const creator = await signIn(app, { admin: true })
+  const theirs = (await post({ ...SERIES, name: 'Theirs' }, creator)).json()
+  await app.pg.query('UPDATE users SET deleted_at = now(), deleted_by = \'admin\' WHERE id = $1', [creator.id])
+  await app.pg.query('UPDATE pgboss.job SET start_after = now() WHERE name = $1 AND data->>\'seriesId\' = $2', [SERIES_QUEUE, theirs.id])
+  await until('the series stopped', async () => (await app.pg.query('SELECT status FROM competition_series WHERE id = $1', [theirs.id])).rows[0]?.status === 'stopped')
+  const { rows: [none2] } = await app.pg.query('SELECT count(*)::int AS n FROM competition_series_instances WHERE series_id = $1', [theirs.id])
+  t.equal(none2.n, 0, 'and creates nothing more')
 })
