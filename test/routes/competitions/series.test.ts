@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { build } from '../../helper.ts'
 import { until } from '../webhooks/receiver.ts'
 import { SERIES_QUEUE } from '../../../services/competitions/series-runs.ts'
+import { WEEKDAYS } from '../../../schemas/series.ts'
 import { credit, ledgerTotals, signIn, TEST_CONFIG, type Person } from './fixtures.ts'
 
 const HOUR = 3600_000
@@ -12,25 +13,29 @@ const WEEK = 7 * DAY
 // are in test/services/competitions/series-schedule.test.ts).
 const TOKYO = 9 * HOUR
 
-// The first Monday 06:00 in Tokyo after `after`.
-function nextTokyoMonday (after: number): number {
+// The weekday three days from now in Tokyo: its first occurrence is two to three days away,
+// never within the lead time, so it waits for the test whatever day the test runs.
+const WEEKDAY = WEEKDAYS[new Date(Date.now() + TOKYO + 3 * DAY).getUTCDay()]!
+
+// The first WEEKDAY 06:00 in Tokyo after `after`.
+function nextTokyoWeekday (after: number): number {
   const local = new Date(after + TOKYO)
   let day = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate())
   for (;;) {
     const at = day + 6 * HOUR - TOKYO
-    if (new Date(day).getUTCDay() === 1 && at > after) return at
+    if (WEEKDAYS[new Date(day).getUTCDay()] === WEEKDAY && at > after) return at
     day += DAY
   }
 }
 
 const SERIES = {
-  name: 'Monday steps',
+  name: 'Weekly steps',
   metric: 'steps',
   entryFee: 300,
   currency: 'USD',
   maxParticipants: 2,
   prizeSplit: { type: 'percent', places: [100] },
-  schedule: { every: 'week', weekday: 'monday', at: '06:00' },
+  schedule: { every: 'week', weekday: WEEKDAY, at: '06:00' },
   timeZone: 'Asia/Tokyo',
   durationSeconds: 6 * 24 * 3600,
   createAheadSeconds: 3600
@@ -85,10 +90,10 @@ test('three competitions of a weekly series, created on time, with auto-joins an
   t.equal(created.statusCode, 201)
   const series = created.json()
   t.equal(created.headers.location, `/api/v1/competition-series/${series.id}`)
-  const first = nextTokyoMonday(Date.parse(series.createdAt))
+  const first = nextTokyoWeekday(Date.parse(series.createdAt))
   t.match(series, { status: 'active', timeZone: 'Asia/Tokyo', schedule: SERIES.schedule, createAheadSeconds: 3600, subscribed: false, createdBy: admin.id })
-  t.equal(series.nextOccurrenceAt, new Date(first).toISOString(), 'the next Monday 06:00 in Tokyo')
-  t.match(series.template, { name: 'Monday steps', entryFee: 300, maxParticipants: 2 })
+  t.equal(series.nextOccurrenceAt, new Date(first).toISOString(), 'the next such weekday, 06:00 in Tokyo')
+  t.match(series.template, { name: 'Weekly steps', entryFee: 300, maxParticipants: 2 })
 
   // Carol has no money; Dave subscribes last, when the two places are taken.
   for (const p of [carol, alice, bob, dave]) {
@@ -103,7 +108,7 @@ test('three competitions of a weekly series, created on time, with auto-joins an
   const one = await runOccurrence(t, app, series.id, first, 4)
   const competition = (await app.inject({ url: `/api/v1/competitions/${one}`, headers: alice.headers })).json()
   t.match(competition, {
-    name: `Monday steps (${new Date(first + TOKYO).toISOString().slice(0, 10)})`,
+    name: `Weekly steps (${new Date(first + TOKYO).toISOString().slice(0, 10)})`,
     startsAt: new Date(first).toISOString(),
     endsAt: new Date(first + SERIES.durationSeconds * 1000).toISOString(),
     timeZone: 'Asia/Tokyo',
@@ -133,6 +138,13 @@ test('three competitions of a weekly series, created on time, with auto-joins an
     (SELECT count(*)::int FROM series_auto_joins WHERE series_id = $1) AS outcomes`, [series.id])
   t.same(counts, { instances: 1, outcomes: 4 })
   t.equal(await walletBalance(app, alice.id), 700)
+  // As if the run had stopped after Alice's join and before her outcome was written: the join
+  // answers the same again under its idempotency key, and she pays once.
+  await app.pg.query('DELETE FROM series_auto_joins WHERE competition_id = $1 AND user_id = $2', [one, alice.id])
+  const resumed = await app.jobs.boss.send(SERIES_QUEUE, { seriesId: series.id, occursAt: new Date(first).toISOString() })
+  await until('the resumed job done', async () => (await app.pg.query('SELECT state FROM pgboss.job WHERE id = $1', [resumed])).rows[0]?.state === 'completed')
+  t.match(await outcomes(app, alice, series.id), [{ competitionId: one, status: 'joined' }], 'her outcome is written')
+  t.equal(await walletBalance(app, alice.id), 700, 'and she paid once')
 
   // 2: Bob opts out; Carol has money now.
   t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/competition-series/${series.id}/subscription`, headers: bob.headers })).json().subscribed, false)
