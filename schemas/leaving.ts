@@ -12,7 +12,7 @@ export const AccountDeletionRequestSchema = Type.Object({
 export const AdminAccountDeletionRequestSchema = Type.Object({
   force: Type.Optional(Type.Boolean({
     default: false,
-    description: 'Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over; what the wallet holds stays in it'
+    description: 'Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over: competitions not started are left (fees refunded), and what the wallet holds stays in it'
   }))
 }, { title: 'AdminAccountDeletionRequest', additionalProperties: false, examples: [{ force: false }] })
 export type AdminAccountDeletionRequest = Static<typeof AdminAccountDeletionRequestSchema>
@@ -45,7 +45,8 @@ export const ARCHIVE_SECTIONS = [
   'participations', 'scoreEvents', 'fitnessSamples', 'dailyTotals', 'fitnessFlags', 'activity',
   'walletAccounts', 'ledgerEntries', 'deposits', 'withdrawals', 'disputes', 'prizePayouts', 'payoutAccounts',
   'devices', 'notificationPreferences', 'notificationSettings', 'notifications', 'notificationDeliveries',
-  'connections', 'competitionsCreated', 'invitesCreated', 'webhookEndpointsCreated', 'events', 'exports'
+  'connections', 'competitionsCreated', 'invitesCreated', 'webhookEndpointsCreated', 'seriesCreated', 'seriesSubscriptions',
+  'seriesAutoJoins', 'events', 'exports'
 ] as const
 export type ArchiveSection = typeof ARCHIVE_SECTIONS[number]
 

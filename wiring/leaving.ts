@@ -31,6 +31,7 @@ export default fp(async function leavingWiring (fastify) {
     : null
   if (authAdmin !== null) await jobs.work<{ userId: string }>(AUTH_USER_DELETION_QUEUE, {}, async ({ userId }) => { await authAdmin(userId) })
   const deletion = createAccountDeletion({
+    pool,
     transact,
     async removeObject (key) {
       await storage.remove(key).catch(async (err: unknown) => {
@@ -45,6 +46,10 @@ export default fp(async function leavingWiring (fastify) {
         await fastify.connections.disconnect(userId, connection.provider, false)
           .catch((err: unknown) => fastify.log.warn({ err, provider: connection.provider }, 'a provider connection could not be ended before the deletion'))
       }
+    },
+    async leave (competitionId, userId) {
+      await fastify.competitions.leave(competitionId, userId, { actorId: userId, idempotencyKey: `account-deletion:${userId}` })
+        .catch((err: unknown) => fastify.log.warn({ err, competitionId }, 'a competition could not be left before the deletion'))
     },
     async erased (tx, userId, origin) {
       if (authAdmin !== null && origin !== 'auth') await jobs.send(tx, AUTH_USER_DELETION_QUEUE, { userId })
@@ -70,4 +75,4 @@ export default fp(async function leavingWiring (fastify) {
     await exports.build(exportId, attempt.retryCount >= attempt.retryLimit)
   })
   fastify.decorate('accountExports', exports)
-}, { name: 'leaving', dependencies: ['config', 'postgres', 'storage', 'jobs', 'events', 'user-provisioning', 'users-service', 'connections-service'] })
+}, { name: 'leaving', dependencies: ['config', 'postgres', 'storage', 'jobs', 'events', 'user-provisioning', 'users-service', 'connections-service', 'competitions-service'] })

@@ -232,7 +232,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a user's account (admins)
-         * @description Personal data is deleted: profile (name, email, username, bio, phone, avatar file), push devices, notification settings and inbox, provider connections and their tokens (revoked at the provider when it answers), fitness samples, daily totals and flags, the activity feed, payout account and exports. The account stays as a pseudonym ("Deleted user") in what other people's results and the ledger need: participations and score history, prize results, wallet accounts and ledger entries, deposits and withdrawals (kept as bookkeeping records). Its tokens are refused with 401 afterwards. Refused with 409 in the same cases as the user's own deletion unless `force` is set; a forced deletion leaves what the wallet holds in it, in the ledger, for operators to settle.
+         * @description Personal data is deleted: profile (name, email, username, bio, phone, avatar file), push devices, notification settings and inbox, provider connections and their tokens (revoked at the provider when it answers), fitness samples, daily totals and flags, the activity feed, payout account and exports. The account stays as a pseudonym ("Deleted user") in what other people's results and the ledger need: participations and score history, prize results, wallet accounts and ledger entries, deposits and withdrawals (kept as bookkeeping records). Its tokens are refused with 401 afterwards. Refused with 409 in the same cases as the user's own deletion unless `force` is set; a forced deletion first leaves competitions that have not started (fees refunded) and leaves what the wallet then holds in it, in the ledger, for operators to settle; in a running competition the participation stays, its score as it was.
          */
         delete: operations["deleteUserAccount"];
         options?: never;
@@ -774,7 +774,7 @@ export interface paths {
         };
         /**
          * Everything the service holds about the caller, as one JSON archive
-         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites and webhook endpoints created, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Past ACCOUNT_EXPORT_SYNC_MAX_ROWS records the answer is 409: ask for the archive with POST /api/v1/me/exports.
+         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites, webhook endpoints and competition series created, series subscriptions and their automatic joins, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Past ACCOUNT_EXPORT_SYNC_MAX_ROWS records the answer is 409: ask for the archive with POST /api/v1/me/exports.
          */
         get: operations["exportOwnAccount"];
         put?: never;
@@ -796,7 +796,7 @@ export interface paths {
         put?: never;
         /**
          * Ask for the caller's archive to be built by a job (for large accounts)
-         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites and webhook endpoints created, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Answers 202 with the export; collect it with GET /api/v1/me/exports/{id} once ready. While one is being built, asking again returns it. Archives are kept for ACCOUNT_EXPORT_TTL_SECONDS.
+         * @description The archive holds the profile and one section per kind of record (participations with scores, score events, fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites, webhook endpoints and competition series created, series subscriptions and their automatic joins, events, exports), rows as stored. Credentials are left out: push tokens (their last four characters say which), provider tokens, webhook secrets. Answers 202 with the export; collect it with GET /api/v1/me/exports/{id} once ready. While one is being built, asking again returns it. Archives are kept for ACCOUNT_EXPORT_TTL_SECONDS.
          */
         post: operations["requestAccountExport"];
         delete?: never;
@@ -1861,6 +1861,15 @@ export interface components {
                 scoreEvents: {
                     [key: string]: unknown;
                 }[];
+                seriesAutoJoins: {
+                    [key: string]: unknown;
+                }[];
+                seriesCreated: {
+                    [key: string]: unknown;
+                }[];
+                seriesSubscriptions: {
+                    [key: string]: unknown;
+                }[];
                 walletAccounts: {
                     [key: string]: unknown;
                 }[];
@@ -1966,7 +1975,7 @@ export interface components {
         /** AdminAccountDeletionRequest */
         AdminAccountDeletionRequest: {
             /**
-             * @description Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over; what the wallet holds stays in it
+             * @description Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over: competitions not started are left (fees refunded), and what the wallet holds stays in it
              * @default false
              */
             force: boolean;
@@ -12977,6 +12986,15 @@ export interface operations {
                      *         "webhookEndpointsCreated": [
                      *           {}
                      *         ],
+                     *         "seriesCreated": [
+                     *           {}
+                     *         ],
+                     *         "seriesSubscriptions": [
+                     *           {}
+                     *         ],
+                     *         "seriesAutoJoins": [
+                     *           {}
+                     *         ],
                      *         "events": [
                      *           {}
                      *         ],
@@ -13180,6 +13198,15 @@ export interface operations {
                      *           "webhookEndpointsCreated": [
                      *             {}
                      *           ],
+                     *           "seriesCreated": [
+                     *             {}
+                     *           ],
+                     *           "seriesSubscriptions": [
+                     *             {}
+                     *           ],
+                     *           "seriesAutoJoins": [
+                     *             {}
+                     *           ],
                      *           "events": [
                      *             {}
                      *           ],
@@ -13370,6 +13397,15 @@ export interface operations {
                      *             {}
                      *           ],
                      *           "webhookEndpointsCreated": [
+                     *             {}
+                     *           ],
+                     *           "seriesCreated": [
+                     *             {}
+                     *           ],
+                     *           "seriesSubscriptions": [
+                     *             {}
+                     *           ],
+                     *           "seriesAutoJoins": [
                      *             {}
                      *           ],
                      *           "events": [

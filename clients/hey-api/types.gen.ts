@@ -94,6 +94,15 @@ export type AccountArchive = {
         webhookEndpointsCreated: Array<{
             [key: string]: unknown;
         }>;
+        seriesCreated: Array<{
+            [key: string]: unknown;
+        }>;
+        seriesSubscriptions: Array<{
+            [key: string]: unknown;
+        }>;
+        seriesAutoJoins: Array<{
+            [key: string]: unknown;
+        }>;
         events: Array<{
             [key: string]: unknown;
         }>;
@@ -202,7 +211,7 @@ export type Actor = {
  */
 export type AdminAccountDeletionRequest = {
     /**
-     * Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over; what the wallet holds stays in it
+     * Delete even while money can be withdrawn, a withdrawal or dispute is open or a competition is not over: competitions not started are left (fees refunded), and what the wallet holds stays in it
      */
     force?: boolean;
 };

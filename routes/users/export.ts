@@ -4,8 +4,8 @@ import { AccountArchiveSchema, AccountExportSchema } from '../../schemas/leaving
 
 const CONTENTS = 'The archive holds the profile and one section per kind of record (participations with scores, score events, ' +
   'fitness samples, daily totals, flags, activity, wallet accounts and ledger entries, deposits, withdrawals, disputes, prizes, ' +
-  'payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites and ' +
-  'webhook endpoints created, events, exports), rows as stored. Credentials are left out: push tokens (their last four ' +
+  'payout account, devices, notification settings, inbox and deliveries, provider connections, competitions, invites, ' +
+  'webhook endpoints and competition series created, series subscriptions and their automatic joins, events, exports), rows as stored. Credentials are left out: push tokens (their last four ' +
   'characters say which), provider tokens, webhook secrets.'
 
 // Exporting what the service holds about the caller: at once while small, otherwise as a job.

@@ -31,7 +31,8 @@ const leavingRoutes: FastifyPluginAsyncTypebox = async function leavingRoutes (f
       tags: ['admin'],
       summary: 'Delete a user\'s account (admins)',
       description: `${RETENTION} Refused with 409 in the same cases as the user's own deletion unless \`force\` is set; ` +
-        'a forced deletion leaves what the wallet holds in it, in the ledger, for operators to settle.',
+        'a forced deletion first leaves competitions that have not started (fees refunded) and leaves what the wallet then ' +
+        'holds in it, in the ledger, for operators to settle; in a running competition the participation stays, its score as it was.',
       params: UserIdParamsSchema,
       body: AdminAccountDeletionRequestSchema,
       response: { 200: AccountDeletionSchema, ...errorResponses(400, 401, 403, 404, 409, 413, 429) }

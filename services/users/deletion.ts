@@ -15,11 +15,14 @@ export type DeletionOrigin = 'self' | 'admin' | 'auth'
 export const DELETED_NAME = 'Deleted user'
 
 export interface DeletionDeps {
+  pool: Db
   transact: Transact
   // The stored avatar; a failure leaves a file no row points to, removed again by a job.
   removeObject: (key: string) => Promise<void>
   // Revokes and forgets the user's cloud provider grants before the erasure (best effort).
   revokeConnections: (userId: string) => Promise<void>
+  // Leaves a competition that has not started, refunding its entry fee (the competitions' own rule).
+  leave: (competitionId: string, userId: string) => Promise<void>
   // In the erasing transaction: work that must follow it, enqueued with it (the auth user's deletion).
   erased?: (tx: TransactionClient, userId: string, origin: DeletionOrigin) => Promise<void>
   // After commit: every instance refuses the account's tokens; caches and leaderboards forget it.
@@ -69,7 +72,8 @@ const ERASE = [
   'DELETE FROM activity WHERE user_id = $1',
   'DELETE FROM account_exports WHERE user_id = $1',
   'DELETE FROM payout_accounts WHERE user_id = $1',
-  'DELETE FROM competition_series_subscriptions WHERE user_id = $1'
+  'DELETE FROM competition_series_subscriptions WHERE user_id = $1',
+  'DELETE FROM series_auto_joins WHERE user_id = $1'
 ]
 
 // The tombstone: the id stays (it is what the ledger and results refer to), nothing else of the person.
@@ -103,6 +107,9 @@ export function createAccountDeletion (deps: DeletionDeps) {
       })
     }
     await deps.revokeConnections(userId)
+    // Forced: competitions not started yet are left (a refund lands in the closed wallet); in a
+    // running one the participation stays, its score frozen, under the pseudonym.
+    if (opts.force) await leaveUnstarted(userId)
 
     const outcome = await deps.transact(async (tx) => {
       const { rows } = await tx.query<{ avatar_key: string | null, display_name: string, username: string | null, deleted_at: string | null }>(
@@ -123,6 +130,12 @@ export function createAccountDeletion (deps: DeletionDeps) {
       await deps.deleted(userId)
     }
     return { userId, deletedAt: new Date(outcome.deletedAt).toISOString(), erased: outcome.erased }
+  }
+
+  async function leaveUnstarted (userId: string): Promise<void> {
+    const { rows } = await deps.pool.query<{ competition_id: string }>(`SELECT p.competition_id FROM participants p
+      JOIN competitions c ON c.id = p.competition_id WHERE p.user_id = $1 AND c.status = 'scheduled' AND c.starts_at > now()`, [userId])
+    for (const { competition_id: competitionId } of rows) await deps.leave(competitionId, userId)
   }
 
   async function refuseUnsettled (tx: TransactionClient, userId: string): Promise<void> {

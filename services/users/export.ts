@@ -42,6 +42,9 @@ const SECTIONS: Record<ArchiveSection, string> = {
   invitesCreated: 'SELECT * FROM competition_invites WHERE created_by = $1 ORDER BY created_at, id',
   webhookEndpointsCreated: `SELECT id, url, event_types, description, enabled, disabled_reason, disabled_at, created_at, updated_at
     FROM webhook_endpoints WHERE created_by = $1 ORDER BY created_at, id`,
+  seriesCreated: 'SELECT * FROM competition_series WHERE created_by = $1 ORDER BY created_at, id',
+  seriesSubscriptions: 'SELECT * FROM competition_series_subscriptions WHERE user_id = $1 ORDER BY series_id',
+  seriesAutoJoins: 'SELECT * FROM series_auto_joins WHERE user_id = $1 ORDER BY created_at, competition_id',
   events: 'SELECT id, seq, type, competition_id, payload, occurred_at FROM domain_events WHERE user_id = $1 ORDER BY seq',
   exports: 'SELECT id, status, bytes, created_at, completed_at, expires_at FROM account_exports WHERE user_id = $1 ORDER BY created_at, id'
 }

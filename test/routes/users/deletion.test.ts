@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises'
 import path from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { bearer, build } from '../../helper.ts'
-import { credit, ledgerTotals, signIn, type Person } from '../competitions/fixtures.ts'
+import { createCompetition, credit, ledgerTotals, signIn, type Person } from '../competitions/fixtures.ts'
 import { eventually } from '../fitness/fixtures.ts'
 import { startFitbitFake } from '../../fakes/fitbit.ts'
 import { readBody, replyJson, serveLocal } from '../../fakes/http.ts'
@@ -104,10 +104,18 @@ test('account deletion', async (t) => {
     const asAdmin = await app.inject({ method: 'DELETE', url: `/api/v1/admin/users/${user.id}`, headers: admin.headers, payload: {} })
     t.equal(asAdmin.statusCode, 409, 'an admin is refused alike without force')
 
+    // A paid competition that has not started: a forced deletion leaves it, refunding the fee.
+    const paid = await createCompetition(app, admin, { entryFee: 400, currency: 'USD' })
+    const joined = await app.inject({ method: 'POST', url: `/api/v1/competitions/${paid.id}/join`, headers: { ...user.headers, 'idempotency-key': randomUUID() }, payload: {} })
+    t.equal(joined.statusCode, 200, joined.body)
+
     const before = await balances(app)
     const forced = await app.inject({ method: 'DELETE', url: `/api/v1/admin/users/${user.id}`, headers: admin.headers, payload: { force: true } })
     t.equal(forced.statusCode, 200, forced.body)
-    t.same(await balances(app), before, 'the money stays in the closed wallet, in the ledger')
+    const { rows: wallet } = await app.pg.query('SELECT coalesce(sum(balance), 0)::int AS total FROM accounts WHERE user_id = $1 AND kind = \'wallet\'', [user.id])
+    t.equal(wallet[0].total, 2500, 'the deposit and the refunded fee stay in the closed wallet, in the ledger')
+    t.equal((await app.pg.query('SELECT 1 FROM participants WHERE user_id = $1', [user.id])).rowCount, 0, 'the unstarted competition was left')
+    t.not(JSON.stringify(await balances(app)), JSON.stringify(before), 'the refund moved money from escrow back to the wallet')
     t.same(await ledgerTotals(app), { entries: 0, accounts: 0, mismatched: 0, negativeWallets: 0 })
     t.equal((await app.inject({ url: '/api/v1/me', headers: user.headers })).statusCode, 401)
     const { rows } = await app.pg.query('SELECT deleted_by FROM users WHERE id = $1', [user.id])

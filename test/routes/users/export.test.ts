@@ -10,7 +10,7 @@ import { leavingConfig, seedAccount } from './leaving-fixtures.ts'
 // Sections the seeded account fills through the API; the rest need states a test cannot
 // reach through it (a dispute, a payout account at the gateway, an admin's webhook endpoint).
 const SEEDED = ['participations', 'scoreEvents', 'fitnessSamples', 'dailyTotals', 'activity', 'walletAccounts', 'ledgerEntries',
-  'devices', 'notificationPreferences', 'notificationSettings', 'connections', 'events', 'invitesCreated', 'competitionsCreated', 'exports']
+  'devices', 'notificationPreferences', 'notificationSettings', 'connections', 'events', 'invitesCreated', 'competitionsCreated', 'seriesSubscriptions', 'exports']
 
 test('account export', async (t) => {
   const fitbit = await startFitbitFake({ clientId: 'leaving', clientSecret: 'leaving-secret', accountId: 'EXPORT01' })
@@ -25,6 +25,10 @@ test('account export', async (t) => {
   const own = await app.inject({ method: 'POST', url: '/api/v1/competitions', headers: me, payload: { name: 'Ottoline\'s walk', metric: 'steps', visibility: 'private', startsAt: new Date(Date.now() + HOUR).toISOString(), endsAt: new Date(Date.now() + 25 * HOUR).toISOString() } })
   t.equal(own.statusCode, 201, own.body)
   t.equal((await app.inject({ method: 'POST', url: `/api/v1/competitions/${own.json().id}/invites`, headers: me, payload: {} })).statusCode, 201)
+  const series = await app.inject({ method: 'POST', url: '/api/v1/competition-series', headers: admin.headers, payload: { name: 'Daily steps', metric: 'steps', schedule: { every: 'day', at: '06:00' }, timeZone: 'UTC', durationSeconds: 86400 } })
+  t.equal(series.statusCode, 201, series.body)
+  const subscribed = await app.inject({ method: 'PUT', url: `/api/v1/competition-series/${series.json().id}/subscription`, headers: me, payload: {} })
+  t.ok(subscribed.statusCode < 300, subscribed.body)
   await app.pg.query('INSERT INTO notifications (user_id, cause, category, template, params) VALUES ($1, \'export-test\', \'security\', \'flag_cleared\', \'{}\')', [person.id])
   const first = await app.inject({ method: 'POST', url: '/api/v1/me/exports', headers: me })
   t.equal(first.statusCode, 202, first.body)
@@ -84,5 +88,6 @@ test('account export', async (t) => {
     const res = await app.inject({ method: 'DELETE', url: `/api/v1/admin/users/${person.id}`, headers: admin.headers, payload: { force: true } })
     t.equal(res.statusCode, 200, res.body)
     t.equal((await app.pg.query('SELECT count(*)::int AS n FROM account_exports WHERE user_id = $1', [person.id])).rows[0].n, 0)
+    t.equal((await app.pg.query('SELECT count(*)::int AS n FROM competition_series_subscriptions WHERE user_id = $1', [person.id])).rows[0].n, 0, 'nor a series subscription')
   })
 })
