@@ -16,12 +16,13 @@ import { bareHello, fitnessSync, leaderboardAround, leaderboardTop, profile, sco
 import { bareWs, serviceWs, type WsRun } from './lib/scenarios-ws.ts'
 import { seed, seedPlan } from './lib/seed.ts'
 import { createStores, type BenchStores } from './lib/stores.ts'
+import { benchServiceEnv } from './lib/service-env.ts'
 import { createTokens } from './lib/tokens.ts'
 import { competitionId } from './lib/ids.ts'
 import { summariseProfiles } from './lib/cpu-profile.ts'
 import { parseCli } from '../lib/cli-args.ts'
 import { eventsEndToEnd } from './lib/scenario-events.ts'
-import { competitionEndNotifies } from './lib/scenario-notify.ts'
+import { competitionEndNotifies, fcmServiceEnv } from './lib/scenario-notify.ts'
 import { startFakeFcm } from '../test/fakes/fcm.ts'
 import { compare, compareReport, COMPARABLE, type Comparable } from './lib/compare.ts'
 
@@ -170,23 +171,7 @@ async function main (): Promise<void> {
   const secret = randomBytes(32).toString('hex')
   const tokens = createTokens(secret)
   dataDir = mkdtempSync(join(tmpdir(), 'hc-bench-'))
-  const env = {
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    DATABASE_URL: stores.databaseUrl,
-    REDIS_URL: stores.redisUrl,
-    REDIS_KEY_PREFIX: stores.redisPrefix,
-    JWT_SECRET: secret,
-    DATA_DIR: dataDir,
-    REALTIME_TICK_MS: String(tickMs),
-    // Rank messages coalesced per participant and competition over this window (the default).
-    NOTIFY_RANK_WINDOW_SECONDS: String(RANK_WINDOW_SECONDS),
-    // The limiter still counts every request in Redis; the budget is only high enough that
-    // a few users can generate the load.
-    RATE_LIMIT_MAX: '1000000000',
-    // The events scenario's webhook receiver listens on loopback.
-    WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true'
-  }
+  const env = benchServiceEnv(stores, { secret, dataDir, tickMs, rankWindowSeconds: RANK_WINDOW_SECONDS })
 
   const rows: Row[] = []
   const sections: Array<{ heading: string, body: string }> = []
@@ -359,14 +344,7 @@ async function main (): Promise<void> {
     // Push goes to a local FCM fake in this process; the service's FCM sender talks to it.
     const fcm = await startFakeFcm()
     children.add({ stop: fcm.close })
-    const service = await startBenchService({
-      ...env,
-      FCM_PROJECT_ID: fcm.projectId,
-      FCM_CLIENT_EMAIL: fcm.clientEmail,
-      FCM_PRIVATE_KEY: fcm.privateKey,
-      FCM_API_URL: fcm.url,
-      FCM_TOKEN_URL: fcm.tokenUrl
-    }, tokens, 'notify')
+    const service = await startBenchService({ ...env, ...fcmServiceEnv(fcm) }, tokens, 'notify')
     await sleep(2000)
     const t: Target = { base: `http://127.0.0.1:${service.port}`, pid: service.pid, settings, tokens }
     const n = await competitionEndNotifies(t, fcm, stores.databaseUrl, { participants: plan.users, users: plan.users })

@@ -12,6 +12,17 @@ import type { FakeFcm } from '../../test/fakes/fcm.ts'
 // (first event to last push), pushes per second, service CPU per thousand, and the API's
 // latency before and during the drain.
 
+// The service's FCM settings pointing at the local fake.
+export function fcmServiceEnv (fcm: FakeFcm): Record<string, string> {
+  return {
+    FCM_PROJECT_ID: fcm.projectId,
+    FCM_CLIENT_EMAIL: fcm.clientEmail,
+    FCM_PRIVATE_KEY: fcm.privateKey,
+    FCM_API_URL: fcm.url,
+    FCM_TOKEN_URL: fcm.tokenUrl
+  }
+}
+
 export interface NotifyResult {
   participants: number
   delivered: number

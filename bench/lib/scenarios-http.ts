@@ -30,8 +30,8 @@ function reader (k: number, users: number): number {
   return 1 + ((k * 7919) % users)
 }
 
-export async function leaderboardTop (t: Target, users: number): Promise<LoadResult> {
-  const id = competitionId('reads')
+export async function leaderboardTop (t: Target, users: number, competition = 'reads'): Promise<LoadResult> {
+  const id = competitionId(competition)
   return await load({
     url: t.base,
     pid: t.pid,
@@ -40,8 +40,8 @@ export async function leaderboardTop (t: Target, users: number): Promise<LoadRes
   })
 }
 
-export async function leaderboardAround (t: Target, users: number): Promise<LoadResult> {
-  const id = competitionId('reads')
+export async function leaderboardAround (t: Target, users: number, competition = 'reads'): Promise<LoadResult> {
+  const id = competitionId(competition)
   return await load({
     url: t.base,
     pid: t.pid,
@@ -172,6 +172,26 @@ export async function scoreUpdates (t: Target, stores: { databaseUrl: string, re
 
 export interface SyncCheck { batches: number, samplesAccepted: number, samplesStored: number, samplesPerSecond: number }
 
+// One sync request's body: `count` consecutive step samples of `stepMs` each, the newest
+// ending at `from.end`, numbered from `from.n`, newest first, as a phone catching up sends them.
+export function syncBody (user: number, from: { n: number, end: number }, count: number, stepMs: number): string {
+  const samples = []
+  for (let i = 0; i < count; i++) {
+    const end = from.end - i * stepMs
+    samples.push({
+      externalId: `u${user}-s${from.n + i}`,
+      metric: 'steps',
+      kind: 'sample',
+      startTime: new Date(end - stepMs).toISOString(),
+      endTime: new Date(end).toISOString(),
+      value: 100,
+      recordingMethod: 'automatic',
+      tzOffsetMinutes: 0
+    })
+  }
+  return JSON.stringify({ source: 'healthkit', samples })
+}
+
 // Fitness sync of 100-sample batches: each connection is one user pushing consecutive
 // two-minute step samples, newest first, as a phone catching up would.
 export async function fitnessSync (t: Target, databaseUrl: string, users: number, batchSize = 100): Promise<{ load: LoadResult, check: SyncCheck }> {
@@ -191,22 +211,8 @@ export async function fitnessSync (t: Target, databaseUrl: string, users: number
         path: '/api/v1/fitness/sync',
         setupRequest (req) {
           const state = cursor.get(user) ?? { n: 0, end: startAt }
-          const samples = []
-          for (let i = 0; i < batchSize; i++) {
-            const end = state.end - i * 120_000
-            samples.push({
-              externalId: `u${user}-s${state.n + i}`,
-              metric: 'steps',
-              kind: 'sample',
-              startTime: new Date(end - 120_000).toISOString(),
-              endTime: new Date(end).toISOString(),
-              value: 100,
-              recordingMethod: 'automatic',
-              tzOffsetMinutes: 0
-            })
-          }
           cursor.set(user, { n: state.n + batchSize, end: state.end - batchSize * 120_000 })
-          return { ...req, headers, body: JSON.stringify({ source: 'healthkit', samples }) }
+          return { ...req, headers, body: syncBody(user, state, batchSize, 120_000) }
         },
         onResponse (status, body) {
           if (status !== 200) return

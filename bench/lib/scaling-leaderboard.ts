@@ -1,0 +1,151 @@
+import { join } from 'node:path'
+import { Redis } from 'ioredis'
+import { leaderboardKeys } from '../../lib/redis-keys.ts'
+import { competitionId } from './ids.ts'
+import { summariseProfiles } from './cpu-profile.ts'
+import { int, ratio } from './report.ts'
+import { leaderboardAround, leaderboardTop, scoreUpdates } from './scenarios-http.ts'
+import { seed } from './seed.ts'
+import type { ScalingContext } from './scaling-context.ts'
+import { writePlot } from './scaling-plot.ts'
+import type { Curve } from './scaling-report.ts'
+
+// The leaderboard at growing sizes: one competition per size (users 1..n), seeded with
+// set-based SQL, each measured by a service of its own: the rebuild of its Redis projection,
+// the projection's Redis memory, and the CPU time per top-50 read, around-me read and score
+// update.
+interface Point {
+  size: number
+  rebuildMs: number[]
+  redisBytes: number
+  top: { cpuUs: number, rps: number, errors: number }
+  around: { cpuUs: number, rps: number, errors: number }
+  score: { cpuUs: number, rps: number, errors: number, lost: number, doubled: number, redisMismatches: number }
+}
+
+const name = (n: number) => `lb-${n}`
+
+// MEMORY USAGE (every element counted: SAMPLES 0) of the competition's projection keys.
+async function projectionBytes (redisUrl: string, prefix: string, id: string): Promise<number> {
+  const redis = new Redis(redisUrl)
+  try {
+    let total = 0
+    for (const key of Object.values(leaderboardKeys(prefix, id))) {
+      total += Number(await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0') ?? 0)
+    }
+    return total
+  } finally {
+    redis.disconnect()
+  }
+}
+
+async function rebuild (base: string, token: string, id: string): Promise<number> {
+  const started = performance.now()
+  const res = await fetch(`${base}/api/v1/admin/leaderboard/${id}/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
+  if (!res.ok) throw new Error(`rebuild failed: ${res.status} ${await res.text()}`)
+  return Math.round(performance.now() - started)
+}
+
+export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: number[], rebuilds: number, plotDir: string }): Promise<Curve> {
+  const sizes = [...opts.sizes].sort((a, b) => a - b)
+  const points: Point[] = []
+  let seedMs = 0
+  await ctx.withStores(async (stores) => {
+    const seeded = await seed(stores.databaseUrl, { users: sizes.at(-1)!, competitions: sizes.map((n) => ({ name: name(n), metric: 'custom', size: n })) })
+    seedMs = seeded.ms
+    ctx.log(`seeded ${int(seeded.users)} users and ${int(seeded.participants)} participants in ${seeded.ms} ms`)
+    for (const n of sizes) {
+      if (ctx.timeLeftMs() < 120_000) { ctx.log(`leaderboard: stopping before ${int(n)} (deadline)`); break }
+      const id = competitionId(name(n))
+      const service = await ctx.startService(stores, `leaderboard-${n}`)
+      const t = ctx.target(service)
+      const rebuildMs: number[] = []
+      for (let i = 0; i < opts.rebuilds; i++) rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
+      const redisBytes = await projectionBytes(stores.redisUrl, stores.redisPrefix, id)
+      ctx.log(`${int(n)}: rebuilt in ${rebuildMs.join(', ')} ms, projection ${int(redisBytes)} B`)
+      const top = await leaderboardTop(t, n, name(n))
+      const around = await leaderboardAround(t, n, name(n))
+      const score = await scoreUpdates(t, stores, n, { competition: name(n) })
+      await service.stop()
+      const point: Point = {
+        size: n,
+        rebuildMs,
+        redisBytes,
+        top: { cpuUs: top.cpuUsPerRequest, rps: top.rps, errors: top.errors },
+        around: { cpuUs: around.cpuUsPerRequest, rps: around.rps, errors: around.errors },
+        score: { cpuUs: score.load.cpuUsPerRequest, rps: score.load.rps, errors: score.load.errors, lost: score.check.lost, doubled: score.check.doubled, redisMismatches: score.check.redisMismatches }
+      }
+      points.push(point)
+      ctx.log(`${int(n)}: top ${top.cpuUsPerRequest} us/req, around ${around.cpuUsPerRequest} us/req, score ${score.load.cpuUsPerRequest} us/update`, score.check)
+    }
+  })
+  if (points.length === 0) throw new Error('no size measured before the deadline')
+
+  const series = (pick: (p: Point) => number, label: string) => points.map((p) => ({ x: p.size, y: pick(p), series: label }))
+  await writePlot(join(opts.plotDir, 'leaderboard-cpu.svg'), {
+    title: 'Service CPU per request',
+    x: { title: 'participants', log: true },
+    y: { title: 'CPU time per request (us)' },
+    points: [...series((p) => p.top.cpuUs, 'top 50'), ...series((p) => p.around.cpuUs, 'around me'), ...series((p) => p.score.cpuUs, 'score update')]
+  })
+  await writePlot(join(opts.plotDir, 'leaderboard-rebuild.svg'), {
+    title: 'Projection rebuild time',
+    x: { title: 'participants', log: true },
+    y: { title: 'seconds', log: true },
+    points: series((p) => Math.min(...p.rebuildMs) / 1000, 'rebuild (fastest)')
+  })
+  await writePlot(join(opts.plotDir, 'leaderboard-redis.svg'), {
+    title: 'Redis memory per participant',
+    x: { title: 'participants', log: true },
+    y: { title: 'bytes per participant' },
+    points: series((p) => p.redisBytes / p.size, 'projection keys')
+  })
+
+  const first = points[0]!
+  const last = points.at(-1)!
+  const span = `${int(last.size)} against ${int(first.size)} participants`
+  const reached = last.size >= 1_000_000 && first.size <= 1000
+  const within = (pick: (p: Point) => number, label: string) => {
+    const r = pick(last) / Math.max(1, pick(first))
+    return { text: `${label} at 1,000,000 participants within 1.3 x of 1,000`, met: reached ? r <= 1.3 : null, detail: `${ratio(r)} (${int(pick(last))} against ${int(pick(first))} us; ${span})` }
+  }
+  const targets = [
+    within((p) => p.top.cpuUs, 'CPU per top-50 read'),
+    within((p) => p.around.cpuUs, 'CPU per around-me read'),
+    within((p) => p.score.cpuUs, 'CPU per score update'),
+    {
+      text: 'a 1,000,000-participant rebuild in under 30 s',
+      met: last.size >= 1_000_000 ? Math.min(...last.rebuildMs) < 30_000 : null,
+      detail: `${(Math.min(...last.rebuildMs) / 1000).toFixed(1)} s at ${int(last.size)} participants`
+    }
+  ]
+  const profile = ctx.cpuProfDir && targets.some((t) => t.met === false)
+    ? [first, last].map((p) => `Service of the ${int(p.size)}-participant run:\n\n${summariseProfiles(join(ctx.cpuProfDir, `leaderboard-${p.size}`), 15)}`).join('\n')
+    : undefined
+  const s = ctx.settings
+  return {
+    key: 'leaderboard',
+    title: 'Leaderboard size',
+    method: [
+      `One competition per size, users 1..n, seeded with set-based SQL (${int(last.size)} users and ${int(points.reduce((n, p) => n + p.size, 0))} participations in ${(seedMs / 1000).toFixed(1)} s). ` +
+        'For each size a service of its own is started as `npm start` runs it; the competition\'s projection is rebuilt through ' +
+        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times (time to the answer), its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
+        `then autocannon (${s.connections} connections, ${s.warmupSeconds} s warm-up, ${s.seconds} s measured) reads the top 50, reads around the reader (readers spread over the board), ` +
+        'and sends score increments (the durable path, 10 % retries of a key already sent). CPU per request is the service process\'s user + system time from /proc over the measured seconds divided by the answered requests.'
+    ],
+    columns: ['participants', 'top 50: CPU/read', 'top 50: req/s', 'around me: CPU/read', 'around me: req/s', 'score update: CPU/update', 'updates/s', 'rebuild', 'Redis bytes/participant', 'errors, lost, doubled, Redis differences'],
+    rows: points.map((p) => [
+      int(p.size),
+      `${int(p.top.cpuUs)} us`, int(p.top.rps),
+      `${int(p.around.cpuUs)} us`, int(p.around.rps),
+      `${int(p.score.cpuUs)} us`, int(p.score.rps),
+      p.rebuildMs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', '),
+      int(p.redisBytes / p.size),
+      `${p.top.errors + p.around.errors + p.score.errors}, ${p.score.lost}, ${p.score.doubled}, ${p.score.redisMismatches}`
+    ]),
+    plots: ['scaling/leaderboard-cpu.svg', 'scaling/leaderboard-rebuild.svg', 'scaling/leaderboard-redis.svg'],
+    targets,
+    notes: [],
+    profile
+  }
+}
