@@ -91,7 +91,10 @@ export const DomainEventSchemas = {
     inserted: Type.Integer({ minimum: 0 }),
     replaced: Type.Integer({ minimum: 0 }),
     deleted: Type.Integer({ minimum: 0 })
-  }, 'A batch of fitness data from a device or provider was stored (only batches that changed something).')
+  }, 'A batch of fitness data from a device or provider was stored (only batches that changed something).'),
+  'user.deleted': closed({ userId: UuidSchema, deletedAt: TimestampSchema },
+    'A user\'s account was deleted: the service holds no more of their personal data, and an integrator that keeps any should ' +
+    'delete it too. The id stays, as a pseudonym, in results and the ledger.')
 } as const
 
 export type DomainEventType = keyof typeof DomainEventSchemas

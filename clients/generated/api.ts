@@ -1737,6 +1737,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "user.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user's account was deleted: the service holds no more of their personal data, and an integrator that keeps any should delete it too. The id stays, as a pseudonym, in results and the ledger.
+         * @description Signed per the Standard Webhooks specification; verify with any of its libraries and the endpoint secret. Retried with exponential backoff until a 2xx answer: deduplicate on webhook-id.
+         */
+        post: operations["webhook.user.deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "withdrawal.failed": {
         parameters: {
             query?: never;
@@ -3088,7 +3108,7 @@ export interface components {
              *       "prize.paid"
              *     ]
              */
-            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed" | "user.deleted")[];
             /**
              * @description Where deliveries are POSTed: https, on a host whose every address is public
              * @example https://93.184.215.14/health-competitions
@@ -3850,7 +3870,7 @@ export interface components {
              * @description A domain event type
              * @enum {unknown}
              */
-            eventType: "competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed";
+            eventType: "competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed" | "user.deleted";
             /**
              * Format: uuid
              * @description Sent as webhook-id on every attempt
@@ -3905,7 +3925,7 @@ export interface components {
             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
             disabledReason: string | null;
             enabled: boolean;
-            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed" | "user.deleted")[];
             /**
              * Format: uuid
              * @description A uuid
@@ -3941,7 +3961,7 @@ export interface components {
              *       "prize.paid"
              *     ]
              */
-            eventTypes?: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes?: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed" | "user.deleted")[];
             /**
              * @description Where deliveries are POSTed: https, on a host whose every address is public
              * @example https://93.184.215.14/health-competitions
@@ -3962,7 +3982,7 @@ export interface components {
             /** @description Why deliveries stopped (retries exhausted, an admin); null while enabled */
             disabledReason: string | null;
             enabled: boolean;
-            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed")[];
+            eventTypes: ("competition.created" | "competition.updated" | "competition.started" | "competition.ended" | "competition.final" | "competition.cancelled" | "participant.joined" | "participant.left" | "score.changed" | "prize.paid" | "ledger.posted" | "deposit.succeeded" | "deposit.failed" | "withdrawal.paid" | "withdrawal.failed" | "flag.raised" | "flag.cleared" | "flag.confirmed" | "sync.completed" | "user.deleted")[];
             /**
              * Format: uuid
              * @description A uuid
@@ -21975,6 +21995,63 @@ export interface operations {
                     timestamp: string;
                     /** @constant */
                     type: "sync.completed";
+                };
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect, or none within the timeout is retried; after the last retry the endpoint is disabled. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "webhook.user.deleted": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The delivery id: the same on every retry and replay of one message; deduplicate on it */
+                "webhook-id": string;
+                /** @description Space-separated `v1,<base64 HMAC-SHA256>` of `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (whsec_ prefix removed, base64-decoded) */
+                "webhook-signature": string;
+                /** @description Seconds since the epoch when this attempt was signed; refuse messages far from your clock */
+                "webhook-timestamp": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description A user's account was deleted: the service holds no more of their personal data, and an integrator that keeps any should delete it too. The id stays, as a pseudonym, in results and the ledger. */
+                    data: {
+                        /**
+                         * Format: date-time
+                         * @description ISO-8601 UTC
+                         * @example 2026-11-02T08:30:00.000Z
+                         */
+                        deletedAt: string;
+                        /**
+                         * Format: uuid
+                         * @description The domain event; one event may reach an endpoint only once
+                         */
+                        eventId: string;
+                        /**
+                         * Format: uuid
+                         * @description A uuid
+                         * @example 6f1c4b7e-2d3a-4c5b-8e9f-0a1b2c3d4e5f
+                         */
+                        userId: string;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description When the event occurred
+                     */
+                    timestamp: string;
+                    /** @constant */
+                    type: "user.deleted";
                 };
             };
         };

@@ -4,7 +4,7 @@ export type ClientOptions = {
     baseUrl: string;
 };
 
-export type Webhooks = WebhookCompetitionCreatedWebhookRequest | WebhookCompetitionUpdatedWebhookRequest | WebhookCompetitionStartedWebhookRequest | WebhookCompetitionEndedWebhookRequest | WebhookCompetitionFinalWebhookRequest | WebhookCompetitionCancelledWebhookRequest | WebhookParticipantJoinedWebhookRequest | WebhookParticipantLeftWebhookRequest | WebhookScoreChangedWebhookRequest | WebhookPrizePaidWebhookRequest | WebhookLedgerPostedWebhookRequest | WebhookDepositSucceededWebhookRequest | WebhookDepositFailedWebhookRequest | WebhookWithdrawalPaidWebhookRequest | WebhookWithdrawalFailedWebhookRequest | WebhookFlagRaisedWebhookRequest | WebhookFlagClearedWebhookRequest | WebhookFlagConfirmedWebhookRequest | WebhookSyncCompletedWebhookRequest;
+export type Webhooks = WebhookCompetitionCreatedWebhookRequest | WebhookCompetitionUpdatedWebhookRequest | WebhookCompetitionStartedWebhookRequest | WebhookCompetitionEndedWebhookRequest | WebhookCompetitionFinalWebhookRequest | WebhookCompetitionCancelledWebhookRequest | WebhookParticipantJoinedWebhookRequest | WebhookParticipantLeftWebhookRequest | WebhookScoreChangedWebhookRequest | WebhookPrizePaidWebhookRequest | WebhookLedgerPostedWebhookRequest | WebhookDepositSucceededWebhookRequest | WebhookDepositFailedWebhookRequest | WebhookWithdrawalPaidWebhookRequest | WebhookWithdrawalFailedWebhookRequest | WebhookFlagRaisedWebhookRequest | WebhookFlagClearedWebhookRequest | WebhookFlagConfirmedWebhookRequest | WebhookSyncCompletedWebhookRequest | WebhookUserDeletedWebhookRequest;
 
 /**
  * AccountArchive
@@ -1405,7 +1405,7 @@ export type NewWebhookEndpoint = {
     /**
      * The event types sent to this endpoint
      */
-    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed' | 'user.deleted'>;
     description?: string;
 };
 
@@ -2308,7 +2308,7 @@ export type WebhookDelivery = {
     /**
      * A domain event type
      */
-    eventType: 'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed';
+    eventType: 'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed' | 'user.deleted';
     /**
      * pending while attempts remain; failed once retries ran out or the endpoint was disabled
      */
@@ -2351,7 +2351,7 @@ export type WebhookEndpoint = {
      */
     id: string;
     url: string;
-    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed' | 'user.deleted'>;
     description: string;
     enabled: boolean;
     /**
@@ -2396,7 +2396,7 @@ export type WebhookEndpointPatch = {
     /**
      * The event types sent to this endpoint
      */
-    eventTypes?: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes?: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed' | 'user.deleted'>;
     description?: string;
     /**
      * true re-enables a disabled endpoint and clears its reason
@@ -2413,7 +2413,7 @@ export type WebhookEndpointWithSecret = {
      */
     id: string;
     url: string;
-    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed'>;
+    eventTypes: Array<'competition.created' | 'competition.updated' | 'competition.started' | 'competition.ended' | 'competition.final' | 'competition.cancelled' | 'participant.joined' | 'participant.left' | 'score.changed' | 'prize.paid' | 'ledger.posted' | 'deposit.succeeded' | 'deposit.failed' | 'withdrawal.paid' | 'withdrawal.failed' | 'flag.raised' | 'flag.cleared' | 'flag.confirmed' | 'sync.completed' | 'user.deleted'>;
     description: string;
     enabled: boolean;
     /**
@@ -8317,6 +8317,38 @@ export type WebhookSyncCompletedWebhookPayload = {
 export type WebhookSyncCompletedWebhookRequest = {
     body: WebhookSyncCompletedWebhookPayload;
     key: 'sync.completed';
+    path?: never;
+    query?: never;
+};
+
+export type WebhookUserDeletedWebhookPayload = {
+    type: 'user.deleted';
+    /**
+     * When the event occurred
+     */
+    timestamp: string;
+    /**
+     * A user's account was deleted: the service holds no more of their personal data, and an integrator that keeps any should delete it too. The id stays, as a pseudonym, in results and the ledger.
+     */
+    data: {
+        /**
+         * A uuid
+         */
+        userId: string;
+        /**
+         * ISO-8601 UTC
+         */
+        deletedAt: string;
+        /**
+         * The domain event; one event may reach an endpoint only once
+         */
+        eventId: string;
+    };
+};
+
+export type WebhookUserDeletedWebhookRequest = {
+    body: WebhookUserDeletedWebhookPayload;
+    key: 'user.deleted';
     path?: never;
     query?: never;
 };

@@ -1,4 +1,5 @@
 import { errors } from '../../lib/errors.ts'
+import { domainEvent, recordEvents } from '../shared/outbox.ts'
 import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
 
 // Deleting an account (the user, an admin, or Supabase Auth after the auth user was deleted).
@@ -122,6 +123,8 @@ export function createAccountDeletion (deps: DeletionDeps) {
       for (const statement of ERASE) await tx.query(statement, [userId])
       const { rows: [tombstone] } = await tx.query<{ deleted_at: string }>(TOMBSTONE, [userId, DELETED_NAME, opts.origin])
       await deps.erased?.(tx, userId, opts.origin)
+      // Integrators who keep copies of the person's data learn to delete them (webhooks).
+      await recordEvents(tx, [domainEvent('user.deleted', { userId, deletedAt: new Date(tombstone!.deleted_at).toISOString() })])
       return { deletedAt: tombstone!.deleted_at, erased: true, avatarKey: user.avatar_key }
     })
 

@@ -82,6 +82,8 @@ test('account deletion', async (t) => {
     t.notOk(await exists(avatarFile), 'the avatar file is removed')
     t.equal(fitbit.oauth.state.revoked.length, 1, 'the provider grant was revoked at the provider')
 
+    const { rows: events } = await app.pg.query('SELECT payload FROM domain_events WHERE type = \'user.deleted\' AND user_id = $1', [person.id])
+    t.same(events.map((e) => e.payload), [{ userId: person.id, deletedAt: deleted.json().deletedAt }], 'integrators are told (a user.deleted event)')
     t.same(await balances(app), before, 'every account balance is unchanged (the promotional credit stays in the closed wallet)')
     t.same(await ledgerTotals(app), { entries: 0, accounts: 0, mismatched: 0, negativeWallets: 0 }, 'the ledger sums to zero')
 

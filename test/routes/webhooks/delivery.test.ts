@@ -55,8 +55,8 @@ test('a whole competition reaches a flaky endpoint: every event, signed, once in
   // Every event of this test's database: the two competitions' and the wallet credits'.
   const { rows: events } = await app.pg.query<{ id: string, type: string, competition_id: string | null }>(
     'SELECT id, type, competition_id FROM domain_events ORDER BY seq')
-  // Every type about a competition (anti-cheat flags, syncs and payments are about a user's data).
-  const competitionTypes = DOMAIN_EVENT_TYPES.filter((type) => !/^(flag|deposit|withdrawal)\./.test(type) && type !== 'sync.completed')
+  // Every type about a competition (anti-cheat flags, syncs, payments and deletions are about a user's data).
+  const competitionTypes = DOMAIN_EVENT_TYPES.filter((type) => !/^(flag|deposit|withdrawal|user)\./.test(type) && type !== 'sync.completed')
   const ofCompetitions = events.filter((e) => e.competition_id === race.id || e.competition_id === called.id)
   t.same(new Set(ofCompetitions.map((e) => e.type)), new Set(competitionTypes), 'the competitions raised every type of event about them')
   const accepted = () => [...receiver.accepted.values()].map((r) => r.body!.data.eventId)

@@ -113,7 +113,7 @@ test('admins only; bodies strict', async (t) => {
   t.match(unknown.json(), { statusCode: 400, message: 'body.secret is not a known property', details: [{ field: 'body.secret' }] })
   t.match((await post({ url: PUBLIC_URL, eventTypes: [] })).json(), { statusCode: 400, message: /^body\.eventTypes/ })
   t.match((await post({ url: PUBLIC_URL, eventTypes: ['prize.paid', 'prize.paid'] })).json(), { statusCode: 400, message: /^body\.eventTypes/ })
-  t.match((await post({ url: PUBLIC_URL, eventTypes: ['user.deleted'] })).json(), { statusCode: 400, message: /^body\.eventTypes/ })
+  t.match((await post({ url: PUBLIC_URL, eventTypes: ['user.renamed'] })).json(), { statusCode: 400, message: /^body\.eventTypes/ })
   const patch = await app.inject({ method: 'PATCH', url: `/api/v1/webhooks/${UNKNOWN_ID}`, headers: admin.headers, payload: { enabled: 'true' } })
   t.match(patch.json(), { statusCode: 400, message: /^body\.enabled/ }, 'no coercion')
   const empty = await app.inject({ method: 'PATCH', url: `/api/v1/webhooks/${UNKNOWN_ID}`, headers: admin.headers, payload: {} })
