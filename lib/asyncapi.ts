@@ -12,7 +12,7 @@ const CLOSE_CODES: Record<keyof typeof CloseCodes, string> = {
   SLOW_CONSUMER: 'the client stopped reading and its unsent data passed the server\'s limit',
   TOO_MANY_MESSAGES: 'the client sent more messages per second than allowed',
   BAD_REQUEST: 'seq, limit (1-100) or k (0-50) is not an integer in range',
-  UNAUTHORIZED: 'the token is missing, invalid or expired',
+  UNAUTHORIZED: 'the token is missing, invalid or expired, or its account was deleted',
   NOT_FOUND: 'no such competition, or the caller may not see it'
 }
 

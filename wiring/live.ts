@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import fastifyWebsocket from '@fastify/websocket'
 import { createBroadcaster } from '../services/live/broadcaster.ts'
 import { liveFeedMetrics } from '../services/shared/metrics.ts'
+import { deletedUsersChannel } from './provisioning.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,6 +24,11 @@ export default fp(async function broadcasterPlugin (fastify) {
     metrics: liveFeedMetrics(fastify.metricsRegistry)
   })
   fastify.decorate('broadcaster', broadcaster)
+  // Deletions are announced to every instance on this channel (wiring/provisioning.ts).
+  const deleted = deletedUsersChannel(fastify.redisPrefix)
+  const onDeleted = (from: string, userId: string): void => { if (from === deleted) broadcaster.dropUser(userId) }
+  fastify.redisSubscriber.on('message', onDeleted)
+  fastify.addHook('onClose', async () => { fastify.redisSubscriber.off('message', onDeleted) })
 
   await fastify.register(fastifyWebsocket, {
     options: { maxPayload: 4096 },

@@ -130,7 +130,12 @@ export function createBroadcaster (deps: BroadcasterDeps) {
     return connections.ofUser(userId).size > 0
   }
 
-  return { connect, shutdown, watched, stats, sendToUser, hasUser }
+  // A deleted account: its open sockets here are closed, as its token would now be refused.
+  function dropUser (userId: string): void {
+    for (const client of [...connections.ofUser(userId)]) drop(client, CloseCodes.UNAUTHORIZED, 'This account has been deleted')
+  }
+
+  return { connect, shutdown, watched, stats, sendToUser, hasUser, dropUser }
 }
 
 export type Broadcaster = ReturnType<typeof createBroadcaster>

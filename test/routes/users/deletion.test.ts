@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import { bearer, build } from '../../helper.ts'
 import { createCompetition, credit, ledgerTotals, signIn, type Person } from '../competitions/fixtures.ts'
 import { eventually } from '../fitness/fixtures.ts'
+import { listen, liveClient } from '../leaderboard/fixtures.ts'
 import { startFitbitFake } from '../../fakes/fitbit.ts'
 import { readBody, replyJson, serveLocal } from '../../fakes/http.ts'
 import { leavingConfig, seedAccount, tablesHolding, WEBHOOK_SECRET } from './leaving-fixtures.ts'
@@ -162,10 +163,14 @@ test('account deletion', async (t) => {
   })
 })
 
-test('a deletion on one instance is refused on every instance', async (t) => {
+test('a deletion on one instance is refused on every instance, and closes the account\'s live feeds there', async (t) => {
   const first = await build(t, { config: { LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const second = await build(t, { databaseUrl: first.config.DATABASE_URL, redisPrefix: first.config.REDIS_KEY_PREFIX, config: { LIFECYCLE_JOBS: false, MAX_EVENT_LOOP_DELAY_MS: 0 } })
   const user: Person = await signIn(first)
+  const watched = await createCompetition(first, await signIn(first, { admin: true }))
+  const feed = await liveClient(await listen(second), watched.id, { token: user.headers.authorization!.slice('Bearer '.length) })
+  t.teardown(() => feed.close())
+  await feed.next((f) => f.type === 'snapshot')
   // The second instance knows the caller and their token: its next call would cost no query.
   t.equal((await second.inject({ url: '/api/v1/me', headers: user.headers })).statusCode, 200)
   t.equal((await second.inject({ url: '/api/v1/me', headers: user.headers })).statusCode, 200)
@@ -175,6 +180,7 @@ test('a deletion on one instance is refused on every instance', async (t) => {
   t.equal(res.statusCode, 200, res.body)
   await eventually(async () => (await second.inject({ url: '/api/v1/me', headers: user.headers })).statusCode === 401 ? true : undefined)
   t.pass('the second instance refuses the token once the deletion is announced')
+  t.match(await feed.closed, { code: 4401, reason: 'This account has been deleted' }, 'its live feed on the second instance is closed')
 })
 
 test('with Supabase configured, the auth user behind a deleted account is deleted too', async (t) => {
