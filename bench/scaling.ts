@@ -14,6 +14,7 @@ import { leaderboardCurve } from './lib/scaling-leaderboard.ts'
 import { syncCurve } from './lib/scaling-sync.ts'
 import { endingsCurve } from './lib/scaling-endings.ts'
 import { notifyCurve } from './lib/scaling-notify.ts'
+import { liveCurve } from './lib/scaling-live.ts'
 import { writeScaling, type Curve, type NotMeasured } from './lib/scaling-report.ts'
 import { createTokens } from './lib/tokens.ts'
 
@@ -29,7 +30,7 @@ const args = parseCli({
     warmup: { type: 'string', default: '2', value: 's', description: 'Seconds of warm-up before each measurement' },
     connections: { type: 'string', default: '50', value: 'n', description: 'HTTP connections per measurement' },
     'sync-histories': { type: 'string', default: '0,52560,525600', value: 'list', description: 'Minute-level samples already stored for each syncing user (525,600 = a year)' },
-    'sync-batches': { type: 'string', default: '200', value: 'n', description: '100-sample batches synced per user' },
+    'sync-batches': { type: 'string', default: '100', value: 'n', description: '100-sample batches synced per user' },
     competitions: { type: 'string', default: '10000', value: 'n', description: 'Active competitions in the endings curve' },
     ending: { type: 'string', default: '5000', value: 'n', description: 'Of those, how many end at the same instant' },
     'ending-lead': { type: 'string', default: '45', value: 's', description: 'Seconds between seeding the endings curve and its end instant (the service starts in between)' },
@@ -90,7 +91,8 @@ const runners: Record<string, Runner> = {
   leaderboard: async (c) => await leaderboardCurve(c, { sizes: list(args.sizes).map(Number), rebuilds: num(args.rebuilds), plotDir }),
   sync: async (c) => await syncCurve(c, { histories: list(args['sync-histories']).map(Number), batches: num(args['sync-batches']), plotDir }),
   endings: async (c) => await endingsCurve(c, { competitions: num(args.competitions), ending: num(args.ending), leadSeconds: num(args['ending-lead']), plotDir }),
-  notify: async (c) => await notifyCurve(c, { sizes: list(args['notify-participants']).map(Number), plotDir })
+  notify: async (c) => await notifyCurve(c, { sizes: list(args['notify-participants']).map(Number), plotDir }),
+  live: async (c) => await liveCurve(c, { sizes: list(args.sockets).map(Number), plotDir })
 }
 
 const argv = process.argv.slice(2).join(' ')

@@ -10,7 +10,8 @@ import { WebSocket } from 'ws'
 
 type Command =
   | { cmd: 'connect', urls: string[], concurrency: number, waitFirstFrame: boolean, views?: Array<{ userId: string, limit: number }>, timeoutMs: number }
-  | { cmd: 'fanout', trigger: { url: string, method: string, headers: Record<string, string>, body: string }, timeoutMs: number }
+  // Without a trigger the harness only waits for the frame (another harness sends the trigger).
+  | { cmd: 'fanout', trigger?: { url: string, method: string, headers: Record<string, string>, body: string }, timeoutMs: number }
   | { cmd: 'burst-start' }
   | { cmd: 'burst-stop' }
   | { cmd: 'check', top: Array<[string, number]>, ranks: Record<string, [number, number]> }
@@ -157,8 +158,8 @@ async function fanout (cmd: Extract<Command, { cmd: 'fanout' }>) {
   armed = true
   const all = new Promise<void>((resolve) => { onAllArrived = resolve })
   const t0 = now()
-  const response = await fetch(cmd.trigger.url, { method: cmd.trigger.method, headers: cmd.trigger.headers, body: cmd.trigger.body })
-  await response.arrayBuffer()
+  const response = cmd.trigger ? await fetch(cmd.trigger.url, { method: cmd.trigger.method, headers: cmd.trigger.headers, body: cmd.trigger.body }) : null
+  await response?.arrayBuffer()
   const answered = now()
   await Promise.race([all, new Promise((resolve) => setTimeout(resolve, cmd.timeoutMs))])
   armed = false
@@ -170,8 +171,11 @@ async function fanout (cmd: Extract<Command, { cmd: 'fanout' }>) {
   }
   const open = sockets.filter((s) => s.ws.readyState === WebSocket.OPEN).length
   return {
-    status: response.status,
+    status: response?.status ?? 0,
     t0,
+    // Arrival instants on the machine's clock, to combine with other harnesses' answers.
+    firstAt: firstArrival || null,
+    lastAt: lastArrival || null,
     answeredMs: answered - t0,
     firstMs: firstArrival ? firstArrival - t0 : null,
     lastMs: lastArrival ? lastArrival - t0 : null,

@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import pg from 'pg'
 import { leaderboardKeys } from '../../lib/redis-keys.ts'
 import { competitionId } from './ids.ts'
 import { summariseProfiles } from './cpu-profile.ts'
+import { cpuMsOf } from './processes.ts'
 import { int, ratio } from './report.ts'
 import { leaderboardAround, leaderboardTop, scoreUpdates } from './scenarios-http.ts'
 import { seed } from './seed.ts'
@@ -17,6 +19,9 @@ import type { Curve } from './scaling-report.ts'
 interface Point {
   size: number
   rebuildMs: number[]
+  // Where the last rebuild's time went: CPU of the service, of Redis and of this database's
+  // Postgres backends, against its wall-clock time.
+  rebuildCpu: { wallMs: number, serviceMs: number, redisMs: number, postgresMs: number }
   redisBytes: number
   top: { cpuUs: number, rps: number, errors: number }
   around: { cpuUs: number, rps: number, errors: number }
@@ -46,6 +51,27 @@ async function rebuild (base: string, token: string, id: string): Promise<number
   return Math.round(performance.now() - started)
 }
 
+// CPU time of the processes a rebuild keeps busy, read from /proc: the service, the Redis
+// server and the Postgres backends serving this database (the servers are local).
+async function cpuCounters (redisUrl: string, databaseUrl: string, database: string, servicePid: number): Promise<() => Promise<Point['rebuildCpu']>> {
+  const redis = new Redis(redisUrl)
+  const db = new pg.Client({ connectionString: databaseUrl })
+  await db.connect()
+  const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1])
+  const backends = async () => (await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])).rows.map((r) => r.pid)
+  const safeCpu = (pid: number) => { try { return cpuMsOf(pid) } catch { return 0 } }
+  const startBackends = new Map((await backends()).map((pid) => [pid, safeCpu(pid)]))
+  const start = { service: cpuMsOf(servicePid), redis: safeCpu(redisPid), at: performance.now() }
+  return async function stop () {
+    let postgresMs = 0
+    for (const pid of new Set([...startBackends.keys(), ...await backends()])) postgresMs += Math.max(0, safeCpu(pid) - (startBackends.get(pid) ?? 0))
+    const result = { wallMs: Math.round(performance.now() - start.at), serviceMs: cpuMsOf(servicePid) - start.service, redisMs: safeCpu(redisPid) - start.redis, postgresMs }
+    redis.disconnect()
+    await db.end()
+    return result
+  }
+}
+
 export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: number[], rebuilds: number, plotDir: string }): Promise<Curve> {
   const sizes = [...opts.sizes].sort((a, b) => a - b)
   const points: Point[] = []
@@ -60,9 +86,12 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
       const service = await ctx.startService(stores, `leaderboard-${n}`)
       const t = ctx.target(service)
       const rebuildMs: number[] = []
-      for (let i = 0; i < opts.rebuilds; i++) rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
+      for (let i = 0; i < opts.rebuilds - 1; i++) rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
+      const stopCounters = await cpuCounters(stores.redisUrl, stores.databaseUrl, stores.name, service.pid)
+      rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
+      const rebuildCpu = await stopCounters()
       const redisBytes = await projectionBytes(stores.redisUrl, stores.redisPrefix, id)
-      ctx.log(`${int(n)}: rebuilt in ${rebuildMs.join(', ')} ms, projection ${int(redisBytes)} B`)
+      ctx.log(`${int(n)}: rebuilt in ${rebuildMs.join(', ')} ms, projection ${int(redisBytes)} B, last rebuild's CPU`, rebuildCpu)
       const top = await leaderboardTop(t, n, name(n))
       const around = await leaderboardAround(t, n, name(n))
       const score = await scoreUpdates(t, stores, n, { competition: name(n) })
@@ -70,6 +99,7 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
       const point: Point = {
         size: n,
         rebuildMs,
+        rebuildCpu,
         redisBytes,
         top: { cpuUs: top.cpuUsPerRequest, rps: top.rps, errors: top.errors },
         around: { cpuUs: around.cpuUsPerRequest, rps: around.rps, errors: around.errors },
@@ -92,7 +122,12 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     title: 'Projection rebuild time',
     x: { title: 'participants', log: true },
     y: { title: 'seconds', log: true },
-    points: series((p) => Math.min(...p.rebuildMs) / 1000, 'rebuild (fastest)')
+    points: [
+      ...series((p) => p.rebuildMs.at(-1)! / 1000, 'last rebuild: wall clock'),
+      ...series((p) => p.rebuildCpu.serviceMs / 1000, 'its service CPU'),
+      ...series((p) => p.rebuildCpu.redisMs / 1000, 'its Redis CPU'),
+      ...series((p) => p.rebuildCpu.postgresMs / 1000, 'its Postgres CPU')
+    ].filter((x) => x.y > 0)
   })
   await writePlot(join(opts.plotDir, 'leaderboard-redis.svg'), {
     title: 'Redis memory per participant',
@@ -129,17 +164,18 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     method: [
       `One competition per size, users 1..n, seeded with set-based SQL (${int(last.size)} users and ${int(points.reduce((n, p) => n + p.size, 0))} participations in ${(seedMs / 1000).toFixed(1)} s). ` +
         'For each size a service of its own is started as `npm start` runs it; the competition\'s projection is rebuilt through ' +
-        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times (time to the answer), its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
+        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times (time to the answer; over the last one the CPU time of the service, the Redis server and this database's Postgres backends is read from /proc), its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
         `then autocannon (${s.connections} connections, ${s.warmupSeconds} s warm-up, ${s.seconds} s measured) reads the top 50, reads around the reader (readers spread over the board), ` +
         'and sends score increments (the durable path, 10 % retries of a key already sent). CPU per request is the service process\'s user + system time from /proc over the measured seconds divided by the answered requests.'
     ],
-    columns: ['participants', 'top 50: CPU/read', 'top 50: req/s', 'around me: CPU/read', 'around me: req/s', 'score update: CPU/update', 'updates/s', 'rebuild', 'Redis bytes/participant', 'errors, lost, doubled, Redis differences'],
+    columns: ['participants', 'top 50: CPU/read', 'top 50: req/s', 'around me: CPU/read', 'around me: req/s', 'score update: CPU/update', 'updates/s', 'rebuild', 'last rebuild: CPU of service / Redis / Postgres', 'Redis bytes/participant', 'errors, lost, doubled, Redis differences'],
     rows: points.map((p) => [
       int(p.size),
       `${int(p.top.cpuUs)} us`, int(p.top.rps),
       `${int(p.around.cpuUs)} us`, int(p.around.rps),
       `${int(p.score.cpuUs)} us`, int(p.score.rps),
       p.rebuildMs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', '),
+      `${[p.rebuildCpu.serviceMs, p.rebuildCpu.redisMs, p.rebuildCpu.postgresMs].map((x) => `${(x / 1000).toFixed(2)}`).join(' / ')} s`,
       int(p.redisBytes / p.size),
       `${p.top.errors + p.around.errors + p.score.errors}, ${p.score.lost}, ${p.score.doubled}, ${p.score.redisMismatches}`
     ]),

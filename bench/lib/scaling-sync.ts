@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { summariseProfiles } from './cpu-profile.ts'
 import { cpuMsOf } from './processes.ts'
+import { samplerTable, startPgSampler } from './scaling-pg-sampler.ts'
 import { int, ratio } from './report.ts'
 import { syncBody } from './scenarios-http.ts'
 import { seed } from './seed.ts'
@@ -17,6 +18,7 @@ const BATCH = 100
 const BLOCK = 20
 const WARMUP = 10
 const MINUTE = 60_000
+const SAMPLE_MS = 20
 
 interface UserRun { history: number, times: number[], cpuMs: number, batches: number, inserted: number, failed: number }
 
@@ -50,6 +52,7 @@ export async function syncCurve (ctx: ScalingContext, opts: { histories: number[
   const histories = [...opts.histories].sort((a, b) => a - b)
   const users = histories.map((history, i) => ({ user: i + 1, history }))
   const runs: UserRun[] = []
+  let pgProfile = new Map<string, Map<string, number>>()
   await ctx.withStores(async (stores) => {
     await seed(stores.databaseUrl, { users: users.length, competitions: [{ name: 'sync', metric: 'steps', size: users.length }] })
     // The synced batches cover the minutes from now back over (warm-up + batches) x 100; the
@@ -72,16 +75,18 @@ export async function syncCurve (ctx: ScalingContext, opts: { histories: number[
         method: 'POST',
         headers: { authorization: `Bearer ${ctx.tokens.user(user)}`, 'content-type': 'application/json' },
         body: syncBody(user, state, BATCH, MINUTE)
-      })
+      }).catch((err: Error) => { throw new Error(`sync request failed (${err.message}); service exit ${service.child.exitCode ?? service.child.signalCode}: ${service.output()}`) })
       const text = await res.text()
       const ms = performance.now() - started
       return { ms, ok: res.ok, inserted: res.ok ? (JSON.parse(text) as { inserted: number }).inserted : 0 }
     }
     for (const u of users) for (let i = 0; i < WARMUP; i++) await batch(u.user)
+    const sampler = await startPgSampler(stores.databaseUrl, stores.name, SAMPLE_MS)
     const byUser = new Map(users.map((u) => [u.user, { history: u.history, times: [] as number[], cpuMs: 0, batches: 0, inserted: 0, failed: 0 }]))
     for (let done = 0; done < opts.batches; done += BLOCK) {
       for (const u of users) {
         const r = byUser.get(u.user)!
+        sampler.label = String(u.history)
         const cpuBefore = cpuMsOf(service.pid)
         for (let i = 0; i < Math.min(BLOCK, opts.batches - done); i++) {
           const b = await batch(u.user)
@@ -93,6 +98,7 @@ export async function syncCurve (ctx: ScalingContext, opts: { histories: number[
         r.cpuMs += cpuMsOf(service.pid) - cpuBefore
       }
     }
+    pgProfile = await sampler.stop()
     await service.stop()
     runs.push(...byUser.values())
   })
@@ -131,7 +137,11 @@ export async function syncCurve (ctx: ScalingContext, opts: { histories: number[
     rows: runs.map((r) => [int(r.history), `${r.batches} (${r.failed})`, int(r.inserted), `${row(r).cpu.toFixed(2)} ms`, `${row(r).p50.toFixed(2)} ms`, `${row(r).p95.toFixed(2)} ms`, `${Math.max(...r.times).toFixed(1)} ms`]),
     plots: ['scaling/sync.svg'],
     targets,
-    notes: [],
+    notes: [
+      `Where Postgres spent its time during each user's batches: the statements its backends for this database were running, sampled every ${SAMPLE_MS} ms from pg_stat_activity.`,
+      '',
+      ...runs.flatMap((r) => [`${int(r.history)} stored samples:`, '', samplerTable(pgProfile.get(String(r.history)), SAMPLE_MS), ''])
+    ],
     profile: ctx.cpuProfDir && targets.some((t) => t.met === false) ? summariseProfiles(join(ctx.cpuProfDir, 'sync'), 15) : undefined
   }
 }

@@ -1,0 +1,148 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pg from 'pg'
+import { startHarness, type Harness } from './harness.ts'
+import { competitionId, userId } from './ids.ts'
+import { rssOf } from './processes.ts'
+import { int, ratio } from './report.ts'
+import { seed } from './seed.ts'
+import type { ScalingContext } from './scaling-context.ts'
+import { writePlot } from './scaling-plot.ts'
+import type { Curve } from './scaling-report.ts'
+
+// The live feed split across two service instances: half the sockets on each, one score
+// update sent to the first, its frame reaching the second instance's sockets through Redis
+// pub/sub. Sockets are held by harness processes of at most PER_HARNESS each (a process's
+// open-file limit); one of them sends the update, the others only wait for the frame, and
+// arrivals are compared on the machine's clock.
+const PER_HARNESS = 9000
+const ROUNDS = 5
+
+interface Arrivals { t0: number, firstAt: number | null, lastAt: number | null, arrivals: number, sockets: number }
+interface Point { sockets: number, opened: number, failed: Record<string, number>, connectMs: number, lastMs: number[], spreadMs: number[], missed: number, bytesPerSocket: number }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
+const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
+
+// The soft limit on open files this process (and the services it starts) runs with.
+export function openFileLimit (): number {
+  const m = /Max open files\s+(\d+)/.exec(readFileSync('/proc/self/limits', 'utf8'))
+  return m ? Number(m[1]) : 1024
+}
+
+export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], plotDir: string }): Promise<Curve> {
+  const limit = openFileLimit()
+  // Each instance holds half the sockets plus its own files (Postgres, Redis, listeners).
+  const possible = (n: number) => n / 2 + 500 <= limit
+  const sizes = [...opts.sizes].sort((a, b) => a - b)
+  const measurable = sizes.filter(possible)
+  const skipped = sizes.filter((n) => !possible(n))
+  const points: Point[] = []
+  const id = competitionId('live')
+  await ctx.withStores(async (stores) => {
+    const largest = Math.max(...measurable)
+    await seed(stores.databaseUrl, { users: largest, competitions: [{ name: 'live', metric: 'custom', size: largest }] })
+    const a = await ctx.startService(stores, 'live-a')
+    const b = await ctx.startService(stores, 'live-b')
+    const [ta, tb] = [ctx.target(a), ctx.target(b)]
+    const rebuilt = await fetch(`${ta.base}/api/v1/admin/leaderboard/${id}/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${ctx.tokens.service}` } })
+    if (!rebuilt.ok) throw new Error(`rebuild failed: ${rebuilt.status}`)
+    // The leader's update is in every socket's view (its top 50), so every socket gets a frame.
+    const db = new pg.Client({ connectionString: stores.databaseUrl })
+    await db.connect()
+    const leader = (await db.query<{ user_id: string }>('SELECT user_id FROM participants WHERE competition_id = $1 ORDER BY score DESC, reached_at, user_id LIMIT 1', [id])).rows[0]!.user_id
+    await db.end()
+    for (const n of measurable) {
+      if (ctx.timeLeftMs() < 180_000) { ctx.log(`live: stopping before ${int(n)} sockets (deadline)`); break }
+      await sleep(2000)
+      const idle = rssOf(a.pid) + rssOf(b.pid)
+      const harnesses: Harness[] = Array.from({ length: Math.ceil(n / PER_HARNESS) }, () => ctx.track(startHarness()))
+      const started = Date.now()
+      // Socket i belongs to user i + 1 and connects to instance A when i is even, B when odd.
+      const connected = await Promise.all(harnesses.map(async (h, k) => {
+        const mine = Array.from({ length: n }, (_, i) => i).filter((i) => i % harnesses.length === k)
+        const urls = mine.map((i) => `${(i % 2 === 0 ? ta : tb).base.replace('http', 'ws')}/ws/leaderboard/${id}?token=${ctx.tokens.user(i + 1)}`)
+        return await h.call<{ opened: number, failed: Record<string, number> }>({
+          cmd: 'connect', urls, concurrency: 32, waitFirstFrame: true, views: mine.map((i) => ({ userId: userId(i + 1), limit: 50 })), timeoutMs: 60_000
+        })
+      }))
+      const connectMs = Date.now() - started
+      await sleep(2000)
+      const opened = connected.reduce((s, c) => s + c.opened, 0)
+      const failed: Record<string, number> = {}
+      for (const c of connected) for (const [k, v] of Object.entries(c.failed)) failed[k] = (failed[k] ?? 0) + v
+      const bytesPerSocket = (rssOf(a.pid) + rssOf(b.pid) - idle) / Math.max(1, opened)
+      ctx.log(`live ${int(n)}: ${int(opened)} sockets open in ${connectMs} ms`, failed)
+      const lastMs: number[] = []
+      const spreadMs: number[] = []
+      let missed = 0
+      for (let r = 0; r < ROUNDS; r++) {
+        const waiting = harnesses.slice(1).map(async (h) => await h.call<Arrivals>({ cmd: 'fanout', timeoutMs: 10_000 }))
+        await sleep(50)
+        const trigger = {
+          url: `${ta.base}/api/v1/leaderboard/update`,
+          method: 'POST',
+          headers: { authorization: `Bearer ${ctx.tokens.service}`, 'content-type': 'application/json', 'idempotency-key': `live-${n}-${r}-${Date.now()}` },
+          body: JSON.stringify({ competitionId: id, userId: leader, operation: 'increment', value: 1 })
+        }
+        const answers = [await harnesses[0]!.call<Arrivals>({ cmd: 'fanout', trigger, timeoutMs: 10_000 }), ...await Promise.all(waiting)]
+        const t0 = answers[0]!.t0
+        const firsts = answers.flatMap((x) => x.firstAt ?? [])
+        const lasts = answers.flatMap((x) => x.lastAt ?? [])
+        missed += answers.reduce((s, x) => s + x.sockets - x.arrivals, 0)
+        if (lasts.length > 0) { lastMs.push(Math.max(...lasts) - t0); spreadMs.push(Math.max(...lasts) - Math.min(...firsts)) }
+        await sleep(500)
+      }
+      ctx.log(`live ${int(n)}: to the last arrival ${lastMs.map((x) => x.toFixed(0)).join(', ')} ms; ${Math.round(bytesPerSocket)} B per socket`)
+      points.push({ sockets: n, opened, failed, connectMs, lastMs, spreadMs, missed, bytesPerSocket })
+      for (const h of harnesses) { await h.call({ cmd: 'close' }); await h.stop() }
+    }
+  })
+  if (points.length === 0) throw new Error('no size measured before the deadline')
+
+  await writePlot(join(opts.plotDir, 'live-broadcast.svg'), {
+    title: 'One update to every socket, two instances',
+    x: { title: 'sockets (half on each instance)' },
+    y: { title: 'ms (median of rounds)' },
+    points: points.flatMap((p) => [
+      { x: p.sockets, y: median(p.lastMs), series: 'update sent to last arrival' },
+      { x: p.sockets, y: median(p.spreadMs), series: 'first to last arrival' }
+    ])
+  })
+  await writePlot(join(opts.plotDir, 'live-memory.svg'), {
+    title: 'Memory per socket (both instances)',
+    x: { title: 'sockets' },
+    y: { title: 'RSS growth per socket (KB)' },
+    points: points.map((p) => ({ x: p.sockets, y: p.bytesPerSocket / 1024, series: 'RSS growth / sockets' }))
+  })
+  const first = points[0]!
+  const last = points.at(-1)!
+  const growth = median(last.lastMs) / Math.max(0.01, median(first.lastMs))
+  const socketsGrowth = last.sockets / first.sockets
+  return {
+    key: 'live',
+    title: 'Live feed over two instances',
+    method: [
+      'Two services on the same database and Redis prefix; a competition with one participant per socket; socket i (user i + 1) subscribes to ' +
+        '`/ws/leaderboard/{id}` on the first instance when i is even, on the second when odd, and keeps its view as a client does. ' +
+        `Harness processes (bench/ws-harness.ts) hold at most ${int(PER_HARNESS)} sockets each. Per size, ${ROUNDS} rounds: one durable score update of the leader (in every socket's top 50) is sent to the first ` +
+        'instance and the time from sending it to the last socket receiving its frame, on either instance, is taken (the frame reaches the second instance through Redis pub/sub; the time ' +
+        'includes the Postgres commit, the Redis script and the 100 ms coalescing tick). Memory per socket: both instances\' RSS 2 s after the last socket opened, less their RSS before, over the sockets.'
+    ],
+    columns: ['sockets', 'open (failures)', 'connect time', 'update to last arrival: median (rounds)', 'first to last arrival: median', 'missed frames', 'RSS per socket'],
+    rows: points.map((p) => [
+      int(p.sockets), `${int(p.opened)} (${JSON.stringify(p.failed)})`, `${(p.connectMs / 1000).toFixed(1)} s`,
+      `${median(p.lastMs).toFixed(0)} ms (${p.lastMs.map((x) => x.toFixed(0)).join(', ')})`, `${median(p.spreadMs).toFixed(0)} ms`, int(p.missed), `${(p.bytesPerSocket / 1024).toFixed(1)} KB`
+    ]),
+    plots: ['scaling/live-broadcast.svg', 'scaling/live-memory.svg'],
+    targets: [{
+      text: 'broadcast time growing no faster than the number of sockets',
+      met: points.length > 1 ? growth <= socketsGrowth && last.missed === 0 : null,
+      detail: `${ratio(growth)} the time for ${ratio(socketsGrowth)} the sockets (${int(first.sockets)} -> ${int(last.sockets)})`
+    }],
+    notes: skipped.length > 0
+      ? [`Not measured: ${skipped.map(int).join(', ')} sockets. Each instance would hold ${skipped.map((n) => int(n / 2)).join(', ')} sockets, and a process may open at most ` +
+          `${int(limit)} files on this machine (the hard limit, which \`npm run bench:scaling\` raises the soft one to); more instances per size would be needed.`]
+      : []
+  }
+}
