@@ -4,7 +4,7 @@ import { createTransactor } from '../services/shared/transactions.ts'
 import { createAuthEvents } from '../services/users/auth-events.ts'
 import { AUTH_USER_DELETION_QUEUE, createAuthUserRemoval } from '../services/users/auth-identity.ts'
 import { createAccountDeletion } from '../services/users/deletion.ts'
-import { createAccountExports, EXPORT_QUEUE } from '../services/users/export.ts'
+import { createAccountExports, EXPORT_QUEUE, EXPORT_SWEEP_QUEUE } from '../services/users/export.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -74,5 +74,9 @@ export default fp(async function leavingWiring (fastify) {
   await jobs.work<{ exportId: string }>(EXPORT_QUEUE, { batchSize: 1 }, async ({ exportId }, attempt) => {
     await exports.build(exportId, attempt.retryCount >= attempt.retryLimit)
   })
+  await jobs.work(EXPORT_SWEEP_QUEUE, { concurrency: 1 }, async () => {
+    fastify.log.info({ deleted: await exports.sweepExpired() }, 'deleted account exports past their time')
+  })
+  if (config.JOB_WORKERS) await jobs.boss.schedule(EXPORT_SWEEP_QUEUE, '45 3 * * *', null, { tz: 'UTC' })
   fastify.decorate('accountExports', exports)
 }, { name: 'leaving', dependencies: ['config', 'postgres', 'storage', 'jobs', 'events', 'user-provisioning', 'users-service', 'connections-service', 'competitions-service'] })

@@ -8,6 +8,8 @@ import type { Db, Transact, TransactionClient } from '../shared/transactions.ts'
 // here; only credentials are left out (push tokens, provider tokens, webhook secrets).
 
 export const EXPORT_QUEUE = 'account-exports.build'
+// Once a day, archives past their time are deleted (they hold everything about a person).
+export const EXPORT_SWEEP_QUEUE = 'account-exports.sweep'
 
 // $1 is the user's id in every query.
 const SECTIONS: Record<ArchiveSection, string> = {
@@ -170,7 +172,12 @@ export function createAccountExports (deps: ExportDeps) {
     }
   }
 
-  return { exportNow, request, get, build }
+  async function sweepExpired (): Promise<number> {
+    const { rowCount } = await deps.pool.query('DELETE FROM account_exports WHERE expires_at <= $1', [now()])
+    return rowCount ?? 0
+  }
+
+  return { exportNow, request, get, build, sweepExpired }
 }
 
 export type AccountExports = ReturnType<typeof createAccountExports>

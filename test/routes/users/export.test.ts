@@ -82,6 +82,17 @@ test('account export', async (t) => {
     t.match(res.json(), { code: 'CONFLICT', message: /POST \/api\/v1\/me\/exports/ })
   })
 
+  await t.test('archives past their time are deleted by the daily sweep', async (t) => {
+    const { rows: [old] } = await app.pg.query(`INSERT INTO account_exports (user_id, expires_at, status, archive) VALUES ($1, now() - interval '1 second', 'ready', '{}')
+      RETURNING id`, [person.id])
+    const kept = (await app.pg.query('SELECT count(*)::int AS n FROM account_exports WHERE expires_at > now()')).rows[0].n
+    t.ok(await app.accountExports.sweepExpired() >= 1)
+    t.equal((await app.pg.query('SELECT count(*)::int AS n FROM account_exports WHERE id = $1', [old.id])).rows[0].n, 0, 'the expired one is gone')
+    t.equal((await app.pg.query('SELECT count(*)::int AS n FROM account_exports')).rows[0].n, kept, 'the others stay')
+    const schedules = await app.jobs.boss.getSchedules()
+    t.ok(schedules.some((s: { name: string }) => s.name === 'account-exports.sweep'), 'the sweep is scheduled')
+  })
+
   await t.test('a deleted account leaves no export behind', async (t) => {
     await app.pg.query('UPDATE competitions SET status = \'final\' WHERE id = $1', [seeded.competitionId])
     await app.pg.query('UPDATE competitions SET status = \'cancelled\' WHERE created_by = $1', [person.id])
