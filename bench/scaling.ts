@@ -23,7 +23,7 @@ const args = parseCli({
   summary: 'Measures the scaling curves (leaderboard size, live feed sockets over two instances, simultaneous competition endings, fitness sync ' +
     'against history, a large competition\'s notifications) against the local Postgres and Redis, over loopback only, and writes the report and its plots. Stops by itself.',
   options: {
-    only: { type: 'string', default: 'leaderboard,sync,endings,notify,live', value: 'list', description: 'Curves, comma-separated, in this order: leaderboard, sync, endings, notify, live' },
+    only: { type: 'string', default: 'leaderboard,sync,endings,notify,live', value: 'list', description: 'Curves, comma-separated, in this order: leaderboard, sync, endings, notify, live (none: only write the report again)' },
     sizes: { type: 'string', default: '1000,10000,100000,1000000', value: 'list', description: 'Leaderboard sizes (participants)' },
     rebuilds: { type: 'string', default: '2', value: 'n', description: 'Projection rebuilds timed per leaderboard size' },
     seconds: { type: 'string', default: '5', value: 's', description: 'Seconds of load per measurement' },
@@ -111,13 +111,14 @@ function report (missing: NotMeasured[]): void {
     return existsSync(file) ? [JSON.parse(readFileSync(file, 'utf8')) as Curve] : []
   })
   const measured = new Set(curves.map((c) => c.key))
-  writeScaling(args.out!, context, curves, missing.filter((m) => !measured.has(m.key)))
+  writeScaling(args.out!, context, curves, missing.filter((m) => !measured.has(m.key)), join(projectRoot, 'bench', 'SCALING-NOTES.md'))
 }
 
 async function main (): Promise<void> {
-  buildService()
   const missing: NotMeasured[] = []
   const chosen = new Set(list(args.only))
+  // `--only none` only writes the report again from the curves kept.
+  if (Object.keys(CURVES).some((key) => chosen.has(key))) buildService()
   for (const key of Object.keys(CURVES)) {
     if (!chosen.has(key)) { missing.push({ key, title: CURVES[key]!, reason: 'not measured yet' }); continue }
     const run = runners[key]

@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { cpuMsOf } from './processes.ts'
 import { int } from './report.ts'
+import { samplerTable, startPgSampler } from './scaling-pg-sampler.ts'
 import type { ScalingContext } from './scaling-context.ts'
 import { writePlot } from './scaling-plot.ts'
 import type { Curve } from './scaling-report.ts'
@@ -12,6 +13,7 @@ import type { Curve } from './scaling-report.ts'
 // job on start (services/competitions/schedule.ts); from the end instant on, the bench counts
 // how many have reached grace and final, until every one is final.
 const PARTICIPANTS = 10
+const SAMPLE_MS = 20
 // Zones at UTC+01:00 in December: the end instant is the same local time in each.
 const ZONES = ['Europe/Berlin', 'Europe/Paris', 'Europe/Madrid', 'Europe/Rome', 'Africa/Lagos']
 
@@ -37,6 +39,7 @@ async function seedCompetitions (db: pg.Client, competitions: number, ending: nu
 export async function endingsCurve (ctx: ScalingContext, opts: { competitions: number, ending: number, leadSeconds: number, plotDir: string }): Promise<Curve> {
   const samples: Sample[] = []
   let cpuMs = 0
+  let pgProfile = new Map<string, number>()
   let endsAt = new Date()
   await ctx.withStores(async (stores) => {
     const db = new pg.Client({ connectionString: stores.databaseUrl })
@@ -51,6 +54,7 @@ export async function endingsCurve (ctx: ScalingContext, opts: { competitions: n
       ctx.log(`service up; ${Math.round(wait / 1000)} s to the end instant`)
       await new Promise((resolve) => setTimeout(resolve, wait))
       const cpuBefore = cpuMsOf(service.pid)
+      const sampler = await startPgSampler(stores.databaseUrl, stores.name, SAMPLE_MS)
       const limit = Math.min(600_000, ctx.timeLeftMs() - 60_000)
       for (;;) {
         const { rows: [r] } = await db.query<{ grace: number, final: number }>(`SELECT count(*) FILTER (WHERE status = 'grace')::int AS grace,
@@ -60,6 +64,7 @@ export async function endingsCurve (ctx: ScalingContext, opts: { competitions: n
         await new Promise((resolve) => setTimeout(resolve, 250))
       }
       cpuMs = cpuMsOf(service.pid) - cpuBefore
+      pgProfile = (await sampler.stop()).get('') ?? new Map()
       await service.stop()
     } finally {
       await db.end()
@@ -97,7 +102,11 @@ export async function endingsCurve (ctx: ScalingContext, opts: { competitions: n
     notes: [
       `${allFinal ? 'Every one final' : `**Not all final**: ${int(last.final)} of ${int(opts.ending)}`} ${last.s.toFixed(1)} s after the end instant; ` +
         `the service used ${(cpuMs / 1000).toFixed(1)} s of CPU over that time (${(cpuMs / Math.max(1, last.final)).toFixed(1)} ms per competition made final, two status changes each). ` +
-        'The issue sets no target for this curve.'
+        'The issue sets no target for this curve. The lifecycle queue runs JOB_CONCURRENCY=4 workers taking up to 10 jobs each per fetch (wiring/jobs.ts).',
+      '',
+      `Where Postgres spent its time until then (the statements its backends for this database were running, sampled every ${SAMPLE_MS} ms from pg_stat_activity):`,
+      '',
+      samplerTable(pgProfile, SAMPLE_MS, 8)
     ]
   }
 }

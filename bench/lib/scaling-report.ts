@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 
 // bench/SCALING.md: for each curve how it was measured, its table, its plots, the targets and
 // whether each is met, and where one is not, the CPU profile that shows why. Curves not
@@ -42,7 +42,8 @@ function renderCurve (c: Curve): string[] {
   return lines
 }
 
-export function renderScaling (context: string[], curves: Curve[], missing: NotMeasured[]): string {
+// notesFile: what the curves show and why, written by hand, appended after the curves.
+export function renderScaling (context: string[], curves: Curve[], missing: NotMeasured[], notesFile?: string): string {
   const lines = ['# Scaling curves', '', ...context, '']
   const targets = curves.flatMap((c) => c.targets.map((t) => `| ${cell(c.title)} | ${cell(t.text)} | ${verdict(t.met)} |`))
   if (targets.length > 0) lines.push('| curve | target | met |', '|---|---|---|', ...targets, '')
@@ -50,9 +51,10 @@ export function renderScaling (context: string[], curves: Curve[], missing: NotM
     lines.push('Not measured in this run:', '', ...missing.map((m) => `- ${m.title}: ${m.reason}`), '')
   }
   for (const c of curves) lines.push(...renderCurve(c))
+  if (notesFile !== undefined && existsSync(notesFile)) lines.push(readFileSync(notesFile, 'utf8').trim())
   return lines.join('\n').trimEnd() + '\n'
 }
 
-export function writeScaling (path: string, context: string[], curves: Curve[], missing: NotMeasured[]): void {
-  writeFileSync(path, renderScaling(context, curves, missing))
+export function writeScaling (path: string, context: string[], curves: Curve[], missing: NotMeasured[], notesFile?: string): void {
+  writeFileSync(path, renderScaling(context, curves, missing, notesFile))
 }
