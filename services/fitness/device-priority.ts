@@ -35,25 +35,32 @@ export interface CountChange {
 export async function refreshCountedValues (tx: Db, userId: string, change: CountChange): Promise<{ days: DayKey[], ranges: TimeRange[] }> {
   const { source, sampleIds, vacated } = change
   if (sampleIds.length === 0 && vacated.length === 0) return { days: [], ranges: [] }
+  const metrics = [...new Set(change.metrics)]
+  // Nothing can count differently unless a metric of the change has two device lanes in this
+  // source, or a sample already counted below its value. For a user with one device that is
+  // three index probes per metric, and the refresh below does not run.
+  const gate = await tx.query({
+    name: 'fitness-counted-values-gate',
+    text: `SELECT 1 FROM unnest($3::text[]) AS m(metric)
+       WHERE (SELECT min(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $2
+               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
+          <> (SELECT max(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $2
+               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
+          OR EXISTS (SELECT 1 FROM fitness_samples r WHERE r.user_id = $1 AND r.metric = m.metric AND r.source = $2 AND r.counted_value IS NOT NULL)
+       LIMIT 1`,
+    values: [userId, source, metrics]
+  })
+  if (gate.rows.length === 0) return { days: [], ranges: [] }
+  // Not a named statement: a cached generic plan of it, made without the user's values, may
+  // scan every user's samples (a year of minute-level history made a batch 2 s); planned per
+  // call, it takes the user's index ranges.
   const { rows } = await tx.query<{ metric: Metric, local_day: string, start_at: Date, end_at: Date }>({
-    name: 'fitness-refresh-counted-values',
-    text: `WITH gate AS (
-       -- Nothing can count differently unless a metric of the change has two device lanes in
-       -- this source, or a sample already counted below its value. For a user with one device
-       -- that is three index probes per metric, and the rest of the statement does not run.
-       SELECT 1 FROM unnest($7::text[]) AS m(metric)
-       WHERE (SELECT min(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $3
-               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
-          <> (SELECT max(x.device_lane) FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = m.metric AND x.source = $3
-               AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
-          OR EXISTS (SELECT 1 FROM fitness_samples r WHERE r.user_id = $1 AND r.metric = m.metric AND r.source = $3 AND r.counted_value IS NOT NULL)
-       LIMIT 1
-     ), changed AS (
+    text: `WITH changed AS (
        -- Only samples whose source holds another device's samples: with one device nothing
        -- covers anything, and two index probes per sample say so.
        SELECT c.id, c.metric, c.source, c.device_lane, c.start_at, c.end_at FROM fitness_samples c
        -- (The ids are this user's, from this sync's writes; by id alone the primary key finds them.)
-       WHERE EXISTS (SELECT 1 FROM gate) AND c.id = ANY($2::bigint[]) AND (
+       WHERE c.id = ANY($2::bigint[]) AND (
          EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
            AND x.device_lane < c.device_lane AND x.kind = 'sample' AND NOT x.deleted AND NOT x.rejected)
          OR EXISTS (SELECT 1 FROM fitness_samples x WHERE x.user_id = $1 AND x.metric = c.metric AND x.source = c.source
@@ -67,7 +74,7 @@ export async function refreshCountedValues (tx: Db, userId: string, change: Coun
        UNION SELECT id FROM changed
        -- Only a sample counted below its value can gain from a sample leaving its time.
        UNION SELECT a.id FROM unnest($4::text[], $5::timestamptz[], $6::timestamptz[]) AS v(metric, start_at, end_at)
-       JOIN fitness_samples a ON EXISTS (SELECT 1 FROM gate) AND a.user_id = $1 AND a.metric = v.metric AND a.source = $3 AND a.counted_value IS NOT NULL
+       JOIN fitness_samples a ON a.user_id = $1 AND a.metric = v.metric AND a.source = $3 AND a.counted_value IS NOT NULL
         AND a.kind = 'sample' AND NOT a.deleted AND NOT a.rejected
         AND a.start_at >= v.start_at - interval '25 hours' AND a.start_at <= v.end_at AND a.end_at >= v.start_at
      ), computed AS (
@@ -88,8 +95,7 @@ export async function refreshCountedValues (tx: Db, userId: string, change: Coun
      UPDATE fitness_samples f SET counted_value = CASE WHEN c.counted = f.value THEN NULL ELSE c.counted END, updated_at = now()
      FROM computed c WHERE f.id = c.id AND coalesce(f.counted_value, f.value) IS DISTINCT FROM c.counted
      RETURNING f.metric, f.local_day::text AS local_day, f.start_at, f.end_at`,
-    values: [userId, sampleIds, source, vacated.map((p) => p.metric), vacated.map((p) => p.start), vacated.map((p) => p.end),
-      [...new Set(change.metrics)]]
+    values: [userId, sampleIds, source, vacated.map((p) => p.metric), vacated.map((p) => p.start), vacated.map((p) => p.end)]
   })
   return {
     days: rows.map((r) => ({ metric: r.metric, day: r.local_day })),
