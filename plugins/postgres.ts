@@ -5,6 +5,7 @@ import fastifyPostgres from '@fastify/postgres'
 import pg from 'pg'
 import { startEmbeddedPostgres } from '../lib/embedded-postgres.ts'
 import { migrate } from '../lib/migrate.ts'
+import { SESSION_OPTIONS } from '../lib/pg-session.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,7 +35,7 @@ function createReadPool (fastify: FastifyInstance): pg.Pool {
     statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
     query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
     idleTimeoutMillis: 30000,
-    options: '-c default_transaction_read_only=on'
+    options: `${SESSION_OPTIONS} -c default_transaction_read_only=on`
   })
   pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres replica client failed'))
   fastify.addHook('onClose', async () => await pool.end())
@@ -71,7 +72,8 @@ export default fp(async function postgresPlugin (fastify) {
     connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
     statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
     query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + 1000,
-    idleTimeoutMillis: 30000
+    idleTimeoutMillis: 30000,
+    options: SESSION_OPTIONS
   })
   // An idle client losing its server must not crash the process; the next query reconnects.
   fastify.pg.pool.on('error', (err) => fastify.log.warn({ err }, 'idle Postgres client failed'))

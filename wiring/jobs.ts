@@ -7,6 +7,7 @@ import { createEventRelay, type EventRelay, type RelayedEvent } from '../service
 import type { EventConsumer, JobHandler, JobQueue, WorkerSetup } from '../services/shared/jobs.ts'
 import { jobMetrics } from '../services/shared/metrics.ts'
 import { createPgListener } from '../lib/pg-listener.ts'
+import { SESSION_OPTIONS } from '../lib/pg-session.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,7 +38,7 @@ export default fp(async function jobsWiring (fastify) {
   const { config, log } = fastify
   // pg-boss runs on a small pool of its own and on the instance's one LISTEN connection
   // (lib/pg-listener.ts), which also wakes the outbox relay.
-  const pool = new pg.Pool({ connectionString: fastify.postgresUrl, max: 6, application_name: 'jobs', idleTimeoutMillis: 30_000 })
+  const pool = new pg.Pool({ connectionString: fastify.postgresUrl, max: 6, application_name: 'jobs', idleTimeoutMillis: 30_000, options: SESSION_OPTIONS })
   pool.on('error', (err) => log.warn({ err }, 'idle job queue client failed'))
   const listener = createPgListener({ connectionString: fastify.postgresUrl, log })
   const boss = new PgBoss({
