@@ -140,6 +140,8 @@ async function main (): Promise<void> {
     // Written after every curve, so a run stopped by its deadline keeps what it measured.
     report(missing)
   }
+  // Again at the end, so `--only none` writes it too.
+  report(missing)
   log(`wrote ${args.out}`)
 }
 
