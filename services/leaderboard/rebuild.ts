@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './projection.ts'
-import type { LeaderboardStore } from './store.ts'
+import type { LeaderboardStore, ProjectionRow } from './store.ts'
 import { isScoring } from './score-batch.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
 
@@ -83,24 +83,28 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
 
   // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
   // left, then marks the projection ready; a reset frame goes out when anything differed.
+  // The next chunk is read from Postgres while Redis loads the current one: chunks are
+  // independent (each member's newer version wins), so the two need not wait for each other.
   async function rebuildOnce (competitionId: string): Promise<void> {
     const info = await store.getCompetition(pool, competitionId)
     if (!info) return
     await projection.beginRebuild(competitionId, info)
     let changed = false
-    let after: string | null = null
     // Chunks come in user id order: the ids loaded are remembered packed (uuid-set.ts).
     const seen = new AscendingUuidSet()
-    for (;;) {
-      const rows = await store.projectionChunk(pool, competitionId, after, CHUNK)
-      if (rows.length === 0) break
+    const nextChunk = async (rows: ProjectionRow[]): Promise<ProjectionRow[]> =>
+      rows.length < CHUNK ? [] : await store.projectionChunk(pool, competitionId, rows.at(-1)!.userId, CHUNK)
+    let rows = await store.projectionChunk(pool, competitionId, null, CHUNK)
+    while (rows.length > 0) {
+      const next = nextChunk(rows)
+      // Left unread when the load fails or the projection vanished; its own failure is then moot.
+      next.catch(() => {})
       const loaded = await projection.load(competitionId, rows)
       // The projection vanished meanwhile (Redis flushed): start again.
       if (loaded.projectionMissing) { rerun.add(competitionId); return }
       if (loaded.changed > 0) changed = true
       for (const r of rows) seen.add(r.userId)
-      after = rows.at(-1)!.userId
-      if (rows.length < CHUNK) break
+      rows = await next
     }
     const finished = await projection.finishRebuild(competitionId, changed, await staleUsers(competitionId, seen))
     if (finished.projectionMissing) { rerun.add(competitionId); return }
