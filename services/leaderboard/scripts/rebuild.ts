@@ -28,27 +28,55 @@ return redis.call('HGET', KEYS[1], 'state')
 // tombstone, and refreshes names. A user not waiting for a frame is recorded as framed in
 // the loaded state (when that differs from what clients saw, a reset frame follows); one
 // waiting keeps what clients last saw, which their next frame corrects.
+// Each command runs once for the whole chunk rather than once per user: the calls themselves
+// were most of a rebuild's Redis time. A chunk is at most 1,000 users (rebuild.ts), well
+// within unpack's limit of 8,000 values.
 export const loadScript = script((k) => [k.meta, k.scores, k.members, k.names, k.framed, k.pending], COMMON + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if #ARGV == 0 then return 0 end
 readOrder(KEYS[1])
-local changed = 0
+local uids, names = {}, {}
 for i = 1, #ARGV, 6 do
-  local uid, ver, points, micros, iso = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-  redis.call('HSET', KEYS[4], uid, ARGV[i + 5])
-  local cur = redis.call('HGET', KEYS[3], uid)
+  uids[#uids + 1] = ARGV[i]
+  names[#names + 1] = ARGV[i]
+  names[#names + 1] = ARGV[i + 5]
+end
+redis.call('HSET', KEYS[4], unpack(names))
+local current = redis.call('HMGET', KEYS[3], unpack(uids))
+local anyPending = redis.call('SCARD', KEYS[6]) > 0
+local zrem, zadd, records, framed = {}, {}, {}, {}
+local changed = 0
+for j, uid in ipairs(uids) do
+  local i = (j - 1) * 6 + 1
+  local ver, points, micros, iso = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
+  -- A missing field is false in Redis and a null value in the embedded stand-in.
+  local cur = current[j]
+  if type(cur) ~= 'string' then cur = nil end
   local old = parseRecord(cur)
+  local shown = old and old.points
   if not old or tonumber(ver) >= tonumber(old.ver) then
     local rec = ver .. '|' .. points .. '|' .. micros .. '|' .. iso
     if rec ~= cur then
-      if old then redis.call('ZREM', KEYS[2], old.micros .. uid) end
-      place(KEYS[2], points, micros .. uid)
-      redis.call('HSET', KEYS[3], uid, rec)
+      if old then zrem[#zrem + 1] = old.micros .. uid end
+      if points ~= '' then
+        zadd[#zadd + 1] = zs(points)
+        zadd[#zadd + 1] = micros .. uid
+      end
+      records[#records + 1] = uid
+      records[#records + 1] = rec
       changed = changed + 1
     end
+    shown = points
   end
-  local now = parseRecord(redis.call('HGET', KEYS[3], uid))
-  if now and now.points ~= '' and redis.call('SISMEMBER', KEYS[6], uid) == 0 then redis.call('HSET', KEYS[5], uid, now.points) end
+  if shown and shown ~= '' and not (anyPending and redis.call('SISMEMBER', KEYS[6], uid) == 1) then
+    framed[#framed + 1] = uid
+    framed[#framed + 1] = shown
+  end
 end
+if #zrem > 0 then redis.call('ZREM', KEYS[2], unpack(zrem)) end
+if #zadd > 0 then redis.call('ZADD', KEYS[2], unpack(zadd)) end
+if #records > 0 then redis.call('HSET', KEYS[3], unpack(records)) end
+if #framed > 0 then redis.call('HSET', KEYS[5], unpack(framed)) end
 if changed > 0 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
 return changed
 `)
