@@ -16,12 +16,16 @@ import type { Curve } from './scaling-report.ts'
 // set-based SQL, each measured by a service of its own: the rebuild of its Redis projection,
 // the projection's Redis memory, and the CPU time per top-50 read, around-me read and score
 // update.
+// Where a rebuild's time went: CPU of the service, of Redis and of this database's Postgres
+// backends, against its wall-clock time.
+interface RebuildCost { wallMs: number, serviceMs: number, redisMs: number, postgresMs: number }
+
 interface Point {
   size: number
-  rebuildMs: number[]
-  // Where the last rebuild's time went: CPU of the service, of Redis and of this database's
-  // Postgres backends, against its wall-clock time.
-  rebuildCpu: { wallMs: number, serviceMs: number, redisMs: number, postgresMs: number }
+  // The first rebuild fills an empty projection (as after Redis lost its data); the later ones
+  // find it equal to Postgres (as at a restart), and the last of them is reported.
+  empty: RebuildCost
+  equal: RebuildCost
   redisBytes: number
   top: { cpuUs: number, rps: number, errors: number }
   around: { cpuUs: number, rps: number, errors: number }
@@ -44,16 +48,14 @@ async function projectionBytes (redisUrl: string, prefix: string, id: string): P
   }
 }
 
-async function rebuild (base: string, token: string, id: string): Promise<number> {
-  const started = performance.now()
+async function rebuild (base: string, token: string, id: string): Promise<void> {
   const res = await fetch(`${base}/api/v1/admin/leaderboard/${id}/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`rebuild failed: ${res.status} ${await res.text()}`)
-  return Math.round(performance.now() - started)
 }
 
 // CPU time of the processes a rebuild keeps busy, read from /proc: the service, the Redis
 // server and the Postgres backends serving this database (the servers are local).
-async function cpuCounters (redisUrl: string, databaseUrl: string, database: string, servicePid: number): Promise<() => Promise<Point['rebuildCpu']>> {
+async function cpuCounters (redisUrl: string, databaseUrl: string, database: string, servicePid: number): Promise<() => Promise<RebuildCost>> {
   const redis = new Redis(redisUrl)
   const db = new pg.Client({ connectionString: databaseUrl })
   await db.connect()
@@ -85,21 +87,24 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
       const id = competitionId(name(n))
       const service = await ctx.startService(stores, `leaderboard-${n}`)
       const t = ctx.target(service)
-      const rebuildMs: number[] = []
-      for (let i = 0; i < opts.rebuilds - 1; i++) rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
-      const stopCounters = await cpuCounters(stores.redisUrl, stores.databaseUrl, stores.name, service.pid)
-      rebuildMs.push(await rebuild(t.base, ctx.tokens.service, id))
-      const rebuildCpu = await stopCounters()
+      const timedRebuild = async () => {
+        const stopCounters = await cpuCounters(stores.redisUrl, stores.databaseUrl, stores.name, service.pid)
+        await rebuild(t.base, ctx.tokens.service, id)
+        return await stopCounters()
+      }
+      const empty = await timedRebuild()
+      let equal = empty
+      for (let i = 1; i < opts.rebuilds; i++) equal = await timedRebuild()
       const redisBytes = await projectionBytes(stores.redisUrl, stores.redisPrefix, id)
-      ctx.log(`${int(n)}: rebuilt in ${rebuildMs.join(', ')} ms, projection ${int(redisBytes)} B, last rebuild's CPU`, rebuildCpu)
+      ctx.log(`${int(n)}: rebuilt into an empty projection`, empty, 'and an equal one', equal, `projection ${int(redisBytes)} B`)
       const top = await leaderboardTop(t, n, name(n))
       const around = await leaderboardAround(t, n, name(n))
       const score = await scoreUpdates(t, stores, n, { competition: name(n) })
       await service.stop()
       const point: Point = {
         size: n,
-        rebuildMs,
-        rebuildCpu,
+        empty,
+        equal,
         redisBytes,
         top: { cpuUs: top.cpuUsPerRequest, rps: top.rps, errors: top.errors },
         around: { cpuUs: around.cpuUsPerRequest, rps: around.rps, errors: around.errors },
@@ -123,10 +128,11 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     x: { title: 'participants', log: true },
     y: { title: 'seconds', log: true },
     points: [
-      ...series((p) => p.rebuildMs.at(-1)! / 1000, 'last rebuild: wall clock'),
-      ...series((p) => p.rebuildCpu.serviceMs / 1000, 'its service CPU'),
-      ...series((p) => p.rebuildCpu.redisMs / 1000, 'its Redis CPU'),
-      ...series((p) => p.rebuildCpu.postgresMs / 1000, 'its Postgres CPU')
+      ...series((p) => p.empty.wallMs / 1000, 'into an empty projection: wall clock'),
+      ...series((p) => p.empty.serviceMs / 1000, 'its service CPU'),
+      ...series((p) => p.empty.redisMs / 1000, 'its Redis CPU'),
+      ...series((p) => p.empty.postgresMs / 1000, 'its Postgres CPU'),
+      ...series((p) => p.equal.wallMs / 1000, 'of an equal projection: wall clock')
     ].filter((x) => x.y > 0)
   })
   await writePlot(join(opts.plotDir, 'leaderboard-redis.svg'), {
@@ -150,8 +156,8 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     within((p) => p.score.cpuUs, 'CPU per score update'),
     {
       text: 'a 1,000,000-participant rebuild in under 30 s',
-      met: last.size >= 1_000_000 ? Math.min(...last.rebuildMs) < 30_000 : null,
-      detail: `${(Math.min(...last.rebuildMs) / 1000).toFixed(1)} s at ${int(last.size)} participants`
+      met: last.size >= 1_000_000 ? last.empty.wallMs < 30_000 : null,
+      detail: `${(last.empty.wallMs / 1000).toFixed(1)} s into an empty projection at ${int(last.size)} participants (${(last.equal.wallMs / 1000).toFixed(1)} s when it was already equal)`
     }
   ]
   const profile = ctx.cpuProfDir && targets.some((t) => t.met === false)
@@ -164,18 +170,17 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     method: [
       `One competition per size, users 1..n, seeded with set-based SQL (${int(last.size)} users and ${int(points.reduce((n, p) => n + p.size, 0))} participations in ${(seedMs / 1000).toFixed(1)} s). ` +
         'For each size a service of its own is started as `npm start` runs it; the competition\'s projection is rebuilt through ' +
-        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times (time to the answer; over the last one the CPU time of the service, the Redis server and this database's Postgres backends is read from /proc), its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
+        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times, the first into an empty projection (as after Redis lost its data), the others finding it equal to Postgres (as at a restart; the last is reported), each timed to its answer with the CPU time of the service, the Redis server and this database's Postgres backends read from /proc; its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
         `then autocannon (${s.connections} connections, ${s.warmupSeconds} s warm-up, ${s.seconds} s measured) reads the top 50, reads around the reader (readers spread over the board), ` +
         'and sends score increments (the durable path, 10 % retries of a key already sent). CPU per request is the service process\'s user + system time from /proc over the measured seconds divided by the answered requests.'
     ],
-    columns: ['participants', 'top 50: CPU/read', 'top 50: req/s', 'around me: CPU/read', 'around me: req/s', 'score update: CPU/update', 'updates/s', 'rebuild', 'last rebuild: CPU of service / Redis / Postgres', 'Redis bytes/participant', 'errors, lost, doubled, Redis differences'],
+    columns: ['participants', 'top 50: CPU/read', 'top 50: req/s', 'around me: CPU/read', 'around me: req/s', 'score update: CPU/update', 'updates/s', 'rebuild into an empty projection', 'its CPU: service / Redis / Postgres', 'rebuild of an equal projection', 'its CPU', 'Redis bytes/participant', 'errors, lost, doubled, Redis differences'],
     rows: points.map((p) => [
       int(p.size),
       `${int(p.top.cpuUs)} us`, int(p.top.rps),
       `${int(p.around.cpuUs)} us`, int(p.around.rps),
       `${int(p.score.cpuUs)} us`, int(p.score.rps),
-      p.rebuildMs.map((x) => `${(x / 1000).toFixed(2)} s`).join(', '),
-      `${[p.rebuildCpu.serviceMs, p.rebuildCpu.redisMs, p.rebuildCpu.postgresMs].map((x) => `${(x / 1000).toFixed(2)}`).join(' / ')} s`,
+      ...[p.empty, p.equal].flatMap((r) => [`${(r.wallMs / 1000).toFixed(2)} s`, `${[r.serviceMs, r.redisMs, r.postgresMs].map((x) => (x / 1000).toFixed(2)).join(' / ')} s`]),
       int(p.redisBytes / p.size),
       `${p.top.errors + p.around.errors + p.score.errors}, ${p.score.lost}, ${p.score.doubled}, ${p.score.redisMismatches}`
     ]),
