@@ -10,16 +10,18 @@ import type { ScalingContext } from './scaling-context.ts'
 import { writePlot } from './scaling-plot.ts'
 import type { Curve } from './scaling-report.ts'
 
-// The live feed split across two service instances: half the sockets on each, one score
-// update sent to the first, its frame reaching the second instance's sockets through Redis
-// pub/sub. Sockets are held by harness processes of at most PER_HARNESS each (a process's
-// open-file limit); one of them sends the update, the others only wait for the frame, and
-// arrivals are compared on the machine's clock.
+// The live feed split across service instances: two, or more where one instance could not
+// hold its share under the open-file limit; one score update sent to the first, its frame
+// reaching the other instances' sockets through Redis pub/sub. Sockets are held by harness
+// processes of at most PER_HARNESS each (a process's open-file limit); one of them sends the
+// update, the others only wait for the frame, and arrivals are compared on the machine's clock.
 const PER_HARNESS = 9000
 const ROUNDS = 5
+// Files an instance keeps open besides its sockets (Postgres, Redis, listeners, logs).
+const INSTANCE_FILES = 500
 
 interface Arrivals { t0: number, firstAt: number | null, lastAt: number | null, arrivals: number, sockets: number }
-interface Point { sockets: number, opened: number, failed: Record<string, number>, connectMs: number, lastMs: number[], spreadMs: number[], missed: number, bytesPerSocket: number }
+interface Point { sockets: number, instances: number, opened: number, failed: Record<string, number>, connectMs: number, lastMs: number[], spreadMs: number[], missed: number, bytesPerSocket: number }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
@@ -32,19 +34,15 @@ export function openFileLimit (): number {
 
 export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], plotDir: string }): Promise<Curve> {
   const limit = openFileLimit()
-  // Each instance holds half the sockets plus its own files (Postgres, Redis, listeners).
-  const possible = (n: number) => n / 2 + 500 <= limit
+  const instancesFor = (n: number) => Math.max(2, Math.ceil(n / (limit - INSTANCE_FILES)))
   const sizes = [...opts.sizes].sort((a, b) => a - b)
-  const measurable = sizes.filter(possible)
-  const skipped = sizes.filter((n) => !possible(n))
   const points: Point[] = []
   const id = competitionId('live')
   await ctx.withStores(async (stores) => {
-    const largest = Math.max(...measurable)
+    const largest = Math.max(...sizes)
     await seed(stores.databaseUrl, { users: largest, competitions: [{ name: 'live', metric: 'custom', size: largest }] })
-    const a = await ctx.startService(stores, 'live-a')
-    const b = await ctx.startService(stores, 'live-b')
-    const [ta, tb] = [ctx.target(a), ctx.target(b)]
+    const services = [await ctx.startService(stores, 'live-1'), await ctx.startService(stores, 'live-2')]
+    const ta = ctx.target(services[0]!)
     const rebuilt = await fetch(`${ta.base}/api/v1/admin/leaderboard/${id}/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${ctx.tokens.service}` } })
     if (!rebuilt.ok) throw new Error(`rebuild failed: ${rebuilt.status}`)
     // The leader's update is in every socket's view (its top 50), so every socket gets a frame.
@@ -52,16 +50,20 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
     await db.connect()
     const leader = (await db.query<{ user_id: string }>('SELECT user_id FROM participants WHERE competition_id = $1 ORDER BY score DESC, reached_at, user_id LIMIT 1', [id])).rows[0]!.user_id
     await db.end()
-    for (const n of measurable) {
+    for (const n of sizes) {
       if (ctx.timeLeftMs() < 180_000) { ctx.log(`live: stopping before ${int(n)} sockets (deadline)`); break }
+      const instances = instancesFor(n)
+      while (services.length < instances) services.push(await ctx.startService(stores, `live-${services.length + 1}`))
+      const used = services.slice(0, instances)
+      const rss = () => used.reduce((sum, s) => sum + rssOf(s.pid), 0)
       await sleep(2000)
-      const idle = rssOf(a.pid) + rssOf(b.pid)
+      const idle = rss()
       const harnesses: Harness[] = Array.from({ length: Math.ceil(n / PER_HARNESS) }, () => ctx.track(startHarness()))
       const started = Date.now()
-      // Socket i belongs to user i + 1 and connects to instance A when i is even, B when odd.
+      // Socket i belongs to user i + 1 and connects to instance i mod the instances.
       const connected = await Promise.all(harnesses.map(async (h, k) => {
         const mine = Array.from({ length: n }, (_, i) => i).filter((i) => i % harnesses.length === k)
-        const urls = mine.map((i) => `${(i % 2 === 0 ? ta : tb).base.replace('http', 'ws')}/ws/leaderboard/${id}?token=${ctx.tokens.user(i + 1)}`)
+        const urls = mine.map((i) => `${ctx.target(used[i % instances]!).base.replace('http', 'ws')}/ws/leaderboard/${id}?token=${ctx.tokens.user(i + 1)}`)
         return await h.call<{ opened: number, failed: Record<string, number> }>({
           cmd: 'connect', urls, concurrency: 32, waitFirstFrame: true, views: mine.map((i) => ({ userId: userId(i + 1), limit: 50 })), timeoutMs: 60_000
         })
@@ -71,8 +73,8 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
       const opened = connected.reduce((s, c) => s + c.opened, 0)
       const failed: Record<string, number> = {}
       for (const c of connected) for (const [k, v] of Object.entries(c.failed)) failed[k] = (failed[k] ?? 0) + v
-      const bytesPerSocket = (rssOf(a.pid) + rssOf(b.pid) - idle) / Math.max(1, opened)
-      ctx.log(`live ${int(n)}: ${int(opened)} sockets open in ${connectMs} ms`, failed)
+      const bytesPerSocket = (rss() - idle) / Math.max(1, opened)
+      ctx.log(`live ${int(n)}: ${int(opened)} sockets open on ${instances} instances in ${connectMs} ms`, failed)
       const lastMs: number[] = []
       const spreadMs: number[] = []
       let missed = 0
@@ -94,15 +96,15 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
         await sleep(500)
       }
       ctx.log(`live ${int(n)}: to the last arrival ${lastMs.map((x) => x.toFixed(0)).join(', ')} ms; ${Math.round(bytesPerSocket)} B per socket`)
-      points.push({ sockets: n, opened, failed, connectMs, lastMs, spreadMs, missed, bytesPerSocket })
+      points.push({ sockets: n, instances, opened, failed, connectMs, lastMs, spreadMs, missed, bytesPerSocket })
       for (const h of harnesses) { await h.call({ cmd: 'close' }); await h.stop() }
     }
   })
   if (points.length === 0) throw new Error('no size measured before the deadline')
 
   await writePlot(join(opts.plotDir, 'live-broadcast.svg'), {
-    title: 'One update to every socket, two instances',
-    x: { title: 'sockets (half on each instance)' },
+    title: 'One update to every socket, across the instances',
+    x: { title: 'sockets (split evenly over the instances)' },
     y: { title: 'ms (median of rounds)' },
     points: points.flatMap((p) => [
       { x: p.sockets, y: median(p.lastMs), series: 'update sent to last arrival' },
@@ -110,7 +112,7 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
     ])
   })
   await writePlot(join(opts.plotDir, 'live-memory.svg'), {
-    title: 'Memory per socket (both instances)',
+    title: 'Memory per socket (all instances)',
     x: { title: 'sockets' },
     y: { title: 'RSS growth per socket (KB)' },
     points: points.map((p) => ({ x: p.sockets, y: p.bytesPerSocket / 1024, series: 'RSS growth / sockets' }))
@@ -123,15 +125,16 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
     key: 'live',
     title: 'Live feed over two instances',
     method: [
-      'Two services on the same database and Redis prefix; a competition with one participant per socket; socket i (user i + 1) subscribes to ' +
-        '`/ws/leaderboard/{id}` on the first instance when i is even, on the second when odd, and keeps its view as a client does. ' +
+      'Services on the same database and Redis prefix: two, and more for a size where one of two instances would hold more sockets than a process may open files ' +
+        `(${int(limit)} on this machine, less ${INSTANCE_FILES} for the instance's own); a competition with one participant per socket; socket i (user i + 1) subscribes to ` +
+        '`/ws/leaderboard/{id}` on instance i mod the instances, and keeps its view as a client does. ' +
         `Harness processes (bench/ws-harness.ts) hold at most ${int(PER_HARNESS)} sockets each. Per size, ${ROUNDS} rounds: one durable score update of the leader (in every socket's top 50) is sent to the first ` +
-        'instance and the time from sending it to the last socket receiving its frame, on either instance, is taken (the frame reaches the second instance through Redis pub/sub; the time ' +
-        'includes the Postgres commit, the Redis script and the 100 ms coalescing tick). Memory per socket: both instances\' RSS 2 s after the last socket opened, less their RSS before, over the sockets.'
+        'instance and the time from sending it to the last socket receiving its frame, on any instance, is taken (the frame reaches the other instances through Redis pub/sub; the time ' +
+        'includes the Postgres commit, the Redis script and the 100 ms coalescing tick). Memory per socket: the instances\' RSS 2 s after the last socket opened, less their RSS before, over the sockets.'
     ],
-    columns: ['sockets', 'open (failures)', 'connect time', 'update to last arrival: median (rounds)', 'first to last arrival: median', 'missed frames', 'RSS per socket'],
+    columns: ['sockets', 'instances', 'open (failures)', 'connect time', 'update to last arrival: median (rounds)', 'first to last arrival: median', 'missed frames', 'RSS per socket'],
     rows: points.map((p) => [
-      int(p.sockets), `${int(p.opened)} (${JSON.stringify(p.failed)})`, `${(p.connectMs / 1000).toFixed(1)} s`,
+      int(p.sockets), String(p.instances), `${int(p.opened)} (${JSON.stringify(p.failed)})`, `${(p.connectMs / 1000).toFixed(1)} s`,
       `${median(p.lastMs).toFixed(0)} ms (${p.lastMs.map((x) => x.toFixed(0)).join(', ')})`, `${median(p.spreadMs).toFixed(0)} ms`, int(p.missed), `${(p.bytesPerSocket / 1024).toFixed(1)} KB`
     ]),
     plots: ['scaling/live-broadcast.svg', 'scaling/live-memory.svg'],
@@ -140,9 +143,6 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
       met: points.length > 1 ? growth <= socketsGrowth && last.missed === 0 : null,
       detail: `${ratio(growth)} the time for ${ratio(socketsGrowth)} the sockets (${int(first.sockets)} -> ${int(last.sockets)})`
     }],
-    notes: skipped.length > 0
-      ? [`Not measured: ${skipped.map(int).join(', ')} sockets. Each instance would hold ${skipped.map((n) => int(n / 2)).join(', ')} sockets, and a process may open at most ` +
-          `${int(limit)} files on this machine (the hard limit, which \`npm run bench:scaling\` raises the soft one to); more instances per size would be needed.`]
-      : []
+    notes: []
   }
 }
