@@ -48,6 +48,35 @@ async function projectionBytes (redisUrl: string, prefix: string, id: string): P
   }
 }
 
+// Rebuilds the service has finished (leaderboard_rebuilds_total over its outcomes).
+async function rebuildsDone (base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text()
+  let done = 0
+  for (const m of text.matchAll(/^leaderboard_rebuilds_total\{outcome="(?:changed|unchanged)"\} (\d+)/gm)) done += Number(m[1])
+  return done
+}
+
+// A service rebuilds every running competition when it starts (wiring/leaderboard.ts). Nothing
+// is measured until that is over: a timed rebuild would otherwise wait for it and run again,
+// and the reads and writes would share the machine with it.
+async function startupRebuilds (base: string, competitions: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (await rebuildsDone(base) < competitions) {
+    if (Date.now() > deadline) throw new Error(`the start-up rebuild of ${competitions} competitions did not finish in ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+}
+
+// Deletes the competition's projection, as Redis losing its data would.
+async function dropProjection (redisUrl: string, prefix: string, id: string): Promise<void> {
+  const redis = new Redis(redisUrl)
+  try {
+    await redis.del(...Object.values(leaderboardKeys(prefix, id)))
+  } finally {
+    redis.disconnect()
+  }
+}
+
 async function rebuild (base: string, token: string, id: string): Promise<void> {
   const res = await fetch(`${base}/api/v1/admin/leaderboard/${id}/rebuild`, { method: 'POST', headers: { authorization: `Bearer ${token}` } })
   if (!res.ok) throw new Error(`rebuild failed: ${res.status} ${await res.text()}`)
@@ -87,6 +116,8 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
       const id = competitionId(name(n))
       const service = await ctx.startService(stores, `leaderboard-${n}`)
       const t = ctx.target(service)
+      await startupRebuilds(t.base, sizes.length, 600_000)
+      await dropProjection(stores.redisUrl, stores.redisPrefix, id)
       const timedRebuild = async () => {
         const stopCounters = await cpuCounters(stores.redisUrl, stores.databaseUrl, stores.name, service.pid)
         await rebuild(t.base, ctx.tokens.service, id)
@@ -169,8 +200,9 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
     title: 'Leaderboard size',
     method: [
       `One competition per size, users 1..n, seeded with set-based SQL (${int(last.size)} users and ${int(points.reduce((n, p) => n + p.size, 0))} participations in ${(seedMs / 1000).toFixed(1)} s). ` +
-        'For each size a service of its own is started as `npm start` runs it; the competition\'s projection is rebuilt through ' +
-        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times, the first into an empty projection (as after Redis lost its data), the others finding it equal to Postgres (as at a restart; the last is reported), each timed to its answer with the CPU time of the service, the Redis server and this database's Postgres backends read from /proc; its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
+        'For each size a service of its own is started as `npm start` runs it and nothing is measured until its start-up rebuild of every running competition is over; ' +
+        'then the competition\'s projection keys are deleted (as when Redis lost its data) and it is rebuilt through ' +
+        `\`POST /api/v1/admin/leaderboard/{id}/rebuild\` ${opts.rebuilds} times, the first into that empty projection, the others finding it equal to Postgres (as at a restart; the last is reported), each timed to its answer with the CPU time of the service, the Redis server and this database's Postgres backends read from /proc; its Redis keys are sized with \`MEMORY USAGE … SAMPLES 0\`, ` +
         `then autocannon (${s.connections} connections, ${s.warmupSeconds} s warm-up, ${s.seconds} s measured) reads the top 50, reads around the reader (readers spread over the board), ` +
         'and sends score increments (the durable path, 10 % retries of a key already sent). CPU per request is the service process\'s user + system time from /proc over the measured seconds divided by the answered requests.'
     ],
