@@ -4,15 +4,8 @@ import { resolveBackends } from '../../backends.ts'
 import { build } from '../../helper.ts'
 import { startTcpProxy } from '../../tcp-proxy.ts'
 import {
-  admin, eventually, flushPrefix, LEADERBOARD_TEST_CONFIG, leaderboard, redisRanking, seedCompetition, seedParticipants, seedUsers, updateScore
+  admin, eventually, flushPrefix, LEADERBOARD_TEST_CONFIG, leaderboard, postgresRanking, redisRanking, seedCompetition, seedParticipants, seedUsers, updateScore
 } from './fixtures.ts'
-
-// Postgres's ranking, the source of truth the projection must equal.
-async function postgresRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
-  const { rows } = await app.pg.query(`SELECT p.user_id, p.score::text AS points FROM participants p WHERE p.competition_id = $1
-    ORDER BY p.score DESC, p.reached_at, p.user_id`, [competitionId])
-  return rows.map((r) => ({ userId: r.user_id, score: Number(r.points) }))
-}
 
 async function seeded (app: FastifyInstance) {
   const competitionId = await seedCompetition(app)

@@ -60,6 +60,13 @@ export async function postgresScores (app: FastifyInstance, competitionId: strin
   return new Map(rows.map((r) => [r.user_id, Number(r.score)]))
 }
 
+// Postgres's ranking, the source of truth the projection must equal, in ZRANGE order.
+export async function postgresRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
+  const { rows } = await app.pg.query(`SELECT p.user_id, p.score::text AS points FROM participants p WHERE p.competition_id = $1
+    ORDER BY p.score DESC, p.reached_at, p.user_id`, [competitionId])
+  return rows.map((r) => ({ userId: r.user_id, score: Number(r.points) }))
+}
+
 // The Redis sorted set decoded: user -> score, in ZRANGE order.
 export async function redisRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
   const key = app.leaderboard.keys(competitionId).scores

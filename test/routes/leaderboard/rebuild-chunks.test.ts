@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build } from '../../helper.ts'
-import { admin, flushPrefix, LEADERBOARD_TEST_CONFIG, redisRanking, seedCompetition, seedParticipants, seedUsers } from './fixtures.ts'
+import { admin, flushPrefix, LEADERBOARD_TEST_CONFIG, postgresRanking, redisRanking, seedCompetition, seedParticipants, seedUsers } from './fixtures.ts'
 
 // A rebuild reads Postgres in chunks of 1,000 participants, the next while Redis loads the
 // current one (services/leaderboard/rebuild.ts): every chunk must land, whether the last one is
@@ -13,12 +13,6 @@ async function seededCompetition (app: FastifyInstance, size: number): Promise<s
   await app.pg.query(`UPDATE participants p SET score = u.n * 7 % 10007, reached_at = now() - u.n * interval '1 second'
     FROM unnest($2::uuid[]) WITH ORDINALITY AS u (id, n) WHERE p.competition_id = $1 AND p.user_id = u.id`, [competitionId, users])
   return competitionId
-}
-
-async function postgresRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
-  const { rows } = await app.pg.query(`SELECT user_id, score::text AS points FROM participants WHERE competition_id = $1
-    ORDER BY score DESC, reached_at, user_id`, [competitionId])
-  return rows.map((r) => ({ userId: r.user_id, score: Number(r.points) }))
 }
 
 test('a rebuild over several chunks makes Redis equal Postgres, with a full last chunk or a partial one', async (t) => {
