@@ -60,10 +60,11 @@ export async function liveCurve (ctx: ScalingContext, opts: { sizes: number[], p
       const idle = rss()
       const harnesses: Harness[] = Array.from({ length: Math.ceil(n / PER_HARNESS) }, () => ctx.track(startHarness()))
       const started = Date.now()
+      const wsBases = used.map((service) => ctx.target(service).base.replace('http', 'ws'))
       // Socket i belongs to user i + 1 and connects to instance i mod the instances.
       const connected = await Promise.all(harnesses.map(async (h, k) => {
         const mine = Array.from({ length: n }, (_, i) => i).filter((i) => i % harnesses.length === k)
-        const urls = mine.map((i) => `${ctx.target(used[i % instances]!).base.replace('http', 'ws')}/ws/leaderboard/${id}?token=${ctx.tokens.user(i + 1)}`)
+        const urls = mine.map((i) => `${wsBases[i % instances]!}/ws/leaderboard/${id}?token=${ctx.tokens.user(i + 1)}`)
         return await h.call<{ opened: number, failed: Record<string, number> }>({
           cmd: 'connect', urls, concurrency: 32, waitFirstFrame: true, views: mine.map((i) => ({ userId: userId(i + 1), limit: 50 })), timeoutMs: 60_000
         })
