@@ -39,6 +39,11 @@ export async function withTransaction<T> (pool: TransactionPool, fn: (tx: Transa
   const folded = options.folded === true
   const client = await pool.connect()
   let broken = false
+  // A connection lost while the client is checked out fails the query in flight, and pg also
+  // emits 'error' on the client, which the pool only listens for while it is idle: unheard,
+  // that event would end the process. The client is then destroyed, not reused.
+  const onLost = () => { broken = true }
+  client.on('error', onLost)
   try {
     if (!folded) await client.query('BEGIN')
     const result = await fn(client, FOLDED)
@@ -48,6 +53,7 @@ export async function withTransaction<T> (pool: TransactionPool, fn: (tx: Transa
     await client.query('ROLLBACK').catch(() => { broken = true })
     throw err
   } finally {
+    client.off('error', onLost)
     client.release(broken)
   }
 }

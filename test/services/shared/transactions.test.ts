@@ -1,6 +1,7 @@
 import { test, type Test } from 'tap'
 import pg from 'pg'
 import { createTestDatabase } from '../../helper.ts'
+import { startTcpProxy } from '../../tcp-proxy.ts'
 import { createTransactor, withTransaction, type TransactionPool } from '../../../services/shared/transactions.ts'
 
 // The transaction helper against a real Postgres: what commits, what rolls back, and that every
@@ -39,7 +40,9 @@ function watched (pool: pg.Pool, opts: { failRollback: boolean }) {
           if (opts.failRollback && text === 'ROLLBACK') throw new Error('connection lost')
           return await client.query(text, values)
         },
-        release: (destroy?: boolean | Error) => client.release(destroy)
+        release: (destroy?: boolean | Error) => client.release(destroy),
+        on: (event: 'error', listener: (err: Error) => void) => client.on(event, listener),
+        off: (event: 'error', listener: (err: Error) => void) => client.off(event, listener)
       }
     }
   } as unknown as TransactionPool
@@ -154,4 +157,26 @@ test('folded mode: a failure is rolled back whole, and the client goes back to t
   t.equal(await withTransaction(counted, async () => 'nothing', { folded: true }), 'nothing')
   t.same(sent, [], 'no round trip')
   allIdle(t, pool, 'the client is released')
+})
+
+test('a connection lost in the middle of a unit of work fails it without ending the process, and its client is not reused', async (t) => {
+  const url = new URL(await createTestDatabase(t))
+  const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) })
+  t.teardown(() => proxy.close())
+  url.host = `127.0.0.1:${proxy.port}`
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 1 })
+  pool.on('error', () => {})
+  t.teardown(async () => await pool.end())
+  await pool.query('CREATE TABLE items (id int PRIMARY KEY)')
+  // The cut comes between two queries of the transaction: no query is in flight, so only the
+  // client's own 'error' event tells of it (unheard, tap reports it as an uncaught exception).
+  await t.rejects(withTransaction(pool, async (tx) => {
+    await tx.query('INSERT INTO items (id) VALUES (1)')
+    proxy.cut()
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    await tx.query('INSERT INTO items (id) VALUES (2)')
+  }), 'the unit of work fails')
+  t.equal(pool.totalCount, 0, 'the broken client left the pool')
+  proxy.restore()
+  t.same((await pool.query<{ id: number }>('SELECT id FROM items')).rows, [], 'nothing of it was committed')
 })
