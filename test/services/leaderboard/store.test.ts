@@ -69,7 +69,7 @@ test('a batch with no well-formed change is answered without asking Postgres', a
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
   const store = createLeaderboardStore()
   let queries = 0
-  const counting = { query: async (...args: Parameters<typeof app.pg.query>) => { queries++; return await app.pg.query(...args) }, release: () => {} }
+  const counting = { query: async (...args: Parameters<typeof app.pg.query>) => { queries++; return await app.pg.query(...args) }, release: () => {}, on: () => {}, off: () => {} }
   const { results, projected } = await apply({ connect: async () => counting } as never, store, [
     { competitionId: 'not-a-uuid', userId: randomUUID(), operation: 'set', value: 1, idempotencyKey: 'a' },
     { competitionId: randomUUID(), userId: randomUUID(), operation: 'set', value: -1, idempotencyKey: 'b' }
