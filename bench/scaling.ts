@@ -26,6 +26,7 @@ const args = parseCli({
     only: { type: 'string', default: 'leaderboard,sync,endings,notify,live', value: 'list', description: 'Curves, comma-separated, in this order: leaderboard, sync, endings, notify, live (none: only write the report again)' },
     sizes: { type: 'string', default: '1000,10000,100000,1000000', value: 'list', description: 'Leaderboard sizes (participants)' },
     rebuilds: { type: 'string', default: '2', value: 'n', description: 'Projection rebuilds timed per leaderboard size' },
+    rounds: { type: 'string', default: '3', value: 'n', description: 'Rounds of leaderboard reads and updates over every size (the verdicts take their medians)' },
     seconds: { type: 'string', default: '5', value: 's', description: 'Seconds of load per measurement' },
     warmup: { type: 'string', default: '2', value: 's', description: 'Seconds of warm-up before each measurement' },
     connections: { type: 'string', default: '50', value: 'n', description: 'HTTP connections per measurement' },
@@ -88,7 +89,7 @@ process.once('SIGINT', () => { cleanup().finally(() => process.exit(130)) })
 
 type Runner = (ctx: ScalingContext) => Promise<Curve>
 const runners: Record<string, Runner> = {
-  leaderboard: async (c) => await leaderboardCurve(c, { sizes: list(args.sizes).map(Number), rebuilds: num(args.rebuilds), plotDir }),
+  leaderboard: async (c) => await leaderboardCurve(c, { sizes: list(args.sizes).map(Number), rebuilds: num(args.rebuilds), rounds: num(args.rounds), plotDir }),
   sync: async (c) => await syncCurve(c, { histories: list(args['sync-histories']).map(Number), batches: num(args['sync-batches']), plotDir }),
   endings: async (c) => await endingsCurve(c, { competitions: num(args.competitions), ending: num(args.ending), leadSeconds: num(args['ending-lead']), plotDir }),
   notify: async (c) => await notifyCurve(c, { sizes: list(args['notify-participants']).map(Number), plotDir }),

@@ -7,6 +7,7 @@ import { migrate } from '../../lib/migrate.ts'
 import { projectRoot } from '../../lib/project-root.ts'
 import type { LoadResult, LoadSettings } from './http.ts'
 import { buildService, startService, type Child } from './processes.ts'
+import { median } from './report.ts'
 import { fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './scenarios-http.ts'
 import { seed, seedPlan, type SeedPlan } from './seed.ts'
 import { createStores, type BenchStores } from './stores.ts'
@@ -46,12 +47,6 @@ export interface ScenarioComparison {
   scenario: Comparable
   before: Reading[]
   after: Reading[]
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = Math.floor(s.length / 2)
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
 // A checkout of `ref` beside the working tree, sharing its node_modules, built as npm start builds.

@@ -26,6 +26,14 @@ export const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`
 export const int = (x: number) => Math.round(x).toLocaleString('en-US')
 export const ratio = (x: number) => `${x.toFixed(2)} x`
 
+// The middle value; for an even count, the mean of the two middle ones.
+export function median (xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = Math.floor(s.length / 2)
+  if (s.length === 0) return 0
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2
+}
+
 function cell (s: string): string {
   return s.replace(/\|/g, '\\|')
 }

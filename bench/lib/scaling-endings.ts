@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { cpuMsOf } from './processes.ts'
 import { int } from './report.ts'
+import { startupRebuilds } from './startup-rebuilds.ts'
 import { samplerTable, startPgSampler } from './scaling-pg-sampler.ts'
 import type { ScalingContext } from './scaling-context.ts'
 import { writePlot } from './scaling-plot.ts'
@@ -49,9 +50,12 @@ export async function endingsCurve (ctx: ScalingContext, opts: { competitions: n
       await seedCompetitions(db, opts.competitions, opts.ending, endsAt)
       ctx.log(`seeded ${int(opts.competitions)} competitions, ${int(opts.ending)} ending at ${endsAt.toISOString()}`)
       const service = await ctx.startService(stores, 'endings')
+      // Its start-up rebuild of every running competition's projection is over before the end
+      // instant, so the endings do not share the machine with it.
+      await startupRebuilds(ctx.target(service).base, opts.competitions, Math.max(0, endsAt.getTime() - Date.now()))
       const wait = endsAt.getTime() - Date.now()
       if (wait < 0) throw new Error(`the service started ${-wait} ms after the end instant: raise the lead`)
-      ctx.log(`service up; ${Math.round(wait / 1000)} s to the end instant`)
+      ctx.log(`service up and its projections rebuilt; ${Math.round(wait / 1000)} s to the end instant`)
       await new Promise((resolve) => setTimeout(resolve, wait))
       const cpuBefore = cpuMsOf(service.pid)
       const sampler = await startPgSampler(stores.databaseUrl, stores.name, SAMPLE_MS)
@@ -91,7 +95,7 @@ export async function endingsCurve (ctx: ScalingContext, opts: { competitions: n
     method: [
       `${int(opts.competitions)} running competitions of ${PARTICIPANTS} participants each, written with SQL; ${int(opts.ending)} of them end at the same instant ` +
         `(their time zones are ${ZONES.join(', ')}, all at UTC+01:00 in December, so it is the same local time in each) with no grace period, the others a week later. ` +
-        `A service started ${opts.leadSeconds} s before the end instant schedules each competition's next step as a pg-boss job (\`competitions.lifecycle\`, ` +
+        `A service started before the end instant (seeding and start together take at most ${opts.leadSeconds} s, and its start-up rebuild of every running competition's projection is over before it) schedules each competition's next step as a pg-boss job (\`competitions.lifecycle\`, ` +
         'services/competitions/schedule.ts); each job moves its competition to grace, which enqueues the final step, which writes the final ranks and the events. ' +
         'From the end instant the bench counts the ending competitions by status every 250 ms.'
     ],

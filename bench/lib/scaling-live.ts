@@ -4,7 +4,7 @@ import pg from 'pg'
 import { startHarness, type Harness } from './harness.ts'
 import { competitionId, userId } from './ids.ts'
 import { rssOf } from './processes.ts'
-import { int, ratio } from './report.ts'
+import { int, median, ratio } from './report.ts'
 import { seed } from './seed.ts'
 import type { ScalingContext } from './scaling-context.ts'
 import { writePlot } from './scaling-plot.ts'
@@ -23,7 +23,6 @@ const INSTANCE_FILES = 500
 interface Arrivals { t0: number, firstAt: number | null, lastAt: number | null, arrivals: number, sockets: number }
 interface Point { sockets: number, instances: number, opened: number, failed: Record<string, number>, connectMs: number, lastMs: number[], spreadMs: number[], missed: number, bytesPerSocket: number }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
 
 // The soft limit on open files this process (and the services it starts) runs with.

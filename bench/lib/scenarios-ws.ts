@@ -4,10 +4,10 @@ import { competitionKey } from '../../lib/redis-keys.ts'
 import type { Harness } from './harness.ts'
 import { competitionId, userId } from './ids.ts'
 import { rssOf, sampleUsage } from './processes.ts'
+import { median } from './report.ts'
 import { scoreUpdates, type ScoreCheck, type Target } from './scenarios-http.ts'
 
 const sleep = async (ms: number) => await new Promise((resolve) => setTimeout(resolve, ms))
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0
 
 interface Connected { opened: number, failed: Record<string, number>, ms: number, firstFrameBytes: number }
 interface FanoutAnswer { status: number, answeredMs: number, firstMs: number | null, lastMs: number | null, arrivals: number, sockets: number, open: number, frameBytes: number, frame: string }
