@@ -159,11 +159,12 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     announce(competitionId, decodeProfile(await run(profileScript, competitionId, [userId, profileFields(profile)])).updated)
   }
 
-  async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null, scoreOrder: ScoreOrder }): Promise<string> {
-    const state = String(await run(beginScript, competitionId, [info.visibility, info.createdBy ?? '', now(), info.scoreOrder]))
+  // The number of members (tombstones included) the projection held as the rebuild began.
+  async function beginRebuild (competitionId: string, info: { visibility: string, createdBy: string | null, scoreOrder: ScoreOrder }): Promise<{ members: number }> {
+    const members = Number(await run(beginScript, competitionId, [info.visibility, info.createdBy ?? '', now(), info.scoreOrder]))
     // Visibility and creator may have changed without a version change.
     announce(competitionId, true)
-    return state
+    return { members }
   }
 
   async function load (competitionId: string, rows: ProjectionRow[]): Promise<WriteResult> {

@@ -12,15 +12,16 @@ for _, key in ipairs(KEYS) do redis.call('EXPIRE', key, ARGV[1]) end
 return 1
 `)
 
-// KEYS meta ; ARGV visibility createdBy nowMs order. A rebuild starts: a missing projection is marked
-// 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
+// KEYS meta members ; ARGV visibility createdBy nowMs order. A rebuild starts: a missing projection is
+// marked 'building' (reads stay on Postgres until it is ready); a ready one keeps serving meanwhile.
 // Versions start from the clock, so a rebuilt projection never reuses an earlier version
-// (instances cache serialised pages by version).
-export const beginScript = script((k) => [k.meta], `
+// (instances cache serialised pages by version). Returns how many members (tombstones included)
+// the projection holds: with none, no member can outlive its participation in Postgres.
+export const beginScript = script((k) => [k.meta, k.members], `
 redis.call('HSETNX', KEYS[1], 'state', 'building')
 redis.call('HSETNX', KEYS[1], 'v', ARGV[3] .. '000')
 redis.call('HSET', KEYS[1], 'visibility', ARGV[1], 'createdBy', ARGV[2], 'order', ARGV[4])
-return redis.call('HGET', KEYS[1], 'state')
+return redis.call('HLEN', KEYS[2])
 `)
 
 // KEYS meta scores members names framed pending ; ARGV per user: uid version points micros iso nameFields

@@ -63,7 +63,7 @@ test('each script takes the keys its Lua reads, in order', async (t) => {
   t.same(applyScript.keys(k), [k.meta, k.scores, k.members, k.pending])
   t.same(removeScript.keys(k), [k.meta, k.scores, k.members, k.pending])
   t.same(profileScript.keys(k), [k.meta, k.names])
-  t.same(beginScript.keys(k), [k.meta])
+  t.same(beginScript.keys(k), [k.meta, k.members])
   t.same(loadScript.keys(k), [k.meta, k.scores, k.members, k.names, k.framed, k.pending])
   t.same(finishScript.keys(k), [k.meta, k.scores, k.members, k.framed, k.seq, k.frames])
   t.same(retireScript.keys(k), all.filter((key) => key !== k.tick), 'every key but the tick, which keeps its own short life')
