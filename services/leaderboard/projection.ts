@@ -141,14 +141,18 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   // A score of null (no score yet where the lowest wins) keeps the participant off the board.
-  function recordArgs (row: ProjectedRecord): string[] {
-    return [row.userId, row.version, row.score === null ? '' : String(row.score), padMicros(row.reachedMicros), microsToIso(row.reachedMicros)]
+  // Pushed onto the script's arguments in place: a rebuild adds six per participant, and
+  // an array per row was much of its garbage.
+  function pushRecord (args: string[], row: ProjectedRecord): void {
+    args.push(row.userId, row.version, row.score === null ? '' : String(row.score), padMicros(row.reachedMicros), microsToIso(row.reachedMicros))
   }
 
   // Mirrors committed changes (projectionMissing: a rebuild is needed). `force` also
   // overrides a left participant (a re-join) and equal versions.
   async function apply (competitionId: string, rows: ProjectedRecord[], force = false): Promise<WriteResult> {
-    return announceWrite(competitionId, decodeWrite(await run(applyScript, competitionId, [force ? '1' : '0', ...rows.flatMap(recordArgs)])))
+    const args = [force ? '1' : '0']
+    for (const row of rows) pushRecord(args, row)
+    return announceWrite(competitionId, decodeWrite(await run(applyScript, competitionId, args)))
   }
 
   async function remove (competitionId: string, userId: string): Promise<WriteResult> {
@@ -168,7 +172,11 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   async function load (competitionId: string, rows: ProjectionRow[]): Promise<WriteResult> {
-    const args = rows.flatMap((row) => [...recordArgs(row), profileFields(row)])
+    const args: string[] = []
+    for (const row of rows) {
+      pushRecord(args, row)
+      args.push(profileFields(row))
+    }
     return announceWrite(competitionId, decodeWrite(await run(loadScript, competitionId, args)))
   }
 

@@ -80,11 +80,23 @@ export function parseMember (member: string): { reachedMicros: string, userId: s
 // reached_at as micros, in SQL over participants aliased p.
 export const MICROS_SQL = '(extract(epoch FROM p.reached_at) * 1000000)::bigint::text'
 
+// Micros since the epoch as ISO 8601 with six fraction digits. Called for every participant a
+// rebuild loads and every entry a read returns, so it stays in doubles (exact for any time
+// before the year 2255) and takes BigInt only beyond that.
 export function microsToIso (micros: string): string {
-  const value = BigInt(micros)
-  const seconds = value / 1_000_000n
-  const fraction = (value % 1_000_000n).toString().padStart(6, '0')
-  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}Z`
+  const value = Number(micros)
+  if (!Number.isSafeInteger(value)) return bigMicrosToIso(BigInt(micros))
+  const fraction = ((value % 1_000_000) + 1_000_000) % 1_000_000
+  return isoWithFraction((value - fraction) / 1000, fraction)
+}
+
+function bigMicrosToIso (value: bigint): string {
+  const fraction = ((value % 1_000_000n) + 1_000_000n) % 1_000_000n
+  return isoWithFraction(Number((value - fraction) / 1000n), Number(fraction))
+}
+
+function isoWithFraction (wholeSecondMs: number, fraction: number): string {
+  return `${new Date(wholeSecondMs).toISOString().slice(0, 19)}.${String(fraction).padStart(6, '0')}Z`
 }
 
 // Opaque page cursor in the shared cursor codec: the last entry's sort key for the next page,

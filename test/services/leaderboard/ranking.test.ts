@@ -37,6 +37,16 @@ test('microsecond timestamps and cursors round-trip', async (t) => {
   t.equal(microsToIso('1795574609304372'), '2026-11-25T02:43:29.304372Z')
   t.equal(microsToIso('5'), '1970-01-01T00:00:00.000005Z')
   t.equal(microsToIso('0001795574609304372'), '2026-11-25T02:43:29.304372Z', 'zero-padded as in sorted-set members')
+  t.equal(microsToIso('-1'), '1969-12-31T23:59:59.999999Z', 'before the epoch, the fraction counts forward from the whole second')
+  t.equal(microsToIso('9007199254740993'), '2255-06-05T23:47:34.740993Z', 'beyond doubles\' exact integers: still exact')
+  const wrong: string[] = []
+  for (let i = 0; i < 1000; i++) {
+    const ms = Math.floor(Math.random() * 4_102_444_800_000)
+    const extra = Math.floor(Math.random() * 1000)
+    const iso = microsToIso(String(ms * 1000 + extra))
+    if (iso !== `${new Date(ms).toISOString().slice(0, 23)}${String(extra).padStart(3, '0')}Z`) wrong.push(`${ms * 1000 + extra}: ${iso}`)
+  }
+  t.same(wrong, [], 'random instants up to 2100 agree with Date to the millisecond and keep their microseconds')
   const cursor = encodeRankCursor({ userId: A, score: 42, reachedMicros: '1795574609304372' })
   t.same(decodeRankCursor(cursor), { standing: { userId: A, score: 42, reachedMicros: '1795574609304372' }, direction: 'next' })
   const back = encodeRankCursor({ userId: A, score: 42, reachedMicros: '1795574609304372' }, 'prev')
