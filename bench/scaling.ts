@@ -25,7 +25,7 @@ const args = parseCli({
   options: {
     only: { type: 'string', default: 'leaderboard,sync,endings,notify,live', value: 'list', description: 'Curves, comma-separated, in this order: leaderboard, sync, endings, notify, live (none: only write the report again)' },
     sizes: { type: 'string', default: '1000,10000,100000,1000000', value: 'list', description: 'Leaderboard sizes (participants)' },
-    rebuilds: { type: 'string', default: '2', value: 'n', description: 'Projection rebuilds timed per leaderboard size' },
+    rebuilds: { type: 'string', default: '3', value: 'n', description: 'Times each leaderboard size\'s projection is rebuilt into an empty projection and again over the equal one (the report takes the median)' },
     rounds: { type: 'string', default: '3', value: 'n', description: 'Rounds of leaderboard reads and updates over every size (the verdicts take their medians)' },
     seconds: { type: 'string', default: '5', value: 's', description: 'Seconds of load per measurement' },
     warmup: { type: 'string', default: '2', value: 's', description: 'Seconds of warm-up before each measurement' },
