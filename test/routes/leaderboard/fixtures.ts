@@ -68,8 +68,8 @@ export async function postgresRanking (app: FastifyInstance, competitionId: stri
 }
 
 // The Redis sorted set decoded: user -> score, in ZRANGE order.
-export async function redisRanking (app: FastifyInstance, competitionId: string): Promise<Array<{ userId: string, score: number }>> {
-  const key = app.leaderboard.keys(competitionId).scores
+// The ranking in the app's projection, or in the sorted set `key` of another one.
+export async function redisRanking (app: FastifyInstance, competitionId: string, key = app.leaderboard.keys(competitionId).scores): Promise<Array<{ userId: string, score: number }>> {
   const rows = await app.redis.zrange(key, 0, -1, 'WITHSCORES')
   const out: Array<{ userId: string, score: number }> = []
   for (let i = 0; i < rows.length; i += 2) out.push({ userId: rows[i]!.slice(16), score: scoreOfZset(rows[i + 1]!) })
