@@ -9,8 +9,8 @@ import { beginScript, finishScript, loadScript, retireScript } from './scripts/r
 import { readScript, resumeScript, snapshotScript } from './scripts/reads.ts'
 import { flushScript } from './scripts/tick.ts'
 import {
-  decodeFinish, decodeFlush, decodeProfile, decodeRead, decodeResume, decodeSnapshot, decodeWrite,
-  type AroundReply, type FinishResult, type FlushResult, type RangeReply, type Reply, type ResumeReply, type WriteResult
+  decodeFinish, decodeFlush, decodeLoad, decodeProfile, decodeRead, decodeResume, decodeSnapshot, decodeWrite,
+  type AroundReply, type FinishResult, type FlushResult, type LoadResult, type RangeReply, type Reply, type ResumeReply, type WriteResult
 } from './replies.ts'
 
 // The Redis projection of the leaderboards: sorted sets and caches mirrored from Postgres,
@@ -131,7 +131,7 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
   }
 
   // A write that found no projection is announced too: readers must not keep serving it.
-  function announceWrite (competitionId: string, result: WriteResult): WriteResult {
+  function announceWrite<T extends WriteResult> (competitionId: string, result: T): T {
     announce(competitionId, result.projectionMissing || result.changed !== 0)
     return result
   }
@@ -171,13 +171,13 @@ export function createLeaderboardProjection (opts: ProjectionOptions) {
     return { members }
   }
 
-  async function load (competitionId: string, rows: ProjectionRow[]): Promise<WriteResult> {
+  async function load (competitionId: string, rows: ProjectionRow[]): Promise<LoadResult> {
     const args: string[] = []
     for (const row of rows) {
       pushRecord(args, row)
       args.push(profileFields(row))
     }
-    return announceWrite(competitionId, decodeWrite(await run(loadScript, competitionId, args)))
+    return announceWrite(competitionId, decodeLoad(await run(loadScript, competitionId, args)))
   }
 
   // User ids the projection holds as participants (for removing those who left meanwhile).

@@ -81,6 +81,14 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     return [...stale]
   }
 
+  // Of the users a load put back over a tombstone, those no longer participating: they left
+  // after their chunk was read, and the load undid their leaving.
+  async function leftSinceRead (competitionId: string, revived: string[]): Promise<string[]> {
+    if (revived.length === 0) return []
+    const still = await store.participantsIn(pool, competitionId, revived)
+    return revived.filter((u) => !still.has(u))
+  }
+
   // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
   // left, then marks the projection ready; a reset frame goes out when anything differed.
   // The next chunk is read from Postgres while Redis loads the current one: chunks are
@@ -92,6 +100,8 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     let changed = false
     // Chunks come in user id order: the ids loaded are remembered packed (uuid-set.ts).
     const seen = new AscendingUuidSet()
+    // Loaded over a tombstone: maybe gone from Postgres since their chunk was read.
+    const revived: string[] = []
     const nextChunk = async (rows: ProjectionRow[]): Promise<ProjectionRow[]> =>
       rows.length < CHUNK ? [] : await store.projectionChunk(pool, competitionId, rows.at(-1)!.userId, CHUNK)
     let rows = await store.projectionChunk(pool, competitionId, null, CHUNK)
@@ -103,6 +113,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       // The projection vanished meanwhile (Redis flushed): start again.
       if (loaded.projectionMissing) { rerun.add(competitionId); return }
       if (loaded.changed > 0) changed = true
+      revived.push(...loaded.revived)
       for (const r of rows) seen.add(r.userId)
       rows = await next
     }
@@ -110,6 +121,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     // path's for participants (whose leaving removes them again). None can be stale, so the
     // walk over every member (a thousand HSCAN pages at a million participants) is skipped.
     const stale = begun.members === 0 ? [] : await staleUsers(competitionId, seen)
+    stale.push(...await leftSinceRead(competitionId, revived))
     const finished = await projection.finishRebuild(competitionId, changed, stale)
     if (finished.projectionMissing) { rerun.add(competitionId); return }
     if (!isScoring(info.status)) await projection.retire(competitionId)

@@ -20,6 +20,18 @@ export function decodeWrite (reply: Reply): WriteResult {
   return n === PROJECTION_MISSING ? MISSING : { projectionMissing: false, changed: n }
 }
 
+// load: as a write, and the users it put back over a tombstone. Each left after the rebuild
+// read its row, or came back; the rebuild asks Postgres which (rebuild.ts).
+export interface LoadResult extends WriteResult {
+  revived: string[]
+}
+
+export function decodeLoad (reply: Reply): LoadResult {
+  if (!Array.isArray(reply)) return { ...decodeWrite(reply), revived: [] }
+  const [changed, ...revived] = reply
+  return { projectionMissing: false, changed: Number(changed), revived: revived.map(String) }
+}
+
 // profile: whether the projection existed and took the new name.
 export function decodeProfile (reply: Reply): { updated: boolean } {
   return { updated: Number(reply) === 1 }

@@ -28,7 +28,10 @@ return redis.call('HLEN', KEYS[2])
 // Rebuild load: applies Postgres rows with version >= the projected one, also over a
 // tombstone, and refreshes names. A user not waiting for a frame is recorded as framed in
 // the loaded state (when that differs from what clients saw, a reset frame follows); one
-// waiting keeps what clients last saw, which their next frame corrects.
+// waiting keeps what clients last saw, which their next frame corrects. Returns the number
+// changed followed by the users put back over a tombstone: a tombstone carries no version, so
+// one written after the row was read (the user left meanwhile) is overwritten, and the rebuild
+// checks those users against Postgres before it finishes.
 // Each command runs once for the whole chunk rather than once per user: the calls themselves
 // were most of a rebuild's Redis time. A chunk is at most 1,000 users (rebuild.ts), well
 // within unpack's limit of 8,000 values.
@@ -45,7 +48,7 @@ end
 redis.call('HSET', KEYS[4], unpack(names))
 local current = redis.call('HMGET', KEYS[3], unpack(uids))
 local anyPending = redis.call('SCARD', KEYS[6]) > 0
-local zrem, zadd, records, framed = {}, {}, {}, {}
+local zrem, zadd, records, framed, revived = {}, {}, {}, {}, {}
 local changed = 0
 for j, uid in ipairs(uids) do
   local i = (j - 1) * 6 + 1
@@ -58,7 +61,8 @@ for j, uid in ipairs(uids) do
   if not old or tonumber(ver) >= tonumber(old.ver) then
     local rec = ver .. '|' .. points .. '|' .. micros .. '|' .. iso
     if rec ~= cur then
-      if old then zrem[#zrem + 1] = old.micros .. uid end
+      if old then zrem[#zrem + 1] = old.micros .. uid
+      elseif cur then revived[#revived + 1] = uid end
       if points ~= '' then
         zadd[#zadd + 1] = zs(points)
         zadd[#zadd + 1] = micros .. uid
@@ -79,7 +83,7 @@ if #zadd > 0 then redis.call('ZADD', KEYS[2], unpack(zadd)) end
 if #records > 0 then redis.call('HSET', KEYS[3], unpack(records)) end
 if #framed > 0 then redis.call('HSET', KEYS[5], unpack(framed)) end
 if changed > 0 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
-return changed
+return {changed, unpack(revived)}
 `)
 
 // KEYS meta scores members framed seq frames ; ARGV changed maxFrames nowMs competitionId channel, stale uids...

@@ -12,13 +12,22 @@ import { LEADERBOARD_TEST_CONFIG, postgresRanking, redisRanking, seedCompetition
 // The rebuilder here is the test's own, on a key prefix of its own, so the app's start-up
 // rebuild of every running competition (this one included) cannot run beside it; its HSCAN
 // calls are counted.
-function countingRebuilder (app: FastifyInstance) {
+// `afterChunkRead` runs once a chunk is read and before it is loaded, as a concurrent request would.
+function countingRebuilder (app: FastifyInstance, afterChunkRead: () => Promise<void> = async () => {}) {
   const projection = createLeaderboardProjection({ redis: app.redis, prefix: `${app.redisPrefix}walk:`, tickMs: 50, replayFrames: 100 })
   const walked = { pages: 0 }
   const quiet = { info () {}, warn () {}, error () {} }
+  const store = createLeaderboardStore()
   const rebuilder = createLeaderboardRebuilder({
     pool: app.pg.pool,
-    store: createLeaderboardStore(),
+    store: {
+      ...store,
+      projectionChunk: async (...args: Parameters<typeof store.projectionChunk>) => {
+        const rows = await store.projectionChunk(...args)
+        await afterChunkRead()
+        return rows
+      }
+    },
     projection,
     log: quiet,
     rebuilds: { inc () {} },
@@ -56,4 +65,33 @@ test('a rebuild drops a participant who left while Redis missed it, and skips th
   t.notOk(after.some((r) => r.userId === gone), 'the participant who left is dropped')
   t.same(after, await postgresRanking(app, competitionId), 'Redis equals Postgres')
   t.equal(await app.redis.hget(keys.members, gone), 'x', 'and kept as a tombstone')
+})
+
+test('a participant who leaves between the read of their chunk and its load is not put back by the rebuild', async (t) => {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const competitionId = await seedCompetition(app)
+  const users = await seedUsers(app, 5)
+  await seedParticipants(app, competitionId, users, { emit: false })
+  const leaver = users[2]!
+  let leaveDuringRebuild = false
+  // The leave as the route makes it: the row deleted, then the projection told (a tombstone).
+  const { projection, rebuilder } = countingRebuilder(app, async () => {
+    if (!leaveDuringRebuild) return
+    leaveDuringRebuild = false
+    await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, leaver])
+    await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
+    await projection.remove(competitionId, leaver)
+  })
+  t.teardown(() => rebuilder.close())
+  const keys = projection.keys(competitionId)
+  await rebuilder.rebuild(competitionId)
+  t.equal((await redisRanking(app, competitionId, keys.scores)).length, 5, 'all five projected')
+
+  leaveDuringRebuild = true
+  await rebuilder.rebuild(competitionId)
+  t.equal(leaveDuringRebuild, false, 'the leave happened inside the rebuild')
+  const ranking = await redisRanking(app, competitionId, keys.scores)
+  t.notOk(ranking.some((r) => r.userId === leaver), 'the leaver is not back on the board')
+  t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
+  t.equal(await app.redis.hget(keys.members, leaver), 'x', 'a tombstone again')
 })

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { decodeFinish, decodeFlush, decodeProfile, decodeRead, decodeResume, decodeSnapshot, decodeWrite } from '../../../services/leaderboard/replies.ts'
+import { decodeFinish, decodeFlush, decodeLoad, decodeProfile, decodeRead, decodeResume, decodeSnapshot, decodeWrite } from '../../../services/leaderboard/replies.ts'
 import { leaderboardKeys } from '../../../lib/redis-keys.ts'
 import { applyScript, profileScript, removeScript } from '../../../services/leaderboard/scripts/writes.ts'
 import { beginScript, finishScript, loadScript, retireScript } from '../../../services/leaderboard/scripts/rebuild.ts'
@@ -12,6 +12,9 @@ test('writes: a missing projection is named, else the number of users changed', 
   t.same(decodeWrite(-1), { projectionMissing: true, changed: 0 })
   t.same(decodeWrite(0), { projectionMissing: false, changed: 0 })
   t.same(decodeWrite(3), { projectionMissing: false, changed: 3 })
+  t.same(decodeLoad(-1), { projectionMissing: true, changed: 0, revived: [] }, 'load: the projection vanished')
+  t.same(decodeLoad([2]), { projectionMissing: false, changed: 2, revived: [] }, 'load: nothing put back over a tombstone')
+  t.same(decodeLoad([3, 'u1', 'u2']), { projectionMissing: false, changed: 3, revived: ['u1', 'u2'] }, 'load: two users put back over tombstones')
   t.same(decodeProfile(1), { updated: true })
   t.same(decodeProfile(0), { updated: false })
 })
