@@ -67,26 +67,22 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     } while (cursor !== '0')
   }
 
+  // Of these users, those Postgres no longer holds as participants.
+  async function goneFromPostgres (competitionId: string, users: string[]): Promise<string[]> {
+    if (users.length === 0) return []
+    const still = await store.participantsIn(pool, competitionId, users)
+    return users.filter((u) => !still.has(u))
+  }
+
   // Projected users no longer participating in Postgres (they left while Redis missed it):
   // those the load did not see are checked against Postgres, page by page, so a large
   // competition is never held in memory whole.
   async function staleUsers (competitionId: string, seen: AscendingUuidSet): Promise<string[]> {
     const stale = new Set<string>()
     for await (const users of projectedUserPages(competitionId)) {
-      const candidates = users.filter((u) => !seen.has(u))
-      if (candidates.length === 0) continue
-      const still = await store.participantsIn(pool, competitionId, candidates)
-      for (const u of candidates) if (!still.has(u)) stale.add(u)
+      for (const u of await goneFromPostgres(competitionId, users.filter((id) => !seen.has(id)))) stale.add(u)
     }
     return [...stale]
-  }
-
-  // Of the users a load put back over a tombstone, those no longer participating: they left
-  // after their chunk was read, and the load undid their leaving.
-  async function leftSinceRead (competitionId: string, revived: string[]): Promise<string[]> {
-    if (revived.length === 0) return []
-    const still = await store.participantsIn(pool, competitionId, revived)
-    return revived.filter((u) => !still.has(u))
   }
 
   // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
@@ -121,7 +117,9 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     // path's for participants (whose leaving removes them again). None can be stale, so the
     // walk over every member (a thousand HSCAN pages at a million participants) is skipped.
     const stale = begun.members === 0 ? [] : await staleUsers(competitionId, seen)
-    stale.push(...await leftSinceRead(competitionId, revived))
+    // Users the load wrote over a tombstone who are gone: they left after their chunk was
+    // read, and the load undid their leaving.
+    stale.push(...await goneFromPostgres(competitionId, revived))
     const finished = await projection.finishRebuild(competitionId, changed, stale)
     if (finished.projectionMissing) { rerun.add(competitionId); return }
     if (!isScoring(info.status)) await projection.retire(competitionId)
