@@ -7,7 +7,7 @@ import { migrate } from '../../lib/migrate.ts'
 import { projectRoot } from '../../lib/project-root.ts'
 import type { LoadResult, LoadSettings } from './http.ts'
 import { buildService, startService, type Child } from './processes.ts'
-import { median } from './report.ts'
+import { ratioOfMedians } from './report.ts'
 import { fitnessSync, leaderboardAround, leaderboardTop, profile, scoreUpdates, type Target } from './scenarios-http.ts'
 import { seed, seedPlan, type SeedPlan } from './seed.ts'
 import { createStores, type BenchStores } from './stores.ts'
@@ -142,8 +142,8 @@ export async function compare (opts: CompareOptions): Promise<ScenarioComparison
 
 // after / before of the medians, and the lowest and highest of the per-round ratios.
 function ratioOf (before: number[], after: number[]): string {
-  const perRound = after.map((a, i) => a / before[i]!)
-  return `${(median(after) / median(before)).toFixed(2)} x (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`
+  const { ratio, perRound } = ratioOfMedians(before, after)
+  return `${ratio.toFixed(2)} x (rounds ${Math.min(...perRound).toFixed(2)}-${Math.max(...perRound).toFixed(2)})`
 }
 
 export function compareReport (ref: string, results: ScenarioComparison[], rounds: number): string {

@@ -26,6 +26,11 @@ export const ms = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`
 export const int = (x: number) => Math.round(x).toLocaleString('en-US')
 export const ratio = (x: number) => `${x.toFixed(2)} x`
 
+// Readings taken side by side in rounds: after / before of their medians, and of each round.
+export function ratioOfMedians (before: number[], after: number[]): { ratio: number, perRound: number[] } {
+  return { ratio: median(after) / Math.max(1e-9, median(before)), perRound: after.map((a, i) => a / Math.max(1e-9, before[i]!)) }
+}
+
 // The middle value; for an even count, the mean of the two middle ones.
 export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)

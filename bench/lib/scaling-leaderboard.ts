@@ -5,7 +5,7 @@ import { leaderboardKeys } from '../../lib/redis-keys.ts'
 import { competitionId } from './ids.ts'
 import { summariseProfiles } from './cpu-profile.ts'
 import { cpuMsOf } from './processes.ts'
-import { int, median, ratio } from './report.ts'
+import { int, median, ratio, ratioOfMedians } from './report.ts'
 import type { LoadResult } from './http.ts'
 import { leaderboardAround, leaderboardTop, scoreUpdates } from './scenarios-http.ts'
 import { seed } from './seed.ts'
@@ -207,8 +207,7 @@ export async function leaderboardCurve (ctx: ScalingContext, opts: { sizes: numb
   // The ratio of the two sizes' medians decides; the ratios within each round show its spread.
   const within = (pick: (p: Point) => Requests, label: string) => {
     const [a, b] = [pick(first).cpuUs, pick(last).cpuUs]
-    const r = median(b) / Math.max(1, median(a))
-    const perRound = b.map((x, i) => x / Math.max(1, a[i]!))
+    const { ratio: r, perRound } = ratioOfMedians(a, b)
     return {
       text: `${label} at 1,000,000 participants within 1.3 x of 1,000`,
       met: reached ? r <= 1.3 : null,
