@@ -4,6 +4,7 @@ import type { LeaderboardProjection } from './projection.ts'
 import type { LeaderboardStore, ProjectionRow } from './store.ts'
 import { isScoring } from './score-batch.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
+import type { ReconcileParticipant } from './reconcile.ts'
 
 // Rebuilds make a competition's Redis projection equal Postgres: at start-up, when Redis
 // comes back, on demand, and for competitions whose projection missed a change.
@@ -24,13 +25,15 @@ export interface RebuilderDeps {
   rebuilds: CounterLike
   // Walks the projection's members in HSCAN pages; without it (unit tests) they are read at once.
   redis?: Pick<Redis, 'hscan'>
+  // Brings one participant's entry in line with Postgres (reconcile.ts).
+  reconcileParticipant: ReconcileParticipant
 }
 
 const CHUNK = 1000
 const DIRTY_RETRY_MS = 2000
 
 export function createLeaderboardRebuilder (deps: RebuilderDeps) {
-  const { pool, store, projection, log, rebuilds, redis } = deps
+  const { pool, store, projection, log, rebuilds, redis, reconcileParticipant } = deps
   const running = new Map<string, Promise<void>>()
   const rerun = new Set<string>()
   // Competitions whose projection missed a change (Redis failed): retried until Redis answers.
@@ -122,6 +125,12 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     stale.push(...await goneFromPostgres(competitionId, revived))
     const finished = await projection.finishRebuild(competitionId, changed, stale)
     if (finished.projectionMissing) { rerun.add(competitionId); return }
+    // One found gone may have joined again since the check, and the finish then tombstoned
+    // their new entry: those Postgres holds now are brought back as it says. A join after this
+    // look is told to the projection after it commits, over the tombstone.
+    if (stale.length > 0) {
+      for (const userId of await store.participantsIn(pool, competitionId, stale)) await reconcileParticipant({ competitionId, userId })
+    }
     if (!isScoring(info.status)) await projection.retire(competitionId)
     dirty.delete(competitionId)
     const reset = finished.resetSeq !== null

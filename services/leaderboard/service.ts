@@ -7,6 +7,7 @@ import { createLeaderboardReads } from './reads.ts'
 import { createLeaderboardRebuilder, type CounterLike, type Logger, type RebuilderDeps } from './rebuild.ts'
 import type { Freshness } from '../shared/freshness.ts'
 import { createWriteBatcher } from './write-batcher.ts'
+import { createParticipantReconciler } from './reconcile.ts'
 import { withTransaction } from '../shared/transactions.ts'
 
 // Leaderboards: Postgres is the source of truth, Redis a projection rebuilt from it.
@@ -49,10 +50,11 @@ const UPDATE_BATCHES_IN_FLIGHT = 1
 export function createLeaderboardService (deps: LeaderboardServiceDeps) {
   const { pool, projection, log, metrics, ticker } = deps
   const store = createLeaderboardStore()
-  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis })
+  // Joins and leaves, and a rebuild's second look at participants it dropped (see rebuild.ts).
+  const reconcileParticipant = createParticipantReconciler({ pool, store, projection, projected, markDirty: (id, err) => { markDirty(id, err) } })
+  const rebuilder = createLeaderboardRebuilder({ pool, store, projection, log, rebuilds: metrics.rebuilds, redis: deps.redis, reconcileParticipant })
   const { rebuild, markDirty } = rebuilder
   const reads = createLeaderboardReads({ pool, readPool: deps.readPool ?? pool, store, projection, rebuilder, log, reads: metrics.reads, freshness: deps.freshness })
-  const chains = new Map<string, Promise<void>>()
   let closed = false
 
   // Runs a batch of score changes as one transaction in the helper's folded mode (BEGIN and
@@ -68,14 +70,6 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
         throw err
       }
     }
-  }
-
-  // Runs tasks for one key one after another (join and leave of the same user, for instance).
-  function serial (key: string, task: () => Promise<void>): Promise<void> {
-    const next = (chains.get(key) ?? Promise.resolve()).then(task, task)
-    const settled = next.catch(() => {}).finally(() => { if (chains.get(key) === settled) chains.delete(key) })
-    chains.set(key, settled)
-    return next
   }
 
   // A change the projection took goes out in the next frame; a missing projection is rebuilt.
@@ -140,27 +134,6 @@ export function createLeaderboardService (deps: LeaderboardServiceDeps) {
       case 'invalid': throw errors.Unprocessable('The resulting score must be a safe integer between 0 and 2^53 - 1')
       default: return result
     }
-  }
-
-  // Brings one participant's entry in line with Postgres: added (with the stored score) while
-  // they take part, removed once they left. It reads the truth instead of trusting the event,
-  // so joins and leaves may arrive late, twice or out of order (the outbox's jobs) and the
-  // projection still ends as Postgres says.
-  async function reconcileParticipant (event: { competitionId: string, userId: string }): Promise<void> {
-    const { competitionId, userId } = event
-    await serial(`${competitionId}|${userId}`, async () => {
-      const row = await store.projectionRow(pool, competitionId, userId)
-      try {
-        if (row === null) {
-          projected(competitionId, await projection.remove(competitionId, userId))
-          return
-        }
-        await projection.setProfile(competitionId, userId, row)
-        projected(competitionId, await projection.apply(competitionId, [{ ...row }], true))
-      } catch (err) {
-        markDirty(competitionId, err)
-      }
-    })
   }
 
   // A new name or avatar reaches every board the user is on (pages and later frames).

@@ -2,38 +2,55 @@ import { test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { createLeaderboardProjection } from '../../../services/leaderboard/projection.ts'
 import { createLeaderboardRebuilder } from '../../../services/leaderboard/rebuild.ts'
+import { createParticipantReconciler } from '../../../services/leaderboard/reconcile.ts'
 import { createLeaderboardStore } from '../../../services/leaderboard/store.ts'
 import { build } from '../../helper.ts'
 import { LEADERBOARD_TEST_CONFIG, postgresRanking, redisRanking, seedCompetition, seedParticipants, seedUsers } from './fixtures.ts'
 
 // After loading Postgres, a rebuild walks the members the projection already held and drops
 // those no longer participating (they left while Redis missed it). A projection that began
-// empty holds none of those, and the walk is skipped (services/leaderboard/rebuild.ts).
+// empty holds none of those, and the walk is skipped (services/leaderboard/rebuild.ts). Users
+// leaving or joining again while a rebuild runs end as Postgres has them.
 // The rebuilder here is the test's own, on a key prefix of its own, so the app's start-up
 // rebuild of every running competition (this one included) cannot run beside it; its HSCAN
 // calls are counted.
-// `afterChunkRead` runs once a chunk is read and before it is loaded, as a concurrent request would.
-function countingRebuilder (app: FastifyInstance, afterChunkRead: () => Promise<void> = async () => {}) {
+// `afterChunkRead` runs once a chunk is read and before it is loaded, and `afterCheck` once
+// Postgres has said which users still participate, as concurrent requests would.
+interface Hooks { afterChunkRead?: () => Promise<void>, afterCheck?: () => Promise<void> }
+function countingRebuilder (app: FastifyInstance, hooks: Hooks = {}) {
   const projection = createLeaderboardProjection({ redis: app.redis, prefix: `${app.redisPrefix}walk:`, tickMs: 50, replayFrames: 100 })
   const walked = { pages: 0 }
   const quiet = { info () {}, warn () {}, error () {} }
   const store = createLeaderboardStore()
+  const reconcileParticipant = createParticipantReconciler({
+    pool: app.pg.pool,
+    store,
+    projection,
+    projected () {},
+    markDirty (_competitionId, err) { throw err }
+  })
   const rebuilder = createLeaderboardRebuilder({
     pool: app.pg.pool,
     store: {
       ...store,
       projectionChunk: async (...args: Parameters<typeof store.projectionChunk>) => {
         const rows = await store.projectionChunk(...args)
-        await afterChunkRead()
+        await hooks.afterChunkRead?.()
         return rows
+      },
+      participantsIn: async (...args: Parameters<typeof store.participantsIn>) => {
+        const still = await store.participantsIn(...args)
+        await hooks.afterCheck?.()
+        return still
       }
     },
     projection,
     log: quiet,
     rebuilds: { inc () {} },
-    redis: { hscan: (async (...args: Parameters<typeof app.redis.hscan>) => { walked.pages++; return await app.redis.hscan(...args) }) as typeof app.redis.hscan }
+    redis: { hscan: (async (...args: Parameters<typeof app.redis.hscan>) => { walked.pages++; return await app.redis.hscan(...args) }) as typeof app.redis.hscan },
+    reconcileParticipant
   })
-  return { projection, rebuilder, walked }
+  return { projection, rebuilder, walked, reconcileParticipant }
 }
 
 test('a rebuild drops a participant who left while Redis missed it, and skips the walk when it began empty', async (t) => {
@@ -75,12 +92,14 @@ test('a participant who leaves between the read of their chunk and its load is n
   const leaver = users[2]!
   let leaveDuringRebuild = false
   // The leave as the route makes it: the row deleted, then the projection told (a tombstone).
-  const { projection, rebuilder } = countingRebuilder(app, async () => {
-    if (!leaveDuringRebuild) return
-    leaveDuringRebuild = false
-    await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, leaver])
-    await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
-    await projection.remove(competitionId, leaver)
+  const { projection, rebuilder } = countingRebuilder(app, {
+    afterChunkRead: async () => {
+      if (!leaveDuringRebuild) return
+      leaveDuringRebuild = false
+      await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, leaver])
+      await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
+      await projection.remove(competitionId, leaver)
+    }
   })
   t.teardown(() => rebuilder.close())
   const keys = projection.keys(competitionId)
@@ -94,4 +113,38 @@ test('a participant who leaves between the read of their chunk and its load is n
   t.notOk(ranking.some((r) => r.userId === leaver), 'the leaver is not back on the board')
   t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
   t.equal(await app.redis.hget(keys.members, leaver), 'x', 'a tombstone again')
+})
+
+test('a participant found gone who joins again before the rebuild finishes stays on the board', async (t) => {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const competitionId = await seedCompetition(app)
+  const users = await seedUsers(app, 5)
+  await seedParticipants(app, competitionId, users, { emit: false })
+  const returner = users[3]!
+  let joinAfterCheck = false
+  // The join as the route makes it: the row inserted, then the projection told (reconciled).
+  const { projection, rebuilder, reconcileParticipant } = countingRebuilder(app, {
+    afterCheck: async () => {
+      if (!joinAfterCheck) return
+      joinAfterCheck = false
+      await seedParticipants(app, competitionId, [returner], { emit: false })
+      await reconcileParticipant({ competitionId, userId: returner })
+    }
+  })
+  t.teardown(() => rebuilder.close())
+  const keys = projection.keys(competitionId)
+  await rebuilder.rebuild(competitionId)
+  t.equal((await redisRanking(app, competitionId, keys.scores)).length, 5, 'all five projected')
+
+  // Gone from Postgres only (the leave's projection write failed), then back in after the
+  // rebuild's check found them gone and before its finish.
+  await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, returner])
+  await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
+  joinAfterCheck = true
+  await rebuilder.rebuild(competitionId)
+  t.equal(joinAfterCheck, false, 'the join happened inside the rebuild')
+  const ranking = await redisRanking(app, competitionId, keys.scores)
+  t.ok(ranking.some((r) => r.userId === returner), 'the participant who came back is on the board')
+  t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
+  t.not(await app.redis.hget(keys.members, returner), 'x', 'no tombstone left')
 })
