@@ -1,8 +1,8 @@
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { createLeaderboardProjection } from '../../../services/leaderboard/projection.ts'
+import { createLeaderboardProjection, type LeaderboardProjection } from '../../../services/leaderboard/projection.ts'
 import { createLeaderboardRebuilder } from '../../../services/leaderboard/rebuild.ts'
-import { createParticipantReconciler } from '../../../services/leaderboard/reconcile.ts'
+import { createParticipantReconciler, type ReconcileParticipant } from '../../../services/leaderboard/reconcile.ts'
 import { createLeaderboardStore } from '../../../services/leaderboard/store.ts'
 import { build } from '../../helper.ts'
 import { LEADERBOARD_TEST_CONFIG, postgresRanking, redisRanking, seedCompetition, seedParticipants, seedUsers } from './fixtures.ts'
@@ -53,6 +53,40 @@ function countingRebuilder (app: FastifyInstance, hooks: Hooks = {}) {
   return { projection, rebuilder, walked, reconcileParticipant }
 }
 
+// A leave's Postgres side: the row deleted (the projection not told).
+async function leaveInPostgres (app: FastifyInstance, competitionId: string, userId: string): Promise<void> {
+  await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, userId])
+  await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
+}
+
+// Five participants projected by a first rebuild; `rebuildDuring` rebuilds again, running
+// `during` once at the hook named, and answers the ranking Redis then holds.
+async function fiveProjected (t: Test, at: keyof Hooks, during: (ctx: { app: FastifyInstance, competitionId: string, projection: LeaderboardProjection, reconcileParticipant: ReconcileParticipant }) => Promise<void>) {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const competitionId = await seedCompetition(app)
+  const users = await seedUsers(app, 5)
+  await seedParticipants(app, competitionId, users, { emit: false })
+  let armed = false
+  const { projection, rebuilder, reconcileParticipant } = countingRebuilder(app, {
+    [at]: async () => {
+      if (!armed) return
+      armed = false
+      await during({ app, competitionId, projection, reconcileParticipant })
+    }
+  })
+  t.teardown(() => rebuilder.close())
+  const keys = projection.keys(competitionId)
+  await rebuilder.rebuild(competitionId)
+  t.equal((await redisRanking(app, competitionId, keys.scores)).length, 5, 'all five projected')
+  async function rebuildDuring (what: string): Promise<Awaited<ReturnType<typeof redisRanking>>> {
+    armed = true
+    await rebuilder.rebuild(competitionId)
+    t.notOk(armed, `${what} happened inside the rebuild`)
+    return await redisRanking(app, competitionId, keys.scores)
+  }
+  return { app, competitionId, users, keys, rebuildDuring }
+}
+
 test('a rebuild drops a participant who left while Redis missed it, and skips the walk when it began empty', async (t) => {
   const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
   const { projection, rebuilder, walked } = countingRebuilder(app)
@@ -72,8 +106,7 @@ test('a rebuild drops a participant who left while Redis missed it, and skips th
 
   // Gone from Postgres only, as when the leave's projection write failed.
   const gone = users[700]!
-  await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, gone])
-  await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
+  await leaveInPostgres(app, competitionId, gone)
   t.ok((await ranking()).some((r) => r.userId === gone), 'still projected before the rebuild')
 
   await rebuilder.rebuild(competitionId)
@@ -85,65 +118,31 @@ test('a rebuild drops a participant who left while Redis missed it, and skips th
 })
 
 test('a participant who leaves between the read of their chunk and its load is not put back by the rebuild', async (t) => {
-  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
-  const competitionId = await seedCompetition(app)
-  const users = await seedUsers(app, 5)
-  await seedParticipants(app, competitionId, users, { emit: false })
-  const leaver = users[2]!
-  let leaveDuringRebuild = false
   // The leave as the route makes it: the row deleted, then the projection told (a tombstone).
-  const { projection, rebuilder } = countingRebuilder(app, {
-    afterChunkRead: async () => {
-      if (!leaveDuringRebuild) return
-      leaveDuringRebuild = false
-      await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, leaver])
-      await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
-      await projection.remove(competitionId, leaver)
-    }
+  const { app, competitionId, users, keys, rebuildDuring } = await fiveProjected(t, 'afterChunkRead', async ({ app, competitionId, projection }) => {
+    await leaveInPostgres(app, competitionId, leaver)
+    await projection.remove(competitionId, leaver)
   })
-  t.teardown(() => rebuilder.close())
-  const keys = projection.keys(competitionId)
-  await rebuilder.rebuild(competitionId)
-  t.equal((await redisRanking(app, competitionId, keys.scores)).length, 5, 'all five projected')
+  const leaver = users[2]!
 
-  leaveDuringRebuild = true
-  await rebuilder.rebuild(competitionId)
-  t.equal(leaveDuringRebuild, false, 'the leave happened inside the rebuild')
-  const ranking = await redisRanking(app, competitionId, keys.scores)
+  const ranking = await rebuildDuring('the leave')
   t.notOk(ranking.some((r) => r.userId === leaver), 'the leaver is not back on the board')
   t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
   t.equal(await app.redis.hget(keys.members, leaver), 'x', 'a tombstone again')
 })
 
 test('a participant found gone who joins again before the rebuild finishes stays on the board', async (t) => {
-  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
-  const competitionId = await seedCompetition(app)
-  const users = await seedUsers(app, 5)
-  await seedParticipants(app, competitionId, users, { emit: false })
-  const returner = users[3]!
-  let joinAfterCheck = false
   // The join as the route makes it: the row inserted, then the projection told (reconciled).
-  const { projection, rebuilder, reconcileParticipant } = countingRebuilder(app, {
-    afterCheck: async () => {
-      if (!joinAfterCheck) return
-      joinAfterCheck = false
-      await seedParticipants(app, competitionId, [returner], { emit: false })
-      await reconcileParticipant({ competitionId, userId: returner })
-    }
+  const { app, competitionId, users, keys, rebuildDuring } = await fiveProjected(t, 'afterCheck', async ({ app, competitionId, reconcileParticipant }) => {
+    await seedParticipants(app, competitionId, [returner], { emit: false })
+    await reconcileParticipant({ competitionId, userId: returner })
   })
-  t.teardown(() => rebuilder.close())
-  const keys = projection.keys(competitionId)
-  await rebuilder.rebuild(competitionId)
-  t.equal((await redisRanking(app, competitionId, keys.scores)).length, 5, 'all five projected')
+  const returner = users[3]!
 
   // Gone from Postgres only (the leave's projection write failed), then back in after the
   // rebuild's check found them gone and before its finish.
-  await app.pg.query('DELETE FROM participants WHERE competition_id = $1 AND user_id = $2', [competitionId, returner])
-  await app.pg.query('UPDATE competitions SET participant_count = participant_count - 1 WHERE id = $1', [competitionId])
-  joinAfterCheck = true
-  await rebuilder.rebuild(competitionId)
-  t.equal(joinAfterCheck, false, 'the join happened inside the rebuild')
-  const ranking = await redisRanking(app, competitionId, keys.scores)
+  await leaveInPostgres(app, competitionId, returner)
+  const ranking = await rebuildDuring('the join')
   t.ok(ranking.some((r) => r.userId === returner), 'the participant who came back is on the board')
   t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
   t.not(await app.redis.hget(keys.members, returner), 'x', 'no tombstone left')
