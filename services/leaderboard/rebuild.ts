@@ -2,6 +2,7 @@ import type pg from 'pg'
 import type { Redis } from 'ioredis'
 import type { LeaderboardProjection } from './projection.ts'
 import type { LeaderboardStore, ProjectionRow } from './store.ts'
+import type { LoadResult } from './replies.ts'
 import { isScoring } from './score-batch.ts'
 import { AscendingUuidSet } from './uuid-set.ts'
 import type { ReconcileParticipant } from './reconcile.ts'
@@ -30,6 +31,8 @@ export interface RebuilderDeps {
 }
 
 const CHUNK = 1000
+// Loads sent to Redis before the oldest has answered.
+const LOADS_IN_FLIGHT = 2
 const DIRTY_RETRY_MS = 2000
 
 export function createLeaderboardRebuilder (deps: RebuilderDeps) {
@@ -88,10 +91,24 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     return [...stale]
   }
 
+  // Chunks of Postgres's participants in user id order, the next read while the current one
+  // is being loaded.
+  async function * chunks (competitionId: string): AsyncGenerator<ProjectionRow[]> {
+    let rows = await store.projectionChunk(pool, competitionId, null, CHUNK)
+    while (rows.length > 0) {
+      const next = rows.length < CHUNK ? Promise.resolve([]) : store.projectionChunk(pool, competitionId, rows.at(-1)!.userId, CHUNK)
+      // Left unread when a load fails or the projection vanished; its own failure is then moot.
+      next.catch(() => {})
+      yield rows
+      rows = await next
+    }
+  }
+
   // Loads Postgres in chunks with versions (newer changes made meanwhile win), drops users who
   // left, then marks the projection ready; a reset frame goes out when anything differed.
-  // The next chunk is read from Postgres while Redis loads the current one: chunks are
-  // independent (each member's newer version wins), so the two need not wait for each other.
+  // Chunks are independent (each member's newer version wins), so while Redis runs one load
+  // the next is already sent and the one after read from Postgres: Redis, Postgres and the
+  // service each work on a chunk of their own instead of waiting for each other.
   async function rebuildOnce (competitionId: string): Promise<void> {
     const info = await store.getCompetition(pool, competitionId)
     if (!info) return
@@ -101,21 +118,25 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     const seen = new AscendingUuidSet()
     // Loaded over a tombstone: maybe gone from Postgres since their chunk was read.
     const revived: string[] = []
-    const nextChunk = async (rows: ProjectionRow[]): Promise<ProjectionRow[]> =>
-      rows.length < CHUNK ? [] : await store.projectionChunk(pool, competitionId, rows.at(-1)!.userId, CHUNK)
-    let rows = await store.projectionChunk(pool, competitionId, null, CHUNK)
-    while (rows.length > 0) {
-      const next = nextChunk(rows)
-      // Left unread when the load fails or the projection vanished; its own failure is then moot.
-      next.catch(() => {})
-      const loaded = await projection.load(competitionId, rows)
-      // The projection vanished meanwhile (Redis flushed): start again.
-      if (loaded.projectionMissing) { rerun.add(competitionId); return }
-      if (loaded.changed > 0) changed = true
-      revived.push(...loaded.revived)
+    const inFlight: Array<{ rows: ProjectionRow[], loaded: Promise<LoadResult> }> = []
+    // Takes the oldest load's answer; false when the projection vanished (Redis flushed).
+    const settleOldest = async (): Promise<boolean> => {
+      const { rows, loaded } = inFlight.shift()!
+      const result = await loaded
+      if (result.projectionMissing) return false
+      if (result.changed > 0) changed = true
+      revived.push(...result.revived)
       for (const r of rows) seen.add(r.userId)
-      rows = await next
+      return true
     }
+    for await (const rows of chunks(competitionId)) {
+      const loaded = projection.load(competitionId, rows)
+      // Awaited in turn below; a failure meanwhile must not go unhandled.
+      loaded.catch(() => {})
+      inFlight.push({ rows, loaded })
+      if (inFlight.length >= LOADS_IN_FLIGHT && !await settleOldest()) { rerun.add(competitionId); return }
+    }
+    while (inFlight.length > 0) if (!await settleOldest()) { rerun.add(competitionId); return }
     // A projection that began empty holds only members written since: the load's, and the live
     // path's for participants (whose leaving removes them again). None can be stale, so the
     // walk over every member (a thousand HSCAN pages at a million participants) is skipped.

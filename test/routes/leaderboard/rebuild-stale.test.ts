@@ -10,7 +10,8 @@ import { LEADERBOARD_TEST_CONFIG, postgresRanking, redisRanking, seedCompetition
 // After loading Postgres, a rebuild walks the members the projection already held and drops
 // those no longer participating (they left while Redis missed it). A projection that began
 // empty holds none of those, and the walk is skipped (services/leaderboard/rebuild.ts). Users
-// leaving or joining again while a rebuild runs end as Postgres has them.
+// leaving or joining again while a rebuild runs end as Postgres has them, and so does a
+// projection lost while its loads are in flight.
 // The rebuilder here is the test's own, on a key prefix of its own, so the app's start-up
 // rebuild of every running competition (this one included) cannot run beside it; its HSCAN
 // calls are counted.
@@ -146,4 +147,32 @@ test('a participant found gone who joins again before the rebuild finishes stays
   t.ok(ranking.some((r) => r.userId === returner), 'the participant who came back is on the board')
   t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
   t.not(await app.redis.hget(keys.members, returner), 'x', 'no tombstone left')
+})
+
+test('a projection lost while chunks are being loaded is loaded again from the start', async (t) => {
+  const app = await build(t, { config: LEADERBOARD_TEST_CONFIG })
+  const competitionId = await seedCompetition(app)
+  const users = await seedUsers(app, 3500)
+  await seedParticipants(app, competitionId, users, { emit: false })
+  await app.pg.query(`UPDATE participants p SET score = u.n * 7 % 10007 FROM unnest($2::uuid[]) WITH ORDINALITY AS u (id, n)
+    WHERE p.competition_id = $1 AND p.user_id = u.id`, [competitionId, users])
+  let chunksRead = 0
+  let lost = false
+  // Once the second chunk is read, the first one's load is under way: Redis then loses the
+  // projection (a flush, a failover to an empty replica).
+  const { projection, rebuilder } = countingRebuilder(app, {
+    afterChunkRead: async () => {
+      if (++chunksRead !== 2) return
+      await app.redis.del(...Object.values(projection.keys(competitionId)))
+      lost = true
+    }
+  })
+  t.teardown(() => rebuilder.close())
+  await rebuilder.rebuild(competitionId)
+  t.ok(lost, 'the projection was lost inside the rebuild')
+  t.ok(chunksRead > 4, `the chunks were read again (${chunksRead} reads of 4 chunks)`)
+  const ranking = await redisRanking(app, competitionId, projection.keys(competitionId).scores)
+  t.equal(ranking.length, 3500, 'every participant projected')
+  t.same(ranking, await postgresRanking(app, competitionId), 'Redis equals Postgres')
+  t.equal(await app.redis.hget(projection.keys(competitionId).meta, 'state'), 'ready', 'and the projection is ready')
 })
