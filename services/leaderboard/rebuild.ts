@@ -114,8 +114,12 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
     if (!info) return
     const begun = await projection.beginRebuild(competitionId, info)
     let changed = false
-    // Chunks come in user id order: the ids loaded are remembered packed (uuid-set.ts).
-    const seen = new AscendingUuidSet()
+    // A projection that began empty holds only members written since: the load's, and the live
+    // path's for participants (whose leaving removes them again). None can be stale, so neither
+    // the ids loaded are kept nor is every member walked afterwards (a thousand HSCAN pages at a
+    // million participants). Otherwise the ids loaded, in user id order, are kept packed
+    // (uuid-set.ts) for that walk.
+    const seen = begun.members === 0 ? null : new AscendingUuidSet()
     // Loaded over a tombstone: maybe gone from Postgres since their chunk was read.
     const revived: string[] = []
     const inFlight: Array<{ rows: ProjectionRow[], loaded: Promise<LoadResult> }> = []
@@ -126,7 +130,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       if (result.projectionMissing) return false
       if (result.changed > 0) changed = true
       revived.push(...result.revived)
-      for (const r of rows) seen.add(r.userId)
+      if (seen !== null) for (const r of rows) seen.add(r.userId)
       return true
     }
     for await (const rows of chunks(competitionId)) {
@@ -137,10 +141,7 @@ export function createLeaderboardRebuilder (deps: RebuilderDeps) {
       if (inFlight.length >= LOADS_IN_FLIGHT && !await settleOldest()) { rerun.add(competitionId); return }
     }
     while (inFlight.length > 0) if (!await settleOldest()) { rerun.add(competitionId); return }
-    // A projection that began empty holds only members written since: the load's, and the live
-    // path's for participants (whose leaving removes them again). None can be stale, so the
-    // walk over every member (a thousand HSCAN pages at a million participants) is skipped.
-    const stale = begun.members === 0 ? [] : await staleUsers(competitionId, seen)
+    const stale = seen === null ? [] : await staleUsers(competitionId, seen)
     // Users the load wrote over a tombstone who are gone: they left after their chunk was
     // read, and the load undid their leaving.
     stale.push(...await goneFromPostgres(competitionId, revived))
